@@ -1,0 +1,179 @@
+"""salesbridge: the Lambda entry points. Each handler hands over to chalicelib."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from chalice import Chalice, Response
+
+from chalicelib import tracing
+from chalicelib.api.errors import ApiError
+
+tracing.install()
+
+app = Chalice(app_name="salesbridge")
+app.api.binary_types = []  # webhook bodies are read raw below, whatever their content type
+
+INBOUND_QUEUE = "salesbridge-inbound.fifo"
+WEBHOOK_CONTENT_TYPES = [
+    "application/json",
+    "application/xml",
+    "text/xml",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "application/soap+xml",
+]
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, default=str, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def _admin(handler: Callable[..., Any]) -> Callable[..., Response]:
+    """Admin routes: bearer auth, JSON errors, never a 500 for bad input."""
+
+    def wrapped(**params: Any) -> Response:
+        from chalicelib.api.auth import require_admin
+
+        request = app.current_request
+        try:
+            actor = require_admin(dict(request.headers))
+            return _json(200, handler(actor, request, **params))
+        except ApiError as exc:
+            return _json(exc.status, exc.body(), exc.headers)
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+def _query(request: Any) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def _config():
+    from chalicelib.config.loader import current
+
+    return current()
+
+
+def _settings():
+    from chalicelib.settings import get_settings
+
+    return get_settings()
+
+
+# ----------------------------------------------------------------------------- the door
+@app.route("/webhooks/{connector}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook(connector: str) -> Response:
+    from chalicelib.ingress.door import receive
+
+    request = app.current_request
+    reply = receive(connector, request, _config(), _settings())
+    return Response(body=reply.body, status_code=reply.status, headers=reply.headers)
+
+
+@app.route("/health", methods=["GET"])
+def health() -> Response:
+    from chalicelib.api.admin import health as health_report
+
+    return _json(200, health_report(_config(), _settings()))
+
+
+# ----------------------------------------------------------------------------- operator surface
+@app.route("/audit", methods=["GET"])
+@_admin
+def audit_trail(actor: str, request: Any) -> Any:
+    from chalicelib.api.admin import audit_trail as read
+
+    return read(_settings(), _query(request))
+
+
+@app.route("/audit/verify", methods=["GET"])
+@_admin
+def audit_verify(actor: str, request: Any) -> Any:
+    from chalicelib.api.admin import verify_chain
+
+    return verify_chain(_settings(), _query(request))
+
+
+@app.route("/state", methods=["GET"])
+@_admin
+def state(actor: str, request: Any) -> Any:
+    from chalicelib.api.admin import entity_state
+
+    return entity_state(_settings(), _query(request))
+
+
+@app.route("/events", methods=["GET"])
+@_admin
+def events(actor: str, request: Any) -> Any:
+    from chalicelib.api.admin import list_events
+
+    return list_events(_settings(), _query(request))
+
+
+@app.route("/quarantine", methods=["GET"])
+@_admin
+def quarantine_list(actor: str, request: Any) -> Any:
+    from chalicelib.api.admin import list_quarantine
+
+    return list_quarantine(_settings(), _query(request))
+
+
+@app.route("/quarantine/{qid}", methods=["GET"])
+@_admin
+def quarantine_get(actor: str, request: Any, qid: str) -> Any:
+    from chalicelib.api.admin import get_quarantined
+
+    return get_quarantined(_settings(), qid)
+
+
+@app.route("/quarantine/{qid}/replay", methods=["POST"])
+@_admin
+def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
+    from chalicelib.api.admin import replay_one
+
+    return replay_one(_config(), _settings(), qid, actor)
+
+
+@app.route("/quarantine/replay", methods=["POST"])
+@_admin
+def quarantine_replay_matching(actor: str, request: Any) -> Any:
+    from chalicelib.api.admin import replay_matching
+
+    return replay_matching(_config(), _settings(), _json_body(request), actor)
+
+
+@app.route("/mappings/{name}/try", methods=["POST"])
+@_admin
+def mapping_try(actor: str, request: Any, name: str) -> Any:
+    from chalicelib.api.dry_run import try_mapping
+
+    return try_mapping(_config(), _settings(), name, _json_body(request))
+
+
+def _json_body(request: Any) -> dict[str, Any]:
+    from decimal import Decimal
+
+    raw = request.raw_body or b"{}"
+    try:
+        body = json.loads(raw, parse_float=Decimal)
+    except ValueError as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    return body
+
+
+# ----------------------------------------------------------------------------- queue, stream, schedule
+@app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
+def process_inbound(event: Any) -> dict[str, Any]:
+    from chalicelib.pipeline.batch import messages_from_event, process_batch
+    from chalicelib.pipeline.processor import Processor
+
+    response, _ = process_batch(messages_from_event(event.to_dict()), Processor(_config(), _settings()))
+    return response

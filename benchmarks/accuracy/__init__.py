@@ -1,0 +1,1 @@
+"""Trigger accuracy: labelled traffic, an independent expectation, precision and recall per rule."""

@@ -1,0 +1,1 @@
+"""The operator surface: authenticated HTTP endpoints over audit, events, quarantine, mappings."""

@@ -1,0 +1,1 @@
+"""Loading the integrator-edited configuration files (connectors/, mappings/)."""

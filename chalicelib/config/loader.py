@@ -1,0 +1,123 @@
+"""Load connectors/ and mappings/ once per container, check everything, fail with every problem.
+
+Each YAML file declares its ``kind``; this module only routes documents to the
+module that owns that kind and collects all problems from all files.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from chalicelib.config.problems import ConfigError, Problem
+from chalicelib.config.yaml_lines import LocatedDict, load_yaml_file
+
+MAPPING_KINDS = ("mapping", "grade_scale")
+TRIGGER_KINDS = ("triggers", "rebate_policy")
+CONNECTOR_KINDS = ("connector",)
+
+
+@dataclass
+class Configuration:
+    connectors: dict[str, Any]
+    mappings: Any  # chalicelib.mapping.MappingSet
+    triggers: Any  # chalicelib.triggers.config.TriggerConfig
+    root: Path
+    pii_key: bytes = b"salesbridge-local-pii-key"
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+Document = tuple[str, LocatedDict]
+
+
+def read_documents(root: Path, folder: str) -> tuple[list[Document], list[Problem]]:
+    docs: list[Document] = []
+    problems: list[Problem] = []
+    base = root / folder
+    if not base.is_dir():
+        return docs, [Problem(folder, 1, 1, "", f"folder {base} not found")]
+    for path in sorted(list(base.rglob("*.yaml")) + list(base.rglob("*.yml"))):
+        name = str(path.relative_to(root))
+        try:
+            doc = load_yaml_file(path, name)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        if not isinstance(doc, LocatedDict):
+            problems.append(Problem(name, 1, 1, "", "expected a mapping at the top of the file"))
+            continue
+        if "kind" not in doc:
+            problems.append(Problem(name, *doc.position, "kind", f"missing 'kind' (one of: {', '.join(MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS)})"))
+            continue
+        docs.append((name, doc))
+    return docs, problems
+
+
+def _of_kind(docs: list[Document], kinds: tuple[str, ...]) -> list[Document]:
+    return [(n, d) for n, d in docs if d.get("kind") in kinds]
+
+
+def load_configuration(root: Path) -> Configuration:
+    from chalicelib.connectors_config import load_connectors
+    from chalicelib.mapping import compile_documents
+    from chalicelib.triggers.config import load_trigger_config
+
+    connector_docs, problems = read_documents(root, "connectors")
+    mapping_docs, more = read_documents(root, "mappings")
+    problems += more
+    known = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS
+    for name, doc in connector_docs + mapping_docs:
+        if doc.get("kind") not in known:
+            problems.append(Problem(name, *doc.where_value("kind"), "kind", f"unknown kind {doc.get('kind')!r}; expected one of: {', '.join(known)}"))
+    connectors = mappings = triggers = None
+    try:
+        connectors = load_connectors(_of_kind(connector_docs, CONNECTOR_KINDS))
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        mappings = compile_documents(_of_kind(mapping_docs, MAPPING_KINDS))
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        triggers = load_trigger_config(_of_kind(mapping_docs, TRIGGER_KINDS + ("grade_scale",)))
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    versions = {name: m.version for name, m in mappings.mappings.items()}
+    versions["_configuration"] = _fingerprint(root, connector_docs + mapping_docs)
+    return Configuration(connectors=connectors, mappings=mappings, triggers=triggers, root=root, versions=versions)
+
+
+def _fingerprint(root: Path, docs: list[Document]) -> str:
+    h = hashlib.sha256()
+    for name, _ in docs:
+        h.update(name.encode())
+        h.update((root / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+@lru_cache(maxsize=1)
+def current() -> Configuration:
+    """The configuration of this container (loaded on first use, then reused)."""
+    from chalicelib.settings import get_settings
+
+    config = load_configuration(get_settings().config_dir)
+    config.pii_key = _pii_key()
+    return config
+
+
+def _pii_key() -> bytes:
+    from chalicelib.settings import resolve_ref_string
+    from chalicelib.settings import get_settings
+
+    try:
+        return resolve_ref_string(get_settings().pii_key_ref).encode()
+    except Exception:  # noqa: BLE001 - a missing key must not stop processing; the default key is local-only
+        return b"salesbridge-local-pii-key"
+
+
+def reset() -> None:
+    current.cache_clear()

@@ -1,0 +1,318 @@
+"""The ``api:`` and ``streams:`` sections of a connector file, validated with file:line:column.
+
+Secrets are references only — ``{ssm: /path}``, ``{secretsmanager: name, key: field}``
+or ``{env: VAR}`` — resolved at run time by the resolver handed to the client
+factory; a literal secret in a file is a configuration error. This module is
+imported when configuration loads, so it must not pull in httpx or tenacity.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chalicelib.config.problems import Problem
+
+Kind = Literal["salesforce", "hubspot", "odoo", "shopify", "generic_rest"]
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Model):
+    """Where a secret lives; never the secret itself."""
+
+    ssm: str | None = None
+    secretsmanager: str | None = None
+    env: str | None = None
+    key: str | None = Field(None, description="JSON field inside a Secrets Manager secret")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reference_only(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError("secrets must be references ({ssm: /path}, {secretsmanager: name} or {env: VAR}), "
+                             "never literal values")
+        sources = [k for k in ("ssm", "secretsmanager", "env") if value.get(k)]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of ssm, secretsmanager or env")
+        if value.get("key") and sources[0] != "secretsmanager":
+            raise ValueError("'key' applies only to a secretsmanager reference")
+        return value
+
+    def as_dict(self) -> dict[str, str]:
+        return self.model_dump(exclude_none=True)
+
+
+class OAuth2ClientCredentialsAuth(_Model):
+    type: Literal["oauth2_client_credentials"]
+    token_url: str
+    client_id: Union[str, SecretRef]
+    client_secret: SecretRef
+    scope: str | None = None
+    audience: str | None = None
+    client_auth: Literal["body", "basic"] = "body"
+
+
+class ApiKeyAuthConfig(_Model):
+    type: Literal["api_key"]
+    key: SecretRef
+    header: str | None = "Authorization"
+    prefix: str = ""
+    query_param: str | None = None
+
+
+class BearerAuthConfig(_Model):
+    type: Literal["bearer"]
+    token: SecretRef
+
+
+class BasicAuthConfig(_Model):
+    type: Literal["basic"]
+    username: Union[str, SecretRef]
+    password: SecretRef
+
+
+AuthConfig = Annotated[
+    Union[OAuth2ClientCredentialsAuth, ApiKeyAuthConfig, BearerAuthConfig, BasicAuthConfig], Field(discriminator="type")
+]
+
+
+class RateLimitConfig(_Model):
+    """The shared budget: ``budget`` names it so connectors hitting one account can share it."""
+
+    requests_per_second: float = Field(gt=0)
+    burst: int | None = Field(None, ge=1)
+    budget: str | None = None
+
+
+class RetryConfig(_Model):
+    max_attempts: int = Field(6, ge=1, le=20)
+    max_wait_seconds: float = Field(60.0, gt=0)
+
+
+class ApiConfig(_Model):
+    base_url: str
+    auth: AuthConfig | None = None
+    api_version: str | None = None
+    database: str | None = Field(None, description="Odoo database name")
+    timeout_seconds: float = Field(30.0, gt=0, le=300)
+    headers: dict[str, str] = Field(default_factory=dict)
+    rate_limit: RateLimitConfig | None = None
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an absolute http(s) URL, e.g. https://api.example.com")
+        return value.rstrip("/")
+
+    @field_validator("headers")
+    @classmethod
+    def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in {"authorization", "x-api-key", "x-shopify-access-token", "cookie"}:
+                raise ValueError(f"header {name!r} carries a credential: declare it under auth with a secret reference")
+        return value
+
+
+class BodyCursorPagination(_Model):
+    style: Literal["body_cursor"]
+    cursor_path: str
+    param: str
+    location: Literal["query", "body"] = "query"
+
+
+class NextUrlPagination(_Model):
+    style: Literal["next_url"]
+    next_paths: list[str] = Field(default_factory=lambda: ["nextRecordsUrl", "@odata.nextLink", "d.__next"], min_length=1)
+
+
+class LinkHeaderPagination(_Model):
+    style: Literal["link_header"]
+    rel: str = "next"
+
+
+class OffsetPagination(_Model):
+    style: Literal["offset"]
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    location: Literal["query", "body"] = "query"
+    total_path: str | None = None
+
+
+class PageNumberPagination(_Model):
+    style: Literal["page_number"]
+    page_param: str = "page"
+    size_param: str | None = "per_page"
+    location: Literal["query", "body"] = "query"
+    start: int = 1
+    total_pages_path: str | None = None
+
+
+class NoPagination(_Model):
+    style: Literal["none"]
+
+
+PaginationConfig = Annotated[
+    Union[BodyCursorPagination, NextUrlPagination, LinkHeaderPagination, OffsetPagination, PageNumberPagination, NoPagination],
+    Field(discriminator="style"),
+]
+
+
+class StreamConfig(_Model):
+    """One object pulled incrementally. Kind-specific defaults fill what is left out."""
+
+    name: str
+    object: str
+    fields: list[str] = Field(default_factory=list)
+    id_field: str | None = None
+    cursor_field: str | None = None
+    page_size: int | None = Field(None, ge=1, le=10000)
+    overlap_seconds: float = Field(60.0, ge=0, le=86400)
+    start_date: AwareDatetime | None = None
+    schedule: str | None = None
+    where: str | None = Field(None, description="salesforce: extra SOQL condition")
+    domain: list[Any] = Field(default_factory=list, description="odoo: extra domain terms")
+    # generic_rest
+    endpoint: str | None = None
+    method: Literal["GET", "POST"] = "GET"
+    params: dict[str, Any] = Field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    records_path: str | None = None
+    pagination: PaginationConfig | None = None
+    since_param: str | None = None
+    since_location: Literal["query", "body"] = "query"
+    since_format: Literal["iso8601", "epoch_seconds", "epoch_ms"] = "iso8601"
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use letters, digits, '_', '-' or '.', starting with a letter")
+        return value
+
+
+class ApiSections(_Model):
+    name: str
+    kind: Kind
+    api: ApiConfig
+    streams: list[StreamConfig] = Field(min_length=1)
+
+    def stream(self, name: str) -> StreamConfig:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(f"connector {self.name!r} has no stream {name!r}")
+
+
+# ------------------------------------------------------------------ validation with positions
+def validate_api_sections(located: Any, filename: str) -> tuple[ApiSections | None, list[Problem]]:
+    """Validate ``kind``/``api``/``streams`` of a loaded connector file; every problem names where to edit."""
+    if not isinstance(located, dict):
+        return None, [Problem(filename, 1, 1, "", "a connector file must be a mapping")]
+    data = {
+        "name": located.get("name") or _stem(filename),
+        "kind": located.get("kind"),
+        "api": located.get("api"),
+        "streams": located.get("streams"),
+    }
+    try:
+        config = ApiSections.model_validate(data)
+    except ValidationError as exc:
+        return None, [_problem(located, filename, err) for err in exc.errors(include_url=False)]
+    problems = [_located_problem(located, filename, path, message) for path, message in _kind_problems(config)]
+    return (config if not problems else None), problems
+
+
+def _stem(filename: str) -> str:
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.split(".", 1)[0]
+
+
+def _walk(located: Any, loc: tuple[Any, ...]) -> tuple[tuple[int, int], str]:
+    """Position of the deepest key of ``loc`` present in the file, and a readable field path."""
+    position = getattr(located, "position", (1, 1))
+    node = located
+    parts: list[str] = []
+    for element in loc:
+        if isinstance(node, dict) and element in node:
+            position = node.where(element) if hasattr(node, "where") else position
+            parts.append(str(element))
+            node = node[element]
+        elif isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node):
+            position = node.where(element) if hasattr(node, "where") else position
+            parts.append(f"[{element}]")
+            node = node[element]
+        elif isinstance(element, str) and not isinstance(node, (dict, list)):
+            break
+        elif isinstance(element, str) and element not in ("function-after", "function-before") and isinstance(node, dict) \
+                and not _is_tag(node, element):
+            parts.append(element)  # a missing key: point at its parent, name the key
+            break
+    return position, ".".join(parts).replace(".[", "[")
+
+
+def _is_tag(node: dict, element: str) -> bool:
+    """pydantic puts a discriminated union's tag (``oauth2_client_credentials``) into the error path."""
+    return node.get("type") == element or node.get("style") == element
+
+
+def _problem(located: Any, filename: str, error: dict[str, Any]) -> Problem:
+    (line, column), field = _walk(located, tuple(error["loc"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling)"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    return Problem(filename, line, column, field, message)
+
+
+def _located_problem(located: Any, filename: str, path: tuple[Any, ...], message: str) -> Problem:
+    (line, column), field = _walk(located, path)
+    return Problem(filename, line, column, field, message)
+
+
+_REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
+    "salesforce": ("fields",),
+    "hubspot": (),
+    "odoo": ("fields",),
+    "shopify": (),
+    "generic_rest": ("endpoint", "records_path", "pagination", "id_field", "cursor_field"),
+}
+
+
+def _kind_problems(config: ApiSections) -> list[tuple[tuple[Any, ...], str]]:
+    """Rules pydantic cannot express per field: what each kind needs, unique stream names."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    seen: set[str] = set()
+    for index, stream in enumerate(config.streams):
+        if stream.name in seen:
+            problems.append((("streams", index, "name"), f"stream {stream.name!r} is declared twice"))
+        seen.add(stream.name)
+        for field in _REQUIRED_BY_KIND[config.kind]:
+            if getattr(stream, field) in (None, []):
+                problems.append((("streams", index, field), f"required for kind {config.kind!r}"))
+        if config.kind != "generic_rest":
+            for field in ("endpoint", "records_path", "pagination", "since_param"):
+                if getattr(stream, field) is not None:
+                    problems.append((("streams", index, field), f"only for kind 'generic_rest', not {config.kind!r}"))
+        if config.kind == "generic_rest" and stream.pagination is not None and stream.pagination.style in ("offset", "page_number") \
+                and not stream.page_size:
+            problems.append((("streams", index, "page_size"), "required with offset or page_number pagination"))
+        if stream.where and config.kind != "salesforce":
+            problems.append((("streams", index, "where"), "only for kind 'salesforce'"))
+        if stream.domain and config.kind != "odoo":
+            problems.append((("streams", index, "domain"), "only for kind 'odoo'"))
+    if config.kind == "odoo" and not config.api.database:
+        problems.append((("api", "database"), "required for kind 'odoo' (the Odoo database name)"))
+    if config.kind == "odoo" and (config.api.auth is None or config.api.auth.type != "basic"):
+        problems.append((("api", "auth"), "odoo needs auth type 'basic' (login and API key as password)"))
+    if config.kind in ("salesforce", "shopify") and not config.api.api_version:
+        problems.append((("api", "api_version"), f"required for kind {config.kind!r} (e.g. "
+                         f"{'v60.0' if config.kind == 'salesforce' else '2024-01'})"))
+    return problems

@@ -1,0 +1,10 @@
+"""Declarative field mappings: source records → canonical records.
+
+``load_mapping_set`` (or ``compile_documents``) checks and compiles every mapping
+file once; ``MappingSet.find(connector, object).apply(payload)`` maps one record
+and raises ``RecordMappingError`` (only) when it cannot.
+"""
+from chalicelib.mapping.compiler import CompiledMapping, MappingSet, compile_documents, load_mapping_set
+from chalicelib.mapping.errors import RecordMappingError
+
+__all__ = ["CompiledMapping", "MappingSet", "RecordMappingError", "compile_documents", "load_mapping_set"]

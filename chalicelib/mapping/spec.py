@@ -1,0 +1,327 @@
+"""The mapping file format, as pydantic models.
+
+These models are the single definition of the format: they check the shape of
+each file (keys, types, required parts) and generate the JSON Schema editors use
+(``schemas/mapping.schema.json``). Meaning-level checks — paths, transforms,
+expressions, canonical field names, grade targets — happen in the compiler, which
+knows positions as well. Shape errors are turned into ``Problem``s that point at
+the offending key in the YAML file.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, WithJsonSchema
+
+from chalicelib.canonical import ENTITY_MODELS, EntityType
+from chalicelib.config.problems import Problem
+from chalicelib.mapping.transforms import transform_list_schema
+
+DATA_CATEGORIES = (
+    "contact_personal",  # names, e-mail, phone of people
+    "inquiry",  # what a prospect asked
+    "meeting_recording",  # notes, recordings, transcripts
+    "trial_behaviour",  # product-trial usage
+    "commercial",  # prices, orders, grades, credit
+    "location",  # addresses
+)
+DataCategory = Literal[
+    "contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location"
+]
+
+TransformList = Annotated[list[Any], WithJsonSchema(transform_list_schema())]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _path_or_spec(value: Any) -> str:
+    return "path" if isinstance(value, str) else "spec"
+
+
+class ValueSpec(_Strict):
+    """Where a value comes from: exactly one of ``path``, ``value`` or ``expr``; then ``transforms``."""
+
+    path: Union[str, list[str], None] = Field(
+        None, description='Source path, e.g. customer.tier, lines[0].sku, ["key.with.dots"]; a list gives a list of values'
+    )
+    value: Any = Field(None, description="A constant")
+    expr: str | None = Field(None, description="A safe expression over `record` (and `line` inside lines)")
+    transforms: TransformList = Field(default_factory=list)
+
+
+def shorthand(model: type[BaseModel]) -> Any:
+    """``field: Some.Path`` is short for ``field: {path: Some.Path}``."""
+    return Annotated[
+        Union[Annotated[str, Tag("path")], Annotated[model, Tag("spec")]],
+        Discriminator(_path_or_spec),
+    ]
+
+
+class FieldSpec(ValueSpec):
+    """One canonical field of the entity."""
+
+    when: str | None = Field(None, description="Produce the field only when this expression is true")
+    nullable: bool = Field(False, description="An explicit null from the source clears the field (else it is ignored)")
+    required: bool = Field(False, description="Refuse the record when the value is absent or null")
+    category: DataCategory | None = Field(None, description="Data category, for consent and masking")
+    owner: str | None = Field(None, description="System of record for this field (defaults to the mapping's owner)")
+    description: str | None = None
+
+
+class ReferenceSpec(_Strict):
+    """Another entity this record points at, by that entity's source id (resolved to a canonical id later)."""
+
+    entity: EntityType
+    connector: str | None = Field(None, description="System whose id this is (defaults to this mapping's connector)")
+    id: shorthand(ValueSpec)  # type: ignore[valid-type]
+    required: bool = False
+
+
+class LinesSpec(_Strict):
+    """Item-by-item mapping of a list into order lines."""
+
+    path: str | None = Field(None, description="The source list; omit it when the whole record is one line")
+    filter: str | None = Field(None, description="Keep only items for which this expression (over `line`) is true")
+    fields: dict[str, shorthand(FieldSpec)]  # type: ignore[valid-type]
+
+
+class ExpectedError(_Strict):
+    code: str
+    field: str | None = None
+    message_contains: str | None = None
+
+
+class Example(_Strict):
+    """An embedded test: this input must give this canonical output (or this error)."""
+
+    name: str
+    input: dict[str, Any]
+    expect: dict[str, Any] | None = Field(
+        None, description="Expected canonical record parts: id, source_time, fields, references, categories, owners"
+    )
+    expect_error: ExpectedError | None = None
+
+
+class SourceSpec(_Strict):
+    connector: str = Field(description="Connector name, e.g. salesforce, hubspot, kingdee")
+    object: str = Field(description="Source object, e.g. Account, company, sale.order")
+
+
+class MappingFile(_Strict):
+    """One source object → one canonical entity."""
+
+    kind: Literal["mapping"]
+    name: str | None = Field(None, description="Defaults to the file name without .yaml")
+    description: str | None = None
+    source: SourceSpec
+    entity: EntityType
+    timezone: str | None = Field(None, description="IANA zone of the source's naive times, e.g. Asia/Shanghai")
+    owner: str | None = Field(None, description="Default owner system for every field")
+    id: shorthand(ValueSpec)  # type: ignore[valid-type]
+    timestamp: shorthand(ValueSpec)  # type: ignore[valid-type]
+    filter: str | None = Field(None, description="Map only records for which this expression is true; others are skipped")
+    fields: dict[str, shorthand(FieldSpec)] = Field(default_factory=dict)  # type: ignore[valid-type]
+    lines: LinesSpec | None = None
+    references: dict[str, ReferenceSpec] = Field(default_factory=dict)
+    examples: list[Example] = Field(default_factory=list)
+
+
+class GradeScaleFile(_Strict):
+    """The ordered canonical grade scale, lowest first."""
+
+    kind: Literal["grade_scale"]
+    name: str | None = Field(None, description="Defaults to the file name; mappings use the scale named grade_scale")
+    description: str | None = None
+    levels: list[str] = Field(min_length=1, description="Lowest first, e.g. [D, C, B, A, S]")
+
+
+# ----------------------------------------------------------------------------- problems
+
+
+def _walk(doc: Any, loc: tuple[Any, ...]) -> tuple[Any, Any, Any, list[str]]:
+    """Follow a pydantic error location through the YAML; returns (container, key, node, field parts)."""
+    container, key, node = None, None, doc
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(node, dict) and item in node:
+            container, key, node = node, item, node[item]
+            parts.append(f"[{item}]" if isinstance(item, int) else str(item))
+        elif isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node):
+            container, key, node = node, item, node[item]
+            parts.append(f"[{item}]")
+        elif isinstance(node, dict) and isinstance(item, str) and item not in ("path", "spec", "str", "list[str]"):
+            # a key that is not there (missing) or a tag pydantic adds for unions
+            parts.append(item)
+            container, key, node = node, None, None
+            break
+    return container, key, node, parts
+
+
+def _position(container: Any, key: Any, doc: Any) -> tuple[int, int]:
+    if container is None:
+        return getattr(doc, "position", (1, 1))
+    if key is None:
+        return getattr(container, "position", (1, 1))
+    return container.where(key)
+
+
+def _dotted(parts: list[str]) -> str:
+    return "".join(part if part.startswith("[") or not index else "." + part for index, part in enumerate(parts))
+
+
+def _message(error: Any, node: Any, parts: list[str], model: type[BaseModel]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1], model)
+        guess = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        return f"unknown key {error['loc'][-1]!r} (expected one of: {', '.join(allowed)}){hint}"
+    if kind == "missing":
+        return f"missing required key {parts[-1]!r}" if parts else "missing required key"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected an object (key: value lines), got {_describe(node)}"
+    if kind == "string_type":
+        return f"expected text, got {_describe(node)}"
+    if kind == "list_type":
+        return f"expected a list, got {_describe(node)}"
+    if kind == "bool_type" or kind == "bool_parsing":
+        return f"expected true or false, got {_describe(node)}"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"expected one of {expected}, got {node!r}"
+    if kind == "union_tag_invalid" or kind == "model_attributes_type":
+        return f"expected a path text or an object, got {_describe(node)}"
+    return error["msg"]
+
+
+def _describe(node: Any) -> str:
+    if isinstance(node, dict):
+        return "an object"
+    if isinstance(node, list):
+        return "a list"
+    if node is None:
+        return "nothing (null)"
+    return f"{type(node).__name__} {node!r}"
+
+
+def _allowed_keys(loc: tuple[Any, ...], model: type[BaseModel]) -> list[str]:
+    """The keys a model at ``loc`` accepts (for 'did you mean' messages)."""
+    current: Any = model
+    for item in loc:
+        if isinstance(item, int) or current is None:
+            continue
+        if item in ("path", "spec"):
+            continue
+        field = getattr(current, "model_fields", {}).get(item)
+        if field is None:
+            if current in (MappingFile, LinesSpec) and item:  # inside a dict of fields
+                continue
+            continue
+        current = _model_in(field.annotation)
+    fields = getattr(current, "model_fields", {})
+    return list(fields)
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside an annotation like ``dict[str, X]``, ``list[X]``, ``X | None``."""
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def check_shape(doc: Any, file: str, model: type[BaseModel]) -> tuple[BaseModel | None, list[Problem]]:
+    """Validate a loaded YAML document against a file model; every problem has file:line:column."""
+    try:
+        return model.model_validate(doc), []
+    except ValidationError as exc:
+        problems = []
+        seen = set()
+        for error in exc.errors(include_url=False):
+            container, key, node, parts = _walk(doc, tuple(error["loc"]))
+            if error["type"] == "extra_forbidden" and container is not None and key is not None:
+                line, column = container.where(key)
+            else:
+                line, column = _position(container, key, doc)
+            if error["type"] == "missing" and container is not None and key is None:
+                line, column = getattr(container, "position", (line, column))
+            message = _message(error, node, parts, model)
+            item = Problem(file, line, column, _dotted(parts), message)
+            if item not in seen:
+                seen.add(item)
+                problems.append(item)
+        return None, problems
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _prune(doc: Any, loc: tuple[Any, ...]) -> bool:
+    """Remove the node an error points at (so the rest of the file can still be checked)."""
+    parent, key, node = None, None, doc
+    for item in loc:
+        if isinstance(node, dict) and item in node:
+            parent, key, node = node, item, node[item]
+        elif isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node):
+            parent, key, node = node, item, node[item]
+    if parent is None:
+        return False
+    if isinstance(parent, list):
+        parent[key] = None
+        parent.remove(None)
+    else:
+        del parent[key]
+    return True
+
+
+def check_shape_leniently(doc: Any, file: str, model: type[BaseModel]) -> tuple[BaseModel | None, BaseModel | None, list[Problem]]:
+    """Like ``check_shape``, plus a model of the file without its broken parts.
+
+    The second model lets the compiler check the meaning of everything else in the
+    same pass, so an integrator sees every problem of the file at once.
+    """
+    checked, problems = check_shape(doc, file, model)
+    if checked is not None:
+        return checked, checked, problems
+    pruned = _copy(doc)
+    for _ in range(3):
+        try:
+            return None, model.model_validate(pruned), problems
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            if any(error["type"] == "missing" for error in errors):
+                return None, None, problems
+            if not all(_prune(pruned, tuple(error["loc"])) for error in errors):
+                return None, None, problems
+    return None, None, problems
+
+
+def mapping_json_schema() -> dict[str, Any]:
+    """JSON Schema for mapping files, with each entity's canonical field names offered for ``fields``."""
+    schema = MappingFile.model_json_schema()
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    schema["title"] = "salesbridge mapping file"
+    conditions = []
+    for entity, entity_model in ENTITY_MODELS.items():
+        names = [name for name in entity_model.model_fields if name != "lines"]
+        conditions.append(
+            {
+                "if": {"properties": {"entity": {"const": entity}}, "required": ["entity"]},
+                "then": {"properties": {"fields": {"propertyNames": {"enum": names}}}},
+            }
+        )
+    schema["allOf"] = conditions
+    return schema

@@ -1,0 +1,1 @@
+"""Processing a queued record: map → resolve ids → load state → triggers → one atomic commit."""

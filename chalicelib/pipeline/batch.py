@@ -1,0 +1,56 @@
+"""The SQS handler's logic: process a batch, report only the failures (partial batch response).
+
+FIFO order matters per message group: once a message of a group fails, the later
+messages of that group in the batch are reported as failed too, so they are
+redelivered after it instead of overtaking it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from pydantic import ValidationError
+
+from chalicelib.inbound import InboundRecord
+from chalicelib.pipeline.outcome import RecordOutcome
+from chalicelib.pipeline.processor import Processor
+
+log = logging.getLogger("salesbridge.pipeline")
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    message_id: str
+    body: str
+    group_id: str
+
+
+def messages_from_event(raw_event: dict[str, Any]) -> list[QueueMessage]:
+    return [
+        QueueMessage(r.get("messageId", ""), r.get("body", ""), r.get("attributes", {}).get("MessageGroupId", r.get("messageId", "")))
+        for r in raw_event.get("Records", [])
+    ]
+
+
+def process_batch(messages: Iterable[QueueMessage], processor: Processor) -> tuple[dict[str, Any], list[RecordOutcome]]:
+    failures: list[str] = []
+    failed_groups: set[str] = set()
+    outcomes: list[RecordOutcome] = []
+    for message in messages:
+        if message.group_id in failed_groups:
+            failures.append(message.message_id)
+            continue
+        try:
+            inbound = InboundRecord.from_message(message.body)
+            outcomes.append(processor.process(inbound))
+        except ValidationError:
+            # Not one of our messages: leave it to the dead-letter queue, where it is kept.
+            log.error("unreadable queue message %s", message.message_id)
+            failures.append(message.message_id)
+            failed_groups.add(message.group_id)
+        except Exception:  # noqa: BLE001 - any failure: redeliver this message and its group's later ones
+            log.exception("processing failed for message %s; it will be redelivered", message.message_id)
+            failures.append(message.message_id)
+            failed_groups.add(message.group_id)
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}, outcomes

@@ -1,0 +1,17 @@
+"""What became of one input: exactly one of these, always."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Status = Literal["applied", "stale", "duplicate", "quarantined", "skipped"]
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    status: Status
+    dedupe_key: str
+    entity_key: str | None = None
+    event_ids: list[str] = field(default_factory=list)
+    message: str = ""
+    quarantine_id: str | None = None

@@ -1,0 +1,44 @@
+"""The inbound queue (SQS FIFO): one message per record, grouped by source entity for order."""
+from __future__ import annotations
+
+import hashlib
+from typing import Iterable
+
+from chalicelib import aws
+from chalicelib.inbound import InboundRecord
+
+BATCH = 10
+
+
+class EnqueueError(Exception):
+    """Some records could not be queued; the caller must not acknowledge them."""
+
+
+def group_id(record: InboundRecord) -> str:
+    """Per-entity ordering: updates to one source record share a message group."""
+    hint = record.entity_hint or record.dedupe_key
+    return hashlib.sha256(f"{record.connector}\x1f{record.object}\x1f{hint}".encode()).hexdigest()[:64]
+
+
+def dedupe_id(record: InboundRecord) -> str:
+    return hashlib.sha256(record.dedupe_key.encode()).hexdigest()
+
+
+def send(records: Iterable[InboundRecord], queue_url: str) -> None:
+    """Durably enqueue records; returns only when SQS has accepted every one of them."""
+    client = aws.client("sqs")
+    pending = list(records)
+    for start in range(0, len(pending), BATCH):
+        chunk = pending[start : start + BATCH]
+        entries = [
+            {"Id": str(i), "MessageBody": r.to_message(), "MessageGroupId": group_id(r), "MessageDeduplicationId": dedupe_id(r)}
+            for i, r in enumerate(chunk)
+        ]
+        for _ in range(3):
+            response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            failed = {f["Id"] for f in response.get("Failed", [])}
+            if not failed:
+                break
+            entries = [e for e in entries if e["Id"] in failed]
+        else:
+            raise EnqueueError(f"{len(entries)} record(s) could not be queued")

@@ -1,0 +1,1 @@
+"""DynamoDB persistence: state, audit trail, outbox events, quarantine, raw inputs."""

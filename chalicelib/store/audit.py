@@ -1,0 +1,192 @@
+"""The audit trail: every step as an entry, chained per entity so tampering shows.
+
+Each entry holds the hash of the previous entry of the same entity; the chain's
+head (sequence number and hash) lives on the entity's golden item, so appending
+needs no extra read and happens inside the same transaction as the change.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from chalicelib.store import dynamo
+
+GENESIS = "0" * 64
+PERSONAL_CATEGORIES = frozenset({"contact_personal", "personal", "inquiry", "meeting_recording", "trial_behaviour"})
+
+
+@dataclass
+class AuditEntry:
+    """One thing that happened, before it is chained."""
+
+    action: str
+    actor: str
+    correlation_id: str
+    details: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    connector: str | None = None
+    mapping: str | None = None
+    mapping_version: str | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    seq: int = 0
+    hash: str = GENESIS
+
+    @classmethod
+    def of(cls, item: dict[str, Any] | None) -> "ChainHead":
+        if not item or "audit_seq" not in item:
+            return cls()
+        return cls(int(item["audit_seq"]), str(item["audit_hash"]))
+
+
+def canonical_json(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Attributes copied out of the hashed entry text so they can be queried; verify checks they still match.
+_INDEXED = ("pk", "sk", "seq", "at", "action", "actor", "correlation_id", "prev_hash")
+
+
+def chain(entity_key: str, entries: list[AuditEntry], head: ChainHead, retention_days: int) -> tuple[list[dict[str, Any]], ChainHead]:
+    """Turn entries into audit items that continue the entity's chain.
+
+    The hashed content is kept verbatim as JSON text (``entry``), so verification
+    does not depend on how DynamoDB normalises numbers.
+    """
+    items = []
+    expires_at = int(time.time()) + retention_days * 86400
+    for entry in entries:
+        seq = head.seq + 1
+        at = entry.at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        body: dict[str, Any] = {
+            "pk": entity_key,
+            "sk": f"{seq:012d}",
+            "seq": seq,
+            "at": at,
+            "action": entry.action,
+            "actor": entry.actor,
+            "correlation_id": entry.correlation_id,
+            "connector": entry.connector,
+            "mapping": entry.mapping,
+            "mapping_version": entry.mapping_version,
+            "details": entry.details,
+            "changes": entry.changes,
+            "prev_hash": head.hash,
+        }
+        text = canonical_json({k: v for k, v in body.items() if v is not None})
+        item = {k: body[k] for k in _INDEXED}
+        item.update(entry=text, hash=digest(text), day=at[:10], expires_at=expires_at)
+        items.append(item)
+        head = ChainHead(seq, item["hash"])
+    return items, head
+
+
+def verify_items(items: list[dict[str, Any]]) -> list[str]:
+    """Problems in a chain read back in sequence order (empty list: intact)."""
+    problems = []
+    previous = GENESIS
+    expected_seq = 1
+    for item in items:
+        seq = int(item.get("seq", 0))
+        if seq != expected_seq:
+            problems.append(f"entry {expected_seq} is missing (found {seq})")
+        text = str(item.get("entry", ""))
+        if digest(text) != item.get("hash"):
+            problems.append(f"entry {seq}: content does not match its hash")
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = {}
+        if body.get("prev_hash") != previous:
+            problems.append(f"entry {seq}: link to the previous entry is broken")
+        for name in _INDEXED:
+            if str(body.get(name)) != str(item.get(name)):
+                problems.append(f"entry {seq}: attribute {name} differs from the hashed entry")
+        previous = str(item.get("hash"))
+        expected_seq = seq + 1
+    return problems
+
+
+def entry_view(item: dict[str, Any]) -> dict[str, Any]:
+    """An audit item as the API shows it: the hashed entry plus its hash."""
+    try:
+        body = json.loads(item["entry"])
+    except (KeyError, ValueError):
+        body = {k: v for k, v in item.items() if k != "entry"}
+    body["hash"] = item.get("hash")
+    return body
+
+
+def mask(value: Any, key: bytes) -> str | None:
+    """A keyed hash: the same person masks to the same token, the value cannot be read back."""
+    if value is None:
+        return None
+    return "masked:" + hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def field_changes(
+    changed: dict[str, tuple[Any, Any]],
+    lineage: dict[str, str],
+    categories: dict[str, str],
+    key: bytes,
+) -> dict[str, dict[str, Any]]:
+    """Before/after of each changed field with the source rule that produced it; personal data masked."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, (before, after) in changed.items():
+        personal = categories.get(name) in PERSONAL_CATEGORIES
+        out[name] = {
+            "before": mask(before, key) if personal else before,
+            "after": mask(after, key) if personal else after,
+            "from": lineage.get(name),
+        }
+        if personal:
+            out[name]["category"] = categories[name]
+    return out
+
+
+def read_entity(table: str, entity_key: str, limit: int = 200, after: str | None = None, newest_first: bool = False) -> tuple[list[dict[str, Any]], str | None]:
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": entity_key}},
+        "Limit": limit,
+        "ScanIndexForward": not newest_first,
+    }
+    if after:
+        kwargs["ExclusiveStartKey"] = {"pk": {"S": entity_key}, "sk": {"S": after}}
+    items, last = dynamo.query(table, **kwargs)
+    return items, (last["sk"]["S"] if last else None)
+
+
+def read_correlation(table: str, correlation_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    items, _ = dynamo.query(
+        table,
+        IndexName="by-correlation",
+        KeyConditionExpression="correlation_id = :c",
+        ExpressionAttributeValues={":c": {"S": correlation_id}},
+        Limit=limit,
+    )
+    return items
+
+
+def verify_entity(table: str, entity_key: str) -> dict[str, Any]:
+    items: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page, after = read_entity(table, entity_key, limit=500, after=after)
+        items += page
+        if not after:
+            break
+    problems = verify_items(items)
+    return {"entity": entity_key, "entries": len(items), "intact": not problems, "problems": problems}

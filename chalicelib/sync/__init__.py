@@ -1,0 +1,1 @@
+"""Scheduled incremental sync: pull changed records since a watermark and enqueue them."""

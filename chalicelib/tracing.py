@@ -1,0 +1,31 @@
+"""AWS X-Ray tracing: on in Lambda, silent everywhere else.
+
+Without a daemon the SDK logs an error on every call; locally and in tests it is
+switched off with AWS_XRAY_SDK_ENABLED=false. In Lambda it patches botocore and
+httpx so each DynamoDB/SQS call and each vendor call is a subsegment.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+_installed = False
+
+
+def enabled() -> bool:
+    flag = os.environ.get("AWS_XRAY_SDK_ENABLED", "true").strip().lower()
+    return flag not in ("false", "0", "no") and bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def install() -> bool:
+    """Patch the clients once per container; returns whether tracing is on."""
+    global _installed
+    if _installed or not enabled():
+        return _installed
+    from aws_xray_sdk.core import patch, xray_recorder
+
+    logging.getLogger("aws_xray_sdk").setLevel(logging.ERROR)
+    xray_recorder.configure(context_missing="IGNORE_ERROR", service="salesbridge")
+    patch(["botocore", "httpx"])
+    _installed = True
+    return True

@@ -1,0 +1,254 @@
+"""The two entry points the pipeline calls for each canonical record.
+
+1. ``required_state_keys(record, entity_id, config)`` → the state items to read in one batch.
+2. ``process(record, entity_id, states, config, correlation_id=...)`` → an ``Outcome`` (puts, events,
+   notes, changed fields, stale) that the pipeline commits atomically.
+
+State keys (pk, sk) and who owns them:
+- ``("<entity>#<id>", "golden")``        golden record (chalicelib.golden), incl. once-only markers
+- ``("customer#<id>", "orders")``         the customer's order history (order_history)
+- ``("product#<sku>", "golden")``         product master, read for floor prices and custom rules
+- ``("rebate#<dist>#<YYYY-MM>#<policy>", "basis")``  rebate basis, settlement, last report (rebate)
+
+A partial update may omit the fields that locate dependent state (an order's customer, a sale's date):
+then ``process`` raises ``StateKeysMissing`` with the extra keys; the pipeline reads them and retries.
+States read but absent must be passed as ``None``.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+from chalicelib.canonical import CanonicalRecord
+from chalicelib.golden import MergeResult, StateKey, golden_key, merge
+from chalicelib.triggers import custom_rules, grade, rebate
+from chalicelib.triggers.config import RebatePolicy, TriggerConfig
+from chalicelib.triggers.order_anomaly import Finding, builtin_findings
+from chalicelib.triggers.order_history import OrderFacts, order_facts, orders_key, with_order, without_order
+from chalicelib.triggers.outcome import AuditNote, EventContext, Outcome, StateKeysMissing
+
+States = dict[StateKey, "dict[str, Any] | None"]
+MAX_KEYS = 100
+
+
+def required_state_keys(record: CanonicalRecord, entity_id: str, config: TriggerConfig) -> list[StateKey]:
+    """Everything `process` will read for this record, judged from the fields it carries."""
+    keys = [golden_key(record.entity, entity_id)]
+    fields = record.fields
+    if record.entity == "order":
+        customer_id = fields.get("customer_id")
+        if customer_id:
+            keys += [golden_key("customer", customer_id), orders_key(customer_id)]
+        keys += [golden_key("product", sku) for sku in _skus(fields)]
+        keys += list(_sale_keys(customer_id, fields.get("placed_at"), config, "sell_in").values())
+    elif record.entity == "pos_sale":
+        keys += list(_sale_keys(fields.get("distributor_id"), fields.get("sold_at"), config, "sell_through").values())
+    elif record.entity == "rebate_settlement":
+        key = _settlement_key(fields)
+        if key:
+            keys.append(key)
+    return list(dict.fromkeys(keys))
+
+
+def process(record: CanonicalRecord, entity_id: str, states: States, config: TriggerConfig, *,
+            correlation_id: str | None = None) -> Outcome:
+    """Merge the record into its golden record and run the triggers; pure: nothing is written here."""
+    if record.entity == "customer":
+        grade.check_grade_value(record, config.grade)
+    key = golden_key(record.entity, entity_id)
+
+    def owner_of(field_name: str) -> str | None:
+        return config.owner_of(record.entity, field_name) or record.owners.get(field_name)
+
+    result = merge(states.get(key), record, entity_id, owner_of)
+    if result.stale:
+        return Outcome(stale=True, notes=[AuditNote(
+            "stale", f"update from {record.source.system} at {record.source_time.isoformat()} is not newer than "
+            f"the stored {result.stored_time}; ignored", {"system": record.source.system, "stored_time": result.stored_time})])
+    out = Outcome(changed_fields=result.changed)
+    if result.ignored:
+        out.notes.append(AuditNote("not_owner", f"values from {record.source.system} kept per source, not applied "
+                                   "(another system owns these fields)", {"fields": sorted(result.ignored)}))
+    ctx = EventContext(record.source_time, correlation_id, record.mapping_version)
+    handler = _HANDLERS.get(record.entity)
+    if handler is not None:
+        handler(result, record, entity_id, _Reader(states, out), config, ctx, out)
+    out.puts[key] = result.item
+    return out
+
+
+class _Reader:
+    """Reads state as this run has already changed it; demands keys that were not read."""
+
+    def __init__(self, states: States, out: Outcome):
+        self.states, self.out = states, out
+
+    def require(self, keys: list[StateKey]) -> None:
+        missing = [k for k in dict.fromkeys(keys) if k not in self.states]
+        if missing:
+            raise StateKeysMissing(missing)
+
+    def get(self, key: StateKey) -> dict[str, Any] | None:
+        return self.out.puts[key] if key in self.out.puts else self.states.get(key)
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def _customer(result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig,
+              ctx: EventContext, out: Outcome) -> None:
+    events, notes = grade.evaluate(result, record, entity_id, config.grade, ctx)
+    out.events += events
+    out.notes += notes
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def _order(result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig,
+           ctx: EventContext, out: Outcome) -> None:
+    fields, before = result.item["fields"], result.before
+    facts = order_facts(entity_id, fields, result.item["first_seen"])
+    old_customer = before.get("customer_id")
+    evaluate = bool({"lines", "total"} & result.changed.keys())
+    new_rebate = _sale_keys(facts.customer_id, fields.get("placed_at"), config, "sell_in")
+    old_rebate = _sale_keys(old_customer, before.get("placed_at"), config, "sell_in")
+    needed = list(new_rebate.values()) + list(old_rebate.values())
+    if facts.customer_id:
+        needed += [orders_key(facts.customer_id), golden_key("customer", facts.customer_id)]
+    if old_customer and old_customer != facts.customer_id:
+        needed.append(orders_key(old_customer))
+    if evaluate:
+        needed += [golden_key("product", sku) for sku in _skus(fields)]
+    reader.require(needed)
+
+    history_item = reader.get(orders_key(facts.customer_id)) if facts.customer_id else None
+    if evaluate:
+        _anomalies(result, facts, history_item, reader, config, ctx, out)
+    anomaly = config.order_anomaly
+    if old_customer and old_customer != facts.customer_id:
+        out.puts[orders_key(old_customer)] = without_order(reader.get(orders_key(old_customer)), entity_id) or {}
+    if facts.customer_id:
+        out.puts[orders_key(facts.customer_id)] = with_order(
+            history_item, facts.customer_id, facts, anomaly.history_limit, anomaly.credit_limit_exceeded.closed_statuses)
+    amount = lambda policy: Decimal(0) if facts.status == "cancelled" else rebate.contribution(fields, policy)
+    _rebate_contributions(f"order#{entity_id}", old_rebate, new_rebate, amount, reader, config, ctx, out)
+
+
+def _anomalies(result: MergeResult, facts: OrderFacts, history_item: dict[str, Any] | None, reader: _Reader,
+               config: TriggerConfig, ctx: EventContext, out: Outcome) -> None:
+    customer = (reader.get(golden_key("customer", facts.customer_id)) or {}).get("fields") if facts.customer_id else None
+    products = {sku: (reader.get(golden_key("product", sku)) or {}).get("fields") for sku in _skus(result.item["fields"])}
+    floors = {sku: (p or {}).get("floor_price") for sku, p in products.items()}
+    credit_limit = (customer or {}).get("credit_limit")
+    history = (history_item or {}).get("orders", {}) if facts.customer_id else {}
+    found = builtin_findings(facts, history, floors, credit_limit, config.order_anomaly)
+    order_view = {**result.item["fields"], "total": facts.total}
+    found += custom_rules.findings(config.custom_rules, order_view, customer, products)
+    fired = result.item["fired"]
+    for finding in found:
+        marker = f"anomaly:{finding.rule}"
+        if marker in fired:
+            continue  # one event per (order, rule), ever
+        fired.append(marker)
+        out.events.append(_anomaly_event(finding, facts, ctx))
+
+
+def _anomaly_event(finding: Finding, facts: OrderFacts, ctx: EventContext):
+    data: dict[str, Any] = {"order_id": facts.order_id, "customer_id": facts.customer_id, "rule": finding.rule,
+                            "reason": finding.reason, "evidence": finding.evidence}
+    if finding.severity:
+        data["severity"] = finding.severity
+    return ctx.event(finding.event_type, (facts.order_id, finding.rule), facts.order_id, data)
+
+
+# --------------------------------------------------------------------------- rebates
+
+
+def _pos_sale(result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig,
+              ctx: EventContext, out: Outcome) -> None:
+    fields, before = result.item["fields"], result.before
+    new = _sale_keys(fields.get("distributor_id"), fields.get("sold_at"), config, "sell_through")
+    old = _sale_keys(before.get("distributor_id"), before.get("sold_at"), config, "sell_through")
+    reader.require(list(new.values()) + list(old.values()))
+    _rebate_contributions(f"pos_sale#{entity_id}", old, new, lambda p: rebate.contribution(fields, p),
+                          reader, config, ctx, out)
+
+
+def _rebate_contributions(ref: str, old: dict[str, StateKey], new: dict[str, StateKey],
+                          amount: Callable[[RebatePolicy], Decimal], reader: _Reader, config: TriggerConfig,
+                          ctx: EventContext, out: Outcome) -> None:
+    """Replace this sale's contribution in each policy's basis (moving it if its period/distributor changed)."""
+    for policy in config.policies:
+        old_key, new_key = old.get(policy.name), new.get(policy.name)
+        if old_key and old_key != new_key and reader.get(old_key):
+            item = reader.get(old_key)
+            contributions = {k: v for k, v in item.get("contributions", {}).items() if k != ref}
+            _store_basis(old_key, {**item, "contributions": contributions}, policy, ctx, out)
+        if new_key:
+            item = reader.get(new_key) or _empty(new_key, policy)
+            contributions = {**item.get("contributions", {}), ref: amount(policy)}
+            _store_basis(new_key, {**item, "contributions": contributions}, policy, ctx, out)
+
+
+def _rebate_settlement(result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader,
+                       config: TriggerConfig, ctx: EventContext, out: Outcome) -> None:
+    fields, before = result.item["fields"], result.before
+    new_key, old_key = _settlement_key(fields), _settlement_key(before)
+    reader.require([k for k in (new_key, old_key) if k])
+    policy = config.policy(fields.get("policy"))
+    if old_key and old_key != new_key and reader.get(old_key):
+        old_policy = config.policy(before.get("policy"))
+        item = {k: v for k, v in reader.get(old_key).items() if k != "settlement"}
+        if old_policy:
+            _store_basis(old_key, item, old_policy, ctx, out)
+    if new_key is None or policy is None:
+        out.notes.append(AuditNote("rebate_not_checked", "settlement lacks a distributor, period or declared policy",
+                                   {"policy": fields.get("policy"), "period": fields.get("period"),
+                                    "distributor_id": fields.get("distributor_id")}))
+        return
+    item = reader.get(new_key) or _empty(new_key, policy)
+    settlement = {"id": entity_id, "amount": fields.get("settled_amount")}
+    _store_basis(new_key, {**item, "settlement": settlement}, policy, ctx, out)
+
+
+def _store_basis(key: StateKey, item: dict[str, Any], policy: RebatePolicy, ctx: EventContext, out: Outcome) -> None:
+    item, events = rebate.evaluate(item, policy, ctx)
+    out.puts[key] = item
+    out.events += events
+
+
+def _empty(key: StateKey, policy: RebatePolicy) -> dict[str, Any]:
+    _, distributor, period, _ = key[0].split("#", 3)
+    return rebate.empty_item(distributor, period, policy.name)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _skus(fields: dict[str, Any]) -> list[str]:
+    lines = fields.get("lines") or []
+    return list(dict.fromkeys(str(line["sku"]) for line in lines if isinstance(line, dict) and line.get("sku")))
+
+
+def _sale_keys(distributor_id: str | None, moment: Any, config: TriggerConfig, basis: str) -> dict[str, StateKey]:
+    """policy name -> basis key, for each policy of this basis that covers the distributor."""
+    if not distributor_id or moment is None:
+        return {}
+    return {p.name: rebate.basis_key(distributor_id, rebate.period_of(moment, p.timezone), p.name)
+            for p in config.policies if p.basis == basis and p.covers_distributor(distributor_id)}
+
+
+def _settlement_key(fields: dict[str, Any]) -> StateKey | None:
+    distributor, period, policy = fields.get("distributor_id"), fields.get("period"), fields.get("policy")
+    if not (distributor and period and policy):
+        return None
+    return rebate.basis_key(distributor, period, policy)
+
+
+_HANDLERS: dict[str, Callable[..., None]] = {
+    "customer": _customer,
+    "order": _order,
+    "pos_sale": _pos_sale,
+    "rebate_settlement": _rebate_settlement,
+}

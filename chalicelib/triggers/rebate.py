@@ -1,0 +1,134 @@
+"""`rebate.deviation_detected` / `rebate.deviation_resolved` (SPEC §2.3).
+
+One state item per (distributor, period, policy) at ``("rebate#<distributor>#<period>#<policy>", "basis")``::
+
+    {"distributor": str, "period": "YYYY-MM", "policy": str,
+     "contributions": {"<entity>#<id>": Decimal},   # per sale (or sell-in order): re-delivery replaces
+     "settlement": {"id": str, "amount": Decimal},  # absent until the ERP settles the period
+     "reported": {"expected": Decimal, "settled": Decimal},  # last pair reported as a deviation
+     "open": bool}                                  # a reported deviation not yet resolved
+
+Keeping contributions keyed by sale id is what makes duplicates and corrections count once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.canonical import OrderLine
+from chalicelib.events import CloudEvent
+from chalicelib.triggers.config import RebatePolicy, Tier
+from chalicelib.triggers.outcome import EventContext, number_text
+
+DETECTED = "rebate.deviation_detected"
+RESOLVED = "rebate.deviation_resolved"
+CENT = Decimal("0.01")
+
+
+def basis_key(distributor_id: str, period: str, policy: str) -> tuple[str, str]:
+    return (f"rebate#{distributor_id}#{period}#{policy}", "basis")
+
+
+def period_of(moment: datetime | str, timezone_name: str) -> str:
+    """The calendar month (YYYY-MM) of a moment in the policy's time zone."""
+    when = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
+    return when.astimezone(ZoneInfo(timezone_name)).strftime("%Y-%m")
+
+
+def contribution(fields: dict[str, Any], policy: RebatePolicy) -> Decimal:
+    """Net amount of the eligible lines; returns and negative lines reduce it."""
+    lines = fields.get("lines")
+    if lines is None:
+        total = fields.get("total")
+        return Decimal(total) if total is not None and policy.skus is None else Decimal(0)
+    parsed = (OrderLine.model_validate(line) for line in lines)
+    return sum((line.net_amount for line in parsed if policy.covers_sku(line.sku)), Decimal(0))
+
+
+def expected_rebate(basis: Decimal, policy: RebatePolicy) -> tuple[Decimal, Tier | None]:
+    """The rebate the policy promises for this basis, rounded half-up to 0.01, and the tier reached."""
+    reached = [tier for tier in policy.tiers if basis >= tier.start and basis > 0]
+    if not reached:
+        return Decimal("0.00"), None
+    top = reached[-1]
+    if policy.tier_mode == "all_units":
+        amount = basis * top.rate
+    else:
+        amount = Decimal(0)
+        for index, tier in enumerate(reached):
+            upper = policy.tiers[index + 1].start if index + 1 < len(policy.tiers) else None
+            ceiling = basis if upper is None else min(basis, upper)
+            amount += (ceiling - tier.start) * tier.rate
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP), top
+
+
+def tolerance(expected: Decimal, policy: RebatePolicy) -> Decimal:
+    return max(policy.abs_tolerance, policy.pct_tolerance * abs(expected))
+
+
+@dataclass(frozen=True)
+class Check:
+    basis: Decimal
+    expected: Decimal
+    settled: Decimal
+    tier: Tier | None
+    tolerance: Decimal
+
+    @property
+    def deviation(self) -> Decimal:
+        return self.settled - self.expected
+
+    @property
+    def out_of_tolerance(self) -> bool:
+        return abs(self.deviation) > self.tolerance
+
+
+def check(item: dict[str, Any], policy: RebatePolicy) -> Check | None:
+    settlement = item.get("settlement")
+    if not settlement or settlement.get("amount") is None:
+        return None
+    basis = sum((Decimal(v) for v in item.get("contributions", {}).values()), Decimal(0))
+    expected, tier = expected_rebate(basis, policy)
+    return Check(basis, expected, Decimal(settlement["amount"]), tier, tolerance(expected, policy))
+
+
+def evaluate(item: dict[str, Any], policy: RebatePolicy, ctx: EventContext) -> tuple[dict[str, Any], list[CloudEvent]]:
+    """Compare expected and settled; returns the updated item and the events to emit (0 or 1)."""
+    result = check(item, policy)
+    if result is None:
+        return item, []
+    reported = item.get("reported")
+    pair = (result.expected, result.settled)
+    same_as_reported = reported is not None and (Decimal(reported["expected"]), Decimal(reported["settled"])) == pair
+    ids = (item["distributor"], item["period"], item["policy"])
+    if result.out_of_tolerance and not same_as_reported:
+        updated = {**item, "reported": {"expected": result.expected, "settled": result.settled}, "open": True}
+        parts = (*ids, number_text(result.expected), number_text(result.settled))
+        return updated, [ctx.event(DETECTED, parts, item["settlement"]["id"], _data(item, result))]
+    if not result.out_of_tolerance and item.get("open"):
+        parts = (*ids, number_text(Decimal(reported["expected"])), number_text(Decimal(reported["settled"])),
+                 number_text(result.expected), number_text(result.settled))
+        return {**item, "open": False}, [ctx.event(RESOLVED, parts, item["settlement"]["id"], _data(item, result))]
+    return item, []
+
+
+def _data(item: dict[str, Any], result: Check) -> dict[str, Any]:
+    return {
+        "distributor": item["distributor"],
+        "period": item["period"],
+        "policy": item["policy"],
+        "basis": result.basis,
+        "tier": result.tier.name if result.tier else None,
+        "rate": result.tier.rate if result.tier else Decimal(0),
+        "expected": result.expected,
+        "settled": result.settled,
+        "deviation": result.deviation,
+        "tolerance": result.tolerance,
+    }
+
+
+def empty_item(distributor_id: str, period: str, policy: str) -> dict[str, Any]:
+    return {"distributor": distributor_id, "period": period, "policy": policy, "contributions": {}, "open": False}

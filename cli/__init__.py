@@ -1,0 +1,1 @@
+"""The `salesbridge` command line: the operator surface and the integrator's mapping tools."""

@@ -1,0 +1,184 @@
+"""`./salesbridge …` — the same operations as the HTTP operator surface, plus local config tools.
+
+Operator commands talk to a running salesbridge (local or deployed) over HTTP with
+the admin token; `config` and `mappings` commands work on the files in this checkout.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_ENV = ROOT / ".local-stack" / "env"
+
+
+class CliError(Exception):
+    pass
+
+
+def _local_env() -> dict[str, str]:
+    if not LOCAL_ENV.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in LOCAL_ENV.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs}
+
+
+def _connection(args: argparse.Namespace) -> tuple[str, str]:
+    local = _local_env()
+    url = args.url or os.environ.get("SALESBRIDGE_URL") or "http://127.0.0.1:8000"
+    token = args.token or os.environ.get("SALESBRIDGE_TOKEN") or local.get("SALESBRIDGE_ADMIN_TOKEN", "")
+    if not token:
+        raise CliError("no admin token: pass --token or set SALESBRIDGE_TOKEN")
+    return url.rstrip("/"), token
+
+
+def _call(args: argparse.Namespace, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+    import httpx
+
+    url, token = _connection(args)
+    headers = {"Authorization": f"Bearer {token}"}
+    if getattr(args, "actor", None):
+        headers["X-Salesbridge-Actor"] = args.actor
+    clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+    try:
+        response = httpx.request(method, url + path, params=clean, json=body, headers=headers, timeout=60)
+    except httpx.HTTPError as exc:
+        raise CliError(f"cannot reach {url}: {exc} (is `make run` running?)") from None
+    try:
+        data = response.json()
+    except ValueError:
+        data = {"error": "bad_response", "message": response.text[:500]}
+    if response.status_code >= 400:
+        raise CliError(f"{response.status_code} {data.get('error')}: {data.get('message')}")
+    return data
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# ------------------------------------------------------------------------- commands
+def cmd_audit(args: argparse.Namespace) -> int:
+    _print(_call(args, "GET", "/audit", {"entity": args.entity, "source": args.source, "correlation": args.correlation, "limit": args.limit}))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    result = _call(args, "GET", "/audit/verify", {"entity": args.entity, "source": args.source})
+    _print(result)
+    return 0 if result.get("intact") else 1
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    _print(_call(args, "GET", "/state", {"entity": args.entity, "source": args.source}))
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    _print(_call(args, "GET", "/events", {"type": args.type, "subject": args.subject, "since": args.since, "limit": args.limit}))
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        _print(_call(args, "GET", "/quarantine", {"connector": args.connector, "status": args.status}))
+    elif args.action == "show":
+        _print(_call(args, "GET", f"/quarantine/{_need(args.id, 'show needs the quarantine id')}"))
+    elif args.action == "replay":
+        if args.id:
+            _print(_call(args, "POST", f"/quarantine/{args.id}/replay"))
+        else:
+            if not (args.connector or args.code or args.mapping or args.all):
+                raise CliError("replay needs an id, a filter (--connector, --code, --mapping) or --all")
+            _print(_call(args, "POST", "/quarantine/replay", body={k: v for k, v in {"connector": args.connector, "code": args.code, "mapping": args.mapping}.items() if v}))
+    return 0
+
+
+def _need(value: str | None, message: str) -> str:
+    if not value:
+        raise CliError(message)
+    return value
+
+
+def cmd_config_validate(args: argparse.Namespace) -> int:
+    from chalicelib.config.loader import load_configuration
+    from chalicelib.config.problems import ConfigError
+
+    try:
+        config = load_configuration(Path(args.root).resolve())
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"ok: {len(config.connectors)} connectors, {len(config.mappings.mappings)} mappings")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="salesbridge", description=__doc__)
+    parser.add_argument("--url", help="salesbridge API (default $SALESBRIDGE_URL or http://127.0.0.1:8000)")
+    parser.add_argument("--token", help="admin token (default $SALESBRIDGE_TOKEN, or the local stack's)")
+    parser.add_argument("--actor", help="your name, recorded in the audit trail of replays")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def entity_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--entity", help="canonical entity key, e.g. customer#cus_…")
+        p.add_argument("--source", help="<connector>/<entity type>/<source id>, e.g. demo_crm/customer/C-1001")
+
+    p = sub.add_parser("audit", help="the audit trail of an entity or a correlation id")
+    entity_args(p)
+    p.add_argument("--correlation")
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("verify", help="check an entity's audit chain for tampering")
+    entity_args(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("state", help="an entity's golden record")
+    entity_args(p)
+    p.set_defaults(func=cmd_state)
+
+    p = sub.add_parser("events", help="events fired, newest first, with delivery status")
+    p.add_argument("--type")
+    p.add_argument("--subject")
+    p.add_argument("--since")
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("quarantine", help="list, show and replay quarantined records")
+    p.add_argument("action", choices=["list", "show", "replay"])
+    p.add_argument("id", nargs="?")
+    p.add_argument("--connector")
+    p.add_argument("--code")
+    p.add_argument("--mapping")
+    p.add_argument("--status", default="open")
+    p.add_argument("--all", action="store_true", help="replay every open record")
+    p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("config", help="check every connector and mapping file in this checkout")
+    p.add_argument("action", choices=["validate"])
+    p.add_argument("--root", default=str(ROOT))
+    p.set_defaults(func=cmd_config_validate)
+
+    try:
+        from chalicelib.mapping.cli import register
+    except ImportError:
+        register = None
+    if register is not None:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"salesbridge: {exc}", file=sys.stderr)
+        return 2

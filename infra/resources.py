@@ -1,0 +1,214 @@
+"""The AWS resources salesbridge needs beside Chalice's own: one definition.
+
+The CloudFormation merge template (infra/template.json) and the local stand-in
+(moto) are both generated from ``TABLES``, ``QUEUES`` and ``BUS`` below, so local
+runs and the cloud never drift.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    logical_id: str
+    env_var: str
+    name: str
+    hash_key: str = "pk"
+    range_key: str | None = "sk"
+    indexes: tuple[Index, ...] = ()
+    stream: str | None = None  # StreamViewType
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    logical_id: str
+    env_var: str
+    name: str
+    fifo: bool = True
+    visibility_timeout: int = 180
+    dead_letter: str | None = None  # logical id of the DLQ
+    max_receive_count: int = 5
+
+
+@dataclass(frozen=True)
+class Bus:
+    logical_id: str
+    env_var: str
+    name: str
+
+
+PREFIX = "salesbridge"
+
+TABLES: tuple[Table, ...] = (
+    # Golden records, cross-references, dedupe keys, trigger state, watermarks, rate budgets.
+    Table("StateTable", "STATE_TABLE", f"{PREFIX}-state"),
+    # Tamper-evident audit trail: pk = entity key, sk = sequence number.
+    Table(
+        "AuditTable",
+        "AUDIT_TABLE",
+        f"{PREFIX}-audit",
+        indexes=(Index("by-correlation", "correlation_id", "at"), Index("by-day", "day", "at")),
+        ttl_attribute="expires_at",
+    ),
+    # Outbox: events to deliver; its stream drives dispatch; also the /events listing.
+    Table(
+        "EventsTable",
+        "EVENTS_TABLE",
+        f"{PREFIX}-events",
+        indexes=(Index("by-type", "type", "time_id"), Index("by-subject", "subject", "time_id"), Index("all", "all", "time_id")),
+        stream="NEW_IMAGE",
+        ttl_attribute="expires_at",
+    ),
+    # Records that could not be applied, with their raw input, until replayed.
+    Table(
+        "QuarantineTable",
+        "QUARANTINE_TABLE",
+        f"{PREFIX}-quarantine",
+        indexes=(Index("all", "all", "order_key"), Index("by-connector", "connector", "order_key")),
+    ),
+    # Recently received raw inputs, for replay and mapping regression diffs.
+    Table("InputsTable", "INPUTS_TABLE", f"{PREFIX}-inputs", ttl_attribute="expires_at"),
+)
+
+QUEUES: tuple[Queue, ...] = (
+    Queue("InboundDeadLetterQueue", "INBOUND_DLQ_URL", f"{PREFIX}-inbound-dlq.fifo"),
+    Queue("InboundQueue", "INBOUND_QUEUE_URL", f"{PREFIX}-inbound.fifo", dead_letter="InboundDeadLetterQueue"),
+)
+
+BUS = Bus("EventBus", "EVENT_BUS_NAME", f"{PREFIX}-events")
+
+
+def env_defaults() -> dict[str, str]:
+    """Environment variables naming each resource (queue URLs are filled in at run time)."""
+    env = {t.env_var: t.name for t in TABLES}
+    env[BUS.env_var] = BUS.name
+    return env
+
+
+# --------------------------------------------------------------------- local stand-in
+def create_all(session: Any) -> dict[str, str]:
+    """Create every resource on the endpoint the boto3 session points at (moto locally).
+
+    Idempotent: existing resources are kept. Returns the environment variables that
+    name them (table names, queue URLs, bus name).
+    """
+    ddb = session.client("dynamodb")
+    existing = set(ddb.list_tables()["TableNames"])
+    for table in TABLES:
+        if table.name not in existing:
+            ddb.create_table(**_table_kwargs(table))
+            if table.ttl_attribute:
+                ddb.update_time_to_live(
+                    TableName=table.name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+                )
+    env = env_defaults()
+    sqs = session.client("sqs")
+    arns: dict[str, str] = {}
+    for queue in QUEUES:
+        attrs = _queue_attributes(queue)
+        if queue.dead_letter:
+            import json
+
+            attrs["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": arns[queue.dead_letter], "maxReceiveCount": str(queue.max_receive_count)}
+            )
+        url = sqs.create_queue(QueueName=queue.name, Attributes=attrs)["QueueUrl"]
+        arns[queue.logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        env[queue.env_var] = url
+    events = session.client("events")
+    names = {b["Name"] for b in events.list_event_buses()["EventBuses"]}
+    if BUS.name not in names:
+        events.create_event_bus(Name=BUS.name)
+    return env
+
+
+def _attribute_definitions(table: Table) -> list[dict[str, str]]:
+    names = [table.hash_key] + ([table.range_key] if table.range_key else [])
+    for index in table.indexes:
+        names += [index.hash_key] + ([index.range_key] if index.range_key else [])
+    seen: list[str] = []
+    for n in names:
+        if n not in seen:
+            seen.append(n)
+    return [{"AttributeName": n, "AttributeType": "S"} for n in seen]
+
+
+def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return schema
+
+
+def _table_kwargs(table: Table) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "TableName": table.name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": _attribute_definitions(table),
+        "KeySchema": _key_schema(table.hash_key, table.range_key),
+    }
+    if table.indexes:
+        kwargs["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": i.name,
+                "KeySchema": _key_schema(i.hash_key, i.range_key),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for i in table.indexes
+        ]
+    if table.stream:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream}
+    return kwargs
+
+
+def _queue_attributes(queue: Queue) -> dict[str, str]:
+    attrs = {"VisibilityTimeout": str(queue.visibility_timeout)}
+    if queue.fifo:
+        attrs["FifoQueue"] = "true"
+        attrs["ContentBasedDeduplication"] = "false"
+    return attrs
+
+
+# --------------------------------------------------------------------- CloudFormation
+def cloudformation_resources() -> dict[str, Any]:
+    """The same resources as CloudFormation, for ``chalice package --merge-template``."""
+    resources: dict[str, Any] = {}
+    for table in TABLES:
+        props = _table_kwargs(table)
+        props["TableName"] = _stack_name(table.name)
+        if table.ttl_attribute:
+            props["TimeToLiveSpecification"] = {"Enabled": True, "AttributeName": table.ttl_attribute}
+        if table.stream:
+            props["StreamSpecification"] = {"StreamViewType": table.stream}
+        props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
+        resources[table.logical_id] = {"Type": "AWS::DynamoDB::Table", "Properties": props}
+    for queue in QUEUES:
+        props: dict[str, Any] = {"VisibilityTimeout": queue.visibility_timeout, "QueueName": _stack_name(queue.name)}
+        if queue.fifo:
+            props["FifoQueue"] = True
+            props["ContentBasedDeduplication"] = False
+        if queue.dead_letter:
+            props["RedrivePolicy"] = {
+                "deadLetterTargetArn": {"Fn::GetAtt": [queue.dead_letter, "Arn"]},
+                "maxReceiveCount": queue.max_receive_count,
+            }
+        resources[queue.logical_id] = {"Type": "AWS::SQS::Queue", "Properties": props}
+    resources[BUS.logical_id] = {"Type": "AWS::Events::EventBus", "Properties": {"Name": _stack_name(BUS.name)}}
+    return resources
+
+
+def _stack_name(name: str) -> dict[str, str]:
+    """Per-stack names that keep the ``salesbridge-`` prefix the IAM policy is scoped to."""
+    base, dot, suffix = name.partition(".")
+    return {"Fn::Sub": f"{base}-${{AWS::StackName}}{dot}{suffix}"}

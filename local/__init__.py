@@ -1,0 +1,1 @@
+"""Running the whole stack on one machine: moto as the AWS stand-in, chalice local, a worker."""

@@ -1,0 +1,143 @@
+"""The local stand-in for Lambda's event sources.
+
+``chalice local`` serves HTTP only, so this worker polls the inbound SQS queue and
+the events table's stream on the moto server and calls the *same handler
+functions* Lambda would call, with events shaped like Lambda's.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+log = logging.getLogger("salesbridge.local.worker")
+
+
+class _Context:
+    """Just enough of a Lambda context for the handlers."""
+
+    function_name = "salesbridge-local"
+    aws_request_id = "local"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 300_000
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            }
+            for m in messages
+        ]
+    }
+
+
+def poll_queue_once(handler: Any, queue_url: str, wait_seconds: int = 1) -> int:
+    """Receive one batch, run the handler, delete what it did not report as failed."""
+    from chalicelib import aws
+
+    sqs = aws.client("sqs")
+    received = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds, AttributeNames=["All"]
+    ).get("Messages", [])
+    if not received:
+        return 0
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    result = handler(sqs_event(received, arn), _Context()) or {}
+    failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+    done = [m for m in received if m["MessageId"] not in failed]
+    for start in range(0, len(done), 10):
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])],
+        )
+    if failed:
+        # Lambda would leave them invisible until the visibility timeout; make them visible again soon.
+        for m in received:
+            if m["MessageId"] in failed:
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=2)
+    return len(received)
+
+
+class StreamPoller:
+    """Reads a DynamoDB stream (moto) and hands records to a stream handler, like Lambda's event source mapping."""
+
+    def __init__(self, table: str):
+        from chalicelib import aws
+
+        self.table = table
+        self.streams = aws.client("dynamodbstreams")
+        self.arn = aws.client("dynamodb").describe_table(TableName=table)["Table"].get("LatestStreamArn")
+        self.iterators: dict[str, str] = {}
+
+    def _refresh_shards(self) -> None:
+        description = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]
+        for shard in description.get("Shards", []):
+            shard_id = shard["ShardId"]
+            if shard_id not in self.iterators:
+                self.iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+
+    def poll_once(self, handler: Any) -> int:
+        if not self.arn:
+            return 0
+        self._refresh_shards()
+        count = 0
+        for shard_id, iterator in list(self.iterators.items()):
+            response = self.streams.get_records(ShardIterator=iterator, Limit=100)
+            records = response.get("Records", [])
+            if records:
+                for r in records:
+                    r["eventSourceARN"] = self.arn
+                handler({"Records": records}, _Context())
+                count += len(records)
+            self.iterators[shard_id] = response.get("NextShardIterator") or iterator
+        return count
+
+
+def run_forever(stop: threading.Event) -> None:
+    import app as application
+
+    queue_url = os.environ["INBOUND_QUEUE_URL"]
+    stream = StreamPoller(os.environ["EVENTS_TABLE"]) if hasattr(application, "dispatch_events") else None
+    schedule_every = float(os.environ.get("SALESBRIDGE_SYNC_EVERY_SECONDS", "60"))
+    next_sync = time.monotonic() + schedule_every
+    while not stop.is_set():
+        try:
+            poll_queue_once(application.process_inbound, queue_url)
+            if stream is not None:
+                stream.poll_once(application.dispatch_events)
+            if hasattr(application, "scheduled_sync") and time.monotonic() >= next_sync:
+                application.scheduled_sync({"source": "aws.events", "detail-type": "Scheduled Event", "resources": [], "detail": {}, "time": "", "id": "local", "region": "local", "account": "local", "version": "0"}, _Context())
+                next_sync = time.monotonic() + schedule_every
+        except Exception:  # noqa: BLE001 - the local worker keeps going, like Lambda would retry
+            log.exception("worker iteration failed")
+            time.sleep(1)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="worker: %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("polling %s", os.environ.get("INBOUND_QUEUE_URL"))
+    run_forever(stop)
+
+
+if __name__ == "__main__":
+    main()

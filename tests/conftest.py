@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("AWS_XRAY_SDK_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def aws_server():
+    """One moto server per test session (per xdist worker)."""
+    from tests.aws_standin import AwsStandIn
+
+    server = AwsStandIn()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def aws(aws_server, monkeypatch):
+    """A clean AWS stand-in for one test: every table, queue and bus freshly created."""
+    env = aws_server.reset()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    from chalicelib import aws as aws_clients
+
+    aws_clients.reset_clients()
+    yield aws_server
+    aws_clients.reset_clients()
+
+
+@pytest.fixture()
+def stack(aws, monkeypatch):
+    """The app wired to a fresh AWS stand-in, with local secrets; yields Chalice's test client."""
+    from chalice.test import Client
+
+    from tests.stack import ADMIN_TOKEN, DEMO_SECRET
+
+    monkeypatch.setenv("SALESBRIDGE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("SALESBRIDGE_PII_KEY", "test-pii-key")
+    monkeypatch.setenv("DEMO_CRM_WEBHOOK_SECRET", DEMO_SECRET)
+    _reset_caches()
+    import app as application
+
+    with Client(application.app, stage_name="local") as client:
+        yield client
+    _reset_caches()
+
+
+def _reset_caches() -> None:
+    from chalicelib import settings
+    from chalicelib.api import auth
+    from chalicelib.config import loader
+    from chalicelib.secrets import default_resolver
+
+    settings.reset_settings()
+    loader.reset()
+    auth.reset_cache()
+    default_resolver().clear()

@@ -1,0 +1,46 @@
+"""Test helpers: drive the app like Lambda does, against the moto server."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+DEMO_SECRET = "demo-secret"
+ADMIN_TOKEN = "test-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def demo_body(customer_id: str = "C-1001", tier: str = "Gold", updated_at: str = "2026-11-01T08:00:00+08:00", event_id: str | None = None, **extra: Any) -> bytes:
+    customer = {"id": customer_id, "name": "Acme Trading", "tier": tier, "email": "buyer@acme.example", "updated_at": updated_at, **extra}
+    return json.dumps({"event_id": event_id or f"evt-{customer_id}-{updated_at}", "customer": customer}).encode()
+
+
+def demo_signature(body: bytes, secret: str = DEMO_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def post_demo(client: Any, body: bytes, signature: str | None = None) -> Any:
+    headers = {"Content-Type": "application/json", "X-Demo-Signature": signature or demo_signature(body)}
+    return client.http.post("/webhooks/demo_crm", headers=headers, body=body)
+
+
+def drain(max_rounds: int = 20) -> int:
+    """Run the queue handler until the inbound queue is empty; returns messages handled."""
+    import os
+
+    import app as application
+    from local.worker import poll_queue_once
+
+    total = 0
+    for _ in range(max_rounds):
+        handled = poll_queue_once(application.process_inbound, os.environ["INBOUND_QUEUE_URL"], wait_seconds=0)
+        if handled == 0:
+            break
+        total += handled
+    return total
+
+
+def get_json(client: Any, path: str) -> tuple[int, Any]:
+    response = client.http.get(path, headers=ADMIN)
+    return response.status_code, json.loads(response.body or b"null")

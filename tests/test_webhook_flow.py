@@ -1,0 +1,108 @@
+"""The walking skeleton end to end through Chalice's handlers: webhook → queue → state + audit."""
+from __future__ import annotations
+
+import json
+
+from tests.stack import ADMIN, demo_body, demo_signature, drain, get_json, post_demo
+
+
+def test_signed_webhook_is_applied_and_audited(stack):
+    response = post_demo(stack, demo_body())
+    assert response.status_code == 202, response.body
+    receipt = json.loads(response.body)
+    assert receipt["receipt_id"].startswith("rcp_") and receipt["records"] == 1
+
+    assert drain() == 1
+    status, trail = get_json(stack, "/audit?source=demo_crm/customer/C-1001")
+    assert status == 200
+    actions = [e["action"] for e in trail["entries"]]
+    assert actions == ["received", "applied"]
+    received, applied = trail["entries"]
+    assert received["correlation_id"] == receipt["receipt_id"]
+    assert applied["mapping_version"]
+    assert applied["changes"]["grade"]["after"] == "A"
+    assert applied["changes"]["email"]["after"].startswith("masked:")  # personal data masked
+
+    status, state = get_json(stack, "/state?source=demo_crm/customer/C-1001")
+    assert status == 200
+    status, verdict = get_json(stack, "/audit/verify?source=demo_crm/customer/C-1001")
+    assert verdict["intact"] and verdict["entries"] == 2
+
+
+def test_duplicate_delivery_changes_state_once(stack):
+    body = demo_body()
+    assert post_demo(stack, body).status_code == 202
+    drain()
+    assert post_demo(stack, body).status_code == 202  # the vendor re-delivers; we acknowledge again
+    drain()
+    _, trail = get_json(stack, "/audit?source=demo_crm/customer/C-1001")
+    assert [e["action"] for e in trail["entries"]] == ["received", "applied"]
+
+
+def test_forged_signature_is_refused_and_audited(stack):
+    body = demo_body()
+    response = post_demo(stack, body, signature=demo_signature(body, secret="wrong"))
+    assert response.status_code == 401
+    error = json.loads(response.body)
+    assert error["error"] == "bad_signature"
+    assert drain() == 0
+    _, trail = get_json(stack, f"/audit?correlation={error['receipt_id']}")
+    assert trail["entries"][0]["action"] == "rejected"
+    assert trail["entries"][0]["details"]["reason"] == "bad_signature"
+
+
+def test_missing_signature_is_refused(stack):
+    response = stack.http.post("/webhooks/demo_crm", headers={"Content-Type": "application/json"}, body=demo_body())
+    assert response.status_code == 401
+
+
+def test_malformed_json_is_a_400_with_a_message(stack):
+    body = b'{"event_id": "e1", "customer": {'
+    response = post_demo(stack, body)
+    assert response.status_code == 400
+    error = json.loads(response.body)
+    assert error["error"] == "malformed_delivery" and "JSON" in error["message"]
+
+
+def test_oversized_body_is_refused(stack):
+    body = demo_body(notes="x" * 300_000)
+    response = post_demo(stack, body)
+    assert response.status_code == 413
+
+
+def test_unknown_connector_is_404(stack):
+    response = stack.http.post("/webhooks/nobody", headers={"Content-Type": "application/json"}, body=b"{}")
+    assert response.status_code == 404
+    assert json.loads(response.body)["error"] == "unknown_connector"
+
+
+def test_admin_endpoints_need_the_token(stack):
+    assert stack.http.get("/audit?source=demo_crm/customer/C-1001").status_code == 401
+    wrong = stack.http.get("/audit?source=demo_crm/customer/C-1001", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert json.loads(wrong.body)["error"] == "unauthorized"
+
+
+def test_bad_admin_queries_are_4xx_not_500(stack):
+    for path in ("/audit", "/audit?entity=nonsense", "/audit?source=a/b", "/events?since=yesterday", "/events?limit=0", "/quarantine?next=!!", "/quarantine/q_missing"):
+        response = stack.http.get(path, headers=ADMIN)
+        assert 400 <= response.status_code < 500, (path, response.status_code, response.body)
+        assert "error" in json.loads(response.body)
+
+
+def test_out_of_order_update_is_stale_and_ignored(stack):
+    post_demo(stack, demo_body(tier="Gold", updated_at="2026-11-02T08:00:00+08:00"))
+    drain()
+    post_demo(stack, demo_body(tier="Silver", updated_at="2026-11-01T08:00:00+08:00"))
+    drain()
+    _, state = get_json(stack, "/state?source=demo_crm/customer/C-1001")
+    _, trail = get_json(stack, "/audit?source=demo_crm/customer/C-1001")
+    assert [e["action"] for e in trail["entries"]][-1] == "stale_ignored"
+    assert "A" in json.dumps(state)
+
+
+def test_health_reports_configuration_versions(stack):
+    response = stack.http.get("/health")
+    assert response.status_code == 200
+    body = json.loads(response.body)
+    assert body["status"] == "ok" and body["versions"]["_configuration"]
