@@ -177,3 +177,13 @@ def process_inbound(event: Any) -> dict[str, Any]:
 
     response, _ = process_batch(messages_from_event(event.to_dict()), Processor(_config(), _settings()))
     return response
+
+
+@app.on_dynamodb_record(stream_arn="arn:aws:dynamodb:us-east-1:000000000000:table/salesbridge-events/stream/local", batch_size=25, starting_position="TRIM_HORIZON")
+def dispatch_events(event: Any) -> dict[str, Any]:
+    """The events table's stream (its ARN is set by infra/template.py at package time)."""
+    from chalicelib.dispatch.deliver import Dispatcher
+    from chalicelib.secrets import default_resolver
+
+    dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
+    return dispatcher.handle_stream(event.to_dict())

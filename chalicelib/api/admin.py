@@ -1,6 +1,7 @@
 """What the operator endpoints and the CLI do; both call these functions."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -120,7 +121,7 @@ def list_events(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
 
 
 def _event_view(item: dict[str, Any]) -> dict[str, Any]:
-    return {"event": item.get("event"), "delivery": {"status": item.get("status"), "attempts": item.get("attempts"), "targets": item.get("targets", {})}}
+    return {"event": json.loads(item["event"]) if isinstance(item.get("event"), str) else item.get("event"), "delivery": {"status": item.get("status"), "attempts": item.get("attempts"), "targets": item.get("targets", {})}}
 
 
 def list_quarantine(settings: Settings, params: dict[str, str]) -> dict[str, Any]:

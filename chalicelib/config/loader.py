@@ -16,7 +16,7 @@ from chalicelib.config.yaml_lines import LocatedDict, load_yaml_file
 
 MAPPING_KINDS = ("mapping", "grade_scale")
 TRIGGER_KINDS = ("triggers", "rebate_policy")
-CONNECTOR_KINDS = ("connector",)
+CONNECTOR_KINDS = ("connector", "subscribers")
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Configuration:
     mappings: Any  # chalicelib.mapping.MappingSet
     triggers: Any  # chalicelib.triggers.config.TriggerConfig
     root: Path
+    subscribers: Any = None  # chalicelib.dispatch.config.Subscribers
     pii_key: bytes = b"salesbridge-local-pii-key"
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -61,6 +62,7 @@ def _of_kind(docs: list[Document], kinds: tuple[str, ...]) -> list[Document]:
 
 def load_configuration(root: Path) -> Configuration:
     from chalicelib.connectors_config import load_connectors
+    from chalicelib.dispatch.config import load_subscribers
     from chalicelib.mapping import compile_documents
     from chalicelib.triggers.config import load_trigger_config
 
@@ -73,7 +75,7 @@ def load_configuration(root: Path) -> Configuration:
             problems.append(Problem(name, *doc.where_value("kind"), "kind", f"unknown kind {doc.get('kind')!r}; expected one of: {', '.join(known)}"))
     connectors = mappings = triggers = None
     try:
-        connectors = load_connectors(_of_kind(connector_docs, CONNECTOR_KINDS))
+        connectors = load_connectors(_of_kind(connector_docs, ("connector",)))
     except ConfigError as exc:
         problems += exc.problems
     try:
@@ -84,11 +86,13 @@ def load_configuration(root: Path) -> Configuration:
         triggers = load_trigger_config(_of_kind(mapping_docs, TRIGGER_KINDS + ("grade_scale",)))
     except ConfigError as exc:
         problems += exc.problems
+    subscribers, found = load_subscribers(_of_kind(connector_docs, ("subscribers",)))
+    problems += found
     if problems:
         raise ConfigError(problems)
     versions = {name: m.version for name, m in mappings.mappings.items()}
     versions["_configuration"] = _fingerprint(root, connector_docs + mapping_docs)
-    return Configuration(connectors=connectors, mappings=mappings, triggers=triggers, root=root, versions=versions)
+    return Configuration(connectors=connectors, mappings=mappings, triggers=triggers, subscribers=subscribers, root=root, versions=versions)
 
 
 def _fingerprint(root: Path, docs: list[Document]) -> str:

@@ -263,8 +263,14 @@ def _is_tag(node: dict, element: str) -> bool:
 
 
 def _problem(located: Any, filename: str, error: dict[str, Any]) -> Problem:
-    (line, column), field = _walk(located, tuple(error["loc"]))
+    loc = tuple(error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "union_tag_invalid":  # point at `type:`/`style:` and list the choices
+        ctx = error.get("ctx", {})
+        tag_field = str(ctx.get("discriminator", "type")).strip("'")
+        loc = loc + (tag_field,)
+        message = f"unknown {tag_field} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+    (line, column), field = _walk(located, loc)
     if error["type"] == "extra_forbidden":
         message = "unknown field (check the spelling)"
     elif error["type"] == "missing":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from decimal import Decimal
 from typing import Any, Callable
 

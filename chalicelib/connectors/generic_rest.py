@@ -2,9 +2,10 @@
 
 The endpoint must return records in ascending order of ``cursor_field`` (the
 watermark is checkpointed per page) and accept an inclusive lower bound in
-``since_param``. With offset or page-number paging the result is live, so a
-record edited mid-sync can shift another across a page boundary; prefer a cursor
-style where the API has one, and keep ``overlap_seconds`` above the sync period.
+``since_param``. Many APIs' cursors are offsets into a live result, where a record
+edited mid-sync shifts another across a page boundary; so, as for HubSpot, each
+page restarts the query from the newest timestamp seen, and the declared
+paginator is only followed inside a block of records sharing one timestamp.
 """
 from __future__ import annotations
 
@@ -58,13 +59,24 @@ class GenericRestSource(Source):
         request = RequestSpec(stream.method, stream.endpoint, params=dict(stream.params),
                               json=dict(stream.body) if stream.body is not None else None)
         lower = after.modified if self.strict(after, overlap) else self.lower_bound(after, overlap)
-        if lower is not None and stream.since_param:
-            value = format_since(lower, stream.since_format)
-            request = (request.with_body_value(stream.since_param, value) if stream.since_location == "body"
-                       else request.with_params(**{stream.since_param: value}))
         paginator = build_paginator(stream.pagination, stream.page_size)
-        while not paginator.finished:
-            page = self.client.send(paginator.prepare(request))
+        while True:
+            page = self.client.send(paginator.prepare(self.since(request, lower)))
             records = self.records_at(page.body, stream.records_path or "", page.url)
             yield SourcePage(records, page.url)
             paginator.advance(page, records)
+            if paginator.finished:
+                return
+            newest = self.position_of(records[-1]).modified if records else None  # ascending order
+            if stream.since_param and newest is not None and (lower is None or newest > lower):
+                lower = newest  # keyset restart from the newest timestamp seen
+                paginator = build_paginator(stream.pagination, stream.page_size)
+
+    def since(self, request: RequestSpec, lower: datetime | None) -> RequestSpec:
+        stream = self.stream
+        if lower is None or not stream.since_param:
+            return request
+        value = format_since(lower, stream.since_format)
+        if stream.since_location == "body":
+            return request.with_body_value(stream.since_param, value)
+        return request.with_params(**{stream.since_param: value})

@@ -56,7 +56,7 @@ class HubSpotSource(Source):
             paginator.advance(page, records)
             if paginator.finished:
                 return
-            newest = max(self.position_of(r).modified for r in records) if records else None
+            newest = self.position_of(records[-1]).modified if records else None  # ascending order
             if newest is not None and (lower is None or newest > lower):
                 lower = newest  # keyset restart: a fresh search from the newest timestamp seen
                 paginator = BodyCursorPaginator("paging.next.after", "after", location="body")

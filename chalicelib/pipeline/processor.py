@@ -7,6 +7,7 @@ transaction conditional on the versions read. A conflict re-reads and re-applies
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -297,6 +298,7 @@ def _input_item(inbound: InboundRecord, s: Settings) -> dict[str, Any]:
 
 
 def _event_item(event: Any) -> dict[str, Any]:
+    """The outbox item; the event is kept as its exact JSON text (numbers stay as emitted)."""
     body = event.to_json_dict()
     time_id = f"{body['time']}#{event.id}"
     return {
@@ -306,7 +308,7 @@ def _event_item(event: Any) -> dict[str, Any]:
         "subject": event.subject,
         "time_id": time_id,
         "all": "all",
-        "event": body,
+        "event": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         "status": "pending",
         "attempts": 0,
     }

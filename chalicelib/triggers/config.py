@@ -4,6 +4,10 @@ Three kinds of YAML document feed it: `kind: triggers` (field owners, grade trig
 order-anomaly parameters, rebate tolerances, custom rules), `kind: rebate_policy` (one policy each)
 and `kind: grade_scale` (the canonical grade levels, owned by the mappings). Every problem in every
 document is collected and raised together as one ConfigError naming file:line:column.
+
+The models are frozen dataclasses read by hand from the located YAML rather than pydantic models:
+each value is checked where its line and column are known, every problem is collected (not the
+first), and the Lambda pays no model-building cost at cold start.
 """
 from __future__ import annotations
 
@@ -446,7 +450,8 @@ def load_trigger_config(docs: list[tuple[str, Any]]) -> TriggerConfig:
         )
         problems.extend(r.problems)
         if config.grade.enabled and scale_name not in scales:
-            line, column = doc.get("grade_changed", doc).where("scale") if isinstance(doc.get("grade_changed"), LocatedDict) else doc.where("grade_changed")
+            section = doc.get("grade_changed")
+            line, column = section.where("scale") if isinstance(section, LocatedDict) else doc.where("grade_changed")
             problems.append(Problem(file, line, column, "grade_changed.scale",
                                     f"no 'kind: grade_scale' document named {scale_name!r} "
                                     f"(found: {', '.join(sorted(scales)) or 'none'})"))

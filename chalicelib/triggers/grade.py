@@ -32,10 +32,7 @@ def check_grade_value(record: CanonicalRecord, config: GradeConfig) -> None:
 def evaluate(merge: MergeResult, record: CanonicalRecord, customer_id: str, config: GradeConfig,
              ctx: EventContext) -> tuple[list[CloudEvent], list[AuditNote]]:
     if not config.enabled or "grade" not in merge.changed:
-        if "grade" in merge.ignored:
-            return [], [AuditNote("grade_not_owner", "grade from a non-owner system kept, not applied",
-                                  {"system": record.source.system, "value": merge.ignored["grade"]})]
-        return [], []
+        return [], []  # a non-owner's grade was kept per source and noted by the merge
     previous, current = merge.changed["grade"]
     if current is None:
         return [], [AuditNote("grade_cleared", "owner cleared the grade; nothing to compare", {"previous": previous})]

@@ -71,7 +71,7 @@ def process(record: CanonicalRecord, entity_id: str, states: States, config: Tri
                                    "(another system owns these fields)", {"fields": sorted(result.ignored)}))
     ctx = EventContext(record.source_time, correlation_id, record.mapping_version)
     handler = _HANDLERS.get(record.entity)
-    if handler is not None:
+    if handler is not None and result.changed:  # nothing changed: no trigger can have a new answer
         handler(result, record, entity_id, _Reader(states, out), config, ctx, out)
     out.puts[key] = result.item
     return out
@@ -131,8 +131,11 @@ def _order(result: MergeResult, record: CanonicalRecord, entity_id: str, reader:
     if facts.customer_id:
         out.puts[orders_key(facts.customer_id)] = with_order(
             history_item, facts.customer_id, facts, anomaly.history_limit, anomaly.credit_limit_exceeded.closed_statuses)
-    amount = lambda policy: Decimal(0) if facts.status == "cancelled" else rebate.contribution(fields, policy)
-    _rebate_contributions(f"order#{entity_id}", old_rebate, new_rebate, amount, reader, config, ctx, out)
+
+    def sell_in(policy: RebatePolicy) -> Decimal:
+        return Decimal(0) if facts.status == "cancelled" else rebate.contribution(fields, policy)
+
+    _rebate_contributions(f"order#{entity_id}", old_rebate, new_rebate, sell_in, reader, config, ctx, out)
 
 
 def _anomalies(result: MergeResult, facts: OrderFacts, history_item: dict[str, Any] | None, reader: _Reader,

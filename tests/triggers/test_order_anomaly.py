@@ -1,7 +1,7 @@
+from datetime import timedelta
 from decimal import Decimal
 
 from tests.triggers.helpers import T0, Store, line, load, rec
-from datetime import timedelta
 
 OWNERS = """
 kind: triggers
@@ -32,6 +32,7 @@ def history(store, totals, start=0):
 def test_spike_boundary_exactly_at_factor_does_not_fire_one_cent_above_does():
     store = Store(load(OWNERS))
     history(store, [100, 100, 100, 100, 100])
+    assert rules(store, order("o0", "299.99", at=9_999)) == []
     assert rules(store, order("o1", "300.00", at=10_000)) == []
     [event] = Store.events(store, store.send(order("o2", "300.01", at=10_001)))
     assert event["data"]["rule"] == "amount_spike"
@@ -104,6 +105,8 @@ def test_floor_price_boundary_uses_net_unit_price_after_line_discount():
     store.send(product("P1", "90.00"))
     at_floor = [line("P1", 10, "100.00", discount="100.00")]         # net 90.00 = floor
     assert rules(store, order("o1", "900.00", at=0, lines=at_floor)) == []
+    above = [line("P1", 10, "100.00", discount="99.90")]              # net 90.01
+    assert rules(store, order("o0", "900.10", at=0, lines=above)) == []
     below = [line("P1", 10, "100.00", discount="100.10")]            # net 89.99
     [event] = Store.events(store, store.send(order("o2", "899.90", at=1, lines=below)))
     assert event["data"]["rule"] == "below_floor_price"
@@ -126,6 +129,11 @@ def test_duplicate_window_boundary():
     store = Store(load(OWNERS))
     store.send(order("o1", 25, at=0, lines=lines))
     assert rules(store, order("o2", 25, at=10, lines=list(reversed(lines)))) == ["duplicate_order"]  # exactly 10 min
+    store = Store(load(OWNERS))
+    store.send(order("o1", 25, at=0, lines=lines))
+    early = order("o2", 25, at=10, lines=lines)
+    early.fields["placed_at"] = T0 + timedelta(minutes=9, seconds=59)
+    assert rules(store, early) == ["duplicate_order"]
     store = Store(load(OWNERS))
     store.send(order("o1", 25, at=0, lines=lines))
     late = order("o3", 25, at=10, lines=lines)
@@ -160,6 +168,8 @@ def test_credit_limit_boundary_counts_open_orders_including_this_one():
     store.send(customer("1000.00"))
     store.send(order("o1", 600, at=0))
     store.send(order("o0", 5000, at=1, status="paid"))
+    assert rules(store, order("o2a", "399.99", at=2)) == []                      # 999.99
+    store.send(rec("order", "o2a", {"customer_id": "c1", "status": "cancelled"}, at=3))
     assert rules(store, order("o2", "400.00", at=2)) == []                       # 1000.00 = limit
     [event] = Store.events(store, store.send(order("o3", "0.01", at=3)))
     assert event["data"]["rule"] == "credit_limit_exceeded"

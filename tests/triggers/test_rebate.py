@@ -4,9 +4,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.triggers.rebate import expected_rebate, period_of
-from tests.triggers.helpers import Store, line, load
-
-from tests.triggers.helpers import rec
+from tests.triggers.helpers import Store, line, load, rec
 
 POLICY = """
 kind: rebate_policy

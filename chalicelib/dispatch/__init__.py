@@ -1,0 +1,1 @@
+"""Delivering outbox events: EventBridge, signed HTTP subscribers, WeCom / DingTalk group robots."""

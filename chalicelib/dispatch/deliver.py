@@ -1,0 +1,169 @@
+"""Deliver each new outbox event to every subscribed target, audit every attempt.
+
+Driven by the events table's stream (INSERT only). A target that already took an
+event is never sent it again (its status is on the event item), so stream
+redelivery after a crash re-sends only what did not land; receivers dedupe by the
+event id, which is also the Standard Webhooks ``webhook-id``. After
+``max_attempts`` a target is dead-lettered: the event stays listed with status
+``dead`` and the reason, and an audit entry says so.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.dispatch.config import Subscribers, Target
+from chalicelib.dispatch.targets import SENDERS, DeliveryFailed
+from chalicelib.settings import Settings
+from chalicelib.store import audit, dynamo
+from chalicelib.store.audit import AuditEntry, ChainHead
+
+log = logging.getLogger("salesbridge.dispatch")
+_deserializer = TypeDeserializer()
+TRIES_PER_INVOCATION = 3
+
+
+@dataclass
+class Attempt:
+    target: str
+    ok: bool
+    detail: str
+    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass
+class Dispatcher:
+    subscribers: Subscribers
+    settings: Settings
+    secret: Callable[[Any], str]
+    http: Any = None
+    sleep: Callable[[float], None] = field(default=lambda s: None)
+
+    def handle_stream(self, raw_event: dict[str, Any]) -> dict[str, Any]:
+        """Returns the partial-batch response: records whose delivery must be retried."""
+        failures = []
+        for record in raw_event.get("Records", []):
+            if record.get("eventName") != "INSERT":
+                continue
+            image = record.get("dynamodb", {}).get("NewImage") or {}
+            item = {k: _deserializer.deserialize(v) for k, v in image.items()}
+            if item.get("sk") != "event":
+                continue
+            try:
+                if not self.deliver(str(item["pk"])):
+                    failures.append(record["dynamodb"].get("SequenceNumber", ""))
+            except Exception:  # noqa: BLE001 - retried by the stream; logged for operators
+                log.exception("dispatch of %s failed", item.get("pk"))
+                failures.append(record["dynamodb"].get("SequenceNumber", ""))
+        return {"batchItemFailures": [{"itemIdentifier": s} for s in failures]}
+
+    def deliver(self, event_id: str) -> bool:
+        """Deliver one stored event; True when nothing is left to retry."""
+        item = dynamo.get(self.settings.events_table, event_id, "event")
+        if item is None:
+            return True
+        event = json.loads(item["event"])
+        states: dict[str, dict[str, Any]] = dict(item.get("targets") or {})
+        attempts: list[Attempt] = []
+        for target in self.subscribers.targets:
+            if not target.wants(event["type"]) or states.get(target.name, {}).get("status") in ("delivered", "dead"):
+                continue
+            states[target.name] = self._try_target(target, event, states.get(target.name, {}), attempts)
+        if attempts:
+            self._record(item, states, attempts)
+        return all(s.get("status") in ("delivered", "dead") for s in states.values())
+
+    def _try_target(self, target: Target, event: dict[str, Any], state: dict[str, Any], attempts: list[Attempt]) -> dict[str, Any]:
+        count = int(state.get("attempts", 0))
+        sender = SENDERS[target.kind]
+        for _ in range(TRIES_PER_INVOCATION):
+            count += 1
+            try:
+                detail = sender(target, event, bus=self.settings.event_bus_name, secret=self.secret, http=self._client())
+            except DeliveryFailed as exc:
+                log.warning("delivery of %s to %s failed: %s", event["id"], target.name, exc)
+                attempts.append(Attempt(target.name, False, str(exc)))
+                if not exc.retryable or count >= self.subscribers.max_attempts:
+                    return {"status": "dead", "attempts": count, "last_error": str(exc)}
+                self.sleep(min(2.0, 0.2 * 2 ** (count - 1)))
+                continue
+            except Exception as exc:  # noqa: BLE001 - e.g. a secret that cannot be read: count it, keep going
+                log.warning("delivery of %s to %s failed: %s: %s", event["id"], target.name, type(exc).__name__, exc)
+                attempts.append(Attempt(target.name, False, f"{type(exc).__name__}: {exc}"))
+                if count >= self.subscribers.max_attempts:
+                    return {"status": "dead", "attempts": count, "last_error": str(exc)}
+                continue
+            attempts.append(Attempt(target.name, True, detail))
+            return {"status": "delivered", "attempts": count, "delivered_at": datetime.now(timezone.utc).isoformat()}
+        return {"status": "retrying", "attempts": count, "last_error": attempts[-1].detail if attempts else ""}
+
+    def _client(self) -> Any:
+        if self.http is None:
+            import httpx
+
+            self.http = httpx.Client()
+        return self.http
+
+    def _record(self, item: dict[str, Any], states: dict[str, dict[str, Any]], attempts: list[Attempt]) -> None:
+        """Target states and one audit entry per attempt, in one transaction on the event's own chain."""
+        event_id = str(item["pk"])
+        for _ in range(5):
+            head = ChainHead.of(item)
+            entries = [
+                AuditEntry(
+                    action="delivered" if a.ok else "delivery_failed",
+                    actor="dispatch",
+                    correlation_id=str(json.loads(item["event"]).get("correlationid") or event_id),
+                    details={"event_id": event_id, "target": a.target, "result": a.detail, "attempts": states[a.target]["attempts"]},
+                    at=a.at,
+                )
+                for a in attempts
+            ]
+            entries += [
+                AuditEntry(action="dead_lettered", actor="dispatch", correlation_id=event_id, details={"event_id": event_id, "target": name, "reason": s.get("last_error")})
+                for name, s in states.items()
+                if s.get("status") == "dead" and (item.get("targets") or {}).get(name, {}).get("status") != "dead"
+            ]
+            items, head_after = audit.chain(f"event#{event_id}", entries, head, self.settings.audit_retention_days)
+            status = _overall(states)
+            update = {
+                "TableName": self.settings.events_table,
+                "Key": dynamo.key_of(event_id, "event"),
+                "UpdateExpression": "SET targets = :t, #s = :s, attempts = :a, audit_seq = :seq, audit_hash = :h",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": dynamo.to_item(
+                    {":t": states, ":s": status, ":a": sum(int(s.get("attempts", 0)) for s in states.values()), ":seq": head_after.seq, ":h": head_after.hash}
+                ),
+            }
+            if head.seq:
+                update["ConditionExpression"] = "audit_seq = :prev"
+                update["ExpressionAttributeValues"][":prev"] = {"N": str(head.seq)}
+            else:
+                update["ConditionExpression"] = "attribute_not_exists(audit_seq)"
+            actions = [{"Update": update}] + [
+                {"Put": {"TableName": self.settings.audit_table, "Item": dynamo.to_item(i), "ConditionExpression": "attribute_not_exists(pk)"}} for i in items
+            ]
+            try:
+                aws.client("dynamodb").transact_write_items(TransactItems=actions)
+                return
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("TransactionCanceledException", "TransactionConflictException"):
+                    raise
+                item = dynamo.get(self.settings.events_table, event_id, "event") or item
+        raise RuntimeError(f"could not record delivery of {event_id}")
+
+
+def _overall(states: dict[str, dict[str, Any]]) -> str:
+    statuses = {s.get("status") for s in states.values()}
+    if not statuses or statuses == {"delivered"}:
+        return "delivered"
+    if "retrying" in statuses:
+        return "retrying"
+    return "dead"
