@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib import tracing
 from chalicelib.api.errors import ApiError
@@ -156,6 +156,14 @@ def mapping_try(actor: str, request: Any, name: str) -> Any:
     return try_mapping(_config(), _settings(), name, _json_body(request))
 
 
+@app.route("/mappings/{name}/regression", methods=["POST"])
+@_admin
+def mapping_regression(actor: str, request: Any, name: str) -> Any:
+    from chalicelib.api.dry_run import regression
+
+    return regression(_config(), _settings(), name, _json_body(request))
+
+
 def _json_body(request: Any) -> dict[str, Any]:
     from decimal import Decimal
 
@@ -187,3 +195,13 @@ def dispatch_events(event: Any) -> dict[str, Any]:
 
     dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
     return dispatcher.handle_stream(event.to_dict())
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def scheduled_sync(event: Any) -> dict[str, Any]:
+    """Pull every due connector stream into the inbound queue (see chalicelib/sync/scheduler.py)."""
+    from chalicelib.sync.scheduler import run_due_streams
+
+    context = event.context
+    runs = run_due_streams(_config(), _settings(), deadline=lambda: context.get_remaining_time_in_millis() / 1000)
+    return {"runs": [run.__dict__ for run in runs]}

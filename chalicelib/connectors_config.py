@@ -17,8 +17,8 @@ class Connector:
     system: str
     file: str
     webhook: Any = None  # chalicelib.ingress.webhook_config model
-    api: Any = None  # chalicelib.connectors.api_config model
-    streams: Any = None
+    api: Any = None  # chalicelib.connectors.api_config.ApiSections (api + streams)
+    streams: Any = None  # list of chalicelib.connectors.api_config.StreamConfig
 
 
 def load_connectors(docs: list[tuple[str, LocatedDict]]) -> dict[str, Connector]:
@@ -55,11 +55,38 @@ def _one(filename: str, doc: LocatedDict) -> tuple[Connector | None, list[Proble
     if "api" in doc or "streams" in doc:
         from chalicelib.connectors.api_config import validate_api_sections
 
-        parsed, found = validate_api_sections(doc, filename)
+        parsed, found = validate_api_sections(_as_api_document(doc), filename)
         problems += found
         if parsed is not None:
-            api, streams = parsed
+            api, streams = parsed, parsed.streams
+            problems += _schedule_problems(doc, filename, streams)
     if problems:
         return None, problems
     system = doc.get("system") or name
     return Connector(name=name, type=kind, system=system, file=filename, webhook=webhook, api=api, streams=streams), []
+
+
+def _as_api_document(doc: LocatedDict) -> LocatedDict:
+    """The API validator reads the connector type under ``kind``; ours is under ``type``."""
+    view = LocatedDict(doc)
+    view.position = doc.position
+    view.key_positions = dict(doc.key_positions)
+    view.value_positions = dict(doc.value_positions)
+    view["kind"] = doc.get("type")
+    view.key_positions["kind"] = doc.where("type")
+    view.value_positions["kind"] = doc.where_value("type")
+    return view
+
+
+def _schedule_problems(doc: LocatedDict, filename: str, streams: list[Any]) -> list[Problem]:
+    from chalicelib.sync.scheduler import interval_seconds
+
+    problems = []
+    for index, stream in enumerate(streams):
+        try:
+            interval_seconds(stream.schedule)
+        except ValueError as exc:
+            item = doc["streams"][index]
+            line, column = item.where_value("schedule") if isinstance(item, LocatedDict) else doc.where("streams")
+            problems.append(Problem(filename, line, column, f"streams[{index}].schedule", str(exc)))
+    return problems

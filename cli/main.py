@@ -104,6 +104,22 @@ def _need(value: str | None, message: str) -> str:
     return value
 
 
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    from chalicelib.mapping.cli import read_payload
+
+    payload = read_payload(args.payload)
+    _print(_call(args, "POST", f"/mappings/{args.mapping}/try", body=json.loads(json.dumps(payload, default=str))))
+    return 0
+
+
+def cmd_regression(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    name = args.mapping or path.stem
+    result = _call(args, "POST", f"/mappings/{name}/regression", body={"mapping": path.read_text(encoding="utf-8"), "limit": args.limit})
+    _print(result)
+    return 1 if (result["field_changes"] or result["event_changes"]) and args.fail_on_change else 0
+
+
 def cmd_config_validate(args: argparse.Namespace) -> int:
     from chalicelib.config.loader import load_configuration
     from chalicelib.config.problems import ConfigError
@@ -159,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", default="open")
     p.add_argument("--all", action="store_true", help="replay every open record")
     p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("dry-run", help="what a payload would do on the running stack: record, state diff, events")
+    p.add_argument("mapping", help="mapping name, e.g. demo_crm_customer")
+    p.add_argument("payload", help="a JSON file with the source payload, or - for standard input")
+    p.set_defaults(func=cmd_dry_run)
+
+    p = sub.add_parser("regression", help="run recent inputs through the deployed and an edited mapping; show what changes")
+    p.add_argument("file", help="the edited mapping file")
+    p.add_argument("--mapping", help="the deployed mapping's name (default: the file's name)")
+    p.add_argument("--limit", type=int, default=200, help="how many recent inputs (default 200)")
+    p.add_argument("--fail-on-change", action="store_true", help="exit 1 when anything would change (for CI)")
+    p.set_defaults(func=cmd_regression)
 
     p = sub.add_parser("config", help="check every connector and mapping file in this checkout")
     p.add_argument("action", choices=["validate"])

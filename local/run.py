@@ -31,7 +31,6 @@ LOCAL_SECRETS = {
     # Local-only values; deployed stages read theirs from SSM / Secrets Manager.
     "SALESBRIDGE_ADMIN_TOKEN": "local-admin-token",
     "SALESBRIDGE_PII_KEY": "local-pii-key",
-    "DEMO_CRM_WEBHOOK_SECRET": "demo-secret",
 }
 
 
@@ -64,7 +63,11 @@ def create_resources(env: dict[str, str]) -> dict[str, str]:
         region_name=env["AWS_DEFAULT_REGION"],
     )
     os.environ["AWS_ENDPOINT_URL"] = env["AWS_ENDPOINT_URL"]
-    return resources.create_all(session)
+    created = resources.create_all(session)
+    from local.seed import seed_parameters
+
+    seed_parameters(session)
+    return created
 
 
 def main(argv: list[str] | None = None) -> int:

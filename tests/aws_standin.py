@@ -31,6 +31,9 @@ class AwsStandIn:
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         session = boto3.session.Session()
         self.env = resources.create_all(session)
+        from local.seed import seed_parameters
+
+        seed_parameters(session)
         os.environ.update(self.env)
         return dict(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=self.endpoint, **self.env)
 

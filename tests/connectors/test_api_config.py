@@ -1,0 +1,68 @@
+"""Connector-file validation: every problem names file:line:column and the field to edit."""
+from __future__ import annotations
+
+from chalicelib.config.yaml_lines import load_yaml_text
+from chalicelib.connectors.api_config import validate_api_sections
+
+FILE = "connectors/acme.yaml"
+
+
+def problems(text: str):
+    config, found = validate_api_sections(load_yaml_text(text, FILE), FILE)
+    return config, [str(p) for p in found]
+
+
+GOOD = """\
+name: acme
+kind: salesforce
+api:
+  base_url: https://acme.my.salesforce.com
+  api_version: v60.0
+  auth:
+    type: oauth2_client_credentials
+    token_url: https://acme.my.salesforce.com/services/oauth2/token
+    client_id: 3MVG9-client
+    client_secret: {secretsmanager: salesbridge/acme, key: client_secret}
+  rate_limit: {requests_per_second: 5, burst: 25}
+streams:
+  - name: accounts
+    object: Account
+    fields: [Name, Rating]
+"""
+
+
+def test_valid_file():
+    config, found = problems(GOOD)
+    assert found == [] and config is not None
+    assert config.api.auth.client_secret.as_dict() == {"secretsmanager": "salesbridge/acme", "key": "client_secret"}
+    assert config.streams[0].overlap_seconds == 60.0
+
+
+def test_literal_secret_is_refused_at_its_line():
+    _, found = problems(GOOD.replace("{secretsmanager: salesbridge/acme, key: client_secret}", "hunter2"))
+    assert found == ["connectors/acme.yaml:10:5: api.auth.client_secret: secrets must be references "
+                     "({ssm: /path}, {secretsmanager: name} or {env: VAR}), never literal values"]
+
+
+def test_unknown_and_missing_fields():
+    text = GOOD.replace("    fields: [Name, Rating]\n", "    feilds: [Name]\n").replace("  api_version: v60.0\n", "")
+    _, found = problems(text)
+    assert "connectors/acme.yaml:14:5: streams[0].feilds: unknown field (check the spelling)" in found
+
+
+def test_kind_rules_point_at_the_stream():
+    _, found = problems(GOOD.replace("    fields: [Name, Rating]\n", "    endpoint: /x\n"))
+    assert "connectors/acme.yaml:13:5: streams[0].fields: required for kind 'salesforce'" in found
+    assert "connectors/acme.yaml:15:5: streams[0].endpoint: only for kind 'generic_rest', not 'salesforce'" in found
+
+
+def test_wrong_auth_type_and_bad_url():
+    _, found = problems(GOOD.replace("type: oauth2_client_credentials", "type: oauth1").replace(
+        "base_url: https://acme.my.salesforce.com", "base_url: acme.my.salesforce.com"))
+    assert any(p.startswith("connectors/acme.yaml:4:3: api.base_url: must be an absolute http(s) URL") for p in found)
+    assert any(p.startswith("connectors/acme.yaml:7:5: api.auth.type:") and "oauth2_client_credentials" in p for p in found)
+
+
+def test_credential_headers_must_use_auth():
+    _, found = problems(GOOD.replace("  rate_limit:", "  headers: {Authorization: Bearer abc}\n  rate_limit:"))
+    assert any("api.headers" in p and "carries a credential" in p for p in found)

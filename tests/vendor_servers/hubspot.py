@@ -1,0 +1,96 @@
+"""HubSpot CRM v3 search: filterGroups/sorts/after, ``paging.next.after``, 429 and the 10,000 cap.
+
+Reproduced (see /work/shared/vendors/hubspot/PAGINATION_AND_LIMITS.md): ``results`` plus
+``paging.next.after`` (absent on the last page), ``after`` as the next offset into a
+live result, a per-request ``limit`` of at most 200, a 400 past 10,000 results,
+429 ``RATE_LIMIT`` bodies. Records sharing a timestamp come back in no particular
+order (only one sort is allowed), which the fake reproduces by shuffling ties.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+
+from tests.vendor_servers.base import LoopbackServer, Request, Response, fill, json_response
+
+
+def iso_ms(moment: datetime) -> str:
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _as_ms(value: Any) -> int:
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+_OPS = {"GTE": lambda a, b: a >= b, "GT": lambda a, b: a > b, "EQ": lambda a, b: a == b,
+        "LT": lambda a, b: a < b, "LTE": lambda a, b: a <= b}
+
+RATE_LIMIT_BODY = {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
+                   "correlationId": "c0ffee00-0000-4000-8000-000000000000", "policyName": "SECONDLY"}
+
+
+class HubSpotServer(LoopbackServer):
+    def __init__(self, records: int = 0, *, token: str = "pat-na1-test", same_time_groups: int = 1):
+        super().__init__()
+        fill(self.dataset, records, lambda i: str(1000 + i), same_time_groups=same_time_groups)
+        self.token = token
+
+    def is_data_request(self, request: Request) -> bool:
+        return request.path.endswith("/search")
+
+    def shape(self, record: dict[str, Any]) -> dict[str, Any]:
+        modified = iso_ms(record["modified"])
+        return {"id": record["id"], "properties": {
+            "name": record["name"], "annualrevenue": str(record["amount"]), "hs_object_id": record["id"],
+            "hs_lastmodifieddate": modified, "createdate": "2024-01-01T00:00:00.000Z"},
+            "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": modified, "archived": False}
+
+    def handle(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return json_response({"status": "error", "message": "Authentication credentials not found.",
+                                  "category": "INVALID_AUTHENTICATION",
+                                  "correlationId": "c0ffee00-0000-4000-8000-000000000001"}, 401)
+        parts = request.path.strip("/").split("/")
+        if len(parts) == 5 and parts[:3] == ["crm", "v3", "objects"] and parts[4] == "search" and request.method == "POST":
+            return self.search(request.json() or {})
+        return json_response({"status": "error", "message": "Not found", "category": "OBJECT_NOT_FOUND"}, 404)
+
+    def search(self, body: dict[str, Any]) -> Response:
+        limit = int(body.get("limit", 10))
+        after = int(body.get("after") or 0)
+        if limit > 200:
+            return json_response({"status": "error", "message": "limit must be at most 200",
+                                  "category": "VALIDATION_ERROR"}, 400)
+        if after + limit > 10_000:
+            return json_response({"status": "error", "message": "search cannot page beyond 10,000 results",
+                                  "category": "VALIDATION_ERROR"}, 400)
+        rows = [self.shape(r) for r in self.dataset.sorted(lambda r: r["id"])]
+        groups = body.get("filterGroups") or []
+        if groups:
+            rows = [r for r in rows if any(all(self._match(r, f) for f in g.get("filters", [])) for g in groups)]
+        for sort in body.get("sorts", [])[:1]:
+            prop = sort["propertyName"]
+            tie = lambda r: hashlib.sha1(r["id"].encode()).hexdigest()  # noqa: E731 - ties come back unordered
+            rows.sort(key=lambda r: (_as_ms(r["properties"].get(prop) or 0), tie(r)),
+                      reverse=sort.get("direction") == "DESCENDING")
+        wanted = set(body.get("properties") or ["name", "hs_lastmodifieddate", "hs_object_id"])
+        page = [dict(r, properties={k: v for k, v in r["properties"].items() if k in wanted or k == "hs_object_id"})
+                for r in rows[after:after + limit]]
+        result: dict[str, Any] = {"total": len(rows), "results": page}
+        if after + limit < len(rows):
+            result["paging"] = {"next": {"after": str(after + limit)}}
+        return json_response(result)
+
+    @staticmethod
+    def _match(row: dict[str, Any], flt: dict[str, Any]) -> bool:
+        value = row["properties"].get(flt["propertyName"])
+        if value is None:
+            return False
+        if flt["propertyName"] in ("hs_lastmodifieddate", "createdate", "lastmodifieddate"):
+            return _OPS[flt["operator"]](_as_ms(value), _as_ms(flt["value"]))
+        return _OPS[flt["operator"]](str(value), str(flt["value"]))
