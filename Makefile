@@ -22,6 +22,7 @@ test: $(STAMP)  ## the full test suite
 
 bench: $(STAMP)  ## every benchmark, one summary line each
 	@for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+	$(PY) -m benchmarks.accuracy.report --seed 7 --customers 2000
 
 package: $(STAMP)  ## the deployment package and SAM template in out/
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PY) -m infra.package out

@@ -120,6 +120,51 @@ def cmd_regression(args: argparse.Namespace) -> int:
     return 1 if (result["field_changes"] or result["event_changes"]) and args.fail_on_change else 0
 
 
+def _progress_bar(label: str):
+    """A one-line progress bar on stderr (records, pages, and a percentage when the vendor gives a total)."""
+
+    def show(step: Any) -> None:
+        total = getattr(step, "total", None)
+        line = f"\r{label}: {step.records:,} records, {step.pages:,} pages"
+        if total:
+            done = min(1.0, step.records / total)
+            line += f" [{'=' * int(done * 30):<30}] {done:.0%} of {total:,}"
+        print(line, end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """The initial load of one stream; interrupt it at will, running it again resumes."""
+    from chalicelib import queue
+    from chalicelib.config.loader import load_configuration
+    from chalicelib.sync.backfill import backfill
+
+    if args.local:
+        os.environ.update(_local_env() or {})
+        if not _local_env():
+            raise CliError("no local stack found (.local-stack/env): start `make run` first")
+    queue_url = os.environ.get("INBOUND_QUEUE_URL")
+    if not queue_url:
+        raise CliError("INBOUND_QUEUE_URL is not set: point the CLI at a stage (and its AWS credentials) or use --local")
+    config = load_configuration(Path(args.root).resolve())
+    connector = config.connectors.get(args.connector)
+    if connector is None or connector.api is None:
+        raise CliError(f"connector {args.connector!r} has no api/streams section")
+    try:
+        stream = connector.api.stream(args.stream)
+    except (KeyError, ValueError):
+        raise CliError(f"connector {args.connector!r} has no stream {args.stream!r}; streams: {', '.join(s.name for s in connector.streams)}") from None
+    try:
+        result = backfill(connector.api, stream, sink=lambda records: queue.send(records, queue_url), progress=_progress_bar(f"{args.connector}/{args.stream}"))
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to resume from the last enqueued page", file=sys.stderr)
+        return 130
+    print(file=sys.stderr)
+    print(json.dumps({"records": result.records, "pages": result.pages, "reason": result.reason, "error": result.error}, indent=2))
+    return 0 if result.reason == "caught_up" else 1
+
+
 def cmd_config_validate(args: argparse.Namespace) -> int:
     from chalicelib.config.loader import load_configuration
     from chalicelib.config.problems import ConfigError
@@ -187,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=200, help="how many recent inputs (default 200)")
     p.add_argument("--fail-on-change", action="store_true", help="exit 1 when anything would change (for CI)")
     p.set_defaults(func=cmd_regression)
+
+    p = sub.add_parser("backfill", help="initial load of a connector stream into the queue, with progress; resumable")
+    p.add_argument("connector")
+    p.add_argument("stream")
+    p.add_argument("--local", action="store_true", help="use the stack started by `make run`")
+    p.add_argument("--root", default=str(ROOT))
+    p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("config", help="check every connector and mapping file in this checkout")
     p.add_argument("action", choices=["validate"])

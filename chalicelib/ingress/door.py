@@ -51,18 +51,21 @@ def receive(connector_name: str, request: Any, config: Configuration, settings: 
     inbound_request = _inbound_request(connector_name, request, body)
     limit = connector.webhook.max_body_bytes
     if len(body) > limit:
-        _audit_rejection(settings, connector_name, receipt_id, inbound_request, "body_too_large", f"{len(body)} bytes > {limit}")
+        if not _audit_rejection(settings, connector_name, receipt_id, inbound_request, "body_too_large", f"{len(body)} bytes > {limit}"):
+            return _unaudited(receipt_id)
         return _error(413, "body_too_large", f"the body is {len(body)} bytes; this connector accepts at most {limit}", receipt_id)
     try:
         delivery = _verifier(connector).verify(inbound_request)
         records = split_delivery(connector_name, connector.webhook.shape(), delivery, receipt_id)
     except RejectedRequest as exc:
-        _audit_rejection(settings, connector_name, receipt_id, inbound_request, exc.reason, exc.detail)
+        if not _audit_rejection(settings, connector_name, receipt_id, inbound_request, exc.reason, exc.detail):
+            return _unaudited(receipt_id)
         if exc.response is not None:
             return Reply(exc.status, exc.response.body, {"Content-Type": exc.response.content_type})
         return _error(exc.status, exc.reason, _public_message(exc.status, exc.reason, exc.detail), receipt_id)
     except DeliveryError as exc:
-        _audit_rejection(settings, connector_name, receipt_id, inbound_request, "malformed_delivery", str(exc))
+        if not _audit_rejection(settings, connector_name, receipt_id, inbound_request, "malformed_delivery", str(exc)):
+            return _unaudited(receipt_id)
         return _error(400, "malformed_delivery", str(exc), receipt_id)
     if records:
         try:
@@ -73,6 +76,11 @@ def receive(connector_name: str, request: Any, config: Configuration, settings: 
     if delivery.reply is not None:
         return Reply(delivery.reply.status, delivery.reply.body, {"Content-Type": delivery.reply.content_type, "X-Salesbridge-Receipt": receipt_id})
     return _json_reply(202, {"receipt_id": receipt_id, "records": len(records)})
+
+
+def _unaudited(receipt_id: str) -> Reply:
+    """A refusal is final only once it is audited; until then the caller is asked to retry."""
+    return _error(503, "unavailable", "the request could not be processed now; please retry", receipt_id)
 
 
 def _public_message(status: int, reason: str, detail: str) -> str:
@@ -116,8 +124,12 @@ def _inbound_request(connector_name: str, request: Any, body: bytes) -> Any:
     )
 
 
-def _audit_rejection(settings: Settings, connector: str, receipt_id: str, request: Any, reason: str, detail: str) -> None:
-    """Refusals are audited (one-entry chain per receipt); the body is kept only as a hash."""
+def _audit_rejection(settings: Settings, connector: str, receipt_id: str, request: Any, reason: str, detail: str) -> bool:
+    """Refusals are audited (one-entry chain per receipt); the body is kept only as a hash.
+
+    Returns False when the entry could not be written: the caller then answers 503 instead of the
+    4xx, so no refusal is ever given without its audit entry (the vendor retries; the retry is audited).
+    """
     from chalicelib import aws
     from chalicelib.store import audit, dynamo
 
@@ -137,5 +149,7 @@ def _audit_rejection(settings: Settings, connector: str, receipt_id: str, reques
     items, _ = audit.chain(f"rejection#{receipt_id}", [entry], audit.ChainHead(), settings.audit_retention_days)
     try:
         aws.client("dynamodb").put_item(TableName=settings.audit_table, Item=dynamo.to_item(items[0]))
-    except Exception:  # noqa: BLE001 - the refusal stands even if its audit write fails; logged for operators
+    except Exception:  # noqa: BLE001 - answered with a 503 (retry) instead of an unaudited refusal; logged for operators
         log.exception("could not audit rejection %s (%s)", receipt_id, reason)
+        return False
+    return True
