@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -103,25 +102,60 @@ def _fingerprint(root: Path, docs: list[Document]) -> str:
     return h.hexdigest()[:12]
 
 
-@lru_cache(maxsize=1)
+_current: dict[str, Any] = {}
+LOCAL_RECHECK_SECONDS = 1.0
+
+
 def current() -> Configuration:
-    """The configuration of this container (loaded on first use, then reused)."""
+    """The configuration of this container (loaded on first use, then reused).
+
+    On the local stack the files are re-checked about once a second and reloaded
+    when they change, so an edited mapping takes effect without a restart (and the
+    quarantined records kept in the running stand-in can be replayed through it).
+    """
+    import time
+
     from chalicelib.settings import get_settings
 
-    config = load_configuration(get_settings().config_dir)
-    config.pii_key = _pii_key()
+    settings = get_settings()
+    cached = _current.get("config")
+    if cached is not None and (settings.stage != "local" or time.monotonic() - _current["checked"] < LOCAL_RECHECK_SECONDS):
+        return cached
+    signature = _signature(settings.config_dir) if settings.stage == "local" else None
+    _current["checked"] = time.monotonic()
+    if cached is not None and signature == _current.get("signature"):
+        return cached
+    try:
+        config = load_configuration(settings.config_dir)
+    except ConfigError as exc:
+        if cached is None:
+            raise
+        import logging
+
+        logging.getLogger("salesbridge.config").error("edited configuration not loaded, still running the previous one:\n%s", exc)
+        _current["signature"] = signature
+        return cached
+    config.pii_key = _pii_key(settings.stage)
+    _current.update(config=config, signature=signature)
     return config
 
 
-def _pii_key() -> bytes:
-    from chalicelib.settings import resolve_ref_string
-    from chalicelib.settings import get_settings
+def _signature(root: Path) -> tuple[tuple[str, int, int], ...]:
+    files = [p for folder in ("connectors", "mappings") for p in (root / folder).rglob("*") if p.suffix in (".yaml", ".yml")]
+    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+
+
+def _pii_key(stage: str) -> bytes:
+    """The key of the masking hash. Only the local stack may fall back to a fixed key."""
+    from chalicelib.settings import get_settings, resolve_ref_string
 
     try:
         return resolve_ref_string(get_settings().pii_key_ref).encode()
-    except Exception:  # noqa: BLE001 - a missing key must not stop processing; the default key is local-only
-        return b"salesbridge-local-pii-key"
+    except Exception:
+        if stage == "local":
+            return b"salesbridge-local-pii-key"
+        raise
 
 
 def reset() -> None:
-    current.cache_clear()
+    _current.clear()
