@@ -25,9 +25,18 @@ WEBHOOK_CONTENT_TYPES = [
 ]
 
 
+def _plain(value: Any) -> Any:
+    """JSON for DynamoDB numbers: counters as integers, money and the rest as exact text."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal) and value.as_tuple().exponent == 0:
+        return int(value)
+    return str(value)
+
+
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        body=json.dumps(body, default=str, ensure_ascii=False),
+        body=json.dumps(body, default=_plain, ensure_ascii=False),
         status_code=status,
         headers={"Content-Type": "application/json", **(headers or {})},
     )

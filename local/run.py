@@ -81,16 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     processes: list[subprocess.Popen] = []
 
     def stop_all(*_: object) -> None:
+        """Worker first, then the API, then the stand-in they both talk to."""
         for p in reversed(processes):
             if p.poll() is None:
                 p.terminate()
-        for p in processes:
             try:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
 
     signal.signal(signal.SIGTERM, lambda *_: (stop_all(), sys.exit(0)))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even when started from a script
     try:
         processes.append(subprocess.Popen([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(args.aws_port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_for_port("127.0.0.1", args.aws_port)
