@@ -187,7 +187,9 @@ class Processor:
         qid = quarantine.quarantine_id(inbound.dedupe_key)
         for _ in range(MAX_ATTEMPTS):
             seen = dynamo.get(s.state_table, *dedupe_key)
-            if seen and (seen.get("status") in DONE_STATUSES or (replay_by is None and seen.get("status") == "quarantined")):
+            # Like _apply and _skip: outside a replay, an input already recorded (applied, stale, skipped
+            # or quarantined) keeps that one outcome, even if the mapping has changed since.
+            if seen and (seen.get("status") in DONE_STATUSES or replay_by is None):
                 return RecordOutcome("duplicate", inbound.dedupe_key, message=f"already {seen.get('status')}", quarantine_id=qid)
             previous = quarantine.get(s.quarantine_table, qid)
             entity_key = f"input#{inbound.dedupe_key}"
@@ -236,6 +238,9 @@ class Processor:
         item = _dedupe_item(inbound, "skipped", entity_key, seen)
         item.update(audit_seq=head.seq, audit_hash=head.hash)
         commit.put_state(item, _version(seen))
+        if replay_by and seen and seen.get("status") == "quarantined":
+            # A replay that the fixed mapping now filters out still closes the quarantined record.
+            commit.updates.append(quarantine.mark_replayed_update(s.quarantine_table, quarantine.quarantine_id(inbound.dedupe_key), replay_by))
         commit.audits.extend(items)
         try:
             commit.execute()

@@ -189,4 +189,35 @@ def verify_entity(table: str, entity_key: str) -> dict[str, Any]:
         if not after:
             break
     problems = verify_items(items)
+    problems += verify_head(items, stored_head(entity_key))
     return {"entity": entity_key, "entries": len(items), "intact": not problems, "problems": problems}
+
+
+def verify_head(items: list[dict[str, Any]], head: ChainHead | None) -> list[str]:
+    """The chain must end where the head written with its last entry says: a cut-off tail shows here."""
+    if head is None or head.seq == 0:
+        return []
+    last_seq = int(items[-1].get("seq", 0)) if items else 0
+    last_hash = str(items[-1].get("hash")) if items else GENESIS
+    if last_seq != head.seq:
+        return [f"the chain ends at entry {last_seq} but its head says entry {head.seq}: entries after {last_seq} are missing"]
+    if last_hash != head.hash:
+        return [f"entry {last_seq}: hash differs from the chain head"]
+    return []
+
+
+def stored_head(entity_key: str) -> ChainHead | None:
+    """The head kept on the item that owns the chain (golden item, input's dedupe item, event item)."""
+    from chalicelib.settings import get_settings
+
+    s = get_settings()
+    kind, _, ident = entity_key.partition("#")
+    if kind == "rejection":
+        return None  # one-entry chains written alone; nothing else holds their head
+    if kind == "event":
+        owner = dynamo.get(s.events_table, ident, "event")
+    elif kind == "input":
+        owner = dynamo.get(s.state_table, f"dedupe#{ident}", "dedupe")
+    else:
+        owner = dynamo.get(s.state_table, entity_key, "golden")
+    return ChainHead.of(owner) if owner else None

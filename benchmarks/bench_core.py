@@ -1,0 +1,239 @@
+"""The reliable core's cost: 100 mixed records through the real SQS handler logic and processor.
+
+The batch: new customers, grade changes (events fire), duplicates (the same input again), stale
+(older) updates, and orders through a JSON ERP mapping (two of them near-duplicates: an anomaly
+fires). It runs against a moto server this script starts on a free loopback port.
+
+Prints one line per measure, each with its ratio:
+  (a) DynamoDB requests per processed record, counted exactly with botocore's ``before-call``
+      hooks — ratio to the floor of 1 — and on the hot path (records that change state: one
+      batched read + one transaction; the issue's bar is ≤ 2);
+  (b) write units per record, computed exactly from the item sizes per DynamoDB's rules (item size =
+      attribute name lengths + value sizes; PutItem 1 WCU per started KB, transactions 2 per started
+      KB per item) — ratio to 1;
+  (c) records/second through the processor vs a bare PutItem loop of as many items, on the same
+      moto server and table size, in the same run (moto's transactions slow down as tables grow).
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+FIXTURES = ROOT / "tests" / "faults" / "fixtures"  # the test-only ERP connector and its order mapping
+
+BATCH = 100
+
+
+# ---------------------------------------------------------------------------- DynamoDB's size rules
+def value_size(value: dict[str, Any]) -> int:
+    """Bytes of one AttributeValue as DynamoDB counts them."""
+    (kind, v), = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "N":
+        return number_size(v)
+    if kind == "B":
+        return len(v) if isinstance(v, (bytes, bytearray)) else len(v.encode())
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(s.encode()) for s in v)
+    if kind == "NS":
+        return sum(number_size(n) for n in v)
+    if kind == "BS":
+        return sum(len(b) for b in v)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + value_size(x) + 1 for k, x in v.items())
+    if kind == "L":
+        return 3 + sum(value_size(x) + 1 for x in v)
+    raise ValueError(kind)
+
+
+def number_size(text: str) -> int:
+    """1 byte per two significant digits (leading/trailing zeros trimmed), plus 1."""
+    digits = Decimal(text).normalize().as_tuple().digits
+    significant = str(int("".join(map(str, digits)) or "0")).rstrip("0") or "0"
+    return math.ceil(len(significant) / 2) + 1
+
+
+def item_size(item: dict[str, Any]) -> int:
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def write_units(operation: str, params: dict[str, Any]) -> int:
+    if operation == "PutItem":
+        return math.ceil(item_size(params["Item"]) / 1024)
+    if operation == "TransactWriteItems":
+        units = 0
+        for action in params["TransactItems"]:
+            (kind, body), = action.items()
+            if kind == "Put":
+                size = item_size(body["Item"])
+            elif kind == "Update":
+                size = item_size(_updated_item(body))
+            else:  # ConditionCheck / Delete: billed on the item's size, at least 1 KB
+                size = 1
+            units += 2 * math.ceil(max(size, 1) / 1024)
+        return units
+    if operation == "BatchWriteItem":
+        return sum(math.ceil(item_size(r["PutRequest"]["Item"]) / 1024) for rs in params["RequestItems"].values() for r in rs if "PutRequest" in r)
+    return 0
+
+
+def _updated_item(update: dict[str, Any]) -> dict[str, Any]:
+    """The item an Update writes (billed on its size after the update): read it back."""
+    from chalicelib import aws
+
+    item = aws.client("dynamodb").get_item(TableName=update["TableName"], Key=update["Key"]).get("Item") or dict(update["Key"])
+    return item
+
+
+# ---------------------------------------------------------------------------- the batch
+def demo_customer(cid: str, tier: str, at: str, event_id: str | None = None) -> dict[str, Any]:
+    return {"event_id": event_id or f"evt-{cid}-{at}", "customer": {"id": cid, "name": f"Customer {cid}", "tier": tier, "email": f"{cid.lower()}@example.com", "credit_limit": "50000.00", "updated_at": at}}
+
+
+def erp_order(oid: str, customer: str, placed: str, total: str, sku: str) -> dict[str, Any]:
+    order = {"id": oid, "number": f"SO-{oid}", "customer": customer, "placed_at": placed, "updated_at": placed, "status": "open", "currency": "CNY", "total": total, "lines": [{"id": "1", "sku": sku, "qty": "1", "price": total}]}
+    return {"event_id": f"erp-{oid}", "order": order}
+
+
+def batch() -> list[tuple[str, str, dict[str, Any], str]]:
+    """(connector, object, payload, kind) × 100."""
+    t1, t2, t0 = "2026-11-01T08:00:00+08:00", "2026-11-02T08:00:00+08:00", "2026-10-30T08:00:00+08:00"
+    out: list[tuple[str, str, dict[str, Any], str]] = []
+    for n in range(40):
+        out.append(("demo_crm", "customer", demo_customer(f"C-{n}", "Gold", t1), "new customer"))
+    for n in range(25):
+        out.append(("demo_crm", "customer", demo_customer(f"C-{n}", "Platinum" if n % 2 else "Silver", t2), "grade change"))
+    for n in range(10):
+        out.append(("demo_crm", "customer", demo_customer(f"C-{n}", "Platinum" if n % 2 else "Silver", t2), "duplicate"))
+    for n in range(10):
+        out.append(("demo_crm", "customer", demo_customer(f"C-{30 + n}", "Bronze", t0), "stale"))
+    for n in range(15):
+        minute = n if n != 14 else 13  # O-14 repeats O-13's lines and total a minute later: duplicate_order
+        total = "100.00" if n >= 13 else f"{100 + n}.00"
+        customer = "C-3" if n >= 13 else f"C-{n % 5}"
+        out.append(("demo_erp", "order", erp_order(f"O-{n}", customer, f"2026-11-03T10:{minute:02d}:00+08:00", total, "SKU-A" if n >= 13 else f"SKU-{n}"), "order"))
+    assert len(out) == BATCH
+    return out
+
+
+# ---------------------------------------------------------------------------- the run
+def main() -> None:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    config = Path(tempfile.mkdtemp(prefix="bench-core-"))
+    try:
+        run(f"http://{host}:{port}", config)
+    finally:
+        server.stop()
+        shutil.rmtree(config, ignore_errors=True)
+
+
+def run(endpoint: str, config: Path) -> None:
+    import boto3
+
+    from local.run import FAKE_CREDENTIALS
+
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.update(AWS_ENDPOINT_URL=endpoint, SALESBRIDGE_PII_KEY="bench-pii-key", DEMO_CRM_WEBHOOK_SECRET="bench", SALESBRIDGE_CONFIG_DIR=str(config))
+    shutil.copytree(ROOT / "mappings", config / "mappings")
+    shutil.copytree(ROOT / "connectors", config / "connectors")
+    shutil.copy(FIXTURES / "demo_erp.yaml", config / "connectors")
+    shutil.copy(FIXTURES / "demo_erp_order.yaml", config / "mappings")
+    from infra import resources
+
+    os.environ.update(resources.create_all(boto3.session.Session()))
+
+    from chalicelib import aws
+    from chalicelib.config.loader import current
+    from chalicelib.inbound import InboundRecord, event_dedupe_key
+    from chalicelib.pipeline.batch import QueueMessage, process_batch
+    from chalicelib.pipeline.processor import Processor
+    from chalicelib.queue import group_id
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    processor = Processor(current(), settings)
+    ddb = aws.client("dynamodb")
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def count(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, params))
+
+    ddb.meta.events.register("before-parameter-build.dynamodb.*", count)
+
+    from datetime import datetime, timezone
+
+    records = []
+    for i, (connector, obj, payload, kind) in enumerate(batch()):
+        inbound = InboundRecord(connector=connector, object=obj, payload=payload, dedupe_key=event_dedupe_key(connector, payload["event_id"]),
+                                received_at=datetime.now(timezone.utc), receipt_id=f"rcp_bench_{i}", entity_hint=str(payload.get("customer", payload.get("order", {})).get("id")))
+        records.append((QueueMessage(f"m-{i}", inbound.to_message(), group_id(inbound)), kind))
+
+    per_record: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = []
+    started = time.perf_counter()
+    for message, kind in records:  # one message per invocation so each record's requests are known exactly
+        calls.clear()
+        response, outcomes = process_batch([message], processor)
+        assert not response["batchItemFailures"], response
+        per_record.append((kind, outcomes[0].status, list(calls)))
+    elapsed = time.perf_counter() - started
+    ddb.meta.events.unregister("before-parameter-build.dynamodb.*", count)
+
+    statuses = Counter(status for _, status, _ in per_record)
+    requests = [len(c) for _, _, c in per_record]
+    hot = [len(c) for _, status, c in per_record if status == "applied"]
+    ops = Counter(op for _, _, c in per_record for op, _ in c)
+    units = [sum(write_units(op, p) for op, p in c) for _, _, c in per_record]
+    by_table: Counter[str] = Counter()
+    for _, _, c in per_record:
+        for op, p in c:
+            for action in p.get("TransactItems", []) if op == "TransactWriteItems" else []:
+                (_, body), = action.items()
+                by_table[body["TableName"].removeprefix("salesbridge-")] += write_units(op, {"TransactItems": [action]})
+    hot_units = [u for u, (_, status, _) in zip(units, per_record) if status == "applied"]
+    events = ddb.scan(TableName=settings.events_table, Select="COUNT")["Count"]
+
+    # The floor: a bare PutItem loop of as many items, same server, same table size.
+    state_items = ddb.scan(TableName=settings.state_table, Select="COUNT")["Count"]
+    sample = ddb.scan(TableName=settings.state_table, Limit=1)["Items"][0]
+    floor_started = time.perf_counter()
+    for n in range(BATCH):
+        ddb.put_item(TableName=settings.state_table, Item=dict(sample, pk={"S": f"bench#{n}"}, sk={"S": "golden"}))
+    floor_elapsed = time.perf_counter() - floor_started
+
+    mix = ", ".join(f"{v} {k}" for k, v in sorted(statuses.items()))
+    mean_requests = sum(requests) / BATCH
+    print(f"core dynamodb requests/record: {mean_requests:.2f} over {BATCH} records ({mix}; {events} events; "
+          f"{', '.join(f'{k} {v}' for k, v in sorted(ops.items()))}) — ratio to the floor of 1: {mean_requests:.2f}")
+    print(f"core hot-path dynamodb requests/record (state changed, n={len(hot)}): max {max(hot)}, mean {statistics.mean(hot):.2f} — "
+          f"ratio to the floor of 1: {max(hot):.2f} — done-when ≤ 2: {'met' if max(hot) <= 2 else 'NOT met'}")
+    mean_units = sum(units) / BATCH
+    print(f"core write units/record: {mean_units:.2f} (hot path mean {statistics.mean(hot_units):.2f}, max {max(hot_units)}; "
+          f"transactions bill 2 per started KB per item; by table {', '.join(f'{k} {v / BATCH:.1f}' for k, v in by_table.most_common())}) — ratio to the floor of 1: {mean_units:.2f}")
+    rate, floor_rate = BATCH / elapsed, BATCH / floor_elapsed
+    print(f"core throughput: {rate:.0f} records/s through the processor vs {floor_rate:.0f} bare PutItem/s "
+          f"(same moto server, state table at {state_items} items) — ratio {rate / floor_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
