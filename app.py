@@ -157,6 +157,42 @@ def quarantine_replay_matching(actor: str, request: Any) -> Any:
     return replay_matching(_config(), _settings(), _json_body(request), actor)
 
 
+@app.route("/consent", methods=["GET", "PUT"])
+@_admin
+def consent_registry(actor: str, request: Any) -> Any:
+    from chalicelib.api import sovereignty
+    from chalicelib.api.admin import entity_key_from
+
+    params = _query(request)
+    key = entity_key_from(params.get("entity"), params.get("source"))
+    if request.method == "GET":
+        return sovereignty.get_consent(_config(), _settings(), key)
+    return sovereignty.set_consent(_config(), _settings(), key, _json_body(request), actor)
+
+
+@app.route("/usage", methods=["GET"])
+@_admin
+def usage(actor: str, request: Any) -> Any:
+    from chalicelib.api import sovereignty
+    from chalicelib.api.admin import entity_key_from
+
+    params = _query(request)
+    return sovereignty.usage_report(_settings(), entity_key_from(params.get("entity"), params.get("source")))
+
+
+@app.route("/erase", methods=["POST"])
+@_admin
+def erase(actor: str, request: Any) -> Any:
+    from chalicelib.api import sovereignty
+    from chalicelib.api.admin import entity_key_from
+
+    params = _query(request)
+    if _json_body(request).get("confirm") is not True:
+        raise ApiError(400, "confirmation_required", 'erasure cannot be undone: send {"confirm": true}')
+    key = entity_key_from(params.get("entity"), params.get("source"))
+    return sovereignty.erase(_settings(), key, actor, _config().pii_key)
+
+
 @app.route("/mappings/{name}/try", methods=["POST"])
 @_admin
 def mapping_try(actor: str, request: Any, name: str) -> Any:

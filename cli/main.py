@@ -165,6 +165,30 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0 if result.reason == "caught_up" else 1
 
 
+def cmd_consent(args: argparse.Namespace) -> int:
+    params = {"entity": args.entity, "source": args.source}
+    if args.action == "show":
+        _print(_call(args, "GET", "/consent", params))
+    else:
+        if not args.category:
+            raise CliError(f"consent {args.action} needs --category")
+        status = "granted" if args.action == "grant" else "revoked"
+        _print(_call(args, "PUT", "/consent", params, body={"category": args.category, "status": status, "purpose": args.purpose}))
+    return 0
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    _print(_call(args, "GET", "/usage", {"entity": args.entity, "source": args.source}))
+    return 0
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise CliError("erasure cannot be undone: add --yes")
+    _print(_call(args, "POST", "/erase", {"entity": args.entity, "source": args.source}, body={"confirm": True}))
+    return 0
+
+
 def cmd_config_validate(args: argparse.Namespace) -> int:
     from chalicelib.config.loader import load_configuration
     from chalicelib.config.problems import ConfigError
@@ -220,6 +244,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", default="open")
     p.add_argument("--all", action="store_true", help="replay every open record")
     p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("consent", help="a customer's consent per data category: show, grant, revoke")
+    p.add_argument("action", choices=["show", "grant", "revoke"])
+    entity_args(p)
+    p.add_argument("--category", help="contact_personal, inquiry, meeting_recording, trial_behaviour, commercial, location")
+    p.add_argument("--purpose", help="why (kept in the audit trail)")
+    p.set_defaults(func=cmd_consent)
+
+    p = sub.add_parser("usage", help="how often a customer's data was used, for what, by which rule")
+    entity_args(p)
+    p.set_defaults(func=cmd_usage)
+
+    p = sub.add_parser("erase", help="erase a customer: state and cross-references go, a masked tombstone stays")
+    entity_args(p)
+    p.add_argument("--yes", action="store_true", help="confirm; erasure cannot be undone")
+    p.set_defaults(func=cmd_erase)
 
     p = sub.add_parser("dry-run", help="what a payload would do on the running stack: record, state diff, events")
     p.add_argument("mapping", help="mapping name, e.g. demo_crm_customer")

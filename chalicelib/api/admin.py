@@ -35,7 +35,7 @@ def entity_key_from(entity: str | None, source: str | None) -> str:
     """``entity=customer#cus_…`` or ``source=<connector>/<entity>/<source id>``."""
     if entity:
         kind, sep, ident = entity.partition("#")
-        if not sep or not ident or (kind not in ENTITY_TYPES and kind not in ("input", "event", "rejection")):
+        if not sep or not ident or (kind not in ENTITY_TYPES and kind not in ("input", "event", "rejection", "consent")):
             raise bad_request("entity must look like 'customer#cus_…' (entity type, '#', canonical id)")
         return entity
     if source:

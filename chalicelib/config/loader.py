@@ -14,6 +14,7 @@ from chalicelib.config.problems import ConfigError, Problem
 from chalicelib.config.yaml_lines import LocatedDict, load_yaml_file
 
 MAPPING_KINDS = ("mapping", "grade_scale")
+CONSENT_KINDS = ("consent_policy",)
 TRIGGER_KINDS = ("triggers", "rebate_policy")
 CONNECTOR_KINDS = ("connector", "subscribers")
 
@@ -25,6 +26,7 @@ class Configuration:
     triggers: Any  # chalicelib.triggers.config.TriggerConfig
     root: Path
     subscribers: Any = None  # chalicelib.dispatch.config.Subscribers
+    consent_opt_in: tuple[str, ...] = ("meeting_recording", "trial_behaviour")
     pii_key: bytes = b"salesbridge-local-pii-key"
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -68,7 +70,7 @@ def load_configuration(root: Path) -> Configuration:
     connector_docs, problems = read_documents(root, "connectors")
     mapping_docs, more = read_documents(root, "mappings")
     problems += more
-    known = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS
+    known = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS
     for name, doc in connector_docs + mapping_docs:
         if doc.get("kind") not in known:
             problems.append(Problem(name, *doc.where_value("kind"), "kind", f"unknown kind {doc.get('kind')!r}; expected one of: {', '.join(known)}"))
@@ -87,11 +89,32 @@ def load_configuration(root: Path) -> Configuration:
         problems += exc.problems
     subscribers, found = load_subscribers(_of_kind(connector_docs, ("subscribers",)))
     problems += found
+    opt_in, found = _consent_policy(_of_kind(mapping_docs, CONSENT_KINDS))
+    problems += found
     if problems:
         raise ConfigError(problems)
     versions = {name: m.version for name, m in mappings.mappings.items()}
     versions["_configuration"] = _fingerprint(root, connector_docs + mapping_docs)
-    return Configuration(connectors=connectors, mappings=mappings, triggers=triggers, subscribers=subscribers, root=root, versions=versions)
+    return Configuration(connectors=connectors, mappings=mappings, triggers=triggers, subscribers=subscribers, consent_opt_in=opt_in, root=root, versions=versions)
+
+
+def _consent_policy(docs: list[Document]) -> tuple[tuple[str, ...], list[Problem]]:
+    """`kind: consent_policy` — which data categories need an explicit grant (opt-in)."""
+    from chalicelib.api.sovereignty import CATEGORIES
+    from chalicelib.consent import DEFAULT_OPT_IN
+
+    if not docs:
+        return DEFAULT_OPT_IN, []
+    problems = [Problem(n, *d.position, "kind", "only one consent_policy file is allowed") for n, d in docs[1:]]
+    name, doc = docs[0]
+    problems += [Problem(name, *doc.where(k), str(k), "unknown key; expected: kind, opt_in") for k in doc if k not in ("kind", "opt_in")]
+    opt_in = doc.get("opt_in", [])
+    if not isinstance(opt_in, list):
+        return DEFAULT_OPT_IN, problems + [Problem(name, *doc.where_value("opt_in"), "opt_in", "expected a list of data categories")]
+    for index, category in enumerate(opt_in):
+        if category not in CATEGORIES:
+            problems.append(Problem(name, *opt_in.where(index), f"opt_in[{index}]", f"unknown data category {category!r}; one of: {', '.join(CATEGORIES)}"))
+    return tuple(opt_in), problems
 
 
 def _fingerprint(root: Path, docs: list[Document]) -> str:

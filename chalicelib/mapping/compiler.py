@@ -77,6 +77,7 @@ class CompiledMapping:
     file: str
     examples: list[Example]
     description: str | None = None
+    categories: dict[str, str] = field(default_factory=dict)  # canonical field -> data category
     _run: Callable[[dict, str], CanonicalRecord] = field(repr=False, default=None)  # type: ignore[assignment]
 
     def apply(self, payload: dict, *, connector: str | None = None) -> CanonicalRecord:
@@ -465,7 +466,7 @@ class _FileCompiler:
         )
         return CompiledMapping(
             name=self.name, version=version, entity=spec.entity, connector=self.connector, object=spec.source.object,
-            file=self.file, examples=list(spec.examples), description=spec.description, _run=run,
+            file=self.file, examples=list(spec.examples), description=spec.description, categories=dict(categories), _run=run,
         )
 
     def single_value(self, raw: Any, keys: tuple[Any, ...], coerce: Transform, label: str) -> Callable[[Any], Any] | None:

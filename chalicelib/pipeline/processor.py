@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib import identity
+from chalicelib import consent, identity
 from chalicelib.canonical import CanonicalRecord
 from chalicelib.config.loader import Configuration
 from chalicelib.inbound import InboundRecord
@@ -83,11 +83,18 @@ class Processor:
         entity_key = identity.entity_key(record.entity, entity_id)
         golden_key = (entity_key, "golden")
         dedupe_key = _dedupe_state_key(inbound.dedupe_key)
+        customer = consent.customer_of(record, entity_id)
+        consent_key = consent.consent_key(customer) if customer else None
         keys = [dedupe_key, golden_key, *required_state_keys(record, entity_id, self.config.triggers)]
+        if consent_key:
+            keys.append(consent_key)
         states = dynamo.batch_get(s.state_table, keys)
         seen = states[dedupe_key]
         if seen and (seen.get("status") in DONE_STATUSES or replay_by is None):
             return RecordOutcome("duplicate", inbound.dedupe_key, entity_key, message=f"already {seen.get('status')}")
+        dropped = consent.Dropped({})
+        if consent_key:
+            record, dropped = consent.apply_consent(record, states.pop(consent_key), self.config.consent_opt_in)
         try:
             outcome = run_triggers(record, entity_id, _without_bookkeeping(states), self.config.triggers, correlation_id=correlation)
         except StateKeysMissing as missing:
@@ -97,6 +104,16 @@ class Processor:
         commit = Commit(s.state_table, s.audit_table, s.events_table)
         head = ChainHead.of(states[golden_key])
         entries = [self._received_entry(inbound, record, correlation, replay_by)]
+        if dropped:
+            entries.append(
+                AuditEntry(
+                    action="consent_dropped",
+                    actor=self.actor,
+                    correlation_id=correlation,
+                    connector=inbound.connector,
+                    details={"fields": dropped.fields, "customer": customer},
+                )
+            )
         status = "stale" if outcome.stale else "applied"
         entries.append(
             AuditEntry(

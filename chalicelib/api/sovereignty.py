@@ -1,0 +1,175 @@
+"""Consent registry, per-customer data-usage report and erasure (SPEC §4)."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws, consent
+from chalicelib.api.errors import ApiError, bad_request, not_found
+from chalicelib.settings import Settings
+from chalicelib.store import audit, dynamo
+from chalicelib.store.audit import AuditEntry, ChainHead
+
+CATEGORIES = ("contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location")
+
+
+def _customer_id(entity_key: str) -> str:
+    kind, _, ident = entity_key.partition("#")
+    if kind != "customer" or not ident:
+        raise bad_request("consent, usage and erasure are per customer: entity=customer#cus_… or source=<connector>/customer/<id>")
+    return ident
+
+
+def get_consent(config: Any, settings: Settings, entity_key: str) -> dict[str, Any]:
+    customer_id = _customer_id(entity_key)
+    item = dynamo.get(settings.state_table, *consent.consent_key(customer_id)) or {}
+    categories = item.get("categories") or {}
+    default = {c: {"status": "not_granted" if c in config.consent_opt_in else "granted", "default": True} for c in CATEGORIES}
+    return {"customer": entity_key, "categories": {c: categories.get(c, default[c]) for c in CATEGORIES}}
+
+
+def set_consent(config: Any, settings: Settings, entity_key: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    """Grant or revoke one category, effective at once.
+
+    A revocation also removes the stored golden values of that category (the fields the
+    customer mappings declare in it), in the same transaction, audited on both chains.
+    """
+    customer_id = _customer_id(entity_key)
+    category, status = body.get("category"), body.get("status")
+    if category not in CATEGORIES:
+        raise bad_request(f"category must be one of: {', '.join(CATEGORIES)}")
+    if status not in ("granted", "revoked"):
+        raise bad_request("status must be 'granted' or 'revoked'")
+    purpose = body.get("purpose")
+    if purpose is not None and (not isinstance(purpose, str) or len(purpose) > 200):
+        raise bad_request("purpose must be text of at most 200 characters")
+    key = consent.consent_key(customer_id)
+    purge = _fields_in(config, category) if status == "revoked" else set()
+    for _ in range(5):
+        item = dynamo.get(settings.state_table, *key)
+        updated = consent.updated_item(item, customer_id, category, status, actor, purpose)
+        entry = AuditEntry(action=f"consent_{status}", actor=actor, correlation_id=f"consent#{customer_id}", details={"category": category, "purpose": purpose})
+        items, head = audit.chain(f"consent#{customer_id}", [entry], ChainHead.of(item), settings.audit_retention_days)
+        updated.update(audit_seq=head.seq, audit_hash=head.hash)
+        actions = [_versioned_put(settings.state_table, updated, item), _audit_put(settings, items[0])]
+        golden = dynamo.get(settings.state_table, entity_key, "golden") if purge else None
+        removed = sorted(purge & set((golden or {}).get("fields", {})))
+        if golden and removed:
+            fields = {k: v for k, v in golden["fields"].items() if k not in removed}
+            provenance = {k: v for k, v in (golden.get("provenance") or {}).items() if k not in removed}
+            purge_entry = AuditEntry(action="consent_purged", actor=actor, correlation_id=f"consent#{customer_id}", details={"category": category, "fields": removed})
+            purge_items, golden_head = audit.chain(entity_key, [purge_entry], ChainHead.of(golden), settings.audit_retention_days)
+            new_golden = dict(golden, fields=fields, provenance=provenance, audit_seq=golden_head.seq, audit_hash=golden_head.hash)
+            actions += [_versioned_put(settings.state_table, new_golden, golden), _audit_put(settings, purge_items[0])]
+        try:
+            aws.client("dynamodb").transact_write_items(TransactItems=actions)
+            return get_consent(config, settings, entity_key) | {"purged_fields": removed}
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+    raise ApiError(409, "conflict", "the consent record kept changing; try again")
+
+
+def _fields_in(config: Any, category: str) -> set[str]:
+    return {name for m in config.mappings.mappings.values() if m.entity == "customer" for name, c in m.categories.items() if c == category}
+
+
+def _versioned_put(table: str, item: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """A Put conditional on the version read (or on absence), bumping the version."""
+    version = int(previous["version"]) if previous and "version" in previous else 0
+    put: dict[str, Any] = {"TableName": table, "Item": dynamo.to_item(dict(item, version=version + 1))}
+    if previous:
+        put.update(ConditionExpression="version = :v", ExpressionAttributeValues={":v": {"N": str(version)}})
+    else:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    return {"Put": put}
+
+
+def _audit_put(settings: Settings, item: dict[str, Any]) -> dict[str, Any]:
+    return {"Put": {"TableName": settings.audit_table, "Item": dynamo.to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def usage_report(settings: Settings, entity_key: str) -> dict[str, Any]:
+    """How often was this customer's data used, for what, by which mapping, rule and target."""
+    customer_id = _customer_id(entity_key)
+    entries = _all_entries(settings, entity_key) + _all_entries(settings, f"consent#{customer_id}")
+    views = [audit.entry_view(i) for i in entries]
+    by_action = Counter(v["action"] for v in views)
+    by_mapping = Counter(f"{v.get('mapping')}@{v.get('mapping_version')}" for v in views if v["action"] in ("applied", "replayed") and v.get("mapping"))
+    by_connector = Counter(v.get("connector") for v in views if v["action"] in ("received", "replayed") and v.get("connector"))
+    fired = [v["details"] for v in views if v["action"] == "trigger_fired"]
+    by_rule = Counter(f"{d.get('type')}" for d in fired)
+    dropped = Counter(cat for v in views if v["action"] == "consent_dropped" for cat in (v.get("details", {}).get("fields") or {}).values())
+    deliveries = Counter()
+    for d in fired:
+        for item in _all_entries(settings, f"event#{d.get('event_id')}"):
+            view = audit.entry_view(item)
+            if view["action"] == "delivered":
+                deliveries[view["details"].get("target")] += 1
+    return {
+        "customer": entity_key,
+        "uses": by_action.get("applied", 0) + by_action.get("replayed", 0),
+        "by_action": dict(by_action),
+        "by_mapping": dict(by_mapping),
+        "by_connector": dict(by_connector),
+        "events_fired": dict(by_rule),
+        "events_delivered_to": dict(deliveries),
+        "fields_dropped_for_lack_of_consent": dict(dropped),
+        "first": views[0]["at"] if views else None,
+        "last": max((v["at"] for v in views), default=None),
+    }
+
+
+def _all_entries(settings: Settings, entity_key: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page, after = audit.read_entity(settings.audit_table, entity_key, limit=500, after=after)
+        items += page
+        if not after:
+            return items
+
+
+def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> dict[str, Any]:
+    """Remove the customer's state and cross-references; keep only a masked tombstone in the audit.
+
+    The tombstone records how many entries were removed and the hash of the last one, so the
+    erasure itself stays verifiable without keeping anything about the person.
+    """
+    customer_id = _customer_id(entity_key)
+    golden = dynamo.get(settings.state_table, entity_key, "golden")
+    consent_item = dynamo.get(settings.state_table, *consent.consent_key(customer_id))
+    if golden is None and consent_item is None:
+        raise not_found(f"nothing stored for {entity_key}")
+    state_keys = [(entity_key, "golden"), (entity_key, "orders"), consent.consent_key(customer_id)]
+    for system, source in ((golden or {}).get("sources") or {}).items():
+        if source.get("record_id"):
+            state_keys.append((f"xref#{system}#customer#{source['record_id']}", "xref"))
+    entries = _all_entries(settings, entity_key) + _all_entries(settings, f"consent#{customer_id}")
+    _delete(settings.state_table, state_keys)
+    _delete(settings.audit_table, [(str(i["pk"]), str(i["sk"])) for i in entries])
+    tombstone = AuditEntry(
+        action="erased",
+        actor=actor,
+        correlation_id=f"erase#{audit.mask(customer_id, pii_key)}",
+        details={
+            "subject": audit.mask(customer_id, pii_key),
+            "entries_removed": len(entries),
+            "last_hash": entries[-1]["hash"] if entries else None,
+            "at": datetime.now(timezone.utc).isoformat(),
+        },
+    )
+    items, _ = audit.chain(entity_key, [tombstone], ChainHead(), settings.audit_retention_days)
+    aws.client("dynamodb").put_item(TableName=settings.audit_table, Item=dynamo.to_item(items[0]))
+    return {"erased": entity_key, "state_items_removed": len(state_keys), "audit_entries_removed": len(entries)}
+
+
+def _delete(table: str, keys: list[tuple[str, str]]) -> None:
+    client = aws.client("dynamodb")
+    for start in range(0, len(keys), 25):
+        request = {table: [{"DeleteRequest": {"Key": dynamo.key_of(pk, sk)}} for pk, sk in keys[start : start + 25]]}
+        while request:
+            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
