@@ -112,10 +112,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--verbose", action="store_true", help="also print the traffic and driver counts")
+    parser.add_argument("--driver", choices=["memory", "pipeline"], default="memory",
+                        help="pipeline: the real processor on a moto server (slow: keep --customers small, e.g. 20)")
     args = parser.parse_args(argv)
-    scores, info = run(args.seed, args.customers)
+    driver: Driver = memory_driver
+    standin = None
+    if args.driver == "pipeline":
+        from benchmarks.accuracy.pipeline_driver import drive
+        from tests.aws_standin import AwsStandIn
+
+        standin = AwsStandIn()
+        standin.activate()
+        driver = lambda traffic: drive(traffic, bench_config(traffic.sell_in_distributors, traffic.sell_in_skus))  # noqa: E731
+    try:
+        scores, info = run(args.seed, args.customers, driver)
+    finally:
+        if standin is not None:
+            standin.stop()
     print(f"trigger accuracy: seed {args.seed}, {args.customers} customers, {info['deliveries']} deliveries "
-          f"({info['records_per_s']} records/s through the in-memory driver)")
+          f"({info['records_per_s']} records/s through the {'in-memory' if args.driver == 'memory' else 'DynamoDB (moto)'} driver)")
     for s in scores:
         print(s.line())
     if args.verbose:

@@ -62,16 +62,20 @@ class Processor:
             message = f"mapping {mapping.file} produced an invalid {record.entity}: {_first_error(exc)}"
             return self._quarantine(inbound, "invalid_canonical", message, mapping.name, mapping.version, correlation, replay_by)
         record = identity.resolve_references(record)
-        entity_id = identity.canonical_id(record)
+        return self.apply_canonical(inbound, record, identity.canonical_id(record), replay_by=replay_by)
+
+    def apply_canonical(self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, *, replay_by: str | None = None) -> RecordOutcome:
+        """Apply a mapped record whose ids are resolved: the part of processing after mapping."""
         from chalicelib.triggers.outcome import TriggerInputError
 
+        correlation = inbound.receipt_id or inbound.dedupe_key
         for _ in range(MAX_ATTEMPTS):
             try:
                 return self._apply(inbound, record, entity_id, correlation, replay_by)
             except ConflictError:
                 continue
             except TriggerInputError as exc:
-                return self._quarantine(inbound, "trigger_input", str(exc), mapping.name, mapping.version, correlation, replay_by)
+                return self._quarantine(inbound, "trigger_input", str(exc), record.mapping, record.mapping_version, correlation, replay_by)
         raise RetryLater(f"{inbound.dedupe_key}: state kept changing under us")
 
     # ------------------------------------------------------------------ applying
@@ -152,7 +156,7 @@ class Processor:
             item = dict(item, pk=key[0], sk=key[1])
             commit.put_state(item, _version(states.get(key)))
         commit.put_state(_dedupe_item(inbound, status, entity_key, seen), _version(seen))
-        if seen is None or not seen.get("xref_written"):
+        if not _knows_source(states[golden_key], record):
             commit.others.append((s.state_table, _xref_item(record, entity_id)))
         commit.others.append((s.inputs_table, _input_item(inbound, s)))
         if replay_by and seen and seen.get("status") == "quarantined":
@@ -294,13 +298,18 @@ def _dedupe_item(inbound: InboundRecord, status: str, entity_key: str, previous:
         "entity": entity_key,
         "connector": inbound.connector,
         "at": datetime.now(timezone.utc).isoformat(),
-        "xref_written": True,
     }
     if previous:
         for name in ("audit_seq", "audit_hash"):
             if name in previous:
                 item[name] = previous[name]
     return item
+
+
+def _knows_source(golden: dict[str, Any] | None, record: CanonicalRecord) -> bool:
+    """The cross-reference was written when the entity first heard from this source record."""
+    source = ((golden or {}).get("sources") or {}).get(record.source.system) or {}
+    return source.get("record_id") == record.source.id
 
 
 def _xref_item(record: CanonicalRecord, entity_id: str) -> dict[str, Any]:
