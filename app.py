@@ -80,16 +80,28 @@ def _settings():
 def webhook(connector: str) -> Response:
     from chalicelib.ingress.door import receive
 
+    from chalicelib.config.problems import ConfigError
+
     request = app.current_request
-    reply = receive(connector, request, _config(), _settings())
+    try:
+        config = _config()
+    except ConfigError:
+        # Not acknowledged, so the vendor retries once the configuration is fixed: nothing is lost.
+        return _json(503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health"})
+    reply = receive(connector, request, config, _settings())
     return Response(body=reply.body, status_code=reply.status, headers=reply.headers)
 
 
 @app.route("/health", methods=["GET"])
 def health() -> Response:
     from chalicelib.api.admin import health as health_report
+    from chalicelib.config.problems import ConfigError
 
-    return _json(200, health_report(_config(), _settings()))
+    try:
+        config = _config()
+    except ConfigError as exc:
+        return _json(503, {"error": "configuration_invalid", "message": str(exc), "problems": [str(p) for p in exc.problems]})
+    return _json(200, health_report(config, _settings()))
 
 
 # ----------------------------------------------------------------------------- operator surface

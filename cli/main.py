@@ -79,7 +79,7 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    _print(_call(args, "GET", "/events", {"type": args.type, "subject": args.subject, "since": args.since, "limit": args.limit}))
+    _print(_call(args, "GET", "/events", {"type": args.type, "subject": args.subject, "since": args.since, "status": args.status, "limit": args.limit}))
     return 0
 
 
@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type")
     p.add_argument("--subject")
     p.add_argument("--since")
+    p.add_argument("--status", choices=["pending", "delivered", "retrying", "dead"], help="e.g. dead: dead-lettered deliveries")
     p.add_argument("--limit", type=int)
     p.set_defaults(func=cmd_events)
 

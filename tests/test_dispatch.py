@@ -116,9 +116,11 @@ def test_failing_subscriber_is_retried_then_dead_lettered_and_every_attempt_audi
     assert dispatcher.deliver(event_id) is True  # 4th attempt hits the limit: dead-lettered
     assert len(recorder.received) == 4
     assert dispatcher.deliver(event_id) is True and len(recorder.received) == 4  # dead stays dead
-    _, listing = get_json(stack, "/events")
+    _, listing = get_json(stack, "/events?status=dead")
     delivery = listing["events"][0]["delivery"]
     assert delivery["status"] == "dead" and delivery["targets"]["flaky"]["last_error"] == "HTTP 500"
+    assert get_json(stack, "/events?status=delivered")[1]["events"] == []
+    assert get_json(stack, "/events?status=lost")[0] == 400
     _, trail = get_json(stack, f"/audit?entity=event%23{event_id}")
     assert [e["action"] for e in trail["entries"]] == ["delivery_failed"] * 4 + ["dead_lettered"]
 

@@ -106,3 +106,24 @@ def test_health_reports_configuration_versions(stack):
     assert response.status_code == 200
     body = json.loads(response.body)
     assert body["status"] == "ok" and body["versions"]["_configuration"]
+
+
+def test_broken_configuration_is_503_not_500_and_health_says_why(stack, tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from chalicelib import settings
+    from chalicelib.config import loader
+
+    root = Path(__file__).resolve().parent.parent
+    for folder in ("connectors", "mappings"):
+        shutil.copytree(root / folder, tmp_path / folder)
+    (tmp_path / "mappings" / "demo_crm_customer.yaml").write_text("kind: mapping\nentity: nonsense\n")
+    monkeypatch.setenv("SALESBRIDGE_CONFIG_DIR", str(tmp_path))
+    settings.reset_settings()
+    loader.reset()
+    response = post_demo(stack, demo_body())
+    assert response.status_code == 503 and json.loads(response.body)["error"] == "configuration_invalid"
+    health = stack.http.get("/health")
+    assert health.status_code == 503
+    assert any("mappings/demo_crm_customer.yaml:" in p for p in json.loads(health.body)["problems"])

@@ -105,9 +105,18 @@ def list_events(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
         "ScanIndexForward": False,
         "Limit": limit,
     }
+    filters = []
     if params.get("type") and params.get("subject"):
-        kwargs["FilterExpression"] = "subject = :subject"
+        filters.append("subject = :subject")
         values[":subject"] = {"S": params["subject"]}
+    if params.get("status"):
+        if params["status"] not in ("pending", "delivered", "retrying", "dead"):
+            raise bad_request("status must be one of: pending, delivered, retrying, dead")
+        filters.append("#st = :status")
+        names["#st"] = "status"
+        values[":status"] = {"S": params["status"]}
+    if filters:
+        kwargs["FilterExpression"] = " AND ".join(filters)
     if params.get("next"):
         try:
             kwargs["ExclusiveStartKey"] = quarantine.decode_cursor(params["next"])
