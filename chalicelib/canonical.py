@@ -158,3 +158,22 @@ class CanonicalRecord(BaseModel):
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of each canonical entity, for editors and API consumers."""
     return {name: model.model_json_schema(mode="serialization") for name, model in ENTITY_MODELS.items()}
+
+
+def schema_document() -> dict[str, Any]:
+    """One JSON Schema document with a definition per canonical entity (for editors and API users)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"salesbridge canonical model v{MODEL_VERSION}",
+        "description": "Money is a decimal string; times are ISO 8601 with an offset.",
+        "$defs": json_schemas(),
+    }
+
+
+if __name__ == "__main__":  # python -m chalicelib.canonical  → rewrites schemas/canonical.schema.json
+    import json
+    from pathlib import Path
+
+    target = Path(__file__).resolve().parent.parent / "schemas" / "canonical.schema.json"
+    target.write_text(json.dumps(schema_document(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {target}")

@@ -63,7 +63,7 @@ def _print(data: Any) -> None:
 
 # ------------------------------------------------------------------------- commands
 def cmd_audit(args: argparse.Namespace) -> int:
-    _print(_call(args, "GET", "/audit", {"entity": args.entity, "source": args.source, "correlation": args.correlation, "limit": args.limit}))
+    _print(_call(args, "GET", "/audit", {"entity": args.entity, "source": args.source, "correlation": args.correlation, "day": args.day, "from": getattr(args, "from_"), "to": args.to, "limit": args.limit}))
     return 0
 
 
@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="the audit trail of an entity or a correlation id")
     entity_args(p)
     p.add_argument("--correlation")
+    p.add_argument("--day", help="everything audited on this UTC day, e.g. 2026-11-25")
+    p.add_argument("--from", dest="from_", help="with --day: from this time (ISO 8601, UTC)")
+    p.add_argument("--to", help="with --day: up to this time")
     p.add_argument("--limit", type=int)
     p.set_defaults(func=cmd_audit)
 

@@ -10,12 +10,13 @@ import urllib.parse
 
 import pytest
 
-from chalicelib.dispatch.config import DingTalkRobotTarget, EventBridgeTarget, HttpTarget, Subscribers, WeComRobotTarget
+from chalicelib.dispatch.config import DingTalkRobotTarget, HttpTarget, Subscribers, WeComRobotTarget
 from chalicelib.dispatch.deliver import Dispatcher
 from chalicelib.dispatch.targets import dingtalk_sign, standard_webhooks_headers
 from tests.recorder import Recorder
-from tests.stack import ADMIN, demo_body, drain, get_json, post_demo
+from tests.stack import demo_body, drain, get_json, post_demo
 
+NO_SLEEP = lambda seconds: None  # noqa: E731 - backoff waits are not what these tests measure
 WHSEC = "whsec_" + base64.b64encode(b"subscriber-secret-key-0123456789").decode()
 
 
@@ -94,7 +95,7 @@ def test_http_subscriber_gets_a_standard_webhooks_signature(stack, recorder):
 
     event_id = _stored_event_id(stack)
     subscribers = Subscribers(targets=[HttpTarget(name="alerts", url=recorder.url + "/hook", secret={"env": "HTTP_SECRET"})])
-    assert Dispatcher(subscribers, get_settings(), secret_of).deliver(event_id)
+    assert Dispatcher(subscribers, get_settings(), secret_of, sleep=NO_SLEEP).deliver(event_id)
     (request,) = recorder.received
     assert request.headers["webhook-id"] == event_id
     expected = standard_webhooks_headers(WHSEC, event_id, int(request.headers["webhook-timestamp"]), request.body)
@@ -111,7 +112,7 @@ def test_failing_subscriber_is_retried_then_dead_lettered_and_every_attempt_audi
     recorder.answers = [(500, {"error": "boom"})]
     event_id = _stored_event_id(stack)
     subscribers = Subscribers(max_attempts=4, targets=[HttpTarget(name="flaky", url=recorder.url, secret={"env": "HTTP_SECRET"})])
-    dispatcher = Dispatcher(subscribers, get_settings(), secret_of)
+    dispatcher = Dispatcher(subscribers, get_settings(), secret_of, sleep=NO_SLEEP)
     assert dispatcher.deliver(event_id) is False  # 3 tries this invocation; stream will retry
     assert dispatcher.deliver(event_id) is True  # 4th attempt hits the limit: dead-lettered
     assert len(recorder.received) == 4
@@ -131,7 +132,7 @@ def test_subscriber_recovering_after_failures_is_delivered(stack, recorder):
     recorder.answers = [(503, {}), (200, {"ok": True})]
     event_id = _stored_event_id(stack)
     subscribers = Subscribers(targets=[HttpTarget(name="recovering", url=recorder.url, secret={"env": "HTTP_SECRET"})])
-    assert Dispatcher(subscribers, get_settings(), secret_of).deliver(event_id)
+    assert Dispatcher(subscribers, get_settings(), secret_of, sleep=NO_SLEEP).deliver(event_id)
     _, trail = get_json(stack, f"/audit?entity=event%23{event_id}")
     assert [e["action"] for e in trail["entries"]] == ["delivery_failed", "delivered"]
 
@@ -147,7 +148,7 @@ def test_wecom_and_dingtalk_robots(stack, recorder):
             DingTalkRobotTarget(name="ding", access_token={"env": "DING_TOKEN"}, secret={"env": "DING_SECRET"}, url=recorder.url + "/robot/send"),
         ]
     )
-    assert Dispatcher(subscribers, get_settings(), secret_of).deliver(event_id)
+    assert Dispatcher(subscribers, get_settings(), secret_of, sleep=NO_SLEEP).deliver(event_id)
     wecom, ding = recorder.received
     assert urllib.parse.parse_qs(urllib.parse.urlparse(wecom.path).query) == {"key": ["robot-key"]}
     assert json.loads(wecom.body)["msgtype"] == "markdown" and event_id in json.loads(wecom.body)["markdown"]["content"]
@@ -162,7 +163,7 @@ def test_robot_error_code_is_a_failed_delivery(stack, recorder):
     recorder.answers = [(200, {"errcode": 93000, "errmsg": "invalid webhook url"})]
     event_id = _stored_event_id(stack)
     subscribers = Subscribers(targets=[WeComRobotTarget(name="wecom", key={"env": "WECOM_KEY"}, url=recorder.url)])
-    assert Dispatcher(subscribers, get_settings(), secret_of).deliver(event_id)  # not retryable: dead at once
+    assert Dispatcher(subscribers, get_settings(), secret_of, sleep=NO_SLEEP).deliver(event_id)  # not retryable: dead at once
     _, listing = get_json(stack, "/events")
     assert listing["events"][0]["delivery"]["targets"]["wecom"]["status"] == "dead"
 
@@ -181,3 +182,14 @@ def test_subscribers_file_errors_name_the_line():
     doc = load_yaml_text("kind: subscribers\ntargets:\n  - name: x\n    kind: http\n    url: ftp://nope\n    secret: plain-text\n", "connectors/subscribers.yaml")
     _, problems = load_subscribers([("connectors/subscribers.yaml", doc)])
     assert problems and all(p.file == "connectors/subscribers.yaml" and p.line >= 3 for p in problems)
+
+
+def test_retries_back_off_with_jitter(stack, recorder):
+    from chalicelib.settings import get_settings
+
+    recorder.answers = [(503, {}), (503, {}), (200, {"ok": True})]
+    event_id = _stored_event_id(stack)
+    waits: list[float] = []
+    subscribers = Subscribers(targets=[HttpTarget(name="slow", url=recorder.url, secret={"env": "HTTP_SECRET"})])
+    assert Dispatcher(subscribers, get_settings(), secret_of, sleep=waits.append).deliver(event_id)
+    assert len(waits) == 2 and all(0 <= w <= 2 for w in waits)

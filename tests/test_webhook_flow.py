@@ -127,3 +127,20 @@ def test_broken_configuration_is_503_not_500_and_health_says_why(stack, tmp_path
     health = stack.http.get("/health")
     assert health.status_code == 503
     assert any("mappings/demo_crm_customer.yaml:" in p for p in json.loads(health.body)["problems"])
+
+
+def test_audit_by_time(stack):
+    from datetime import datetime, timedelta, timezone
+
+    post_demo(stack, demo_body())
+    drain()
+    _, trail = get_json(stack, "/audit?source=demo_crm/customer/C-1001")
+    at = datetime.fromisoformat(trail["entries"][0]["at"])
+    day = at.astimezone(timezone.utc).date().isoformat()
+    _, listed = get_json(stack, f"/audit?day={day}")
+    assert [e["action"] for e in listed["entries"]] == ["received", "applied"]
+    later = (at + timedelta(minutes=5)).isoformat().replace("+00:00", "%2B00:00")
+    _, none = get_json(stack, f"/audit?day={day}&from={later}")
+    assert none["entries"] == []
+    assert get_json(stack, "/audit?day=yesterday")[0] == 400
+    assert get_json(stack, f"/audit?day={day}&from=soon")[0] == 400

@@ -44,7 +44,7 @@ def entity_key_from(entity: str | None, source: str | None) -> str:
             raise bad_request("source must look like '<connector>/<entity type>/<source id>', e.g. demo_crm/customer/C-1001")
         ref = SourceRef(system=parts[0], entity=parts[1], id=parts[2])  # type: ignore[arg-type]
         return identity.entity_key(ref.entity, identity.id_for(ref))
-    raise bad_request("give entity=, source= or correlation=")
+    raise bad_request("give entity=, source=, correlation= or day=")
 
 
 def audit_trail(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
@@ -52,6 +52,8 @@ def audit_trail(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     if params.get("correlation"):
         items = audit.read_correlation(settings.audit_table, params["correlation"], limit)
         return {"correlation": params["correlation"], "entries": [audit.entry_view(i) for i in items]}
+    if params.get("day"):
+        return audit_by_time(settings, params, limit)
     key = entity_key_from(params.get("entity"), params.get("source"))
     cursor = params.get("next")
     if cursor and not cursor.isdigit():
@@ -60,6 +62,51 @@ def audit_trail(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     body: dict[str, Any] = {"entity": key, "entries": [audit.entry_view(i) for i in items]}
     if last:
         body["next"] = last
+    return body
+
+
+def audit_by_time(settings: Settings, params: dict[str, str], limit: int) -> dict[str, Any]:
+    """Everything audited on one UTC day (optionally from/to a time), in time order."""
+    from datetime import date
+
+    day = params["day"]
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise bad_request("day must look like 2026-11-25 (UTC)") from None
+    condition, values = "#d = :d", {":d": {"S": day}}
+    bounds = [params.get("from"), params.get("to")]
+    for bound in bounds:
+        if bound:
+            try:
+                datetime.fromisoformat(bound.replace("Z", "+00:00"))
+            except ValueError:
+                raise bad_request("from / to must be ISO 8601 times in UTC, e.g. 2026-11-25T08:00:00+00:00") from None
+    if bounds[0] and bounds[1]:
+        condition += " AND #at BETWEEN :from AND :to"
+        values.update({":from": {"S": bounds[0]}, ":to": {"S": bounds[1]}})
+    elif bounds[0]:
+        condition += " AND #at >= :from"
+        values[":from"] = {"S": bounds[0]}
+    elif bounds[1]:
+        condition += " AND #at <= :to"
+        values[":to"] = {"S": bounds[1]}
+    kwargs: dict[str, Any] = {
+        "IndexName": "by-day",
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": {"#d": "day", **({"#at": "at"} if any(bounds) else {})},
+        "ExpressionAttributeValues": values,
+        "Limit": limit,
+    }
+    if params.get("next"):
+        try:
+            kwargs["ExclusiveStartKey"] = quarantine.decode_cursor(params["next"])
+        except ValueError:
+            raise bad_request("invalid cursor") from None
+    items, last = dynamo.query(settings.audit_table, **kwargs)
+    body: dict[str, Any] = {"day": day, "entries": [audit.entry_view(i) for i in items]}
+    if last:
+        body["next"] = quarantine.encode_cursor(last)
     return body
 
 

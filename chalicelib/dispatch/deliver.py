@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -44,7 +45,7 @@ class Dispatcher:
     settings: Settings
     secret: Callable[[Any], str]
     http: Any = None
-    sleep: Callable[[float], None] = field(default=lambda s: None)
+    sleep: Callable[[float], None] = field(default=time.sleep)
 
     def handle_stream(self, raw_event: dict[str, Any]) -> dict[str, Any]:
         """Returns the partial-batch response: records whose delivery must be retried."""
@@ -81,28 +82,46 @@ class Dispatcher:
         return all(s.get("status") in ("delivered", "dead") for s in states.values())
 
     def _try_target(self, target: Target, event: dict[str, Any], state: dict[str, Any], attempts: list[Attempt]) -> dict[str, Any]:
-        count = int(state.get("attempts", 0))
+        """Up to TRIES_PER_INVOCATION attempts with jittered exponential backoff (tenacity).
+
+        Attempts count across invocations; at ``max_attempts``, or on an answer that
+        retrying cannot fix, the target is dead-lettered.
+        """
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+        done = int(state.get("attempts", 0))
+        budget = min(TRIES_PER_INVOCATION, self.subscribers.max_attempts - done)
         sender = SENDERS[target.kind]
-        for _ in range(TRIES_PER_INVOCATION):
-            count += 1
-            try:
-                detail = sender(target, event, bus=self.settings.event_bus_name, secret=self.secret, http=self._client())
-            except DeliveryFailed as exc:
-                log.warning("delivery of %s to %s failed: %s", event["id"], target.name, exc)
-                attempts.append(Attempt(target.name, False, str(exc)))
-                if not exc.retryable or count >= self.subscribers.max_attempts:
-                    return {"status": "dead", "attempts": count, "last_error": str(exc)}
-                self.sleep(min(2.0, 0.2 * 2 ** (count - 1)))
-                continue
-            except Exception as exc:  # noqa: BLE001 - e.g. a secret that cannot be read: count it, keep going
-                log.warning("delivery of %s to %s failed: %s: %s", event["id"], target.name, type(exc).__name__, exc)
-                attempts.append(Attempt(target.name, False, f"{type(exc).__name__}: {exc}"))
-                if count >= self.subscribers.max_attempts:
-                    return {"status": "dead", "attempts": count, "last_error": str(exc)}
-                continue
-            attempts.append(Attempt(target.name, True, detail))
-            return {"status": "delivered", "attempts": count, "delivered_at": datetime.now(timezone.utc).isoformat()}
-        return {"status": "retrying", "attempts": count, "last_error": attempts[-1].detail if attempts else ""}
+        retrying = Retrying(
+            stop=stop_after_attempt(max(budget, 1)),
+            wait=wait_random_exponential(multiplier=0.2, max=2),
+            retry=retry_if_exception(lambda exc: isinstance(exc, DeliveryFailed) and exc.retryable),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    done += 1
+                    detail = self._send(sender, target, event, attempts)
+        except DeliveryFailed as exc:
+            if not exc.retryable or done >= self.subscribers.max_attempts:
+                return {"status": "dead", "attempts": done, "last_error": str(exc)}
+            return {"status": "retrying", "attempts": done, "last_error": str(exc)}
+        attempts.append(Attempt(target.name, True, detail))
+        return {"status": "delivered", "attempts": done, "delivered_at": datetime.now(timezone.utc).isoformat()}
+
+    def _send(self, sender: Callable[..., str], target: Target, event: dict[str, Any], attempts: list[Attempt]) -> str:
+        """One attempt; every failure is recorded for the audit trail and raised as DeliveryFailed."""
+        try:
+            return sender(target, event, bus=self.settings.event_bus_name, secret=self.secret, http=self._client())
+        except DeliveryFailed as exc:
+            failure = exc
+        except Exception as exc:  # noqa: BLE001 - e.g. a secret that cannot be read: an attempt that failed
+            failure = DeliveryFailed(f"{type(exc).__name__}: {exc}")
+        log.warning("delivery of %s to %s failed: %s", event["id"], target.name, failure)
+        attempts.append(Attempt(target.name, False, str(failure)))
+        raise failure
 
     def _client(self) -> Any:
         if self.http is None:

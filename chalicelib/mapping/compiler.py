@@ -31,7 +31,7 @@ from chalicelib.config.problems import ConfigError, Problem
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList, load_yaml_file
 from chalicelib.expressions import EvaluationError, Expression, ExpressionError, compile_expression
 from chalicelib.mapping.errors import RecordMappingError, ValueProblem
-from chalicelib.mapping.paths import MISSING, PathError, compile_getter, format_path, parse_path
+from chalicelib.mapping.paths import MISSING, PathError, compile_getter, parse_path
 from chalicelib.mapping.spec import (
     Example,
     FieldSpec,
