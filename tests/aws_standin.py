@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 import boto3
 import httpx
@@ -12,14 +13,47 @@ from infra import resources
 from local.run import FAKE_CREDENTIALS  # noqa: E402 - one definition for the stack and the tests
 
 
+class _AtomicDynamoDB:
+    """Serialise DynamoDB calls on the stand-in.
+
+    moto checks a write's condition and then writes, without a lock, so two concurrent
+    conditional writes can both succeed; real DynamoDB applies each one atomically. The
+    concurrency tests rely on that guarantee, so the stand-in is given it. Other services
+    (SQS long polls among them) are not serialised.
+    """
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: object) -> object:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            with self.lock:
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
+def _moto_server(ip_address: str, port: int) -> object:
+    from moto.server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = _AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Server(ip_address=ip_address, port=port, verbose=False)
+
+
 class AwsStandIn:
     """A moto server over HTTP plus the resources from infra/resources.py."""
 
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = _moto_server("127.0.0.1", 0)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
