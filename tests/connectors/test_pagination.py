@@ -15,7 +15,7 @@ from tests.vendor_servers import configs
 from tests.vendor_servers.generic import GenericServer
 from tests.vendor_servers.harness import test_client
 
-VENDORS = Path("/work/shared/vendors")
+VENDORS = Path(__file__).resolve().parent / "fixtures"  # published samples, copied with their SOURCES.md
 
 
 def walk(client, paginator, request, records_path):

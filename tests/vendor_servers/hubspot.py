@@ -1,6 +1,6 @@
 """HubSpot CRM v3 search: filterGroups/sorts/after, ``paging.next.after``, 429 and the 10,000 cap.
 
-Reproduced (see /work/shared/vendors/hubspot/PAGINATION_AND_LIMITS.md): ``results`` plus
+Reproduced (the vendor's documented paging and limits): ``results`` plus
 ``paging.next.after`` (absent on the last page), ``after`` as the next offset into a
 live result, a per-request ``limit`` of at most 200, a 400 past 10,000 results,
 429 ``RATE_LIMIT`` bodies. Records sharing a timestamp come back in no particular

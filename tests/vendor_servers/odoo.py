@@ -1,6 +1,6 @@
 """Odoo external API over JSON-RPC (``/jsonrpc``: ``common.login``, ``object.execute_kw``).
 
-Reproduced (see /work/shared/vendors/odoo/): the JSON-RPC 2.0 envelope, ``search_read``
+Reproduced (the vendor's documented JSON-RPC API): the JSON-RPC 2.0 envelope, ``search_read``
 with a prefix-notation domain, ``fields``, ``offset``, ``limit``, ``order``; errors as
 HTTP 200 with an ``error`` object (``odoo.exceptions.AccessDenied``), naive UTC
 ``write_date`` strings with second precision, floats for monetary fields.

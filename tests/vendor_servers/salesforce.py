@@ -1,6 +1,6 @@
 """Salesforce REST: client-credentials token, SOQL query with ``nextRecordsUrl`` locators, limits.
 
-Documented behaviour reproduced (see /work/shared/vendors/salesforce/PAGINATION_AND_LIMITS.md):
+Documented behaviour reproduced (the vendor's documented paging and limits):
 ``done``/``totalSize``/``records``/``nextRecordsUrl`` (locator suffix is the offset;
 "these requests ... don't include any parameters"), ``Sforce-Query-Options: batchSize``,
 ``Sforce-Limit-Info: api-usage=n/limit`` on every answer, 403 ``REQUEST_LIMIT_EXCEEDED``

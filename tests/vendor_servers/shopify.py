@@ -1,6 +1,6 @@
 """Shopify REST Admin: ``updated_at_min``, ``Link`` header ``page_info`` cursors, the call-limit bucket.
 
-Reproduced (see /work/shared/vendors/shopify/PAGINATION_AND_LIMITS.md): ``<url>; rel="previous",
+Reproduced (the vendor's documented paging and limits): ``<url>; rel="previous",
 <url>; rel="next"`` with opaque ``page_info`` that must be used as given and with no
 other filter beside ``limit``/``fields``; no Link header when one page suffices;
 ``X-Shopify-Shop-Api-Call-Limit: used/40`` leaking 2 per second; 429 with
