@@ -205,6 +205,14 @@ def erase(actor: str, request: Any) -> Any:
     return sovereignty.erase(_settings(), key, actor, _config().pii_key)
 
 
+@app.route("/mappings/try", methods=["POST"])
+@_admin
+def mapping_try_edited(actor: str, request: Any) -> Any:
+    from chalicelib.api.dry_run import try_edited
+
+    return try_edited(_config(), _settings(), _json_body(request))
+
+
 @app.route("/mappings/{name}/try", methods=["POST"])
 @_admin
 def mapping_try(actor: str, request: Any, name: str) -> Any:

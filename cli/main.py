@@ -105,10 +105,15 @@ def _need(value: str | None, message: str) -> str:
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
+    """A deployed mapping by name, or an edited mapping file (not deployed yet), on one payload."""
     from chalicelib.mapping.cli import read_payload
 
-    payload = read_payload(args.payload)
-    _print(_call(args, "POST", f"/mappings/{args.mapping}/try", body=json.loads(json.dumps(payload, default=str))))
+    payload = json.loads(json.dumps(read_payload(args.payload), default=str))
+    path = Path(args.mapping)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        _print(_call(args, "POST", "/mappings/try", body={"mapping": path.read_text(encoding="utf-8"), "payload": payload}))
+    else:
+        _print(_call(args, "POST", f"/mappings/{args.mapping}/try", body=payload))
     return 0
 
 
@@ -266,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_erase)
 
     p = sub.add_parser("dry-run", help="what a payload would do on the running stack: record, state diff, events")
-    p.add_argument("mapping", help="mapping name, e.g. demo_crm_customer")
+    p.add_argument("mapping", help="a deployed mapping's name (demo_crm_customer) or an edited mapping file")
     p.add_argument("payload", help="a JSON file with the source payload, or - for standard input")
     p.set_defaults(func=cmd_dry_run)
 

@@ -67,3 +67,16 @@ def test_regression_rejects_a_broken_edit_with_file_and_line(stack):
     assert "demo_crm_customer.yaml (edited):" in result["message"] and "Z" in result["message"]
     assert post(stack, "/mappings/demo_crm_customer/regression", {"mapping": ""})[0] == 400
     assert post(stack, "/mappings/demo_crm_customer/regression", {"mapping": edited, "limit": "lots"})[0] == 400
+
+
+def test_try_an_edited_mapping_before_deploying_it(stack):
+    post_demo(stack, demo_body(tier="Gold"))
+    drain()
+    edited = (ROOT / "mappings" / "demo_crm_customer.yaml").read_text().replace("Platinum: S", "Platinum: S, Titanium: S")
+    status, result = post(stack, "/mappings/try", {"mapping": edited, "payload": payload("Titanium", "2026-11-05T08:00:00+08:00")})
+    assert status == 200, result
+    assert result["changes"]["grade"] == {"before": "A", "after": "S"}
+    assert [e["type"] for e in result["events"]] == ["customer.grade_changed"]
+    status, broken = post(stack, "/mappings/try", {"mapping": edited.replace("Titanium: S", "Titanium: Q"), "payload": {}})
+    assert status == 400 and broken["error"] == "invalid_mapping" and "edited mapping:" in broken["message"]
+    assert post(stack, "/mappings/try", {"mapping": edited})[0] == 400

@@ -29,6 +29,34 @@ def try_mapping(config: Configuration, settings: Settings, name: str, payload: d
     return simulate(config, _mapping(config, name), payload, _reader(settings))
 
 
+def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+    """Dry-run an edited mapping file (not deployed yet) on a payload, against the current state."""
+    from chalicelib.pipeline.dry_run import simulate
+
+    payload = body.get("payload")
+    if not isinstance(payload, dict):
+        raise bad_request('send {"mapping": "<the mapping file\'s text>", "payload": {...the source record...}}')
+    edited = _compile_edited(config, body.get("mapping"), "edited mapping")
+    return simulate(config, edited, payload, _reader(settings))
+
+
+def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
+    from chalicelib.config.problems import ConfigError
+    from chalicelib.config.yaml_lines import load_yaml_text
+    from chalicelib.mapping import compile_documents
+
+    if not isinstance(text, str) or not text.strip():
+        raise bad_request("send the mapping file's text as \"mapping\"")
+    try:
+        edited_set = compile_documents([(filename, load_yaml_text(text, filename)), *_scale_docs(config)])
+    except ConfigError as exc:
+        raise ApiError(400, "invalid_mapping", str(exc)) from None
+    edited = next(iter(edited_set.mappings.values()), None)
+    if edited is None:
+        raise bad_request("the text holds no `kind: mapping` document")
+    return edited
+
+
 def recent_inputs(settings: Settings, connector: str, object_type: str, limit: int) -> list[InboundRecord]:
     items, _ = dynamo.query(
         settings.inputs_table,
@@ -42,31 +70,20 @@ def recent_inputs(settings: Settings, connector: str, object_type: str, limit: i
 
 def regression(config: Configuration, settings: Settings, name: str, body: dict[str, Any]) -> dict[str, Any]:
     """Run recent raw inputs through the deployed and the edited mapping; report what changes."""
-    from chalicelib.config.problems import ConfigError
-    from chalicelib.config.yaml_lines import load_yaml_text
-    from chalicelib.mapping import compile_documents
+    from chalicelib.mapping import MappingSet
     from chalicelib.mapping.regression import regression_diff
     from chalicelib.pipeline.dry_run import event_changes
 
     deployed = _mapping(config, name)
-    text = body.get("mapping")
-    if not isinstance(text, str) or not text.strip():
-        raise bad_request("send the edited mapping file's text as {\"mapping\": \"...\"}")
     try:
         limit = int(body.get("limit", 200))
     except (TypeError, ValueError):
         raise bad_request("limit must be a whole number") from None
     if not 1 <= limit <= MAX_REGRESSION_INPUTS:
         raise bad_request(f"limit must be between 1 and {MAX_REGRESSION_INPUTS}")
-    filename = f"{deployed.file} (edited)"
-    try:
-        doc = load_yaml_text(text, filename)
-        scale = [(n, d) for n, d in _scale_docs(config)]
-        edited_set = compile_documents([(filename, doc), *scale])
-    except ConfigError as exc:
-        raise ApiError(400, "invalid_mapping", str(exc)) from None
-    edited = next((m for m in edited_set.mappings.values()), None)
-    if edited is None or (edited.connector, edited.object) != (deployed.connector, deployed.object):
+    edited = _compile_edited(config, body.get("mapping"), f"{deployed.file} (edited)")
+    edited_set = MappingSet(mappings={edited.name: edited}, grade_scale=config.mappings.grade_scale)
+    if (edited.connector, edited.object) != (deployed.connector, deployed.object):
         raise bad_request(f"the edited file must map {deployed.connector} {deployed.object}, like {deployed.file}")
     inputs = recent_inputs(settings, deployed.connector, deployed.object, limit)
     changes = regression_diff(config.mappings, edited_set, inputs)
