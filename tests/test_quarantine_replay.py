@@ -154,3 +154,48 @@ def test_replay_through_a_mapping_that_now_filters_the_record_out_closes_the_qua
     assert [e["action"] for e in trail["entries"]] == ["received", "quarantined", "replayed", "skipped"]
     assert snapshot()["inputs"][record["dedupe_key"]] == "skipped"
     assert chains_intact() == {}
+
+
+def test_two_replays_of_one_record_at_the_same_moment_apply_it_once(stack, tmp_path, monkeypatch):
+    """Two operators press replay together: one applies it, the other finds it done; one audit trail."""
+    import json
+    import shutil
+    import threading
+    from pathlib import Path
+
+    from chalicelib import settings as settings_module
+    from chalicelib.api.admin import replay_one
+    from chalicelib.config import loader
+    from tests.stack import ADMIN, drain, post_demo
+
+    post_demo(stack, demo_body(tier="Titanium"))
+    drain()
+    (record,) = json.loads(stack.http.get("/quarantine", headers=ADMIN).body)["records"]
+    root = Path(__file__).resolve().parent.parent
+    for folder in ("connectors", "mappings"):
+        shutil.copytree(root / folder, tmp_path / folder)
+    path = tmp_path / "mappings" / "demo_crm_customer.yaml"
+    path.write_text(path.read_text().replace("Platinum: S", "Platinum: S, Titanium: S"))
+    monkeypatch.setenv("SALESBRIDGE_CONFIG_DIR", str(tmp_path))
+    settings_module.reset_settings()
+    loader.reset()
+    config, settings = loader.current(), settings_module.get_settings()
+
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def replay(actor: str) -> None:
+        start.wait()
+        try:
+            results.append(replay_one(config, settings, record["id"], actor)["status"])
+        except Exception as exc:  # noqa: BLE001 - the loser may find the record already replayed (409)
+            results.append(getattr(exc, "code", repr(exc)))
+
+    threads = [threading.Thread(target=replay, args=(f"admin:{name}",)) for name in ("alice", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(str, results)) in (["already_replayed", "applied"], ["applied", "duplicate"]), results
+    trail = json.loads(stack.http.get("/audit?source=demo_crm/customer/C-1001", headers=ADMIN).body)
+    assert [e["action"] for e in trail["entries"]] == ["replayed", "applied"]
