@@ -135,7 +135,7 @@ class Processor:
         for event in outcome.events:
             event.correlationid = event.correlationid or correlation
             event.mappingversion = event.mappingversion or record.mapping_version
-            events.append(_event_item(event))
+            events.append(_event_item(event, s.audit_retention_days))
             entries.append(
                 AuditEntry(
                     action="trigger_fired",
@@ -328,8 +328,14 @@ def _input_item(inbound: InboundRecord, s: Settings) -> dict[str, Any]:
     }
 
 
-def _event_item(event: Any) -> dict[str, Any]:
-    """The outbox item; the event is kept as its exact JSON text (numbers stay as emitted)."""
+def _event_item(event: Any, retention_days: int) -> dict[str, Any]:
+    """The outbox item; the event is kept as its exact JSON text (numbers stay as emitted).
+
+    It expires with the audit trail: "once per (order, rule)" is kept by markers on the
+    golden records, not by the outbox, so expiry never lets an event fire twice.
+    """
+    import time
+
     body = event.to_json_dict()
     time_id = f"{body['time']}#{event.id}"
     return {
@@ -342,6 +348,7 @@ def _event_item(event: Any) -> dict[str, Any]:
         "event": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         "status": "pending",
         "attempts": 0,
+        "expires_at": int(time.time()) + retention_days * 86400,
     }
 
 
