@@ -69,17 +69,23 @@ class Processor:
         from chalicelib.triggers.outcome import TriggerInputError
 
         correlation = inbound.receipt_id or inbound.dedupe_key
+        already_stored: set[str] = set()
         for _ in range(MAX_ATTEMPTS):
             try:
-                return self._apply(inbound, record, entity_id, correlation, replay_by)
+                return self._apply(inbound, record, entity_id, correlation, replay_by, frozenset(already_stored))
             except ConflictError:
                 continue
+            except EventAlreadyStored as exc:
+                # The same logical occurrence is already in the outbox: apply the change without emitting it again.
+                already_stored.update(exc.event_ids)
             except TriggerInputError as exc:
                 return self._quarantine(inbound, "trigger_input", str(exc), record.mapping, record.mapping_version, correlation, replay_by)
         raise RetryLater(f"{inbound.dedupe_key}: state kept changing under us")
 
     # ------------------------------------------------------------------ applying
-    def _apply(self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, correlation: str, replay_by: str | None) -> RecordOutcome:
+    def _apply(
+        self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, correlation: str, replay_by: str | None, already_stored: frozenset[str] = frozenset()
+    ) -> RecordOutcome:
         from chalicelib.triggers.outcome import StateKeysMissing
         from chalicelib.triggers.process import process as run_triggers, required_state_keys
 
@@ -105,6 +111,7 @@ class Processor:
             # A partial update hid where its dependent state lives: read that too (rare second read).
             states.update(dynamo.batch_get(s.state_table, [k for k in missing.keys if k not in states]))
             outcome = run_triggers(record, entity_id, _without_bookkeeping(states), self.config.triggers, correlation_id=correlation)
+        outcome.events = [e for e in outcome.events if e.id not in already_stored]
         commit = Commit(s.state_table, s.audit_table, s.events_table)
         head = ChainHead.of(states[golden_key])
         entries = [self._received_entry(inbound, record, correlation, replay_by)]
@@ -163,12 +170,7 @@ class Processor:
             commit.updates.append(quarantine.mark_replayed_update(s.quarantine_table, quarantine.quarantine_id(inbound.dedupe_key), replay_by))
         commit.audits.extend(audit_items)
         commit.events.extend(events)
-        try:
-            commit.execute()
-        except EventAlreadyStored as exc:
-            # The same logical occurrence was already emitted: never emit it twice.
-            outcome.events = [e for e in outcome.events if e.id not in exc.event_ids]
-            raise ConflictError("event already stored; re-applying without it") from exc
+        commit.execute()
         return RecordOutcome(status, inbound.dedupe_key, entity_key, [e.id for e in outcome.events])
 
     def _received_entry(self, inbound: InboundRecord, record: CanonicalRecord | None, correlation: str, replay_by: str | None) -> AuditEntry:
