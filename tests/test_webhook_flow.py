@@ -144,3 +144,14 @@ def test_audit_by_time(stack):
     assert none["entries"] == []
     assert get_json(stack, "/audit?day=yesterday")[0] == 400
     assert get_json(stack, f"/audit?day={day}&from=soon")[0] == 400
+
+
+def test_event_listing_pages_with_an_opaque_cursor(stack):
+    for tier, day in (("Gold", "01"), ("Platinum", "02"), ("Silver", "03")):
+        post_demo(stack, demo_body(tier=tier, updated_at=f"2026-11-{day}T08:00:00+08:00"))
+    drain()
+    _, first = get_json(stack, "/events?limit=1")
+    assert len(first["events"]) == 1 and first["next"]
+    _, second = get_json(stack, f"/events?limit=1&next={first['next']}")
+    assert [e["event"]["data"]["current"] for e in first["events"] + second["events"]] == ["B", "S"]  # newest first
+    assert get_json(stack, "/events?next=not-a-cursor")[0] == 400

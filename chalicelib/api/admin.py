@@ -27,6 +27,23 @@ def _limit(value: str | None, default: int = 50) -> int:
     return limit
 
 
+def _page(table: str, query: dict[str, Any], cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a query; ``cursor`` is the opaque ``next`` of the previous page."""
+    if cursor:
+        try:
+            query["ExclusiveStartKey"] = quarantine.decode_cursor(cursor)
+        except ValueError:
+            raise bad_request("invalid cursor") from None
+    items, last = dynamo.query(table, **query)
+    return items, quarantine.encode_cursor(last) if last else None
+
+
+def _with_next(body: dict[str, Any], cursor: str | None) -> dict[str, Any]:
+    if cursor:
+        body["next"] = cursor
+    return body
+
+
 def health(config: Configuration, settings: Settings) -> dict[str, Any]:
     return {"status": "ok", "stage": settings.stage, "versions": config.versions, "connectors": sorted(config.connectors)}
 
@@ -98,16 +115,8 @@ def audit_by_time(settings: Settings, params: dict[str, str], limit: int) -> dic
         "ExpressionAttributeValues": values,
         "Limit": limit,
     }
-    if params.get("next"):
-        try:
-            kwargs["ExclusiveStartKey"] = quarantine.decode_cursor(params["next"])
-        except ValueError:
-            raise bad_request("invalid cursor") from None
-    items, last = dynamo.query(settings.audit_table, **kwargs)
-    body: dict[str, Any] = {"day": day, "entries": [audit.entry_view(i) for i in items]}
-    if last:
-        body["next"] = quarantine.encode_cursor(last)
-    return body
+    items, cursor = _page(settings.audit_table, kwargs, params.get("next"))
+    return _with_next({"day": day, "entries": [audit.entry_view(i) for i in items]}, cursor)
 
 
 def verify_chain(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
@@ -164,16 +173,8 @@ def list_events(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
         values[":status"] = {"S": params["status"]}
     if filters:
         kwargs["FilterExpression"] = " AND ".join(filters)
-    if params.get("next"):
-        try:
-            kwargs["ExclusiveStartKey"] = quarantine.decode_cursor(params["next"])
-        except ValueError:
-            raise bad_request("invalid cursor") from None
-    items, last = dynamo.query(settings.events_table, **kwargs)
-    body: dict[str, Any] = {"events": [_event_view(i) for i in items]}
-    if last:
-        body["next"] = quarantine.encode_cursor(last)
-    return body
+    items, cursor = _page(settings.events_table, kwargs, params.get("next"))
+    return _with_next({"events": [_event_view(i) for i in items]}, cursor)
 
 
 def _event_view(item: dict[str, Any]) -> dict[str, Any]:
