@@ -42,3 +42,35 @@ def send(records: Iterable[InboundRecord], queue_url: str) -> None:
             entries = [e for e in entries if e["Id"] in failed]
         else:
             raise EnqueueError(f"{len(entries)} record(s) could not be queued")
+
+
+def redrive(dead_letter_url: str, queue_url: str, limit: int = 1000) -> int:
+    """Move messages from the dead-letter queue back to the inbound queue (oldest first).
+
+    Each message keeps its group (so per-entity order holds) and gets a fresh
+    deduplication id (SQS would drop a resend within 5 minutes otherwise); the
+    processor's own dedupe keys still make a second application impossible.
+    It is deleted from the dead-letter queue only after the send succeeded.
+    """
+    import uuid
+
+    client = aws.client("sqs")
+    moved = 0
+    while moved < limit:
+        messages = client.receive_message(
+            QueueUrl=dead_letter_url, MaxNumberOfMessages=min(BATCH, limit - moved), WaitTimeSeconds=0, AttributeNames=["All"], VisibilityTimeout=60
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            group = message.get("Attributes", {}).get("MessageGroupId") or "redriven"
+            client.send_message(QueueUrl=queue_url, MessageBody=message["Body"], MessageGroupId=group, MessageDeduplicationId=f"redrive-{uuid.uuid4().hex}")
+            client.delete_message(QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+def depth(queue_url: str) -> int:
+    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    values = attributes["Attributes"]
+    return int(values.get("ApproximateNumberOfMessages", 0)) + int(values.get("ApproximateNumberOfMessagesNotVisible", 0))

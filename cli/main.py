@@ -145,10 +145,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from chalicelib.config.loader import load_configuration
     from chalicelib.sync.backfill import backfill
 
-    if args.local:
-        os.environ.update(_local_env() or {})
-        if not _local_env():
-            raise CliError("no local stack found (.local-stack/env): start `make run` first")
+    _use_local_stack(args)
     queue_url = os.environ.get("INBOUND_QUEUE_URL")
     if not queue_url:
         raise CliError("INBOUND_QUEUE_URL is not set: point the CLI at a stage (and its AWS credentials) or use --local")
@@ -191,6 +188,29 @@ def cmd_erase(args: argparse.Namespace) -> int:
     if not args.yes:
         raise CliError("erasure cannot be undone: add --yes")
     _print(_call(args, "POST", "/erase", {"entity": args.entity, "source": args.source}, body={"confirm": True}))
+    return 0
+
+
+def _use_local_stack(args: argparse.Namespace) -> None:
+    if getattr(args, "local", False):
+        local = _local_env()
+        if not local:
+            raise CliError("no local stack found (.local-stack/env): start `make run` first")
+        os.environ.update(local)
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    """Messages the processor gave up on (after 5 attempts) wait in the dead-letter queue; bring them back."""
+    from chalicelib import queue
+
+    _use_local_stack(args)
+    dlq, inbound = os.environ.get("INBOUND_DLQ_URL"), os.environ.get("INBOUND_QUEUE_URL")
+    if not dlq or not inbound:
+        raise CliError("INBOUND_DLQ_URL and INBOUND_QUEUE_URL must be set (or use --local)")
+    if args.action == "count":
+        _print({"dead_letter_messages": queue.depth(dlq)})
+    else:
+        _print({"redriven": queue.redrive(dlq, inbound, args.limit)})
     return 0
 
 
@@ -288,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--local", action="store_true", help="use the stack started by `make run`")
     p.add_argument("--root", default=str(ROOT))
     p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("dlq", help="the inbound dead-letter queue: count its messages, or redrive them to the queue")
+    p.add_argument("action", choices=["count", "redrive"])
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--local", action="store_true", help="use the stack started by `make run`")
+    p.set_defaults(func=cmd_dlq)
 
     p = sub.add_parser("config", help="check every connector and mapping file in this checkout")
     p.add_argument("action", choices=["validate"])

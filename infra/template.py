@@ -19,6 +19,7 @@ FUNCTIONS = ("APIHandler", "ProcessInbound", "DispatchEvents", "ScheduledSync")
 def environment() -> dict[str, Any]:
     env: dict[str, Any] = {t.env_var: {"Ref": t.logical_id} for t in resources.TABLES}
     env["INBOUND_QUEUE_URL"] = {"Ref": "InboundQueue"}
+    env["INBOUND_DLQ_URL"] = {"Ref": "InboundDeadLetterQueue"}
     env[resources.BUS.env_var] = {"Ref": resources.BUS.logical_id}
     return env
 

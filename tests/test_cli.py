@@ -73,3 +73,26 @@ def test_backfill_without_a_queue_is_a_clear_error(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "INBOUND_QUEUE_URL"}
     result = run_cli("backfill", "salesforce", "accounts", env=env)
     assert result.returncode == 2 and "INBOUND_QUEUE_URL" in result.stderr
+
+
+def test_dead_letter_queue_redrive_brings_records_back_and_they_apply_once(stack):
+    from chalicelib import aws as clients
+    from tests.stack import demo_body, drain, get_json, post_demo
+
+    sqs = clients.client("sqs")
+    post_demo(stack, demo_body())
+    message = sqs.receive_message(QueueUrl=os.environ["INBOUND_QUEUE_URL"], AttributeNames=["All"])["Messages"][0]
+    # as if the processor had failed it five times: the redrive policy moves it to the dead-letter queue
+    sqs.send_message(QueueUrl=os.environ["INBOUND_DLQ_URL"], MessageBody=message["Body"], MessageGroupId=message["Attributes"]["MessageGroupId"], MessageDeduplicationId="dlq-1")
+    sqs.delete_message(QueueUrl=os.environ["INBOUND_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
+    assert run_cli("dlq", "count").stdout.count('"dead_letter_messages": 1') == 1
+    result = run_cli("dlq", "redrive")
+    assert result.returncode == 0 and '"redriven": 1' in result.stdout, result.stderr
+    assert drain() == 1
+    assert [e["action"] for e in get_json(stack, "/audit?source=demo_crm/customer/C-1001")[1]["entries"]] == ["received", "applied"]
+
+
+def test_dlq_without_queues_is_a_clear_error():
+    env = {k: v for k, v in os.environ.items() if k not in ("INBOUND_DLQ_URL", "INBOUND_QUEUE_URL")}
+    result = run_cli("dlq", "count", env=env)
+    assert result.returncode == 2 and "INBOUND_DLQ_URL" in result.stderr
