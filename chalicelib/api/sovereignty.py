@@ -5,13 +5,12 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib import aws, consent
 from chalicelib.api.errors import ApiError, bad_request, not_found
 from chalicelib.settings import Settings
 from chalicelib.store import audit, dynamo
 from chalicelib.store.audit import AuditEntry, ChainHead
+from chalicelib.store.commit import Commit, ConflictError, version_of
 
 CATEGORIES = ("contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location")
 
@@ -54,7 +53,9 @@ def set_consent(config: Any, settings: Settings, entity_key: str, body: dict[str
         entry = AuditEntry(action=f"consent_{status}", actor=actor, correlation_id=f"consent#{customer_id}", details={"category": category, "purpose": purpose})
         items, head = audit.chain(f"consent#{customer_id}", [entry], ChainHead.of(item), settings.audit_retention_days)
         updated.update(audit_seq=head.seq, audit_hash=head.hash)
-        actions = [_versioned_put(settings.state_table, updated, item), _audit_put(settings, items[0])]
+        commit = Commit(settings.state_table, settings.audit_table, settings.events_table)
+        commit.put_state(updated, version_of(item))
+        commit.audits.append(items[0])
         golden = dynamo.get(settings.state_table, entity_key, "golden") if purge else None
         removed = sorted(purge & set((golden or {}).get("fields", {})))
         if golden and removed:
@@ -62,34 +63,19 @@ def set_consent(config: Any, settings: Settings, entity_key: str, body: dict[str
             provenance = {k: v for k, v in (golden.get("provenance") or {}).items() if k not in removed}
             purge_entry = AuditEntry(action="consent_purged", actor=actor, correlation_id=f"consent#{customer_id}", details={"category": category, "fields": removed})
             purge_items, golden_head = audit.chain(entity_key, [purge_entry], ChainHead.of(golden), settings.audit_retention_days)
-            new_golden = dict(golden, fields=fields, provenance=provenance, audit_seq=golden_head.seq, audit_hash=golden_head.hash)
-            actions += [_versioned_put(settings.state_table, new_golden, golden), _audit_put(settings, purge_items[0])]
+            commit.put_state(dict(golden, fields=fields, provenance=provenance, audit_seq=golden_head.seq, audit_hash=golden_head.hash), version_of(golden))
+            commit.audits.append(purge_items[0])
         try:
-            aws.client("dynamodb").transact_write_items(TransactItems=actions)
-            return get_consent(config, settings, entity_key) | {"purged_fields": removed}
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("TransactionCanceledException", "TransactionConflictException"):
-                raise
+            commit.execute()
+        except ConflictError:
+            continue
+        return get_consent(config, settings, entity_key) | {"purged_fields": removed}
     raise ApiError(409, "conflict", "the consent record kept changing; try again")
 
 
 def _fields_in(config: Any, category: str) -> set[str]:
     return {name for m in config.mappings.mappings.values() if m.entity == "customer" for name, c in m.categories.items() if c == category}
 
-
-def _versioned_put(table: str, item: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
-    """A Put conditional on the version read (or on absence), bumping the version."""
-    version = int(previous["version"]) if previous and "version" in previous else 0
-    put: dict[str, Any] = {"TableName": table, "Item": dynamo.to_item(dict(item, version=version + 1))}
-    if previous:
-        put.update(ConditionExpression="version = :v", ExpressionAttributeValues={":v": {"N": str(version)}})
-    else:
-        put["ConditionExpression"] = "attribute_not_exists(pk)"
-    return {"Put": put}
-
-
-def _audit_put(settings: Settings, item: dict[str, Any]) -> dict[str, Any]:
-    return {"Put": {"TableName": settings.audit_table, "Item": dynamo.to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
 def usage_report(settings: Settings, entity_key: str) -> dict[str, Any]:

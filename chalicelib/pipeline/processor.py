@@ -22,7 +22,7 @@ from chalicelib.pipeline.outcome import RecordOutcome
 from chalicelib.settings import Settings
 from chalicelib.store import audit, dynamo, quarantine
 from chalicelib.store.audit import AuditEntry, ChainHead
-from chalicelib.store.commit import Commit, ConflictError, EventAlreadyStored
+from chalicelib.store.commit import Commit, ConflictError, EventAlreadyStored, version_of
 
 MAX_ATTEMPTS = 8
 DONE_STATUSES = ("applied", "skipped")
@@ -161,8 +161,8 @@ class Processor:
         puts[golden_key] = golden
         for key, item in puts.items():
             item = dict(item, pk=key[0], sk=key[1])
-            commit.put_state(item, _version(states.get(key)))
-        commit.put_state(_dedupe_item(inbound, status, entity_key, seen), _version(seen))
+            commit.put_state(item, version_of(states.get(key)))
+        commit.put_state(_dedupe_item(inbound, status, entity_key, seen), version_of(seen))
         if not _knows_source(states[golden_key], record):
             commit.others.append((s.state_table, _xref_item(record, entity_id)))
         commit.others.append((s.inputs_table, _input_item(inbound, s)))
@@ -232,7 +232,7 @@ class Processor:
             commit = Commit(s.state_table, s.audit_table, s.events_table)
             item = _dedupe_item(inbound, "quarantined", entity_key, seen)
             item.update(audit_seq=head.seq, audit_hash=head.hash)
-            commit.put_state(item, _version(seen))
+            commit.put_state(item, version_of(seen))
             commit.others.append(
                 (s.quarantine_table, quarantine.quarantine_item(inbound, code=code, message=message, mapping=mapping, mapping_version=mapping_version, previous=previous, field=field))
             )
@@ -260,7 +260,7 @@ class Processor:
         commit = Commit(s.state_table, s.audit_table, s.events_table)
         item = _dedupe_item(inbound, "skipped", entity_key, seen)
         item.update(audit_seq=head.seq, audit_hash=head.hash)
-        commit.put_state(item, _version(seen))
+        commit.put_state(item, version_of(seen))
         if replay_by and seen and seen.get("status") == "quarantined":
             # A replay that the fixed mapping now filters out still closes the quarantined record.
             commit.updates.append(quarantine.mark_replayed_update(s.quarantine_table, quarantine.quarantine_id(inbound.dedupe_key), replay_by))
@@ -279,9 +279,6 @@ _BOOKKEEPING = ("pk", "sk", "version", "audit_seq", "audit_hash")
 def _dedupe_state_key(dedupe_key: str) -> tuple[str, str]:
     return (f"dedupe#{dedupe_key}", "dedupe")
 
-
-def _version(item: dict[str, Any] | None) -> int | None:
-    return int(item["version"]) if item and "version" in item else None
 
 
 def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -18,6 +18,11 @@ from chalicelib.store import dynamo
 MAX_ITEMS = 100
 
 
+def version_of(item: dict[str, Any] | None) -> int | None:
+    """The version an item was read at (None: it did not exist)."""
+    return int(item["version"]) if item and "version" in item else None
+
+
 class ConflictError(Exception):
     """Another writer changed an item we read: re-read and re-apply."""
 
