@@ -35,7 +35,7 @@ class Queue:
     env_var: str
     name: str
     fifo: bool = True
-    visibility_timeout: int = 180
+    visibility_timeout: int = 1080  # AWS advice for SQS event sources: 6 x the function timeout (180 s)
     dead_letter: str | None = None  # logical id of the DLQ
     max_receive_count: int = 5
 
