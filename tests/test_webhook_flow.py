@@ -21,6 +21,8 @@ def test_signed_webhook_is_applied_and_audited(stack):
     assert received["correlation_id"] == receipt["receipt_id"]
     assert applied["mapping_version"]
     assert applied["changes"]["grade"]["after"] == "A"
+    assert applied["changes"]["grade"]["from"] == "customer.tier"  # field-level lineage: source field …
+    assert applied["changes"]["grade"]["rule"].startswith("mappings/demo_crm_customer.yaml:")  # … and the rule's place
     assert applied["changes"]["email"]["after"].startswith("masked:")  # personal data masked
 
     status, state = get_json(stack, "/state?source=demo_crm/customer/C-1001")

@@ -78,6 +78,7 @@ class CompiledMapping:
     examples: list[Example]
     description: str | None = None
     categories: dict[str, str] = field(default_factory=dict)  # canonical field -> data category
+    rules: dict[str, str] = field(default_factory=dict)  # canonical field -> "file:line" of the rule that makes it
     _run: Callable[[dict, str], CanonicalRecord] = field(repr=False, default=None)  # type: ignore[assignment]
 
     def apply(self, payload: dict, *, connector: str | None = None) -> CanonicalRecord:
@@ -414,6 +415,7 @@ class _FileCompiler:
         keep = self.expression(spec.filter, record_names, ("filter",)) if spec.filter is not None else None
 
         runners: list[FieldRunner] = []
+        rules: dict[str, str] = {}
         lineage: dict[str, str] = {}
         categories: dict[str, str] = {}
         owners: dict[str, str] = {}
@@ -432,6 +434,7 @@ class _FileCompiler:
             runner, field_lineage, field_spec = built
             runners.append(runner)
             lineage[name] = field_lineage
+            rules[name] = f"{self.file}:{self.line_of(keys)}"
             if field_spec.category:
                 categories[name] = field_spec.category
             owner = field_spec.owner or spec.owner
@@ -466,7 +469,7 @@ class _FileCompiler:
         )
         return CompiledMapping(
             name=self.name, version=version, entity=spec.entity, connector=self.connector, object=spec.source.object,
-            file=self.file, examples=list(spec.examples), description=spec.description, categories=dict(categories), _run=run,
+            file=self.file, examples=list(spec.examples), description=spec.description, categories=dict(categories), rules=rules, _run=run,
         )
 
     def single_value(self, raw: Any, keys: tuple[Any, ...], coerce: Transform, label: str) -> Callable[[Any], Any] | None:

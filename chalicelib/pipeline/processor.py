@@ -135,7 +135,7 @@ class Processor:
                 mapping=record.mapping,
                 mapping_version=record.mapping_version,
                 details={"source": record.source.model_dump(), "source_time": record.source_time.isoformat(), "notes": [_note(n) for n in outcome.notes]},
-                changes=audit.field_changes(outcome.changed_fields, record.lineage, record.categories, self.config.pii_key),
+                changes=audit.field_changes(outcome.changed_fields, record.lineage, record.categories, self.config.pii_key, self._rules(record)),
             )
         )
         events = []
@@ -172,6 +172,10 @@ class Processor:
         commit.events.extend(events)
         commit.execute()
         return RecordOutcome(status, inbound.dedupe_key, entity_key, [e.id for e in outcome.events])
+
+    def _rules(self, record: CanonicalRecord) -> dict[str, str]:
+        mapping = self.config.mappings.mappings.get(record.mapping)
+        return mapping.rules if mapping is not None else {}
 
     def _received_entry(self, inbound: InboundRecord, record: CanonicalRecord | None, correlation: str, replay_by: str | None) -> AuditEntry:
         details: dict[str, Any] = {

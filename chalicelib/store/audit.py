@@ -141,8 +141,9 @@ def field_changes(
     lineage: dict[str, str],
     categories: dict[str, str],
     key: bytes,
+    rules: dict[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Before/after of each changed field with the source rule that produced it; personal data masked."""
+    """Before/after of each changed field, its source field and the mapping rule (file:line); personal data masked."""
     out: dict[str, dict[str, Any]] = {}
     for name, (before, after) in changed.items():
         personal = categories.get(name) in PERSONAL_CATEGORIES
@@ -151,6 +152,8 @@ def field_changes(
             "after": mask(after, key) if personal else after,
             "from": lineage.get(name),
         }
+        if rules and name in rules:
+            out[name]["rule"] = rules[name]
         if personal:
             out[name]["category"] = categories[name]
     return out
