@@ -118,7 +118,9 @@ def test_personal_data_is_masked_with_a_keyed_hash(harness, trail):
     assert first["after"] == mask("buyer@acme.example", b"test-pii-key")  # keyed: the configured key
     assert first["after"] != mask("buyer@acme.example", b"another-key")
     # Non-personal fields keep their values and their lineage.
-    assert applied[1]["changes"]["grade"] == {"before": "A", "after": "S", "from": applied[1]["changes"]["grade"]["from"]}
+    grade = applied[1]["changes"]["grade"]
+    assert grade == {"before": "A", "after": "S", "from": grade["from"], "rule": grade["rule"]}
+    assert grade["rule"].startswith("mappings/demo_crm_customer.yaml:")
     assert "customer.tier" in applied[1]["changes"]["grade"]["from"]
 
 

@@ -85,7 +85,9 @@ def test_replay_after_the_mapping_is_fixed_applies_it_and_audits_who_and_which_v
     replayed, applied = trail["entries"][2], trail["entries"][3]
     assert replayed["actor"] == "admin:alice" and replayed["details"]["replayed_by"] == "admin:alice"
     assert replayed["mapping_version"] == new_version and applied["mapping_version"] == new_version
-    assert applied["changes"]["grade"] == {"before": "A", "after": "S", "from": applied["changes"]["grade"]["from"]}
+    grade = applied["changes"]["grade"]
+    assert grade == {"before": "A", "after": "S", "from": grade["from"], "rule": grade["rule"]}
+    assert grade["rule"].startswith("mappings/demo_crm_customer.yaml:")
 
     _, events = harness.get("/events?type=customer.grade_changed")
     (event,) = [e["event"] for e in events["events"]]
