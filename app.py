@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import tracing
+from chalicelib.runtime import tracing
 from chalicelib.api.errors import ApiError
 
 tracing.install()
@@ -64,13 +64,13 @@ def _query(request: Any) -> dict[str, str]:
 
 
 def _config():
-    from chalicelib.config.loader import current
+    from chalicelib.configuration import current
 
     return current()
 
 
 def _settings():
-    from chalicelib.settings import get_settings
+    from chalicelib.runtime.settings import get_settings
 
     return get_settings()
 
@@ -208,7 +208,7 @@ def erase(actor: str, request: Any) -> Any:
 @app.route("/mappings/try", methods=["POST"])
 @_admin
 def mapping_try_edited(actor: str, request: Any) -> Any:
-    from chalicelib.api.dry_run import try_edited
+    from chalicelib.api.mappings import try_edited
 
     return try_edited(_config(), _settings(), _json_body(request))
 
@@ -216,7 +216,7 @@ def mapping_try_edited(actor: str, request: Any) -> Any:
 @app.route("/mappings/{name}/try", methods=["POST"])
 @_admin
 def mapping_try(actor: str, request: Any, name: str) -> Any:
-    from chalicelib.api.dry_run import try_mapping
+    from chalicelib.api.mappings import try_mapping
 
     return try_mapping(_config(), _settings(), name, _json_body(request))
 
@@ -224,7 +224,7 @@ def mapping_try(actor: str, request: Any, name: str) -> Any:
 @app.route("/mappings/{name}/regression", methods=["POST"])
 @_admin
 def mapping_regression(actor: str, request: Any, name: str) -> Any:
-    from chalicelib.api.dry_run import regression
+    from chalicelib.api.mappings import regression
 
     return regression(_config(), _settings(), name, _json_body(request))
 
@@ -256,7 +256,7 @@ def process_inbound(event: Any) -> dict[str, Any]:
 def dispatch_events(event: Any) -> dict[str, Any]:
     """The events table's stream (its ARN is set by infra/template.py at package time)."""
     from chalicelib.dispatch.deliver import Dispatcher
-    from chalicelib.secrets import default_resolver
+    from chalicelib.runtime.secrets import default_resolver
 
     dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
     return dispatcher.handle_stream(event.to_dict())

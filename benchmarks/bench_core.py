@@ -93,7 +93,7 @@ def write_units(operation: str, params: dict[str, Any]) -> int:
 
 def _updated_item(update: dict[str, Any]) -> dict[str, Any]:
     """The item an Update writes (billed on its size after the update): read it back."""
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     item = aws.client("dynamodb").get_item(TableName=update["TableName"], Key=update["Key"]).get("Item") or dict(update["Key"])
     return item
@@ -163,13 +163,13 @@ def run(endpoint: str, config: Path) -> None:
 
     os.environ.update(resources.create_all(boto3.session.Session()))
 
-    from chalicelib import aws
-    from chalicelib.config.loader import current
-    from chalicelib.inbound import InboundRecord, event_dedupe_key
+    from chalicelib.runtime import aws
+    from chalicelib.configuration import current
+    from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
     from chalicelib.pipeline.batch import QueueMessage, process_batch
     from chalicelib.pipeline.processor import Processor
-    from chalicelib.queue import group_id
-    from chalicelib.settings import get_settings
+    from chalicelib.runtime.queue import group_id
+    from chalicelib.runtime.settings import get_settings
 
     settings = get_settings()
     processor = Processor(current(), settings)

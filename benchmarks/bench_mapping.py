@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import jsonata  # noqa: E402
 
-from chalicelib.canonical import CanonicalRecord, SourceRef  # noqa: E402
+from chalicelib.domain.canonical import CanonicalRecord, SourceRef  # noqa: E402
 from chalicelib.mapping import load_mapping_set  # noqa: E402
 
 ACCOUNT = {

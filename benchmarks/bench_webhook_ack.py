@@ -83,7 +83,7 @@ def in_process(env: dict[str, str], bare: Path, bodies: list[bytes]) -> tuple[li
     bare_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bare_module)
 
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     in_aws = [0.0]
     started: list[float] = []

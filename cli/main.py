@@ -106,7 +106,7 @@ def _need(value: str | None, message: str) -> str:
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
     """A deployed mapping by name, or an edited mapping file (not deployed yet), on one payload."""
-    from chalicelib.mapping.cli import read_payload
+    from cli.mappings import read_payload
 
     payload = json.loads(json.dumps(read_payload(args.payload), default=str))
     path = Path(args.mapping)
@@ -141,8 +141,8 @@ def _progress_bar(label: str):
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     """The initial load of one stream; interrupt it at will, running it again resumes."""
-    from chalicelib import queue
-    from chalicelib.config.loader import load_configuration
+    from chalicelib.runtime import queue
+    from chalicelib.configuration import load_configuration
     from chalicelib.sync.backfill import backfill
 
     _use_local_stack(args)
@@ -201,7 +201,7 @@ def _use_local_stack(args: argparse.Namespace) -> None:
 
 def cmd_dlq(args: argparse.Namespace) -> int:
     """Messages the processor gave up on (after 5 attempts) wait in the dead-letter queue; bring them back."""
-    from chalicelib import queue
+    from chalicelib.runtime import queue
 
     _use_local_stack(args)
     dlq, inbound = os.environ.get("INBOUND_DLQ_URL"), os.environ.get("INBOUND_QUEUE_URL")
@@ -215,7 +215,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def cmd_config_validate(args: argparse.Namespace) -> int:
-    from chalicelib.config.loader import load_configuration
+    from chalicelib.configuration import load_configuration
     from chalicelib.config.problems import ConfigError
 
     try:
@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_config_validate)
 
     try:
-        from chalicelib.mapping.cli import register
+        from cli.mappings import register
     except ImportError:
         register = None
     if register is not None:

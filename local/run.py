@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_port("127.0.0.1", args.aws_port)
         env.update(create_resources(env))
         # Validate the configuration before starting anything that serves it.
-        check = subprocess.run([python, "-c", "from chalicelib.config.loader import current; c = current(); print(len(c.connectors), 'connectors,', len(c.mappings.mappings), 'mappings loaded')"], env=env, cwd=ROOT)
+        check = subprocess.run([python, "-c", "from chalicelib.configuration import current; c = current(); print(len(c.connectors), 'connectors,', len(c.mappings.mappings), 'mappings loaded')"], env=env, cwd=ROOT)
         if check.returncode != 0:
             print("the configuration has problems (above); fix them and run again", file=sys.stderr)
             return 2

@@ -48,7 +48,7 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 
 def poll_queue_once(handler: Any, queue_url: str, wait_seconds: int = 1) -> int:
     """Receive one batch, run the handler, delete what it did not report as failed."""
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     sqs = aws.client("sqs")
     received = sqs.receive_message(
@@ -77,7 +77,7 @@ class StreamPoller:
     """Reads a DynamoDB stream (moto) and hands records to a stream handler, like Lambda's event source mapping."""
 
     def __init__(self, table: str):
-        from chalicelib import aws
+        from chalicelib.runtime import aws
 
         self.table = table
         self.streams = aws.client("dynamodbstreams")

@@ -23,7 +23,7 @@ def aws(aws_server, monkeypatch):
     env = aws_server.reset()
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    from chalicelib import aws as aws_clients
+    from chalicelib.runtime import aws as aws_clients
 
     aws_clients.reset_clients()
     yield aws_server
@@ -49,10 +49,10 @@ def stack(aws, monkeypatch):
 
 
 def _reset_caches() -> None:
-    from chalicelib import settings
+    from chalicelib.runtime import settings
     from chalicelib.api import auth
-    from chalicelib.config import loader
-    from chalicelib.secrets import default_resolver
+    from chalicelib import configuration as loader
+    from chalicelib.runtime.secrets import default_resolver
 
     settings.reset_settings()
     loader.reset()

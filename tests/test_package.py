@@ -30,7 +30,7 @@ def test_configuration_loads_from_the_deployment_package(package, tmp_path):
         assert not any(n.startswith(("tests/", "local/", "moto/")) for n in names), "test tools must not ship"
         archive.extractall(tmp_path)
     probe = (
-        "import json; from pathlib import Path; from chalicelib.config.loader import load_configuration; "
+        "import json; from pathlib import Path; from chalicelib.configuration import load_configuration; "
         "c = load_configuration(Path('.')); import chalicelib; "
         "print(json.dumps({'connectors': sorted(c.connectors), 'mappings': len(c.mappings.mappings), 'from': chalicelib.__file__}))"
     )

@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.canonical import CanonicalRecord, SourceRef
+from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 
 UTC = timezone.utc
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.canonical import CanonicalRecord
-from chalicelib.events import CloudEvent
+from chalicelib.domain.canonical import CanonicalRecord
+from chalicelib.domain.events import CloudEvent
 from chalicelib.triggers.config import TriggerConfig
 from chalicelib.triggers.outcome import StateKeysMissing, TriggerInputError
 from chalicelib.triggers.process import MAX_KEYS, process, required_state_keys

@@ -11,17 +11,17 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.events import CloudEvent
+from chalicelib.domain.events import CloudEvent
 
 
 def drive(traffic: Any, trigger_config: Any) -> tuple[list[CloudEvent], dict[str, Any]]:
     """Requires boto3 to point at a stand-in with the tables (tests' ``aws`` fixture, or ``standin``)."""
-    from chalicelib.config.loader import Configuration
-    from chalicelib.dispatch.config import DEFAULT
-    from chalicelib.inbound import InboundRecord
+    from chalicelib.configuration import Configuration
+    from chalicelib.dispatch.subscribers import DEFAULT
+    from chalicelib.domain.inbound import InboundRecord
     from chalicelib.mapping import compile_documents
     from chalicelib.pipeline.processor import Processor
-    from chalicelib.settings import PROJECT_ROOT, get_settings
+    from chalicelib.runtime.settings import PROJECT_ROOT, get_settings
 
     config = Configuration(connectors={}, mappings=compile_documents([]), triggers=trigger_config, root=PROJECT_ROOT, subscribers=DEFAULT)
     processor = Processor(config, get_settings())
@@ -45,7 +45,7 @@ def drive(traffic: Any, trigger_config: Any) -> tuple[list[CloudEvent], dict[str
 
 
 def read_events(table: str) -> list[CloudEvent]:
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     events, start = [], None
     while True:

@@ -19,7 +19,7 @@ from benchmarks.accuracy.config import bench_config
 from benchmarks.accuracy.expectation import Key, expected_events
 from benchmarks.accuracy.generator import Traffic, generate
 from benchmarks.accuracy.memory_driver import MemoryDriver
-from chalicelib.events import CloudEvent
+from chalicelib.domain.events import CloudEvent
 
 RULES = ("grade_changed", "order_anomaly/amount_spike", "order_anomaly/below_floor_price",
          "order_anomaly/duplicate_order", "order_anomaly/credit_limit_exceeded", "order_anomaly/big_order_grade_d",

@@ -5,11 +5,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from chalicelib import identity
+from chalicelib.domain import identity
 from chalicelib.api.errors import ApiError, bad_request, not_found
-from chalicelib.canonical import ENTITY_TYPES, SourceRef
-from chalicelib.config.loader import Configuration
-from chalicelib.settings import Settings
+from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
+from chalicelib.configuration import Configuration
+from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo, quarantine
 
 MAX_PAGE = 200

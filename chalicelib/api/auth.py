@@ -11,8 +11,8 @@ TTL_SECONDS = 300
 
 
 def _admin_token() -> str:
-    from chalicelib.settings import resolve_ref_string
-    from chalicelib.settings import get_settings
+    from chalicelib.runtime.settings import resolve_ref_string
+    from chalicelib.runtime.settings import get_settings
 
     ref = get_settings().admin_token_ref
     cached = _CACHE.get(ref)

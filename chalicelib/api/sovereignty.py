@@ -5,9 +5,10 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib import aws, consent
+from chalicelib.runtime import aws
+from chalicelib.domain import consent
 from chalicelib.api.errors import ApiError, bad_request, not_found
-from chalicelib.settings import Settings
+from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo
 from chalicelib.store.audit import AuditEntry, ChainHead
 from chalicelib.store.commit import Commit, ConflictError, version_of

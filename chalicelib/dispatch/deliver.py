@@ -19,10 +19,10 @@ from typing import Any, Callable
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from chalicelib import aws
-from chalicelib.dispatch.config import Subscribers, Target
+from chalicelib.runtime import aws
+from chalicelib.dispatch.subscribers import Subscribers, Target
 from chalicelib.dispatch.targets import SENDERS, DeliveryFailed
-from chalicelib.settings import Settings
+from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo
 from chalicelib.store.audit import AuditEntry, ChainHead
 

@@ -9,7 +9,7 @@ import time
 import urllib.parse
 from typing import Any, Callable
 
-from chalicelib.dispatch.config import DingTalkRobotTarget, EventBridgeTarget, HttpTarget, WeComRobotTarget
+from chalicelib.dispatch.subscribers import DingTalkRobotTarget, EventBridgeTarget, HttpTarget, WeComRobotTarget
 
 
 class DeliveryFailed(Exception):
@@ -34,7 +34,7 @@ def standard_webhooks_headers(secret: str, msg_id: str, timestamp: int, body: by
 
 
 def send_eventbridge(target: EventBridgeTarget, event: dict[str, Any], bus: str, **_: Any) -> str:
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     entry = {
         "Source": "salesbridge",

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.inbound import InboundRecord, content_dedupe_key, event_dedupe_key
+from chalicelib.domain.inbound import InboundRecord, content_dedupe_key, event_dedupe_key
 from chalicelib.ingress.safe_xml import UnsafeOrMalformedXml, local_name, parse_xml
 from chalicelib.ingress.verify.base import VerifiedDelivery
 from chalicelib.ingress.webhook_config import (

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.config.loader import Configuration
-from chalicelib.settings import Settings
+from chalicelib.configuration import Configuration
+from chalicelib.runtime.settings import Settings
 
 log = logging.getLogger("salesbridge.door")
 
@@ -39,7 +39,7 @@ def _error(status: int, code: str, message: str, receipt_id: str) -> Reply:
 
 def receive(connector_name: str, request: Any, config: Configuration, settings: Settings) -> Reply:
     """Handle one vendor call (``request`` is Chalice's current_request)."""
-    from chalicelib import queue
+    from chalicelib.runtime import queue
     from chalicelib.ingress.deliveries import DeliveryError, split_delivery
     from chalicelib.ingress.verify import RejectedRequest
 
@@ -130,7 +130,7 @@ def _audit_rejection(settings: Settings, connector: str, receipt_id: str, reques
     Returns False when the entry could not be written: the caller then answers 503 instead of the
     4xx, so no refusal is ever given without its audit entry (the vendor retries; the retry is audited).
     """
-    from chalicelib import aws
+    from chalicelib.runtime import aws
     from chalicelib.store import audit, dynamo
 
     entry = audit.AuditEntry(

@@ -2,7 +2,7 @@
 
 Validated at load time with pydantic; every mistake becomes a ``Problem`` naming
 file:line:column and the field, so an integrator fixes them all in one pass.
-Secret *values* never appear here, only references (see ``chalicelib.secrets``).
+Secret *values* never appear here, only references (see ``chalicelib.runtime.secrets``).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from chalicelib.config.problems import Problem
-from chalicelib.secrets import EnvSecret, SecretsManagerSecret, SecretRef, SsmSecret
+from chalicelib.runtime.secrets import EnvSecret, SecretsManagerSecret, SecretRef, SsmSecret
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BODY_BYTES = MIB

@@ -26,10 +26,10 @@ from typing import Any
 
 from pydantic import AwareDatetime
 
-from chalicelib.canonical import ENTITY_MODELS, CanonicalRecord, OrderLine, SourceRef
+from chalicelib.domain.canonical import ENTITY_MODELS, CanonicalRecord, OrderLine, SourceRef
 from chalicelib.config.problems import ConfigError, Problem
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList, load_yaml_file
-from chalicelib.expressions import EvaluationError, Expression, ExpressionError, compile_expression
+from chalicelib.domain.expressions import EvaluationError, Expression, ExpressionError, compile_expression
 from chalicelib.mapping.errors import RecordMappingError, ValueProblem
 from chalicelib.mapping.paths import MISSING, PathError, compile_getter, parse_path
 from chalicelib.mapping.spec import (

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.canonical import CanonicalRecord
+from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.mapping.compiler import CompiledMapping, MappingSet
 from chalicelib.mapping.errors import RecordMappingError
 
@@ -146,3 +146,17 @@ def run_examples(mapping_set: MappingSet) -> list[ExampleResult]:
         for example in mapping.examples:
             results.append(run_example(mapping, example))
     return results
+
+
+def map_payload(mapping: CompiledMapping, payload: dict[str, Any]) -> dict[str, Any]:
+    """Map one payload without storing anything; the result is JSON data.
+
+    ``{"mapping", "mapping_version", "record"}`` on success, ``{"mapping", "mapping_version",
+    "error": {code, field, path, message}}`` otherwise. Callers may add more keys (state diff, events).
+    """
+    result: dict[str, Any] = {"mapping": mapping.name, "mapping_version": mapping.version}
+    try:
+        result["record"] = record_json(mapping.apply(payload))
+    except RecordMappingError as exc:
+        result["error"] = exc.to_dict()
+    return result

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.inbound import InboundRecord
+from chalicelib.domain.inbound import InboundRecord
 from chalicelib.mapping.compiler import MappingSet
 from chalicelib.mapping.errors import RecordMappingError
 from chalicelib.mapping.examples import record_json

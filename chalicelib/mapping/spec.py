@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, WithJsonSchema
 
-from chalicelib.canonical import ENTITY_MODELS, EntityType
+from chalicelib.domain.canonical import ENTITY_MODELS, EntityType
 from chalicelib.config.problems import Problem
 from chalicelib.mapping.transforms import transform_list_schema
 

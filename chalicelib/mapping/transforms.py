@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from chalicelib.expressions import EvaluationError, ExpressionError, compile_expression
+from chalicelib.domain.expressions import EvaluationError, ExpressionError, compile_expression
 from chalicelib.mapping.errors import ValueProblem
 
 Transform = Callable[[Any], Any]

@@ -12,8 +12,8 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from chalicelib.inbound import InboundRecord
-from chalicelib.pipeline.outcome import RecordOutcome
+from chalicelib.domain.inbound import InboundRecord
+from chalicelib.pipeline.record_outcome import RecordOutcome
 from chalicelib.pipeline.processor import Processor
 
 log = logging.getLogger("salesbridge.pipeline")

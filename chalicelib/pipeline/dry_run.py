@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from chalicelib import identity
-from chalicelib.config.loader import Configuration
-from chalicelib.inbound import InboundRecord
+from chalicelib.domain import identity
+from chalicelib.configuration import Configuration
+from chalicelib.domain.inbound import InboundRecord
 from chalicelib.mapping import CompiledMapping, MappingSet, RecordMappingError
-from chalicelib.mapping.cli import dry_run as map_only
+from chalicelib.mapping.examples import map_payload as map_only
 
 StateKey = tuple[str, str]
 ReadStates = Callable[[list[StateKey]], dict[StateKey, "dict[str, Any] | None"]]

@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib import consent, identity
-from chalicelib.canonical import CanonicalRecord
-from chalicelib.config.loader import Configuration
-from chalicelib.inbound import InboundRecord
-from chalicelib.pipeline.outcome import RecordOutcome
-from chalicelib.settings import Settings
+from chalicelib.domain import consent, identity
+from chalicelib.domain.canonical import CanonicalRecord
+from chalicelib.configuration import Configuration
+from chalicelib.domain.inbound import InboundRecord
+from chalicelib.pipeline.record_outcome import RecordOutcome
+from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo, quarantine
 from chalicelib.store.audit import AuditEntry, ChainHead
 from chalicelib.store.commit import Commit, ConflictError, EventAlreadyStored, version_of

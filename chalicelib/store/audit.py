@@ -211,7 +211,7 @@ def verify_head(items: list[dict[str, Any]], head: ChainHead | None) -> list[str
 
 def stored_head(entity_key: str) -> ChainHead | None:
     """The head kept on the item that owns the chain (golden item, input's dedupe item, event item)."""
-    from chalicelib.settings import get_settings
+    from chalicelib.runtime.settings import get_settings
 
     s = get_settings()
     kind, _, ident = entity_key.partition("#")

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws
+from chalicelib.runtime import aws
 from chalicelib.store import dynamo
 
 MAX_ITEMS = 100

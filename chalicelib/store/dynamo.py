@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from chalicelib import aws
+from chalicelib.runtime import aws
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

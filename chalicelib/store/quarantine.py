@@ -7,8 +7,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib import aws
-from chalicelib.inbound import InboundRecord
+from chalicelib.runtime import aws
+from chalicelib.domain.inbound import InboundRecord
 from chalicelib.store import dynamo
 
 

@@ -37,7 +37,7 @@ from typing import Any, Callable, Literal
 from chalicelib.connectors.api_config import ApiSections, StreamConfig
 from chalicelib.connectors.base import Position, Source
 from chalicelib.connectors.errors import BudgetExhausted, MalformedPageError, RateLimited
-from chalicelib.inbound import InboundRecord
+from chalicelib.domain.inbound import InboundRecord
 from chalicelib.sync.watermark import DynamoWatermarkStore, WatermarkStore
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def run_stream(connector_config: ApiSections, stream_config: StreamConfig, *, si
     owns_client = client is None
     if client is None:
         if resolve is None:
-            from chalicelib.secrets import resolve as default_resolve  # type: ignore[import-not-found]
+            from chalicelib.runtime.secrets import resolve as default_resolve  # type: ignore[import-not-found]
 
             resolve = default_resolve
         client = build_client(connector_config, resolve, deadline=deadline)

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws
-from chalicelib.settings import Settings
+from chalicelib.runtime import aws
+from chalicelib.runtime.settings import Settings
 
 log = logging.getLogger("salesbridge.sync")
 _UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600}
@@ -75,7 +75,7 @@ def release_lease(settings: Settings, connector: str, stream: str) -> None:
 
 
 def run_due_streams(config: Any, settings: Settings, deadline: Callable[[], float]) -> list[StreamRun]:
-    from chalicelib import queue
+    from chalicelib.runtime import queue
     from chalicelib.sync.runner import run_stream
 
     def sink(records: list) -> None:

@@ -44,7 +44,7 @@ class DynamoWatermarkStore:
     @property
     def dynamodb(self) -> Any:
         if self._dynamodb is None:
-            from chalicelib.aws import client
+            from chalicelib.runtime.aws import client
 
             self._dynamodb = client("dynamodb")
         return self._dynamodb

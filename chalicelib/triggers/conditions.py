@@ -1,4 +1,4 @@
-"""Custom-rule conditions, compiled by the shared safe expression language (chalicelib.expressions).
+"""Custom-rule conditions, compiled by the shared safe expression language (chalicelib.domain.expressions).
 
 The rules depend only on this narrow face — `compile_condition(text, names)` and
 `Condition.evaluate(env) -> bool` with the `names` it reads — so the engine can change underneath.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from chalicelib.expressions import EvaluationError, Expression, ExpressionError, compile_expression
+from chalicelib.domain.expressions import EvaluationError, Expression, ExpressionError, compile_expression
 
 
 class ConditionError(ValueError):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.canonical import CanonicalRecord
-from chalicelib.events import CloudEvent
-from chalicelib.golden import MergeResult, iso
+from chalicelib.domain.canonical import CanonicalRecord
+from chalicelib.domain.events import CloudEvent
+from chalicelib.domain.golden import MergeResult, iso
 from chalicelib.triggers.config import GradeConfig
 from chalicelib.triggers.outcome import AuditNote, EventContext, TriggerInputError
 

@@ -16,8 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.canonical import OrderLine
-from chalicelib.golden import iso
+from chalicelib.domain.canonical import OrderLine
+from chalicelib.domain.golden import iso
 
 Entry = dict[str, Any]
 

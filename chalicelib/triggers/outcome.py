@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.events import CloudEvent, deterministic_id
+from chalicelib.domain.events import CloudEvent, deterministic_id
 
 StateKey = tuple[str, str]
 

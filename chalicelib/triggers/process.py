@@ -5,7 +5,7 @@
    notes, changed fields, stale) that the pipeline commits atomically.
 
 State keys (pk, sk) and who owns them:
-- ``("<entity>#<id>", "golden")``        golden record (chalicelib.golden), incl. once-only markers
+- ``("<entity>#<id>", "golden")``        golden record (chalicelib.domain.golden), incl. once-only markers
 - ``("customer#<id>", "orders")``         the customer's order history (order_history)
 - ``("product#<sku>", "golden")``         product master, read for floor prices and custom rules
 - ``("rebate#<dist>#<YYYY-MM>#<policy>", "basis")``  rebate basis, settlement, last report (rebate)
@@ -19,8 +19,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable
 
-from chalicelib.canonical import CanonicalRecord
-from chalicelib.golden import MergeResult, StateKey, golden_key, merge
+from chalicelib.domain.canonical import CanonicalRecord
+from chalicelib.domain.golden import MergeResult, StateKey, golden_key, merge
 from chalicelib.triggers import custom_rules, grade, rebate
 from chalicelib.triggers.config import RebatePolicy, TriggerConfig
 from chalicelib.triggers.order_anomaly import Finding, builtin_findings

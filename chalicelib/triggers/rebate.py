@@ -18,8 +18,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.canonical import OrderLine
-from chalicelib.events import CloudEvent
+from chalicelib.domain.canonical import OrderLine
+from chalicelib.domain.events import CloudEvent
 from chalicelib.triggers.config import RebatePolicy, Tier
 from chalicelib.triggers.outcome import EventContext, number_text
 

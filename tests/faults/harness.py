@@ -1,6 +1,6 @@
 """Fault-injection harness: the real handlers against the moto server, with faults armed on the real clients.
 
-Faults are botocore event hooks on the cached clients of ``chalicelib.aws``:
+Faults are botocore event hooks on the cached clients of ``chalicelib.runtime.aws``:
 
 - ``before``: raised from ``before-parameter-build`` — the request never reaches AWS (a crash or an error
   before the call);
@@ -88,7 +88,7 @@ class Fault:
 
 
 def arm(fault: Fault) -> Fault:
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     events = aws.client(fault.service).meta.events
     service_id = aws.client(fault.service).meta.service_model.service_id.hyphenize()
@@ -98,7 +98,7 @@ def arm(fault: Fault) -> Fault:
 
 
 def disarm(fault: Fault) -> None:
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     events = aws.client(fault.service).meta.events
     service_id = aws.client(fault.service).meta.service_model.service_id.hyphenize()
@@ -117,10 +117,10 @@ def config_dir(tmp: Path) -> Path:
 
 
 def reset_caches() -> None:
-    from chalicelib import settings
+    from chalicelib.runtime import settings
     from chalicelib.api import auth
-    from chalicelib.config import loader
-    from chalicelib.secrets import default_resolver
+    from chalicelib import configuration as loader
+    from chalicelib.runtime.secrets import default_resolver
 
     settings.reset_settings()
     loader.reset()
@@ -142,7 +142,7 @@ class Harness:
     # ------------------------------------------------------------------ setup
     def install(self, fresh: bool = True) -> "Harness":
         """Fresh resources (unless just reset), an EventBridge rule → SQS standard queue tap, platform hooks on SQS."""
-        from chalicelib import aws
+        from chalicelib.runtime import aws
 
         if fresh:
             os.environ.update(self.aws_server.reset())
@@ -186,7 +186,7 @@ class Harness:
 
     def enqueue_late_copy(self, body: bytes, connector: str = "demo_crm") -> None:
         """The same input re-delivered after SQS's 5-minute dedupe window (new MessageDeduplicationId)."""
-        from chalicelib import aws, queue
+        from chalicelib.runtime import aws, queue
 
         records = self._records_of(connector, body)
         for r in records:
@@ -199,7 +199,7 @@ class Harness:
         import uuid
         from datetime import datetime, timezone
 
-        from chalicelib.config.loader import current
+        from chalicelib.configuration import current
         from chalicelib.ingress.deliveries import split_delivery
         from chalicelib.ingress.request import InboundRequest
 
@@ -216,7 +216,7 @@ class Harness:
         import app as application
         from local.worker import poll_queue_once
 
-        from chalicelib import aws
+        from chalicelib.runtime import aws
 
         handled = 0
         for _ in range(max_rounds):
@@ -237,7 +237,7 @@ class Harness:
         raise AssertionError("the inbound queue did not drain")
 
     def _queue_empty(self) -> bool:
-        from chalicelib import aws
+        from chalicelib.runtime import aws
 
         attrs = aws.client("sqs").get_queue_attributes(
             QueueUrl=os.environ["INBOUND_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -281,7 +281,7 @@ class Harness:
 
     def tap(self) -> list[str]:
         """Event ids that reached the bus (read so far, with repeats)."""
-        from chalicelib import aws
+        from chalicelib.runtime import aws
 
         sqs = aws.client("sqs")
         while True:
@@ -310,7 +310,7 @@ def _visible_now(params: dict[str, Any], **_: Any) -> None:
 
 
 def scan(table: str) -> list[dict[str, Any]]:
-    from chalicelib import aws
+    from chalicelib.runtime import aws
     from chalicelib.store import dynamo
 
     items: list[dict[str, Any]] = []
@@ -328,7 +328,7 @@ BOOKKEEPING = ("version", "audit_seq", "audit_hash")
 
 def snapshot() -> dict[str, Any]:
     """Everything a run leaves behind that must not depend on faults (times of writing excluded)."""
-    from chalicelib.settings import get_settings
+    from chalicelib.runtime.settings import get_settings
 
     s = get_settings()
     state = scan(s.state_table)
@@ -355,7 +355,7 @@ def snapshot() -> dict[str, Any]:
 
 def chains_intact() -> dict[str, list[str]]:
     """Every audit chain in the table, verified; returns the broken ones with their problems."""
-    from chalicelib.settings import get_settings
+    from chalicelib.runtime.settings import get_settings
     from chalicelib.store.audit import verify_entity
 
     table = get_settings().audit_table

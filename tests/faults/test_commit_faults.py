@@ -19,7 +19,7 @@ def test_fault_at_commit_boundary(harness, reference, scenario):
 
 def test_every_queue_message_redelivered_changes_nothing(harness, reference):
     """At-least-once to the extreme: every message of every batch is handled, then comes back once more."""
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     replayed: set[str] = set()
 

@@ -19,9 +19,9 @@ WORKERS = 6
 
 
 def _processor() -> Any:
-    from chalicelib.config.loader import current
+    from chalicelib.configuration import current
     from chalicelib.pipeline.processor import Processor
-    from chalicelib.settings import get_settings
+    from chalicelib.runtime.settings import get_settings
 
     return Processor(current(), get_settings())
 
@@ -40,7 +40,7 @@ def _count_cancelled(http_response: Any = None, **_: Any) -> None:
 
 def _all_at_once(records: list[Any]) -> list[Any]:
     """Each record on its own thread and its own processor, released together."""
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     CANCELLED.clear()
     aws.client("dynamodb").meta.events.register("after-call.dynamodb.TransactWriteItems", _count_cancelled)
@@ -189,7 +189,7 @@ def test_out_of_order_and_duplicate_deliveries_end_in_the_newest_state(harness):
 
 def test_redelivered_input_keeps_its_one_outcome_after_a_mapping_change(harness):
     """A stale input redelivered after its mapping changed must stay stale, not become a second outcome."""
-    from chalicelib.settings import get_settings
+    from chalicelib.runtime.settings import get_settings
     from tests.faults.harness import reset_caches
 
     newest = demo_body("C-1", "Gold", "2026-11-02T08:00:00+08:00")

@@ -19,7 +19,7 @@ def test_fault_at_ingest_boundary(harness, reference, scenario):
 
 def test_partially_refused_enqueue_is_retried_not_lost(harness, reference):
     """SQS takes the batch call but refuses its entries (``Failed``): the door retries them before answering."""
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     refusals = []
 

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.webhook_config import parse_webhook_section
-from chalicelib.secrets import SecretResolver, SecretError
+from chalicelib.runtime.secrets import SecretResolver, SecretError
 
 VENDORS = Path(__file__).parent / "fixtures" / "vendors"
 FIXTURES = Path(__file__).parent / "fixtures"

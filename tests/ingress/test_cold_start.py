@@ -6,7 +6,7 @@ import sys
 
 CHECK = """
 import sys
-import chalicelib.ingress.verify, chalicelib.ingress.deliveries, chalicelib.ingress.webhook_config, chalicelib.secrets
+import chalicelib.ingress.verify, chalicelib.ingress.deliveries, chalicelib.ingress.webhook_config, chalicelib.runtime.secrets
 heavy = sorted(m for m in ("cryptography", "defusedxml", "boto3") if m in sys.modules)
 print(",".join(heavy))
 """

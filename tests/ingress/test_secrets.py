@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from chalicelib import aws as aws_clients
+from chalicelib.runtime import aws as aws_clients
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify import make_verifier
-from chalicelib.secrets import EnvSecret, SecretError, SecretResolver, SecretsManagerSecret, SsmSecret, read_secret
+from chalicelib.runtime.secrets import EnvSecret, SecretError, SecretResolver, SecretsManagerSecret, SsmSecret, read_secret
 from tests.ingress.conftest import config, request, vendor_bytes
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.ingress.verify import SignatureError, make_verifier
-from chalicelib.secrets import SecretError
+from chalicelib.runtime.secrets import SecretError
 from tests.ingress.conftest import TableSecrets, at, config, request, vendor_bytes
 
 SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

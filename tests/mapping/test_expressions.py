@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.expressions import EvaluationError, ExpressionError, compile_expression
+from chalicelib.domain.expressions import EvaluationError, ExpressionError, compile_expression
 
 
 def run(source: str, **env):

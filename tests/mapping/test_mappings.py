@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.canonical import CanonicalRecord
+from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.config.problems import ConfigError
 from chalicelib.config.yaml_lines import load_yaml_text
-from chalicelib.inbound import InboundRecord
+from chalicelib.domain.inbound import InboundRecord
 from chalicelib.mapping import RecordMappingError, compile_documents, load_mapping_set
-from chalicelib.mapping.cli import dry_run, main as cli_main
+from chalicelib.mapping.examples import map_payload as dry_run
+from cli.mappings import main as cli_main
 from chalicelib.mapping.examples import run_examples
 from chalicelib.mapping.regression import regression_diff
 from chalicelib.mapping.schema import SCHEMA_FILE, schema_text

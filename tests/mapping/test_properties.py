@@ -5,7 +5,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.canonical import CanonicalRecord
+from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.mapping import RecordMappingError, load_mapping_set
 from chalicelib.mapping.examples import as_payload
 

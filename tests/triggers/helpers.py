@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from chalicelib.canonical import CanonicalRecord, SourceRef
+from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 from chalicelib.config.yaml_lines import load_yaml_file, load_yaml_text
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
 from chalicelib.triggers.process import process, required_state_keys

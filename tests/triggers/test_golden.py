@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from chalicelib.golden import golden_key, merge
+from chalicelib.domain.golden import golden_key, merge
 from tests.triggers.helpers import rec
 
 OWNERS = {"grade": "crm", "credit_limit": "erp"}.get

@@ -18,7 +18,7 @@ SECRETS = {
 
 
 def resolve(ref: dict[str, Any]) -> str:
-    """Test stand-in for chalicelib.secrets.resolve: env references from a fixed table."""
+    """Test stand-in for chalicelib.runtime.secrets.resolve: env references from a fixed table."""
     return SECRETS[ref["env"]]
 
 

@@ -6,7 +6,7 @@ from typing import Any, Callable
 from chalicelib.connectors.api_config import ApiSections
 from chalicelib.connectors.rate_budget import MemoryBucketStore
 from chalicelib.connectors.registry import build_client
-from chalicelib.inbound import InboundRecord
+from chalicelib.domain.inbound import InboundRecord
 from tests.vendor_servers import configs
 from tests.vendor_servers.generic import GenericServer
 from tests.vendor_servers.hubspot import HubSpotServer

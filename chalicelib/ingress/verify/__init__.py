@@ -51,7 +51,7 @@ def make_verifier(webhook_config: Any, secrets: SecretSource | None = None) -> V
     except KeyError:
         raise ValueError(f"unknown webhook scheme {webhook_config.scheme!r}; known: {sorted(SCHEMES)}") from None
     if secrets is None:
-        from chalicelib.secrets import default_resolver
+        from chalicelib.runtime.secrets import default_resolver
 
         secrets = default_resolver()
     return cls(webhook_config, secrets)

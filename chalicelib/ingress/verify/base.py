@@ -18,7 +18,7 @@ from chalicelib.ingress.request import InboundRequest
 
 
 class SecretSource(Protocol):
-    """Anything that turns a secret reference into its value (``chalicelib.secrets.SecretResolver``)."""
+    """Anything that turns a secret reference into its value (``chalicelib.runtime.secrets.SecretResolver``)."""
 
     def get(self, ref: Any) -> str: ...
 

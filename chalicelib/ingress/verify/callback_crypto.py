@@ -12,7 +12,7 @@ import hashlib
 import os
 import struct
 
-from chalicelib.secrets import SecretError
+from chalicelib.runtime.secrets import SecretError
 
 BLOCK = 32
 

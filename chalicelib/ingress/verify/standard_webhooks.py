@@ -12,7 +12,7 @@ import hmac
 
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify.base import SignatureError, VerifiedDelivery, Verifier, check_window, first_match, parse_timestamp
-from chalicelib.secrets import SecretError
+from chalicelib.runtime.secrets import SecretError
 
 SECRET_PREFIX = "whsec_"
 

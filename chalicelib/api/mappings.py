@@ -1,0 +1,104 @@
+"""`POST /mappings/{name}/try` and `POST /mappings/{name}/regression`: see before deploying."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.api.errors import ApiError, bad_request, not_found
+from chalicelib.configuration import Configuration
+from chalicelib.domain.inbound import InboundRecord
+from chalicelib.runtime.settings import Settings
+from chalicelib.store import dynamo
+
+MAX_REGRESSION_INPUTS = 500
+
+
+def _reader(settings: Settings):
+    return lambda keys: dynamo.batch_get(settings.state_table, keys)
+
+
+def _mapping(config: Configuration, name: str) -> Any:
+    mapping = config.mappings.mappings.get(name)
+    if mapping is None:
+        raise not_found(f"no mapping named {name!r}; loaded: {', '.join(sorted(config.mappings.mappings))}")
+    return mapping
+
+
+def try_mapping(config: Configuration, settings: Settings, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    from chalicelib.pipeline.dry_run import simulate
+
+    return simulate(config, _mapping(config, name), payload, _reader(settings))
+
+
+def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+    """Dry-run an edited mapping file (not deployed yet) on a payload, against the current state."""
+    from chalicelib.pipeline.dry_run import simulate
+
+    payload = body.get("payload")
+    if not isinstance(payload, dict):
+        raise bad_request('send {"mapping": "<the mapping file\'s text>", "payload": {...the source record...}}')
+    edited = _compile_edited(config, body.get("mapping"), "edited mapping")
+    return simulate(config, edited, payload, _reader(settings))
+
+
+def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
+    from chalicelib.config.problems import ConfigError
+    from chalicelib.config.yaml_lines import load_yaml_text
+    from chalicelib.mapping import compile_documents
+
+    if not isinstance(text, str) or not text.strip():
+        raise bad_request("send the mapping file's text as \"mapping\"")
+    try:
+        edited_set = compile_documents([(filename, load_yaml_text(text, filename)), *_scale_docs(config)])
+    except ConfigError as exc:
+        raise ApiError(400, "invalid_mapping", str(exc)) from None
+    edited = next(iter(edited_set.mappings.values()), None)
+    if edited is None:
+        raise bad_request("the text holds no `kind: mapping` document")
+    return edited
+
+
+def recent_inputs(settings: Settings, connector: str, object_type: str, limit: int) -> list[InboundRecord]:
+    items, _ = dynamo.query(
+        settings.inputs_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"{connector}#{object_type}"}},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [InboundRecord.from_message(i["raw"]) for i in items]
+
+
+def regression(config: Configuration, settings: Settings, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Run recent raw inputs through the deployed and the edited mapping; report what changes."""
+    from chalicelib.mapping import MappingSet
+    from chalicelib.mapping.regression import regression_diff
+    from chalicelib.pipeline.dry_run import event_changes
+
+    deployed = _mapping(config, name)
+    try:
+        limit = int(body.get("limit", 200))
+    except (TypeError, ValueError):
+        raise bad_request("limit must be a whole number") from None
+    if not 1 <= limit <= MAX_REGRESSION_INPUTS:
+        raise bad_request(f"limit must be between 1 and {MAX_REGRESSION_INPUTS}")
+    edited = _compile_edited(config, body.get("mapping"), f"{deployed.file} (edited)")
+    edited_set = MappingSet(mappings={edited.name: edited}, grade_scale=config.mappings.grade_scale)
+    if (edited.connector, edited.object) != (deployed.connector, deployed.object):
+        raise bad_request(f"the edited file must map {deployed.connector} {deployed.object}, like {deployed.file}")
+    inputs = recent_inputs(settings, deployed.connector, deployed.object, limit)
+    changes = regression_diff(config.mappings, edited_set, inputs)
+    return {
+        "mapping": name,
+        "deployed_version": deployed.version,
+        "edited_version": edited.version,
+        "inputs": len(inputs),
+        "field_changes": [{"input": c.input, "field": c.field, "old": c.old, "new": c.new} for c in changes],
+        "event_changes": event_changes(config, config.mappings, edited_set, inputs, _reader(settings)),
+    }
+
+
+def _scale_docs(config: Configuration) -> list[tuple[str, Any]]:
+    from chalicelib.configuration import read_documents
+
+    docs, _ = read_documents(config.root, "mappings")
+    return [(n, d) for n, d in docs if d.get("kind") == "grade_scale"]

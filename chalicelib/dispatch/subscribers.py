@@ -1,0 +1,91 @@
+"""Where events go: the `kind: subscribers` file in connectors/.
+
+Secrets (HTTP signing secrets, robot keys) are references, resolved at run time.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.config.problems import Problem
+from chalicelib.config.yaml_lines import LocatedDict
+from chalicelib.runtime.secrets import SecretRef
+
+WECOM_ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+DINGTALK_ROBOT_URL = "https://oapi.dingtalk.com/robot/send"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    types: list[str] = Field(default_factory=lambda: ["*"], description="Event types to deliver; '*' = all")
+    enabled: bool = True
+
+    def wants(self, event_type: str) -> bool:
+        return self.enabled and ("*" in self.types or event_type in self.types)
+
+
+class EventBridgeTarget(Target):
+    kind: Literal["eventbridge"] = "eventbridge"
+    detail_type_prefix: str = ""
+
+
+class HttpTarget(Target):
+    """Standard Webhooks signing: webhook-id / webhook-timestamp / webhook-signature (v1, HMAC-SHA256)."""
+
+    kind: Literal["http"] = "http"
+    url: str = Field(pattern=r"^https?://")
+    secret: SecretRef = Field(description="A 'whsec_…' secret (base64 key) or any shared secret")
+    timeout_seconds: float = Field(5.0, gt=0, le=30)
+
+
+class WeComRobotTarget(Target):
+    kind: Literal["wecom_robot"] = "wecom_robot"
+    key: SecretRef = Field(description="The key= of the group robot's webhook address")
+    url: str = WECOM_ROBOT_URL
+
+
+class DingTalkRobotTarget(Target):
+    kind: Literal["dingtalk_robot"] = "dingtalk_robot"
+    access_token: SecretRef
+    secret: SecretRef | None = Field(None, description="加签 secret (SEC…); signs timestamp + secret")
+    url: str = DINGTALK_ROBOT_URL
+
+
+class Subscribers(_Strict):
+    kind: Literal["subscribers"] = "subscribers"
+    max_attempts: int = Field(5, ge=1, le=50, description="Delivery attempts per target before dead-lettering")
+    targets: list[EventBridgeTarget | HttpTarget | WeComRobotTarget | DingTalkRobotTarget] = Field(default_factory=list)
+
+
+DEFAULT = Subscribers(targets=[EventBridgeTarget(name="eventbridge")])
+
+
+def load_subscribers(docs: list[tuple[str, LocatedDict]]) -> tuple[Subscribers, list[Problem]]:
+    if not docs:
+        return DEFAULT, []
+    if len(docs) > 1:
+        return DEFAULT, [Problem(n, *d.position, "kind", "only one 'kind: subscribers' file is allowed") for n, d in docs[1:]]
+    filename, doc = docs[0]
+    try:
+        return Subscribers.model_validate(dict(doc)), []
+    except ValidationError as exc:
+        return DEFAULT, [_problem(filename, doc, err) for err in exc.errors()]
+
+
+def _problem(filename: str, doc: LocatedDict, err: dict[str, Any]) -> Problem:
+    node: Any = doc
+    position = doc.position
+    for part in err.get("loc", ()):
+        if isinstance(node, LocatedDict) and part in node:
+            position = node.where(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            position = node.where(part) if hasattr(node, "where") else position
+            node = node[part]
+    field = ".".join(str(p) for p in err.get("loc", ()) if not str(p).endswith("Target"))
+    return Problem(filename, position[0], position[1], field, err.get("msg", "invalid"))

@@ -1,0 +1,1 @@
+"""The domain: canonical model, identity, golden merge, consent, events, expressions. Pure: no AWS, no HTTP."""

@@ -1,0 +1,76 @@
+"""The inbound queue (SQS FIFO): one message per record, grouped by source entity for order."""
+from __future__ import annotations
+
+import hashlib
+from typing import Iterable
+
+from chalicelib.runtime import aws
+from chalicelib.domain.inbound import InboundRecord
+
+BATCH = 10
+
+
+class EnqueueError(Exception):
+    """Some records could not be queued; the caller must not acknowledge them."""
+
+
+def group_id(record: InboundRecord) -> str:
+    """Per-entity ordering: updates to one source record share a message group."""
+    hint = record.entity_hint or record.dedupe_key
+    return hashlib.sha256(f"{record.connector}\x1f{record.object}\x1f{hint}".encode()).hexdigest()[:64]
+
+
+def dedupe_id(record: InboundRecord) -> str:
+    return hashlib.sha256(record.dedupe_key.encode()).hexdigest()
+
+
+def send(records: Iterable[InboundRecord], queue_url: str) -> None:
+    """Durably enqueue records; returns only when SQS has accepted every one of them."""
+    client = aws.client("sqs")
+    pending = list(records)
+    for start in range(0, len(pending), BATCH):
+        chunk = pending[start : start + BATCH]
+        entries = [
+            {"Id": str(i), "MessageBody": r.to_message(), "MessageGroupId": group_id(r), "MessageDeduplicationId": dedupe_id(r)}
+            for i, r in enumerate(chunk)
+        ]
+        for _ in range(3):
+            response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            failed = {f["Id"] for f in response.get("Failed", [])}
+            if not failed:
+                break
+            entries = [e for e in entries if e["Id"] in failed]
+        else:
+            raise EnqueueError(f"{len(entries)} record(s) could not be queued")
+
+
+def redrive(dead_letter_url: str, queue_url: str, limit: int = 1000) -> int:
+    """Move messages from the dead-letter queue back to the inbound queue (oldest first).
+
+    Each message keeps its group (so per-entity order holds) and gets a fresh
+    deduplication id (SQS would drop a resend within 5 minutes otherwise); the
+    processor's own dedupe keys still make a second application impossible.
+    It is deleted from the dead-letter queue only after the send succeeded.
+    """
+    import uuid
+
+    client = aws.client("sqs")
+    moved = 0
+    while moved < limit:
+        messages = client.receive_message(
+            QueueUrl=dead_letter_url, MaxNumberOfMessages=min(BATCH, limit - moved), WaitTimeSeconds=0, AttributeNames=["All"], VisibilityTimeout=60
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            group = message.get("Attributes", {}).get("MessageGroupId") or "redriven"
+            client.send_message(QueueUrl=queue_url, MessageBody=message["Body"], MessageGroupId=group, MessageDeduplicationId=f"redrive-{uuid.uuid4().hex}")
+            client.delete_message(QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+def depth(queue_url: str) -> int:
+    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    values = attributes["Attributes"]
+    return int(values.get("ApproximateNumberOfMessages", 0)) + int(values.get("ApproximateNumberOfMessagesNotVisible", 0))

@@ -1,0 +1,66 @@
+"""Run-time settings, read once per Lambda container from the environment."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_table: str
+    audit_table: str
+    events_table: str
+    quarantine_table: str
+    inputs_table: str
+    inbound_queue_url: str
+    event_bus_name: str
+    config_dir: Path
+    audit_retention_days: int
+    inputs_retention_days: int
+    pii_key_ref: str
+    admin_token_ref: str
+    stage: str
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings(
+        state_table=_env("STATE_TABLE", "salesbridge-state"),
+        audit_table=_env("AUDIT_TABLE", "salesbridge-audit"),
+        events_table=_env("EVENTS_TABLE", "salesbridge-events"),
+        quarantine_table=_env("QUARANTINE_TABLE", "salesbridge-quarantine"),
+        inputs_table=_env("INPUTS_TABLE", "salesbridge-inputs"),
+        inbound_queue_url=_env("INBOUND_QUEUE_URL"),
+        event_bus_name=_env("EVENT_BUS_NAME", "salesbridge-events"),
+        config_dir=Path(_env("SALESBRIDGE_CONFIG_DIR", str(PROJECT_ROOT))),
+        audit_retention_days=int(_env("AUDIT_RETENTION_DAYS", "400")),
+        inputs_retention_days=int(_env("INPUTS_RETENTION_DAYS", "14")),
+        pii_key_ref=_env("PII_KEY_REF", "env:SALESBRIDGE_PII_KEY"),
+        admin_token_ref=_env("ADMIN_TOKEN_REF", "env:SALESBRIDGE_ADMIN_TOKEN"),
+        stage=_env("SALESBRIDGE_STAGE", "local"),
+    )
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()
+
+
+def resolve_ref_string(ref: str) -> str:
+    """Resolve a setting that names a secret: ``ssm:/path``, ``secretsmanager:name`` or ``env:VAR``."""
+    from chalicelib.runtime.secrets import EnvSecret, SecretsManagerSecret, SsmSecret, default_resolver
+
+    kind, _, target = ref.partition(":")
+    if not target:
+        raise ValueError(f"secret reference {ref!r} must look like ssm:/path, secretsmanager:name or env:VAR")
+    refs = {"ssm": lambda: SsmSecret(ssm=target), "secretsmanager": lambda: SecretsManagerSecret(secretsmanager=target), "env": lambda: EnvSecret(env=target)}
+    if kind not in refs:
+        raise ValueError(f"secret reference {ref!r}: unknown kind {kind!r} (ssm, secretsmanager, env)")
+    return default_resolver().get(refs[kind]())
