@@ -1,13 +1,15 @@
 """salesbridge: the Lambda entry points. Each handler hands over to chalicelib."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib.runtime import tracing
 from chalicelib.api.errors import ApiError
+from chalicelib.runtime import tracing
 
 tracing.install()
 
@@ -78,9 +80,8 @@ def _settings():
 # ----------------------------------------------------------------------------- the door
 @app.route("/webhooks/{connector}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook(connector: str) -> Response:
-    from chalicelib.ingress.door import receive
-
     from chalicelib.config.problems import ConfigError
+    from chalicelib.ingress.door import receive
 
     request = app.current_request
     try:
@@ -252,7 +253,11 @@ def process_inbound(event: Any) -> dict[str, Any]:
     return response
 
 
-@app.on_dynamodb_record(stream_arn="arn:aws:dynamodb:us-east-1:000000000000:table/salesbridge-events/stream/local", batch_size=25, starting_position="TRIM_HORIZON")
+@app.on_dynamodb_record(
+    stream_arn="arn:aws:dynamodb:us-east-1:000000000000:table/salesbridge-events/stream/local",
+    batch_size=25,
+    starting_position="TRIM_HORIZON",
+)
 def dispatch_events(event: Any) -> dict[str, Any]:
     """The events table's stream (its ARN is set by infra/template.py at package time)."""
     from chalicelib.dispatch.deliver import Dispatcher

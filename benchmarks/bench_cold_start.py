@@ -5,6 +5,7 @@ client and answers one request. Lambda's environment variables are set (they cha
 what aws-xray-sdk does at import); tracing on and off are reported separately.
 Median wall time and peak RSS over N process runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,13 @@ REQUEST = {
     "multiValueQueryStringParameters": None,
     "pathParameters": None,
     "stageVariables": None,
-    "requestContext": {"resourcePath": "/health", "httpMethod": "GET", "stage": "api", "requestId": "bench", "identity": {"sourceIp": "127.0.0.1"}},
+    "requestContext": {
+        "resourcePath": "/health",
+        "httpMethod": "GET",
+        "stage": "api",
+        "requestId": "bench",
+        "identity": {"sourceIp": "127.0.0.1"},
+    },
     "body": None,
     "isBase64Encoded": False,
 }
@@ -99,7 +106,8 @@ def main() -> None:
             label = "on " if tracing else "off"
             print(
                 f"cold start, tracing {label}: app.py {app_ms:.0f} ms / {app_mib:.0f} MiB vs bare chalice+boto3 "
-                f"{base_ms:.0f} ms / {base_mib:.0f} MiB -> {app_ms / base_ms:.2f}x time, {app_mib / base_mib:.2f}x memory (median of {RUNS})"
+                f"{base_ms:.0f} ms / {base_mib:.0f} MiB -> {app_ms / base_ms:.2f}x time, "
+                f"{app_mib / base_mib:.2f}x memory (median of {RUNS})"
             )
 
 

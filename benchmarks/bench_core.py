@@ -14,6 +14,7 @@ Prints one line per measure, each with its ratio:
   (c) records/second through the processor vs a bare PutItem loop of as many items, on the same
       moto server and table size, in the same run (moto's transactions slow down as tables grow).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ BATCH = 100
 # ---------------------------------------------------------------------------- DynamoDB's size rules
 def value_size(value: dict[str, Any]) -> int:
     """Bytes of one AttributeValue as DynamoDB counts them."""
-    (kind, v), = value.items()
+    ((kind, v),) = value.items()
     if kind == "S":
         return len(v.encode())
     if kind == "N":
@@ -77,7 +79,7 @@ def write_units(operation: str, params: dict[str, Any]) -> int:
     if operation == "TransactWriteItems":
         units = 0
         for action in params["TransactItems"]:
-            (kind, body), = action.items()
+            ((kind, body),) = action.items()
             if kind == "Put":
                 size = item_size(body["Item"])
             elif kind == "Update":
@@ -87,7 +89,9 @@ def write_units(operation: str, params: dict[str, Any]) -> int:
             units += 2 * math.ceil(max(size, 1) / 1024)
         return units
     if operation == "BatchWriteItem":
-        return sum(math.ceil(item_size(r["PutRequest"]["Item"]) / 1024) for rs in params["RequestItems"].values() for r in rs if "PutRequest" in r)
+        return sum(
+            math.ceil(item_size(r["PutRequest"]["Item"]) / 1024) for rs in params["RequestItems"].values() for r in rs if "PutRequest" in r
+        )
     return 0
 
 
@@ -101,11 +105,31 @@ def _updated_item(update: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- the batch
 def demo_customer(cid: str, tier: str, at: str, event_id: str | None = None) -> dict[str, Any]:
-    return {"event_id": event_id or f"evt-{cid}-{at}", "customer": {"id": cid, "name": f"Customer {cid}", "tier": tier, "email": f"{cid.lower()}@example.com", "credit_limit": "50000.00", "updated_at": at}}
+    return {
+        "event_id": event_id or f"evt-{cid}-{at}",
+        "customer": {
+            "id": cid,
+            "name": f"Customer {cid}",
+            "tier": tier,
+            "email": f"{cid.lower()}@example.com",
+            "credit_limit": "50000.00",
+            "updated_at": at,
+        },
+    }
 
 
 def erp_order(oid: str, customer: str, placed: str, total: str, sku: str) -> dict[str, Any]:
-    order = {"id": oid, "number": f"SO-{oid}", "customer": customer, "placed_at": placed, "updated_at": placed, "status": "open", "currency": "CNY", "total": total, "lines": [{"id": "1", "sku": sku, "qty": "1", "price": total}]}
+    order = {
+        "id": oid,
+        "number": f"SO-{oid}",
+        "customer": customer,
+        "placed_at": placed,
+        "updated_at": placed,
+        "status": "open",
+        "currency": "CNY",
+        "total": total,
+        "lines": [{"id": "1", "sku": sku, "qty": "1", "price": total}],
+    }
     return {"event_id": f"erp-{oid}", "order": order}
 
 
@@ -125,7 +149,14 @@ def batch() -> list[tuple[str, str, dict[str, Any], str]]:
         minute = n if n != 14 else 13  # O-14 repeats O-13's lines and total a minute later: duplicate_order
         total = "100.00" if n >= 13 else f"{100 + n}.00"
         customer = "C-3" if n >= 13 else f"C-{n % 5}"
-        out.append(("demo_erp", "order", erp_order(f"O-{n}", customer, f"2026-11-03T10:{minute:02d}:00+08:00", total, "SKU-A" if n >= 13 else f"SKU-{n}"), "order"))
+        out.append(
+            (
+                "demo_erp",
+                "order",
+                erp_order(f"O-{n}", customer, f"2026-11-03T10:{minute:02d}:00+08:00", total, "SKU-A" if n >= 13 else f"SKU-{n}"),
+                "order",
+            )
+        )
     assert len(out) == BATCH
     return out
 
@@ -154,7 +185,9 @@ def run(endpoint: str, config: Path) -> None:
     from local.run import FAKE_CREDENTIALS
 
     os.environ.update(FAKE_CREDENTIALS)
-    os.environ.update(AWS_ENDPOINT_URL=endpoint, SALESBRIDGE_PII_KEY="bench-pii-key", DEMO_CRM_WEBHOOK_SECRET="bench", SALESBRIDGE_CONFIG_DIR=str(config))
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint, SALESBRIDGE_PII_KEY="bench-pii-key", DEMO_CRM_WEBHOOK_SECRET="bench", SALESBRIDGE_CONFIG_DIR=str(config)
+    )
     shutil.copytree(ROOT / "mappings", config / "mappings")
     shutil.copytree(ROOT / "connectors", config / "connectors")
     shutil.copy(FIXTURES / "demo_erp.yaml", config / "connectors")
@@ -163,11 +196,11 @@ def run(endpoint: str, config: Path) -> None:
 
     os.environ.update(resources.create_all(boto3.session.Session()))
 
-    from chalicelib.runtime import aws
     from chalicelib.configuration import current
     from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
     from chalicelib.pipeline.batch import QueueMessage, process_batch
     from chalicelib.pipeline.processor import Processor
+    from chalicelib.runtime import aws
     from chalicelib.runtime.queue import group_id
     from chalicelib.runtime.settings import get_settings
 
@@ -181,12 +214,19 @@ def run(endpoint: str, config: Path) -> None:
 
     ddb.meta.events.register("before-parameter-build.dynamodb.*", count)
 
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     records = []
     for i, (connector, obj, payload, kind) in enumerate(batch()):
-        inbound = InboundRecord(connector=connector, object=obj, payload=payload, dedupe_key=event_dedupe_key(connector, payload["event_id"]),
-                                received_at=datetime.now(timezone.utc), receipt_id=f"rcp_bench_{i}", entity_hint=str(payload.get("customer", payload.get("order", {})).get("id")))
+        inbound = InboundRecord(
+            connector=connector,
+            object=obj,
+            payload=payload,
+            dedupe_key=event_dedupe_key(connector, payload["event_id"]),
+            received_at=datetime.now(UTC),
+            receipt_id=f"rcp_bench_{i}",
+            entity_hint=str(payload.get("customer", payload.get("order", {})).get("id")),
+        )
         records.append((QueueMessage(f"m-{i}", inbound.to_message(), group_id(inbound)), kind))
 
     per_record: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = []
@@ -208,9 +248,9 @@ def run(endpoint: str, config: Path) -> None:
     for _, _, c in per_record:
         for op, p in c:
             for action in p.get("TransactItems", []) if op == "TransactWriteItems" else []:
-                (_, body), = action.items()
+                ((_, body),) = action.items()
                 by_table[body["TableName"].removeprefix("salesbridge-")] += write_units(op, {"TransactItems": [action]})
-    hot_units = [u for u, (_, status, _) in zip(units, per_record) if status == "applied"]
+    hot_units = [u for u, (_, status, _) in zip(units, per_record, strict=True) if status == "applied"]
     events = ddb.scan(TableName=settings.events_table, Select="COUNT")["Count"]
 
     # The floor: a bare PutItem loop of as many items, same server, same table size.
@@ -223,16 +263,25 @@ def run(endpoint: str, config: Path) -> None:
 
     mix = ", ".join(f"{v} {k}" for k, v in sorted(statuses.items()))
     mean_requests = sum(requests) / BATCH
-    print(f"core dynamodb requests/record: {mean_requests:.2f} over {BATCH} records ({mix}; {events} events; "
-          f"{', '.join(f'{k} {v}' for k, v in sorted(ops.items()))}) — ratio to the floor of 1: {mean_requests:.2f}")
-    print(f"core hot-path dynamodb requests/record (state changed, n={len(hot)}): max {max(hot)}, mean {statistics.mean(hot):.2f} — "
-          f"ratio to the floor of 1: {max(hot):.2f} — done-when ≤ 2: {'met' if max(hot) <= 2 else 'NOT met'}")
+    print(
+        f"core dynamodb requests/record: {mean_requests:.2f} over {BATCH} records ({mix}; {events} events; "
+        f"{', '.join(f'{k} {v}' for k, v in sorted(ops.items()))}) — ratio to the floor of 1: {mean_requests:.2f}"
+    )
+    print(
+        f"core hot-path dynamodb requests/record (state changed, n={len(hot)}): max {max(hot)}, mean {statistics.mean(hot):.2f} — "
+        f"ratio to the floor of 1: {max(hot):.2f} — done-when ≤ 2: {'met' if max(hot) <= 2 else 'NOT met'}"
+    )
     mean_units = sum(units) / BATCH
-    print(f"core write units/record: {mean_units:.2f} (hot path mean {statistics.mean(hot_units):.2f}, max {max(hot_units)}; "
-          f"transactions bill 2 per started KB per item; by table {', '.join(f'{k} {v / BATCH:.1f}' for k, v in by_table.most_common())}) — ratio to the floor of 1: {mean_units:.2f}")
+    print(
+        f"core write units/record: {mean_units:.2f} (hot path mean {statistics.mean(hot_units):.2f}, max {max(hot_units)}; "
+        f"transactions bill 2 per started KB per item; by table {', '.join(f'{k} {v / BATCH:.1f}' for k, v in by_table.most_common())}) "
+        f"— ratio to the floor of 1: {mean_units:.2f}"
+    )
     rate, floor_rate = BATCH / elapsed, BATCH / floor_elapsed
-    print(f"core throughput: {rate:.0f} records/s through the processor vs {floor_rate:.0f} bare PutItem/s "
-          f"(same moto server, state table at {state_items} items) — ratio {rate / floor_rate:.2f}")
+    print(
+        f"core throughput: {rate:.0f} records/s through the processor vs {floor_rate:.0f} bare PutItem/s "
+        f"(same moto server, state table at {state_items} items) — ratio {rate / floor_rate:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ retry policy, pagination, position checks, InboundRecord building, checkpoint pe
 page — with the in-memory watermark and budget stores, so DynamoDB latency (a
 moto stand-in here) is not what is measured.
 """
+
 from __future__ import annotations
 
 import sys
@@ -60,8 +61,9 @@ streams:
 """)
     collected: list = []
     with build_client(config, configs.resolve, budget_store=MemoryBucketStore()) as client:
-        result = run_stream(config, config.streams[0], sink=collected.extend, deadline=lambda: 900.0,
-                            client=client, store=MemoryWatermarkStore())
+        result = run_stream(
+            config, config.streams[0], sink=collected.extend, deadline=lambda: 900.0, client=client, store=MemoryWatermarkStore()
+        )
     assert result.reason == "caught_up" and len({r.dedupe_key for r in collected}) == RECORDS, result
     return len(collected)
 
@@ -81,9 +83,11 @@ def main() -> None:
             sync_best = max(sync_best, rate(synced, server.url))
     ratio = sync_best / bare_best
     verdict = "ok" if ratio >= 0.8 else "BELOW TARGET"
-    print(f"sync throughput: {sync_best:,.0f} records/s vs bare httpx loop {bare_best:,.0f} records/s over "
-          f"{RECORDS:,} records in pages of {PAGE} (loopback server, in-memory watermark+budget stores, best of 3) "
-          f"ratio {ratio:.2f} (target >= 0.8: {verdict})")
+    print(
+        f"sync throughput: {sync_best:,.0f} records/s vs bare httpx loop {bare_best:,.0f} records/s over "
+        f"{RECORDS:,} records in pages of {PAGE} (loopback server, in-memory watermark+budget stores, best of 3) "
+        f"ratio {ratio:.2f} (target >= 0.8: {verdict})"
+    )
 
 
 if __name__ == "__main__":

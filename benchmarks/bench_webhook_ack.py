@@ -5,6 +5,7 @@ Both run under `chalice local` over real HTTP on 127.0.0.1, with the AWS stand-i
 SQS FIFO send, 202. The client sends N signed deliveries one after another and
 reports median and p99 per route; the ratio is the cost of our door over HTTP alone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,14 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 N = int(os.environ.get("BENCH_REQUESTS", "300"))
 
-BARE_APP = '''
+BARE_APP = """
 from chalice import Chalice, Response
 app = Chalice(app_name="bare")
 
 @app.route("/webhooks/{connector}", methods=["POST"], content_types=["application/json"])
 def webhook(connector):
     return Response(body='{"receipt_id": "x", "records": 1}', status_code=202, headers={"Content-Type": "application/json"})
-'''
+"""
 
 
 def free_port() -> int:
@@ -53,7 +54,13 @@ def wait(port: int) -> None:
 
 def serve(project: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
     chalice = Path(sys.executable).parent / "chalice"
-    process = subprocess.Popen([str(chalice), "local", "--host", "127.0.0.1", "--port", str(port), "--stage", "local", "--no-autoreload"], cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(chalice), "local", "--host", "127.0.0.1", "--port", str(port), "--stage", "local", "--no-autoreload"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait(port)
     return process
 
@@ -95,12 +102,25 @@ def in_process(env: dict[str, str], bare: Path, bodies: list[bytes]) -> tuple[li
         times = []
         for i, body in enumerate(bodies[:20] + bodies):
             event = {
-                "resource": "/webhooks/{connector}", "path": "/webhooks/demo_crm", "httpMethod": "POST",
-                "headers": {**headers(body), "Host": "127.0.0.1"}, "multiValueHeaders": {},
-                "queryStringParameters": None, "multiValueQueryStringParameters": None,
-                "pathParameters": {"connector": "demo_crm"}, "stageVariables": None,
-                "requestContext": {"resourcePath": "/webhooks/{connector}", "httpMethod": "POST", "path": "/webhooks/demo_crm", "stage": "local", "requestId": str(i), "identity": {"sourceIp": "127.0.0.1"}},
-                "body": body.decode(), "isBase64Encoded": False,
+                "resource": "/webhooks/{connector}",
+                "path": "/webhooks/demo_crm",
+                "httpMethod": "POST",
+                "headers": {**headers(body), "Host": "127.0.0.1"},
+                "multiValueHeaders": {},
+                "queryStringParameters": None,
+                "multiValueQueryStringParameters": None,
+                "pathParameters": {"connector": "demo_crm"},
+                "stageVariables": None,
+                "requestContext": {
+                    "resourcePath": "/webhooks/{connector}",
+                    "httpMethod": "POST",
+                    "path": "/webhooks/demo_crm",
+                    "stage": "local",
+                    "requestId": str(i),
+                    "identity": {"sourceIp": "127.0.0.1"},
+                },
+                "body": body.decode(),
+                "isBase64Encoded": False,
             }
             start = time.perf_counter()
             response = application(event, None)
@@ -128,11 +148,16 @@ def p99(values: list[float]) -> float:
 
 
 def main() -> None:
-    from local.run import stack_environment, create_resources
+    from local.run import create_resources, stack_environment
 
     aws_port, app_port, bare_port = free_port(), free_port(), free_port()
     env = stack_environment(aws_port)
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(aws_port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(aws_port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     processes = [moto]
     try:
         wait(aws_port)
@@ -145,7 +170,12 @@ def main() -> None:
             (bare / "app.py").write_text(BARE_APP)
             processes.append(serve(bare, bare_port, env))
             bodies = [
-                json.dumps({"event_id": f"bench-{i}", "customer": {"id": f"C-{i % 50}", "name": "Acme", "tier": "Gold", "updated_at": "2026-11-01T08:00:00+08:00"}}).encode()
+                json.dumps(
+                    {
+                        "event_id": f"bench-{i}",
+                        "customer": {"id": f"C-{i % 50}", "name": "Acme", "tier": "Gold", "updated_at": "2026-11-01T08:00:00+08:00"},
+                    }
+                ).encode()
                 for i in range(N)
             ]
             door = latencies(f"http://127.0.0.1:{app_port}/webhooks/demo_crm", bodies)

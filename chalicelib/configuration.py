@@ -3,6 +3,7 @@
 Each YAML file declares its ``kind``; this module only routes documents to the
 module that owns that kind and collects all problems from all files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,7 +52,11 @@ def read_documents(root: Path, folder: str) -> tuple[list[Document], list[Proble
             problems.append(Problem(name, 1, 1, "", "expected a mapping at the top of the file"))
             continue
         if "kind" not in doc:
-            problems.append(Problem(name, *doc.position, "kind", f"missing 'kind' (one of: {', '.join(MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS)})"))
+            problems.append(
+                Problem(
+                    name, *doc.position, "kind", f"missing 'kind' (one of: {', '.join(MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS)})"
+                )
+            )
             continue
         docs.append((name, doc))
     return docs, problems
@@ -73,7 +78,9 @@ def load_configuration(root: Path) -> Configuration:
     known = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS
     for name, doc in connector_docs + mapping_docs:
         if doc.get("kind") not in known:
-            problems.append(Problem(name, *doc.where_value("kind"), "kind", f"unknown kind {doc.get('kind')!r}; expected one of: {', '.join(known)}"))
+            problems.append(
+                Problem(name, *doc.where_value("kind"), "kind", f"unknown kind {doc.get('kind')!r}; expected one of: {', '.join(known)}")
+            )
     connectors = mappings = triggers = None
     try:
         connectors = load_connectors(_of_kind(connector_docs, ("connector",)))
@@ -95,7 +102,15 @@ def load_configuration(root: Path) -> Configuration:
         raise ConfigError(problems)
     versions = {name: m.version for name, m in mappings.mappings.items()}
     versions["_configuration"] = _fingerprint(root, connector_docs + mapping_docs)
-    return Configuration(connectors=connectors, mappings=mappings, triggers=triggers, subscribers=subscribers, consent_opt_in=opt_in, root=root, versions=versions)
+    return Configuration(
+        connectors=connectors,
+        mappings=mappings,
+        triggers=triggers,
+        subscribers=subscribers,
+        consent_opt_in=opt_in,
+        root=root,
+        versions=versions,
+    )
 
 
 def _consent_policy(docs: list[Document]) -> tuple[tuple[str, ...], list[Problem]]:
@@ -113,7 +128,11 @@ def _consent_policy(docs: list[Document]) -> tuple[tuple[str, ...], list[Problem
         return DEFAULT_OPT_IN, problems + [Problem(name, *doc.where_value("opt_in"), "opt_in", "expected a list of data categories")]
     for index, category in enumerate(opt_in):
         if category not in CATEGORIES:
-            problems.append(Problem(name, *opt_in.where(index), f"opt_in[{index}]", f"unknown data category {category!r}; one of: {', '.join(CATEGORIES)}"))
+            problems.append(
+                Problem(
+                    name, *opt_in.where(index), f"opt_in[{index}]", f"unknown data category {category!r}; one of: {', '.join(CATEGORIES)}"
+                )
+            )
     return tuple(opt_in), problems
 
 

@@ -3,6 +3,7 @@
 Operator commands talk to a running salesbridge (local or deployed) over HTTP with
 the admin token; `config` and `mappings` commands work on the files in this checkout.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,22 @@ def _print(data: Any) -> None:
 
 # ------------------------------------------------------------------------- commands
 def cmd_audit(args: argparse.Namespace) -> int:
-    _print(_call(args, "GET", "/audit", {"entity": args.entity, "source": args.source, "correlation": args.correlation, "day": args.day, "from": getattr(args, "from_"), "to": args.to, "limit": args.limit}))
+    _print(
+        _call(
+            args,
+            "GET",
+            "/audit",
+            {
+                "entity": args.entity,
+                "source": args.source,
+                "correlation": args.correlation,
+                "day": args.day,
+                "from": args.from_,
+                "to": args.to,
+                "limit": args.limit,
+            },
+        )
+    )
     return 0
 
 
@@ -79,7 +95,14 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    _print(_call(args, "GET", "/events", {"type": args.type, "subject": args.subject, "since": args.since, "status": args.status, "limit": args.limit}))
+    _print(
+        _call(
+            args,
+            "GET",
+            "/events",
+            {"type": args.type, "subject": args.subject, "since": args.since, "status": args.status, "limit": args.limit},
+        )
+    )
     return 0
 
 
@@ -94,7 +117,14 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         else:
             if not (args.connector or args.code or args.mapping or args.all):
                 raise CliError("replay needs an id, a filter (--connector, --code, --mapping) or --all")
-            _print(_call(args, "POST", "/quarantine/replay", body={k: v for k, v in {"connector": args.connector, "code": args.code, "mapping": args.mapping}.items() if v}))
+            _print(
+                _call(
+                    args,
+                    "POST",
+                    "/quarantine/replay",
+                    body={k: v for k, v in {"connector": args.connector, "code": args.code, "mapping": args.mapping}.items() if v},
+                )
+            )
     return 0
 
 
@@ -141,8 +171,8 @@ def _progress_bar(label: str):
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     """The initial load of one stream; interrupt it at will, running it again resumes."""
-    from chalicelib.runtime import queue
     from chalicelib.configuration import load_configuration
+    from chalicelib.runtime import queue
     from chalicelib.sync.backfill import backfill
 
     _use_local_stack(args)
@@ -156,9 +186,16 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     try:
         stream = connector.api.stream(args.stream)
     except (KeyError, ValueError):
-        raise CliError(f"connector {args.connector!r} has no stream {args.stream!r}; streams: {', '.join(s.name for s in connector.streams)}") from None
+        raise CliError(
+            f"connector {args.connector!r} has no stream {args.stream!r}; streams: {', '.join(s.name for s in connector.streams)}"
+        ) from None
     try:
-        result = backfill(connector.api, stream, sink=lambda records: queue.send(records, queue_url), progress=_progress_bar(f"{args.connector}/{args.stream}"))
+        result = backfill(
+            connector.api,
+            stream,
+            sink=lambda records: queue.send(records, queue_url),
+            progress=_progress_bar(f"{args.connector}/{args.stream}"),
+        )
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume from the last enqueued page", file=sys.stderr)
         return 130
@@ -215,8 +252,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def cmd_config_validate(args: argparse.Namespace) -> int:
-    from chalicelib.configuration import load_configuration
     from chalicelib.config.problems import ConfigError
+    from chalicelib.configuration import load_configuration
 
     try:
         config = load_configuration(Path(args.root).resolve())

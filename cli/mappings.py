@@ -7,6 +7,7 @@
 Paths are mapping files or folders (default: mappings/). When only some files are
 given, the grade scale next to them is loaded too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,6 @@ from typing import Any
 
 from chalicelib.config.problems import ConfigError
 from chalicelib.mapping.compiler import CompiledMapping, MappingSet, compile_documents, load_documents, yaml_files
-from chalicelib.mapping.errors import RecordMappingError
 from chalicelib.mapping.examples import map_payload, run_example
 
 DEFAULT_FOLDER = "mappings"

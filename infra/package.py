@@ -3,6 +3,7 @@
 Runs ``chalice package`` once to learn the functions it generates, writes the merge
 template for them (infra/template.py), packages again with it, then lints.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ The CloudFormation merge template (infra/template.json) and the local stand-in
 (moto) are both generated from ``TABLES``, ``QUEUES`` and ``BUS`` below, so local
 runs and the cloud never drift.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

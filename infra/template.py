@@ -4,6 +4,7 @@ Chalice creates neither tables nor queues, writes event-source ARNs as literals 
 cannot ask for partial batch responses; this template adds the resources from
 infra/resources.py and patches those properties (a deep merge into sam.json).
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Starts moto's server (the AWS stand-in) on 127.0.0.1, creates every table, queue
 and bus from infra/resources.py, starts `chalice local` for the HTTP routes and a
 worker that drives the queue, stream and schedule handlers. Ctrl-C stops them all.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,12 @@ def create_resources(env: dict[str, str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run salesbridge locally on an embedded AWS stand-in.")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("SALESBRIDGE_PORT", "8000")), help="HTTP port of the API (default 8000)")
-    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("SALESBRIDGE_AWS_PORT", "4599")), help="port of the AWS stand-in (default 4599)")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("SALESBRIDGE_PORT", "8000")), help="HTTP port of the API (default 8000)"
+    )
+    parser.add_argument(
+        "--aws-port", type=int, default=int(os.environ.get("SALESBRIDGE_AWS_PORT", "4599")), help="port of the AWS stand-in (default 4599)"
+    )
     args = parser.parse_args(argv)
 
     python = sys.executable
@@ -93,20 +98,52 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (stop_all(), sys.exit(0)))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even when started from a script
     try:
-        processes.append(subprocess.Popen([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(args.aws_port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        processes.append(
+            subprocess.Popen(
+                [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(args.aws_port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         wait_for_port("127.0.0.1", args.aws_port)
         env.update(create_resources(env))
         # Validate the configuration before starting anything that serves it.
-        check = subprocess.run([python, "-c", "from chalicelib.configuration import current; c = current(); print(len(c.connectors), 'connectors,', len(c.mappings.mappings), 'mappings loaded')"], env=env, cwd=ROOT)
+        check = subprocess.run(
+            [
+                python,
+                "-c",
+                "from chalicelib.configuration import current; c = current(); "
+                "print(len(c.connectors), 'connectors,', len(c.mappings.mappings), 'mappings loaded')",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
         if check.returncode != 0:
             print("the configuration has problems (above); fix them and run again", file=sys.stderr)
             return 2
-        chalice = [str(Path(python).parent / "chalice"), "local", "--host", "127.0.0.1", "--port", str(args.port), "--stage", "local", "--no-autoreload"]
+        chalice = [
+            str(Path(python).parent / "chalice"),
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(args.port),
+            "--stage",
+            "local",
+            "--no-autoreload",
+        ]
         processes.append(subprocess.Popen(chalice, env=env, cwd=ROOT))
         processes.append(subprocess.Popen([python, "-m", "local.worker"], env=env, cwd=ROOT))
         wait_for_port("127.0.0.1", args.port)
         STATE_DIR.mkdir(exist_ok=True)
-        (STATE_DIR / "env").write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items()) if k.startswith(("AWS_", "SALESBRIDGE_")) or k.endswith(("_TABLE", "_URL", "_NAME"))))
+        (STATE_DIR / "env").write_text(
+            "".join(
+                f"{k}={v}\n"
+                for k, v in sorted(env.items())
+                if k.startswith(("AWS_", "SALESBRIDGE_")) or k.endswith(("_TABLE", "_URL", "_NAME"))
+            )
+        )
         print(
             f"\nsalesbridge is running\n"
             f"  API            http://127.0.0.1:{args.port}   (admin token: {env['SALESBRIDGE_ADMIN_TOKEN']})\n"

@@ -1,4 +1,5 @@
 """Local-only secret values, stored in the AWS stand-in's SSM like a deployed stage stores its own."""
+
 from __future__ import annotations
 
 from typing import Any

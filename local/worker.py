@@ -4,6 +4,7 @@
 the events table's stream on the moto server and calls the *same handler
 functions* Lambda would call, with events shaped like Lambda's.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,9 +52,9 @@ def poll_queue_once(handler: Any, queue_url: str, wait_seconds: int = 1) -> int:
     from chalicelib.runtime import aws
 
     sqs = aws.client("sqs")
-    received = sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds, AttributeNames=["All"]
-    ).get("Messages", [])
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds, AttributeNames=["All"]).get(
+        "Messages", []
+    )
     if not received:
         return 0
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -123,7 +124,20 @@ def run_forever(stop: threading.Event) -> None:
             if stream is not None:
                 stream.poll_once(application.dispatch_events)
             if hasattr(application, "scheduled_sync") and time.monotonic() >= next_sync:
-                application.scheduled_sync({"source": "aws.events", "detail-type": "Scheduled Event", "resources": [], "detail": {}, "time": "", "id": "local", "region": "local", "account": "local", "version": "0"}, _Context())
+                application.scheduled_sync(
+                    {
+                        "source": "aws.events",
+                        "detail-type": "Scheduled Event",
+                        "resources": [],
+                        "detail": {},
+                        "time": "",
+                        "id": "local",
+                        "region": "local",
+                        "account": "local",
+                        "version": "0",
+                    },
+                    _Context(),
+                )
                 next_sync = time.monotonic() + schedule_every
         except Exception:  # noqa: BLE001 - the local worker keeps going, like Lambda would retry
             log.exception("worker iteration failed")

@@ -1,4 +1,5 @@
 """The embedded AWS stand-in for tests: moto's server on a free loopback port."""
+
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,6 @@ import boto3
 import httpx
 
 from infra import resources
-
 from local.run import FAKE_CREDENTIALS  # noqa: E402 - one definition for the stack and the tests
 
 
@@ -34,8 +34,8 @@ class _AtomicDynamoDB:
 
 
 def _moto_server(ip_address: str, port: int) -> object:
-    from moto.server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server
 
     class Server(ThreadedMotoServer):

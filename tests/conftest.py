@@ -49,12 +49,32 @@ def stack(aws, monkeypatch):
 
 
 def _reset_caches() -> None:
-    from chalicelib.runtime import settings
-    from chalicelib.api import auth
     from chalicelib import configuration as loader
+    from chalicelib.api import auth
+    from chalicelib.runtime import settings
     from chalicelib.runtime.secrets import default_resolver
 
     settings.reset_settings()
     loader.reset()
     auth.reset_cache()
     default_resolver().clear()
+
+
+@pytest.fixture()
+def harness(aws, monkeypatch, tmp_path):
+    """The app on a fresh AWS stand-in, configured with the shipped files plus the test-only ERP (tests/faults)."""
+    from chalice.test import Client
+
+    from tests.faults.harness import Harness, config_dir, reset_caches
+    from tests.stack import ADMIN_TOKEN, DEMO_SECRET
+
+    monkeypatch.setenv("SALESBRIDGE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("SALESBRIDGE_PII_KEY", "test-pii-key")
+    monkeypatch.setenv("DEMO_CRM_WEBHOOK_SECRET", DEMO_SECRET)
+    monkeypatch.setenv("SALESBRIDGE_CONFIG_DIR", str(config_dir(tmp_path)))
+    reset_caches()
+    import app as application
+
+    with Client(application.app, stage_name="local") as client:
+        yield Harness(client, aws).install(fresh=False)  # the aws fixture has just reset the stand-in
+    reset_caches()

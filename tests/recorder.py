@@ -1,4 +1,5 @@
 """A loopback HTTP server that records what it is sent and answers from a script."""
+
 from __future__ import annotations
 
 import json

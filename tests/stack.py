@@ -1,4 +1,5 @@
 """Test helpers: drive the app like Lambda does, against the moto server."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,13 @@ ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-def demo_body(customer_id: str = "C-1001", tier: str = "Gold", updated_at: str = "2026-11-01T08:00:00+08:00", event_id: str | None = None, **extra: Any) -> bytes:
+def demo_body(
+    customer_id: str = "C-1001",
+    tier: str = "Gold",
+    updated_at: str = "2026-11-01T08:00:00+08:00",
+    event_id: str | None = None,
+    **extra: Any,
+) -> bytes:
     customer = {"id": customer_id, "name": "Acme Trading", "tier": tier, "email": "buyer@acme.example", "updated_at": updated_at, **extra}
     return json.dumps({"event_id": event_id or f"evt-{customer_id}-{updated_at}", "customer": customer}).encode()
 

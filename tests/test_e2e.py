@@ -1,4 +1,5 @@
 """The README's quick start, as processes: `make run`'s stack, the sample curl, the audit command."""
+
 from __future__ import annotations
 
 import json
@@ -46,11 +47,15 @@ def test_quick_start_produces_the_audit_trail_the_readme_promises(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SALESBRIDGE_")) and not k.endswith(("_TABLE", "_QUEUE_URL"))}
     env.update(SALESBRIDGE_PORT=str(api_port), SALESBRIDGE_AWS_PORT=str(aws_port), SALESBRIDGE_SYNC_EVERY_SECONDS="3600")
     log = open(tmp_path / "stack.log", "w")
-    stack = subprocess.Popen([sys.executable, "-m", "local.run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "local.run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         wait_for_port(api_port, stack)
         url = f"http://127.0.0.1:{api_port}"
-        sent = subprocess.run(["bash", "-c", readme_block("sample-webhook")], env=dict(env, SALESBRIDGE_URL=url), capture_output=True, text=True, timeout=30)
+        sent = subprocess.run(
+            ["bash", "-c", readme_block("sample-webhook")], env=dict(env, SALESBRIDGE_URL=url), capture_output=True, text=True, timeout=30
+        )
         assert sent.returncode == 0, sent.stderr
         assert json.loads(sent.stdout)["receipt_id"].startswith("rcp_")
 
@@ -73,7 +78,7 @@ def test_quick_start_produces_the_audit_trail_the_readme_promises(tmp_path):
             stack.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(stack.pid, signal.SIGKILL)
-            raise AssertionError("Ctrl-C did not stop the stack")
+            raise AssertionError("Ctrl-C did not stop the stack") from None
         log.close()
     for port in (api_port, aws_port):
         with socket.socket() as s:

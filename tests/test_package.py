@@ -1,4 +1,5 @@
 """The configuration files reach the Lambda: build the real package and load them from it."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,9 @@ def test_configuration_loads_from_the_deployment_package(package, tmp_path):
         "print(json.dumps({'connectors': sorted(c.connectors), 'mappings': len(c.mappings.mappings), 'from': chalicelib.__file__}))"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    result = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {probe}"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {probe}"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert "demo_crm" in loaded["connectors"] and loaded["mappings"] >= 1

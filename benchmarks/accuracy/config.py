@@ -1,4 +1,5 @@
 """The configuration the accuracy run uses (SPEC defaults plus one custom rule and two policies)."""
+
 from __future__ import annotations
 
 from chalicelib.config.yaml_lines import load_yaml_text

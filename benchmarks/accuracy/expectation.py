@@ -4,11 +4,13 @@ Deliberately written without the trigger modules — plain dicts and loops over 
 order they arrive, so a mistake in the triggers cannot hide behind the same mistake here.
 Parameters are the SPEC defaults and the benchmark's configuration (see config.py).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 LEVELS = ["D", "C", "B", "A", "S"]
@@ -64,8 +66,8 @@ def basis_amount(entity: str, fields: dict[str, Any], policy: str, sell_in_skus:
     if entity == "order":
         if fields.get("status") == "cancelled":
             return Decimal(0)
-        return sum((net(l) for l in fields["lines"] if l["sku"] in sell_in_skus), Decimal(0))
-    return sum((net(l) for l in fields["lines"]), Decimal(0))
+        return sum((net(ln) for ln in fields["lines"] if ln["sku"] in sell_in_skus), Decimal(0))
+    return sum((net(ln) for ln in fields["lines"]), Decimal(0))
 
 
 def fair_rebates(deliveries: Iterable[Any], sell_in_distributors: list[str], sell_in_skus: list[str]) -> dict[Key, Decimal]:
@@ -166,11 +168,14 @@ class Reference:
             if floor is not None and price < floor:
                 rules.append("below_floor_price")
                 break
-        shape = sorted((l["sku"], l["quantity"]) for l in f["lines"])
+        shape = sorted((ln["sku"], ln["quantity"]) for ln in f["lines"])
         for o in others:
             gap = f["placed_at"] - o["placed_at"]
-            if (o["total"] == f["total"] and timedelta(0) <= gap <= DUPLICATE_WINDOW
-                    and sorted((l["sku"], l["quantity"]) for l in o["lines"]) == shape):
+            if (
+                o["total"] == f["total"]
+                and timedelta(0) <= gap <= DUPLICATE_WINDOW
+                and sorted((ln["sku"], ln["quantity"]) for ln in o["lines"]) == shape
+            ):
                 rules.append("duplicate_order")
                 break
         limit = self.credit.get(f["customer_id"])

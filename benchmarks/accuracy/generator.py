@@ -9,18 +9,19 @@ ends (time zones matter), late sales after the settlement, settlements that are 
 or wrong and later corrected — and deliveries that are redelivered (same dedupe key), repeated by a
 second channel (same content, new dedupe key), or delayed behind a newer version (stale).
 """
+
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 
-UTC = timezone.utc
+UTC = UTC
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 1, 1, tzinfo=SHANGHAI).astimezone(UTC)
 CENT = Decimal("0.01")
@@ -71,12 +72,26 @@ class Generator:
     def _count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
 
-    def emit(self, entity: str, entity_id: str, system: str, source_time: datetime, fields: dict[str, Any],
-             *, delay: timedelta | None = None, key_suffix: str = "") -> None:
+    def emit(
+        self,
+        entity: str,
+        entity_id: str,
+        system: str,
+        source_time: datetime,
+        fields: dict[str, Any],
+        *,
+        delay: timedelta | None = None,
+        key_suffix: str = "",
+    ) -> None:
         """One source version, delivered after a short lag, sometimes twice or through two channels."""
         record = CanonicalRecord(
-            entity=entity, source=SourceRef(system=system, entity=entity, id=f"{system}-{entity_id}"),
-            source_time=source_time, fields=fields, mapping=f"{system}_{entity}", mapping_version=f"{system}-v3")
+            entity=entity,
+            source=SourceRef(system=system, entity=entity, id=f"{system}-{entity_id}"),
+            source_time=source_time,
+            fields=fields,
+            mapping=f"{system}_{entity}",
+            mapping_version=f"{system}-v3",
+        )
         key = f"{system}:{entity}:{entity_id}:{source_time.isoformat()}{key_suffix}"
         lag = delay if delay is not None else timedelta(seconds=self.rng.randint(1, 30))
         self._deliver(source_time + lag, key, entity_id, record)
@@ -101,9 +116,13 @@ class Generator:
             list_price = money(Decimal(self.rng.randint(1000, 40000)) / 100)
             floor = money(list_price * Decimal("0.8"))
             self.products[sku] = (list_price, floor)
-            self.emit("product", sku, "erp", START - timedelta(days=2),
-                      {"sku": sku, "name": f"Product {i}", "list_price": list_price, "floor_price": floor,
-                       "active": True})
+            self.emit(
+                "product",
+                sku,
+                "erp",
+                START - timedelta(days=2),
+                {"sku": sku, "name": f"Product {i}", "list_price": list_price, "floor_price": floor, "active": True},
+            )
         return list(self.products)
 
     def make_customer(self, cid: str, distributor: bool) -> None:
@@ -128,12 +147,23 @@ class Generator:
             self.emit("customer", cid, "crm", moment, {"name": f"Customer {cid}", "grade": grade}, delay=delay)
             if rng.random() < 0.03:  # a conflicting value with the same source timestamp: stale (<=)
                 other = rng.choice([g for g in LEVELS if g != grade])
-                self.emit("customer", f"{cid}", "crm", moment, {"name": f"Customer {cid}", "grade": other},
-                          delay=timedelta(minutes=rng.randint(5, 60)), key_suffix=":conflict")
+                self.emit(
+                    "customer",
+                    f"{cid}",
+                    "crm",
+                    moment,
+                    {"name": f"Customer {cid}", "grade": other},
+                    delay=timedelta(minutes=rng.randint(5, 60)),
+                    key_suffix=":conflict",
+                )
                 self._count("same timestamp, other value")
         limit = money(rng.choice([5000, 20000, 50000, 100000, 300000]))
-        erp_fields = {"name": f"CUSTOMER {cid}", "credit_limit": limit, "is_distributor": distributor,
-                      "grade": rng.choice(LEVELS)}  # the ERP's own grade: not the owner
+        erp_fields = {
+            "name": f"CUSTOMER {cid}",
+            "credit_limit": limit,
+            "is_distributor": distributor,
+            "grade": rng.choice(LEVELS),
+        }  # the ERP's own grade: not the owner
         self.emit("customer", cid, "erp", START + timedelta(hours=rng.randint(-48, 30)), erp_fields)
 
     @staticmethod
@@ -153,8 +183,7 @@ class Generator:
             list_price, _ = self.products[sku]
             qty = Decimal(self.rng.randint(1, 10) * size)
             discount = money(list_price * qty * Decimal(self.rng.choice(["0", "0.02", "0.05", "0.1"])))
-            lines.append({"line_id": str(number + 1), "sku": sku, "quantity": qty, "unit_price": list_price,
-                          "discount": discount})
+            lines.append({"line_id": str(number + 1), "sku": sku, "quantity": qty, "unit_price": list_price, "discount": discount})
         return lines
 
     @staticmethod
@@ -180,8 +209,15 @@ class Generator:
                 self._count("planted: exactly at floor")
             self._order_versions(oid, cid, placed, lines)
             if rng.random() < 0.04:  # the same order entered again
-                gap = rng.choice([timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=10),
-                                  timedelta(minutes=10, seconds=1), timedelta(minutes=25)])
+                gap = rng.choice(
+                    [
+                        timedelta(seconds=30),
+                        timedelta(minutes=5),
+                        timedelta(minutes=10),
+                        timedelta(minutes=10, seconds=1),
+                        timedelta(minutes=25),
+                    ]
+                )
                 self._order_versions(f"{oid}-dup", cid, placed + gap, [dict(line) for line in lines])
                 self._count("planted: duplicate order")
             placed += timedelta(hours=rng.randint(2, 24 * 6), seconds=rng.randint(0, 3599))
@@ -190,13 +226,20 @@ class Generator:
         rng = self.rng
 
         def fields(status: str, order_lines: list[dict[str, Any]]) -> dict[str, Any]:
-            return {"order_number": oid.upper(), "customer_id": cid, "placed_at": placed, "status": status,
-                    "currency": "CNY", "total": self.total(order_lines), "lines": [dict(l) for l in order_lines]}
+            return {
+                "order_number": oid.upper(),
+                "customer_id": cid,
+                "placed_at": placed,
+                "status": status,
+                "currency": "CNY",
+                "total": self.total(order_lines),
+                "lines": [dict(ln) for ln in order_lines],
+            }
 
         first = placed + timedelta(seconds=rng.randint(0, 90))
         versions = [(first, fields("open", lines))]
         if rng.random() < 0.1:  # a line corrected a few hours later
-            corrected = [dict(l) for l in lines]
+            corrected = [dict(ln) for ln in lines]
             corrected[0]["quantity"] = corrected[0]["quantity"] + rng.randint(1, 30)
             versions.append((first + timedelta(hours=rng.randint(1, 6)), fields("open", corrected)))
             lines = corrected
@@ -240,8 +283,14 @@ class Generator:
                     self._count("returns")
                 for sku in rng.sample(skus, rng.randint(1, 3)):
                     list_price, _ = self.products[sku]
-                    lines.append({"sku": sku, "quantity": Decimal(sign * rng.randint(1, 40)),
-                                  "unit_price": money(list_price * Decimal("0.9")), "discount": Decimal("0")})
+                    lines.append(
+                        {
+                            "sku": sku,
+                            "quantity": Decimal(sign * rng.randint(1, 40)),
+                            "unit_price": money(list_price * Decimal("0.9")),
+                            "discount": Decimal("0"),
+                        }
+                    )
                 reported = sold.astimezone(UTC) + timedelta(minutes=rng.randint(1, 180))
                 period_settle = settle_at[month_start.strftime("%Y-%m")]
                 if rng.random() < 0.08:  # reported after the settlement
@@ -250,10 +299,9 @@ class Generator:
                 fields = {"distributor_id": distributor, "sold_at": sold, "currency": "CNY", "lines": lines}
                 self.emit("pos_sale", sid, "pos", reported, fields)
                 if rng.random() < 0.05:  # corrected later
-                    corrected = [dict(l) for l in lines]
+                    corrected = [dict(ln) for ln in lines]
                     corrected[0]["quantity"] = corrected[0]["quantity"] + sign * rng.randint(1, 5)
-                    self.emit("pos_sale", sid, "pos", reported + timedelta(hours=rng.randint(1, 72)),
-                              {**fields, "lines": corrected})
+                    self.emit("pos_sale", sid, "pos", reported + timedelta(hours=rng.randint(1, 72)), {**fields, "lines": corrected})
                     self._count("corrected sales")
         return settle_at
 
@@ -267,8 +315,7 @@ class Generator:
             amount = fair + money(Decimal(rng.choice(["-0.5", "0.3", "1.00", "-1.00"])))
         else:
             amount = money(fair * Decimal(rng.choice(["0.8", "0.95", "1.02", "1.2"])))
-        fields = {"distributor_id": distributor, "period": period, "policy": policy, "settled_amount": amount,
-                  "currency": "CNY"}
+        fields = {"distributor_id": distributor, "period": period, "policy": policy, "settled_amount": amount, "currency": "CNY"}
         self.emit("rebate_settlement", sid, "erp", when, fields)
         if rng.random() < 0.2:  # corrected settlement
             fixed = {**fields, "settled_amount": fair if rng.random() < 0.7 else money(fair * Decimal("1.1"))}

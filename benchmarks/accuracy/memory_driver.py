@@ -3,6 +3,7 @@
 A dict stands in for the DynamoDB table and a dict of event ids for the outbox (the outbox delivers
 each id once, so a second event with the same id is counted, not kept).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,16 @@ class MemoryDriver:
         self.table: dict[tuple[str, str], dict[str, Any]] = {}
         self.seen: set[str] = set()
         self.outbox: dict[str, CloudEvent] = {}
-        self.stats = {"delivered": 0, "deduplicated": 0, "applied": 0, "stale": 0, "quarantined": 0,
-                      "re-read": 0, "repeated event ids": 0, "max keys read": 0}
+        self.stats = {
+            "delivered": 0,
+            "deduplicated": 0,
+            "applied": 0,
+            "stale": 0,
+            "quarantined": 0,
+            "re-read": 0,
+            "repeated event ids": 0,
+            "max keys read": 0,
+        }
 
     def deliver(self, dedupe_key: str, record: CanonicalRecord, entity_id: str) -> None:
         self.stats["delivered"] += 1

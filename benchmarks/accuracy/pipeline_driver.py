@@ -4,11 +4,12 @@ Each generated delivery enters where a mapped record does (``Processor.apply_can
 dedupe item, one batched state read, golden merge and triggers, one transaction with the
 outbox. The events are then read back from the events table, as dispatch would see them.
 """
+
 from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.events import CloudEvent
@@ -33,15 +34,20 @@ def drive(traffic: Any, trigger_config: Any) -> tuple[list[CloudEvent], dict[str
             object=record.entity,
             payload={},
             dedupe_key=delivery.dedupe_key,
-            received_at=datetime.now(timezone.utc),
+            received_at=datetime.now(UTC),
             via="sync",
             entity_hint=delivery.entity_id,
         )
         outcome = processor.apply_canonical(inbound, record, delivery.entity_id)
         stats[outcome.status] += 1
     events = read_events(get_settings().events_table)
-    return events, {"stale": stats["stale"], "deduplicated": stats["duplicate"], "quarantined": stats["quarantined"],
-                    "applied": stats["applied"], "repeated event ids": 0}
+    return events, {
+        "stale": stats["stale"],
+        "deduplicated": stats["duplicate"],
+        "quarantined": stats["quarantined"],
+        "applied": stats["applied"],
+        "repeated event ids": 0,
+    }
 
 
 def read_events(table: str) -> list[CloudEvent]:

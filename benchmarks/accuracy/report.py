@@ -6,14 +6,16 @@ Drives the generated deliveries through a driver (in memory by default) exactly 
 does, compares the events that came out with the independent expectation, and prints one line per
 trigger/rule.
 """
+
 from __future__ import annotations
 
 import argparse
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from benchmarks.accuracy.config import bench_config
 from benchmarks.accuracy.expectation import Key, expected_events
@@ -21,9 +23,16 @@ from benchmarks.accuracy.generator import Traffic, generate
 from benchmarks.accuracy.memory_driver import MemoryDriver
 from chalicelib.domain.events import CloudEvent
 
-RULES = ("grade_changed", "order_anomaly/amount_spike", "order_anomaly/below_floor_price",
-         "order_anomaly/duplicate_order", "order_anomaly/credit_limit_exceeded", "order_anomaly/big_order_grade_d",
-         "rebate/deviation_detected", "rebate/deviation_resolved")
+RULES = (
+    "grade_changed",
+    "order_anomaly/amount_spike",
+    "order_anomaly/below_floor_price",
+    "order_anomaly/duplicate_order",
+    "order_anomaly/credit_limit_exceeded",
+    "order_anomaly/big_order_grade_d",
+    "rebate/deviation_detected",
+    "rebate/deviation_resolved",
+)
 
 
 @dataclass
@@ -42,8 +51,10 @@ class Score:
         return self.matched / self.expected if self.expected else 1.0
 
     def line(self) -> str:
-        return (f"{self.rule:<40} expected {self.expected:>6}  emitted {self.emitted:>6}  "
-                f"precision {self.precision:.3f}  recall {self.recall:.3f}")
+        return (
+            f"{self.rule:<40} expected {self.expected:>6}  emitted {self.emitted:>6}  "
+            f"precision {self.precision:.3f}  recall {self.recall:.3f}"
+        )
 
 
 def event_key(event: CloudEvent) -> Key:
@@ -52,8 +63,14 @@ def event_key(event: CloudEvent) -> Key:
     if event.type == "customer.grade_changed":
         return ("grade_changed", event.subject, data["previous"], data["current"], event.time)
     if event.type.startswith("rebate."):
-        return (f"rebate/{event.type.split('.', 1)[1]}", data["distributor"], data["period"], data["policy"],
-                Decimal(data["expected"]), Decimal(data["settled"]))
+        return (
+            f"rebate/{event.type.split('.', 1)[1]}",
+            data["distributor"],
+            data["period"],
+            data["policy"],
+            Decimal(data["expected"]),
+            Decimal(data["settled"]),
+        )
     return (f"order_anomaly/{data['rule']}", data["order_id"])
 
 
@@ -85,9 +102,14 @@ def run(seed: int, customers: int, driver: Driver = memory_driver) -> tuple[list
     events, stats = driver(traffic)
     driven = time.perf_counter()
     expected = expected_events(traffic.deliveries, traffic.sell_in_distributors, traffic.sell_in_skus)
-    info = {**traffic.counts, **stats, "deliveries": len(traffic.deliveries),
-            "generate_s": round(generated - started, 2), "drive_s": round(driven - generated, 2),
-            "records_per_s": round(len(traffic.deliveries) / max(driven - generated, 1e-9))}
+    info = {
+        **traffic.counts,
+        **stats,
+        "deliveries": len(traffic.deliveries),
+        "generate_s": round(generated - started, 2),
+        "drive_s": round(driven - generated, 2),
+        "records_per_s": round(len(traffic.deliveries) / max(driven - generated, 1e-9)),
+    }
     return score(expected, [event_key(e) for e in events]), info
 
 
@@ -112,8 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--verbose", action="store_true", help="also print the traffic and driver counts")
-    parser.add_argument("--driver", choices=["memory", "pipeline"], default="memory",
-                        help="pipeline: the real processor on a moto server (slow: keep --customers small, e.g. 20)")
+    parser.add_argument(
+        "--driver",
+        choices=["memory", "pipeline"],
+        default="memory",
+        help="pipeline: the real processor on a moto server (slow: keep --customers small, e.g. 20)",
+    )
     args = parser.parse_args(argv)
     driver: Driver = memory_driver
     standin = None
@@ -129,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if standin is not None:
             standin.stop()
-    print(f"trigger accuracy: seed {args.seed}, {args.customers} customers, {info['deliveries']} deliveries "
-          f"({info['records_per_s']} records/s through the {'in-memory' if args.driver == 'memory' else 'DynamoDB (moto)'} driver)")
+    print(
+        f"trigger accuracy: seed {args.seed}, {args.customers} customers, {info['deliveries']} deliveries "
+        f"({info['records_per_s']} records/s through the {'in-memory' if args.driver == 'memory' else 'DynamoDB (moto)'} driver)"
+    )
     for s in scores:
         print(s.line())
     if args.verbose:
@@ -138,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {value}")
     print(f"{'events with a repeated id (outbox dropped)':<40} {info['repeated event ids']}")
     configured, hand = custom_rule_cost()
-    print(f"{'custom rule evaluation':<40} {configured:.2f} us (hand-written Python {hand:.2f} us, "
-          f"ratio {configured / hand:.1f}x)")
+    print(f"{'custom rule evaluation':<40} {configured:.2f} us (hand-written Python {hand:.2f} us, ratio {configured / hand:.1f}x)")
     exact = all(s.precision == 1.0 and s.recall == 1.0 for s in scores) and info["repeated event ids"] == 0
     return 0 if exact else 1
 

@@ -1,14 +1,15 @@
 """What the operator endpoints and the CLI do; both call these functions."""
+
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import identity
 from chalicelib.api.errors import ApiError, bad_request, not_found
-from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
 from chalicelib.configuration import Configuration
+from chalicelib.domain import identity
+from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo, quarantine
 
@@ -178,7 +179,10 @@ def list_events(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
 
 
 def _event_view(item: dict[str, Any]) -> dict[str, Any]:
-    return {"event": json.loads(item["event"]) if isinstance(item.get("event"), str) else item.get("event"), "delivery": {"status": item.get("status"), "attempts": item.get("attempts"), "targets": item.get("targets", {})}}
+    return {
+        "event": json.loads(item["event"]) if isinstance(item.get("event"), str) else item.get("event"),
+        "delivery": {"status": item.get("status"), "attempts": item.get("attempts"), "targets": item.get("targets", {})},
+    }
 
 
 def list_quarantine(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
@@ -223,7 +227,9 @@ def replay_matching(config: Configuration, settings: Settings, params: dict[str,
     results = []
     cursor = None
     while len(results) < limit:
-        items, cursor = quarantine.list_items(settings.quarantine_table, connector=params.get("connector"), status="open", limit=MAX_PAGE, cursor=cursor)
+        items, cursor = quarantine.list_items(
+            settings.quarantine_table, connector=params.get("connector"), status="open", limit=MAX_PAGE, cursor=cursor
+        )
         for item in items:
             if params.get("code") and item.get("code") != params["code"]:
                 continue

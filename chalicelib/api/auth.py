@@ -1,4 +1,5 @@
 """Admin endpoints require a bearer token (kept in SSM / Secrets Manager, never in files)."""
+
 from __future__ import annotations
 
 import hmac
@@ -11,8 +12,7 @@ TTL_SECONDS = 300
 
 
 def _admin_token() -> str:
-    from chalicelib.runtime.settings import resolve_ref_string
-    from chalicelib.runtime.settings import get_settings
+    from chalicelib.runtime.settings import get_settings, resolve_ref_string
 
     ref = get_settings().admin_token_ref
     cached = _CACHE.get(ref)

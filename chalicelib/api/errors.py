@@ -1,4 +1,5 @@
 """Errors as JSON ``{"error": code, "message": text}`` with the right status."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """`POST /mappings/{name}/try` and `POST /mappings/{name}/regression`: see before deploying."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,7 +47,7 @@ def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
     from chalicelib.mapping import compile_documents
 
     if not isinstance(text, str) or not text.strip():
-        raise bad_request("send the mapping file's text as \"mapping\"")
+        raise bad_request('send the mapping file\'s text as "mapping"')
     try:
         edited_set = compile_documents([(filename, load_yaml_text(text, filename)), *_scale_docs(config)])
     except ConfigError as exc:

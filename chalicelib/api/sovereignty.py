@@ -1,13 +1,14 @@
 """Consent registry, per-customer data-usage report and erasure (SPEC §4)."""
+
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.runtime import aws
-from chalicelib.domain import consent
 from chalicelib.api.errors import ApiError, bad_request, not_found
+from chalicelib.domain import consent
+from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo
 from chalicelib.store.audit import AuditEntry, ChainHead
@@ -51,7 +52,12 @@ def set_consent(config: Any, settings: Settings, entity_key: str, body: dict[str
     for _ in range(5):
         item = dynamo.get(settings.state_table, *key)
         updated = consent.updated_item(item, customer_id, category, status, actor, purpose)
-        entry = AuditEntry(action=f"consent_{status}", actor=actor, correlation_id=f"consent#{customer_id}", details={"category": category, "purpose": purpose})
+        entry = AuditEntry(
+            action=f"consent_{status}",
+            actor=actor,
+            correlation_id=f"consent#{customer_id}",
+            details={"category": category, "purpose": purpose},
+        )
         items, head = audit.chain(f"consent#{customer_id}", [entry], ChainHead.of(item), settings.audit_retention_days)
         updated.update(audit_seq=head.seq, audit_hash=head.hash)
         commit = Commit(settings.state_table, settings.audit_table, settings.events_table)
@@ -62,9 +68,17 @@ def set_consent(config: Any, settings: Settings, entity_key: str, body: dict[str
         if golden and removed:
             fields = {k: v for k, v in golden["fields"].items() if k not in removed}
             provenance = {k: v for k, v in (golden.get("provenance") or {}).items() if k not in removed}
-            purge_entry = AuditEntry(action="consent_purged", actor=actor, correlation_id=f"consent#{customer_id}", details={"category": category, "fields": removed})
+            purge_entry = AuditEntry(
+                action="consent_purged",
+                actor=actor,
+                correlation_id=f"consent#{customer_id}",
+                details={"category": category, "fields": removed},
+            )
             purge_items, golden_head = audit.chain(entity_key, [purge_entry], ChainHead.of(golden), settings.audit_retention_days)
-            commit.put_state(dict(golden, fields=fields, provenance=provenance, audit_seq=golden_head.seq, audit_hash=golden_head.hash), version_of(golden))
+            commit.put_state(
+                dict(golden, fields=fields, provenance=provenance, audit_seq=golden_head.seq, audit_hash=golden_head.hash),
+                version_of(golden),
+            )
             commit.audits.append(purge_items[0])
         try:
             commit.execute()
@@ -78,14 +92,15 @@ def _fields_in(config: Any, category: str) -> set[str]:
     return {name for m in config.mappings.mappings.values() if m.entity == "customer" for name, c in m.categories.items() if c == category}
 
 
-
 def usage_report(settings: Settings, entity_key: str) -> dict[str, Any]:
     """How often was this customer's data used, for what, by which mapping, rule and target."""
     customer_id = _customer_id(entity_key)
     entries = _all_entries(settings, entity_key) + _all_entries(settings, f"consent#{customer_id}")
     views = [audit.entry_view(i) for i in entries]
     by_action = Counter(v["action"] for v in views)
-    by_mapping = Counter(f"{v.get('mapping')}@{v.get('mapping_version')}" for v in views if v["action"] in ("applied", "replayed") and v.get("mapping"))
+    by_mapping = Counter(
+        f"{v.get('mapping')}@{v.get('mapping_version')}" for v in views if v["action"] in ("applied", "replayed") and v.get("mapping")
+    )
     by_connector = Counter(v.get("connector") for v in views if v["action"] in ("received", "replayed") and v.get("connector"))
     fired = [v["details"] for v in views if v["action"] == "trigger_fired"]
     by_rule = Counter(f"{d.get('type')}" for d in fired)
@@ -146,7 +161,7 @@ def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> di
             "subject": audit.mask(customer_id, pii_key),
             "entries_removed": len(entries),
             "last_hash": entries[-1]["hash"] if entries else None,
-            "at": datetime.now(timezone.utc).isoformat(),
+            "at": datetime.now(UTC).isoformat(),
         },
     )
     items, _ = audit.chain(entity_key, [tombstone], ChainHead(), settings.audit_retention_days)

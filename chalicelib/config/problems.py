@@ -3,6 +3,7 @@
 Configuration is checked at load time, all at once: an integrator fixing a file
 wants every mistake in one pass, each pointing at the exact place to edit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,6 +4,7 @@ PyYAML's safe loader builds plain Python data; we wrap mappings and sequences in
 subclasses that also carry the 1-based line and column of each key and item, so
 every later check can say *where* a problem is.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

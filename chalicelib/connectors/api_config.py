@@ -5,10 +5,11 @@ or ``{env: VAR}`` — resolved at run time by the resolver handed to the client
 factory; a literal secret in a file is a configuration error. This module is
 imported when configuration loads, so it must not pull in httpx or tenacity.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -34,8 +35,7 @@ class SecretRef(_Model):
     @classmethod
     def _reference_only(cls, value: Any) -> Any:
         if not isinstance(value, dict):
-            raise ValueError("secrets must be references ({ssm: /path}, {secretsmanager: name} or {env: VAR}), "
-                             "never literal values")
+            raise ValueError("secrets must be references ({ssm: /path}, {secretsmanager: name} or {env: VAR}), never literal values")
         sources = [k for k in ("ssm", "secretsmanager", "env") if value.get(k)]
         if len(sources) != 1:
             raise ValueError("give exactly one of ssm, secretsmanager or env")
@@ -50,7 +50,7 @@ class SecretRef(_Model):
 class OAuth2ClientCredentialsAuth(_Model):
     type: Literal["oauth2_client_credentials"]
     token_url: str
-    client_id: Union[str, SecretRef]
+    client_id: str | SecretRef
     client_secret: SecretRef
     scope: str | None = None
     audience: str | None = None
@@ -72,13 +72,11 @@ class BearerAuthConfig(_Model):
 
 class BasicAuthConfig(_Model):
     type: Literal["basic"]
-    username: Union[str, SecretRef]
+    username: str | SecretRef
     password: SecretRef
 
 
-AuthConfig = Annotated[
-    Union[OAuth2ClientCredentialsAuth, ApiKeyAuthConfig, BearerAuthConfig, BasicAuthConfig], Field(discriminator="type")
-]
+AuthConfig = Annotated[OAuth2ClientCredentialsAuth | ApiKeyAuthConfig | BearerAuthConfig | BasicAuthConfig, Field(discriminator="type")]
 
 
 class RateLimitConfig(_Model):
@@ -159,7 +157,7 @@ class NoPagination(_Model):
 
 
 PaginationConfig = Annotated[
-    Union[BodyCursorPagination, NextUrlPagination, LinkHeaderPagination, OffsetPagination, PageNumberPagination, NoPagination],
+    BodyCursorPagination | NextUrlPagination | LinkHeaderPagination | OffsetPagination | PageNumberPagination | NoPagination,
     Field(discriminator="style"),
 ]
 
@@ -250,8 +248,12 @@ def _walk(located: Any, loc: tuple[Any, ...]) -> tuple[tuple[int, int], str]:
             node = node[element]
         elif isinstance(element, str) and not isinstance(node, (dict, list)):
             break
-        elif isinstance(element, str) and element not in ("function-after", "function-before") and isinstance(node, dict) \
-                and not _is_tag(node, element):
+        elif (
+            isinstance(element, str)
+            and element not in ("function-after", "function-before")
+            and isinstance(node, dict)
+            and not _is_tag(node, element)
+        ):
             parts.append(element)  # a missing key: point at its parent, name the key
             break
     return position, ".".join(parts).replace(".[", "[")
@@ -307,8 +309,12 @@ def _kind_problems(config: ApiSections) -> list[tuple[tuple[Any, ...], str]]:
             for field in ("endpoint", "records_path", "pagination", "since_param"):
                 if getattr(stream, field) is not None:
                     problems.append((("streams", index, field), f"only for kind 'generic_rest', not {config.kind!r}"))
-        if config.kind == "generic_rest" and stream.pagination is not None and stream.pagination.style in ("offset", "page_number") \
-                and not stream.page_size:
+        if (
+            config.kind == "generic_rest"
+            and stream.pagination is not None
+            and stream.pagination.style in ("offset", "page_number")
+            and not stream.page_size
+        ):
             problems.append((("streams", index, "page_size"), "required with offset or page_number pagination"))
         if stream.where and config.kind != "salesforce":
             problems.append((("streams", index, "where"), "only for kind 'salesforce'"))
@@ -319,6 +325,7 @@ def _kind_problems(config: ApiSections) -> list[tuple[tuple[Any, ...], str]]:
     if config.kind == "odoo" and (config.api.auth is None or config.api.auth.type != "basic"):
         problems.append((("api", "auth"), "odoo needs auth type 'basic' (login and API key as password)"))
     if config.kind in ("salesforce", "shopify") and not config.api.api_version:
-        problems.append((("api", "api_version"), f"required for kind {config.kind!r} (e.g. "
-                         f"{'v60.0' if config.kind == 'salesforce' else '2024-01'})"))
+        problems.append(
+            (("api", "api_version"), f"required for kind {config.kind!r} (e.g. {'v60.0' if config.kind == 'salesforce' else '2024-01'})")
+        )
     return problems

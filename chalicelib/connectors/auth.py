@@ -4,13 +4,15 @@ Secrets arrive as zero-argument callables that resolve a reference at run time
 (Secrets Manager / SSM / env), so nothing secret sits in configuration and a
 rotated secret is picked up the next time a token is fetched.
 """
+
 from __future__ import annotations
 
 import base64
 import threading
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Callable, Generator
+from typing import Any
 
 import httpx
 
@@ -43,9 +45,18 @@ class OAuth2ClientCredentials(httpx.Auth):
 
     requires_response_body = True
 
-    def __init__(self, token_url: str, client_id: str, client_secret: Secret, *, scope: str | None = None,
-                 audience: str | None = None, client_auth: str = "body", expiry_margin: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: Secret,
+        *,
+        scope: str | None = None,
+        audience: str | None = None,
+        client_auth: str = "body",
+        expiry_margin: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.token_url, self.client_id, self.client_secret = token_url, client_id, client_secret
         self.scope, self.audience, self.client_auth = scope, audience, client_auth
         self.expiry_margin, self.clock = expiry_margin, clock
@@ -94,8 +105,9 @@ class OAuth2ClientCredentials(httpx.Auth):
     def _store(self, response: httpx.Response) -> Token:
         if response.status_code != 200:
             code, message = vendor_error(response.content)
-            raise AuthError(f"token request refused: {code or ''} {message}".strip(), status=response.status_code,
-                            url=self.token_url, vendor_code=code)
+            raise AuthError(
+                f"token request refused: {code or ''} {message}".strip(), status=response.status_code, url=self.token_url, vendor_code=code
+            )
         try:
             data = response.json()
             access = data["access_token"]
@@ -162,8 +174,14 @@ def build_auth(config: Any, resolve: Callable[[dict], str]) -> httpx.Auth | None
 
     kind = config.type
     if kind == "oauth2_client_credentials":
-        return OAuth2ClientCredentials(config.token_url, plain(config.client_id), secret(config.client_secret),
-                                       scope=config.scope, audience=config.audience, client_auth=config.client_auth)
+        return OAuth2ClientCredentials(
+            config.token_url,
+            plain(config.client_id),
+            secret(config.client_secret),
+            scope=config.scope,
+            audience=config.audience,
+            client_auth=config.client_auth,
+        )
     if kind == "api_key":
         return ApiKeyAuth(secret(config.key), header=config.header, prefix=config.prefix, query_param=config.query_param)
     if kind == "bearer":

@@ -4,13 +4,15 @@ A *position* is (modified time, id): sources return records ordered by it, the
 watermark stores the highest one delivered, and the id breaks ties between
 records changed in the same instant.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 from chalicelib.connectors.errors import MalformedPageError
 from chalicelib.connectors.models import dig
@@ -34,21 +36,21 @@ class Position:
     def key(self) -> tuple[datetime, tuple[int, int | str]]:
         return (self.modified, id_order(self.id))
 
-    def __lt__(self, other: "Position") -> bool:
+    def __lt__(self, other: Position) -> bool:
         return self.key < other.key
 
-    def __le__(self, other: "Position") -> bool:
+    def __le__(self, other: Position) -> bool:
         return self.key <= other.key
 
-    def __gt__(self, other: "Position") -> bool:
+    def __gt__(self, other: Position) -> bool:
         return self.key > other.key
 
-    def __ge__(self, other: "Position") -> bool:
+    def __ge__(self, other: Position) -> bool:
         return self.key >= other.key
 
     def sortable(self) -> str:
         """A string whose order is the position's order (for DynamoDB conditions)."""
-        ts = self.modified.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        ts = self.modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         rank, value = id_order(self.id)
         return f"{ts}|{rank}{value:0>20}" if rank == 0 else f"{ts}|{rank}{value}"
 
@@ -57,7 +59,7 @@ def parse_time(value: Any, *, field: str, naive_is_utc: bool = True) -> datetime
     """ISO 8601 (incl. Salesforce ``+0000``, ``Z``, Odoo ``YYYY-MM-DD HH:MM:SS`` in UTC) or epoch s/ms."""
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         seconds = float(value) / (1000.0 if abs(value) > 100_000_000_000 else 1.0)
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     if isinstance(value, str) and value.strip():
         text = value.strip()
         if text.isdigit():
@@ -69,7 +71,7 @@ def parse_time(value: Any, *, field: str, naive_is_utc: bool = True) -> datetime
         if moment.tzinfo is None:
             if not naive_is_utc:
                 raise MalformedPageError(f"{field} {value!r} has no time zone")
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return moment
     raise MalformedPageError(f"{field} is missing or not a timestamp (got {value!r})")
 
@@ -125,6 +127,5 @@ class Source(ABC):
         records = dig(body, path) if path else body
         if not isinstance(records, list):
             where = f"at {path!r}" if path else "at the top level"
-            raise MalformedPageError(f"expected a list of records {where}", url=url,
-                                     snippet=str(body)[:120])
+            raise MalformedPageError(f"expected a list of records {where}", url=url, snippet=str(body)[:120])
         return records

@@ -3,12 +3,14 @@
 Every page a sync reads goes through ``ApiClient.send``: take a token from the
 budget, send, classify the answer (retry.py), parse JSON with ``Decimal`` floats.
 """
+
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -27,8 +29,7 @@ def parse_json(content: bytes, url: str) -> Any:
     try:
         return json.loads(content, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedPageError(f"response is not JSON ({exc})", url=url,
-                                 snippet=content[:120].decode("utf-8", "replace")) from None
+        raise MalformedPageError(f"response is not JSON ({exc})", url=url, snippet=content[:120].decode("utf-8", "replace")) from None
 
 
 def _json_default(value: Any) -> Any:
@@ -42,10 +43,19 @@ def _json_default(value: Any) -> Any:
 class ApiClient:
     """One target API: base URL, auth, budget and retry policy; ``send`` returns a parsed Page."""
 
-    def __init__(self, base_url: str, *, auth: httpx.Auth | None = None, budget: RateBudget | None = None,
-                 retry: RetryPolicy | None = None, timeout: float = 30.0, headers: dict[str, str] | None = None,
-                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] | None = None,
-                 honour_slowdown: bool = True):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        budget: RateBudget | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        headers: dict[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+        honour_slowdown: bool = True,
+    ):
         self.retry = retry or RetryPolicy()
         self.sleep = sleep if sleep is not None else self.retry.sleep
         self.budget = budget
@@ -54,8 +64,12 @@ class ApiClient:
         self.slept = 0.0
         self._pause = 0.0
         self._http = httpx.Client(
-            base_url=base_url, auth=auth, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            headers={"Accept": "application/json", **(headers or {})}, transport=transport, follow_redirects=False,
+            base_url=base_url,
+            auth=auth,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Accept": "application/json", **(headers or {})},
+            transport=transport,
+            follow_redirects=False,
         )
 
     def send(self, spec: RequestSpec) -> Page:
@@ -82,8 +96,7 @@ class ApiClient:
             content = json.dumps(spec.json, default=_json_default, separators=(",", ":")).encode()
             headers.setdefault("Content-Type", "application/json")
         self.requests += 1
-        response = self._http.request(spec.method, spec.url, params=dict(spec.params) or None,
-                                      content=content, headers=headers or None)
+        response = self._http.request(spec.method, spec.url, params=dict(spec.params) or None, content=content, headers=headers or None)
         if self.honour_slowdown:
             self._pause = slowdown_seconds(response.headers)
         raise_for_response(response)
@@ -93,7 +106,7 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

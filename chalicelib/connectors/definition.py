@@ -1,4 +1,5 @@
 """Connector files (connectors/*.yaml): what system it is, how it calls us, how we call it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,14 @@ def load_connectors(docs: list[tuple[str, LocatedDict]]) -> dict[str, Connector]
         if connector is None:
             continue
         if connector.name in connectors:
-            problems.append(Problem(filename, *doc.where_value("name"), "name", f"connector {connector.name!r} is already defined in {connectors[connector.name].file}"))
+            problems.append(
+                Problem(
+                    filename,
+                    *doc.where_value("name"),
+                    "name",
+                    f"connector {connector.name!r} is already defined in {connectors[connector.name].file}",
+                )
+            )
             continue
         connectors[connector.name] = connector
     if problems:
@@ -39,13 +47,22 @@ def load_connectors(docs: list[tuple[str, LocatedDict]]) -> dict[str, Connector]
 
 
 def _one(filename: str, doc: LocatedDict) -> tuple[Connector | None, list[Problem]]:
-    problems = [Problem(filename, *doc.where(k), str(k), f"unknown key; expected one of: {', '.join(TOP_LEVEL)}") for k in doc if k not in TOP_LEVEL]
+    problems = [
+        Problem(filename, *doc.where(k), str(k), f"unknown key; expected one of: {', '.join(TOP_LEVEL)}") for k in doc if k not in TOP_LEVEL
+    ]
     name = doc.get("name")
     kind = doc.get("type")
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
         problems.append(Problem(filename, *doc.where_value("name"), "name", "required: a name of letters, digits, '_' or '-'"))
     if not isinstance(kind, str):
-        problems.append(Problem(filename, *doc.where_value("type"), "type", "required: the connector type (e.g. hubspot, salesforce, shopify, odoo, generic_json, generic_rest)"))
+        problems.append(
+            Problem(
+                filename,
+                *doc.where_value("type"),
+                "type",
+                "required: the connector type (e.g. hubspot, salesforce, shopify, odoo, generic_json, generic_rest)",
+            )
+        )
     webhook = api = streams = None
     if "webhook" in doc:
         from chalicelib.ingress.webhook_config import validate_webhook_section

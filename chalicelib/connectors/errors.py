@@ -1,4 +1,5 @@
 """What can go wrong talking to a source API, as exceptions a runner can act on."""
+
 from __future__ import annotations
 
 
@@ -20,8 +21,7 @@ class ApiError(ConnectorError):
 class RetryableError(ConnectorError):
     """A transient answer (429, 5xx, vendor limit signal); ``retry_after`` is seconds, if the vendor said."""
 
-    def __init__(self, message: str, *, status: int | None, url: str, retry_after: float | None = None,
-                 vendor_code: str | None = None):
+    def __init__(self, message: str, *, status: int | None, url: str, retry_after: float | None = None, vendor_code: str | None = None):
         self.status = status
         self.url = url
         self.retry_after = retry_after

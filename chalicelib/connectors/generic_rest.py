@@ -7,15 +7,22 @@ edited mid-sync shifts another across a page boundary; so, as for HubSpot, each
 page restarts the query from the newest timestamp seen, and the declared
 paginator is only followed inside a block of records sharing one timestamp.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from chalicelib.connectors.base import Position, Source, SourcePage
 from chalicelib.connectors.models import RequestSpec
 from chalicelib.connectors.pagination import (
-    BodyCursorPaginator, LinkHeaderPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator, Paginator,
+    BodyCursorPaginator,
+    LinkHeaderPaginator,
+    NextUrlPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    Paginator,
 )
 
 
@@ -37,11 +44,22 @@ def build_paginator(config: Any, page_size: int | None) -> Paginator:
     if style == "link_header":
         return LinkHeaderPaginator(config.rel)
     if style == "offset":
-        return OffsetPaginator(page_size or 100, offset_param=config.offset_param, limit_param=config.limit_param,
-                               location=config.location, total_path=config.total_path)
+        return OffsetPaginator(
+            page_size or 100,
+            offset_param=config.offset_param,
+            limit_param=config.limit_param,
+            location=config.location,
+            total_path=config.total_path,
+        )
     if style == "page_number":
-        return PageNumberPaginator(page_size or 100, page_param=config.page_param, size_param=config.size_param,
-                                   location=config.location, start=config.start, total_pages_path=config.total_pages_path)
+        return PageNumberPaginator(
+            page_size or 100,
+            page_param=config.page_param,
+            size_param=config.size_param,
+            location=config.location,
+            start=config.start,
+            total_pages_path=config.total_pages_path,
+        )
     return _SinglePage()
 
 
@@ -56,8 +74,9 @@ def format_since(moment: datetime, style: str) -> str | int:
 class GenericRestSource(Source):
     def pages(self, after: Position | None, overlap: timedelta) -> Iterator[SourcePage]:
         stream = self.stream
-        request = RequestSpec(stream.method, stream.endpoint, params=dict(stream.params),
-                              json=dict(stream.body) if stream.body is not None else None)
+        request = RequestSpec(
+            stream.method, stream.endpoint, params=dict(stream.params), json=dict(stream.body) if stream.body is not None else None
+        )
         lower = after.modified if self.strict(after, overlap) else self.lower_bound(after, overlap)
         paginator = build_paginator(stream.pagination, stream.page_size)
         while True:

@@ -6,10 +6,12 @@ over one. Each page therefore restarts the search from the newest timestamp seen
 (``GTE``, a keyset restart); ``after`` is only followed inside a block of records
 sharing one timestamp. This also keeps clear of search's 10,000-result cap.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from chalicelib.connectors.base import Position, Source, SourcePage
 from chalicelib.connectors.errors import ConnectorError
@@ -61,5 +63,6 @@ class HubSpotSource(Source):
                 lower = newest  # keyset restart: a fresh search from the newest timestamp seen
                 paginator = BodyCursorPaginator("paging.next.after", "after", location="body")
             elif int(str(paginator.token)) >= SEARCH_RESULT_CAP:
-                raise ConnectorError(f"more than {SEARCH_RESULT_CAP} {self.stream.object} share the timestamp {lower}: "
-                                     "HubSpot search cannot page past that")
+                raise ConnectorError(
+                    f"more than {SEARCH_RESULT_CAP} {self.stream.object} share the timestamp {lower}: HubSpot search cannot page past that"
+                )

@@ -1,9 +1,11 @@
 """The two values that cross the wire boundary: a request to make and a parsed page."""
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 _MISSING = object()
 
@@ -18,10 +20,10 @@ class RequestSpec:
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
-    def with_params(self, **params: Any) -> "RequestSpec":
+    def with_params(self, **params: Any) -> RequestSpec:
         return replace(self, params={**self.params, **params})
 
-    def with_body_value(self, path: str, value: Any) -> "RequestSpec":
+    def with_body_value(self, path: str, value: Any) -> RequestSpec:
         body = copy.deepcopy(self.json) if self.json is not None else {}
         set_path(body, path, value)
         return replace(self, json=body)

@@ -6,11 +6,13 @@ offset into a live, re-sorting result would skip a record whenever another one i
 edited mid-sync and moves to the end; the keyset domain cannot. (OffsetPaginator
 is still what ``search_read`` offers for plain listings; see pagination.py.)
 """
+
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib.connectors.base import Position, Source, SourcePage
 from chalicelib.connectors.errors import ApiError, AuthError, MalformedPageError
@@ -21,7 +23,7 @@ _ids = itertools.count(1)
 
 def odoo_datetime(moment: datetime) -> str:
     """Odoo stores naive UTC datetimes with second precision."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class OdooSource(Source):
@@ -39,8 +41,12 @@ class OdooSource(Source):
 
     # -- JSON-RPC plumbing
     def call(self, service: str, method: str, *args: Any) -> Any:
-        payload = {"jsonrpc": "2.0", "method": "call", "id": next(_ids),
-                   "params": {"service": service, "method": method, "args": list(args)}}
+        payload = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": next(_ids),
+            "params": {"service": service, "method": method, "args": list(args)},
+        }
         page = self.client.send(RequestSpec("POST", "/jsonrpc", json=payload))
         body = page.body
         if not isinstance(body, dict):
@@ -91,8 +97,9 @@ class OdooSource(Source):
         domain = self.domain(after, overlap)
         while True:
             kwargs = {"fields": fields, "limit": limit, "offset": 0, "order": f"{self.cursor_field} asc, {self.id_field} asc"}
-            result, url = self.call("object", "execute_kw", self.database, self.uid(), self.password(),
-                                    self.stream.object, "search_read", [domain], kwargs)
+            result, url = self.call(
+                "object", "execute_kw", self.database, self.uid(), self.password(), self.stream.object, "search_read", [domain], kwargs
+            )
             records = self.records_at(result, "", url)
             yield SourcePage(records, url)
             if len(records) < limit:

@@ -5,12 +5,14 @@ token and ``advance``s on each page. The shared base refuses to follow a token i
 has already followed (or a page identical to the previous one): some APIs answer a
 bad cursor with the first page again, and a sync that follows them never ends.
 """
+
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Hashable
 from dataclasses import replace
-from typing import Any, Hashable, Literal
+from typing import Any, Literal
 from urllib.parse import urljoin
 
 from chalicelib.connectors.errors import MalformedPageError, PaginationLoopError
@@ -105,7 +107,7 @@ class NextUrlPaginator(Paginator):
         return replace(request, method="GET", url=str(token), params={}, json=None)
 
 
-_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]*)*)')
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL = re.compile(r';\s*rel\s*=\s*"?([^";,]+)"?', re.IGNORECASE)
 
 
@@ -143,8 +145,16 @@ class OffsetPaginator(Paginator):
     Ends on an empty page, a short page, or when ``total_path`` says all were read.
     """
 
-    def __init__(self, page_size: int, *, offset_param: str = "offset", limit_param: str = "limit",
-                 location: Location = "query", total_path: str | None = None, start: int = 0):
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        offset_param: str = "offset",
+        limit_param: str = "limit",
+        location: Location = "query",
+        total_path: str | None = None,
+        start: int = 0,
+    ):
         super().__init__()
         self.page_size, self.offset_param, self.limit_param = page_size, offset_param, limit_param
         self.location, self.total_path, self.offset = location, total_path, start
@@ -177,8 +187,16 @@ class OffsetPaginator(Paginator):
 class PageNumberPaginator(Paginator):
     """``?page=N&per_page=M``: ends on an empty or short page, or at ``total_pages_path``."""
 
-    def __init__(self, page_size: int, *, page_param: str = "page", size_param: str | None = "per_page",
-                 location: Location = "query", start: int = 1, total_pages_path: str | None = None):
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        page_param: str = "page",
+        size_param: str | None = "per_page",
+        location: Location = "query",
+        start: int = 1,
+        total_pages_path: str | None = None,
+    ):
         super().__init__()
         self.page_size, self.page_param, self.size_param = page_size, page_param, size_param
         self.location, self.number, self.total_pages_path = location, start, total_pages_path

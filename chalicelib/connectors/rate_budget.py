@@ -6,14 +6,16 @@ is one conditional UpdateItem on a version number: when another caller got there
 first, DynamoDB hands back the fresh item and we try again, so a backfill and a
 schedule together can never spend more than the bucket holds.
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from chalicelib.connectors.errors import BudgetExhausted
 
@@ -101,9 +103,11 @@ class DynamoBucketStore:
             values[":seen"] = {"N": str(seen.version)}
         try:
             self.dynamodb.update_item(
-                TableName=self.table, Key=key,
+                TableName=self.table,
+                Key=key,
                 UpdateExpression="SET tokens = :t, updated = :u, version = :v",
-                ConditionExpression=condition, ExpressionAttributeValues=values,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
             return True
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
@@ -123,9 +127,18 @@ def _state(item: dict[str, Any] | None) -> BucketState | None:
 class RateBudget:
     """Blocks until the shared bucket grants a token, or raises BudgetExhausted before the deadline."""
 
-    def __init__(self, api: str, *, rate: float, capacity: float | None = None, store: BucketStore | None = None,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 deadline: Callable[[], float] | None = None, deadline_margin: float = 5.0):
+    def __init__(
+        self,
+        api: str,
+        *,
+        rate: float,
+        capacity: float | None = None,
+        store: BucketStore | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        deadline: Callable[[], float] | None = None,
+        deadline_margin: float = 5.0,
+    ):
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.api, self.rate = api, rate

@@ -7,15 +7,17 @@ deadline is not started: the error surfaces and the sync checkpoints instead.
 Vendors that report their bucket (Shopify's ``X-Shopify-Shop-Api-Call-Limit``,
 HubSpot's ``X-HubSpot-RateLimit-Remaining``) get a pause *before* they say 429.
 """
+
 from __future__ import annotations
 
 import json
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.connectors.errors import ApiError, AuthError, RateLimited, RetryableError
 
@@ -39,8 +41,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         except (TypeError, ValueError, IndexError):
             return None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        seconds = (moment - (now or datetime.now(timezone.utc))).total_seconds()
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
     return max(0.0, seconds) if seconds == seconds else None  # NaN guard
 
 
@@ -57,14 +59,15 @@ def vendor_error(body: bytes) -> tuple[str | None, str]:
         if isinstance(err, dict):  # JSON-RPC
             inner = err.get("data") if isinstance(err.get("data"), dict) else err
             return inner.get("name") or str(err.get("code")), str(inner.get("message", ""))
-        code = data.get("errorType") or data.get("category") or data.get("name") or data.get("code") \
-            or (err if isinstance(err, str) else None)  # OAuth2: {"error": "invalid_client", ...}
+        code = (
+            data.get("errorType") or data.get("category") or data.get("name") or data.get("code") or (err if isinstance(err, str) else None)
+        )  # OAuth2: {"error": "invalid_client", ...}
         message = data.get("message") or data.get("error_description") or data.get("errors") or err or ""
         return (str(code) if code is not None else None), str(message)
     return None, str(data)[:200]
 
 
-def raise_for_response(response: "httpx.Response") -> None:
+def raise_for_response(response: httpx.Response) -> None:
     """Turn a non-2xx answer into the exception that says what to do about it."""
     status = response.status_code
     if status < 400:
@@ -73,14 +76,11 @@ def raise_for_response(response: "httpx.Response") -> None:
     code, message = vendor_error(response.content)
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     if status == 429 or (status == 403 and code == "REQUEST_LIMIT_EXCEEDED"):
-        raise RateLimited(f"rate limited by {url}: {message or status}", status=status, url=url,
-                          retry_after=retry_after, vendor_code=code)
+        raise RateLimited(f"rate limited by {url}: {message or status}", status=status, url=url, retry_after=retry_after, vendor_code=code)
     if status in RETRYABLE_STATUS:
-        raise RetryableError(f"HTTP {status} from {url}: {message}", status=status, url=url,
-                             retry_after=retry_after, vendor_code=code)
+        raise RetryableError(f"HTTP {status} from {url}: {message}", status=status, url=url, retry_after=retry_after, vendor_code=code)
     error_cls = AuthError if status in (401, 403) else ApiError
-    raise error_cls(message or response.reason_phrase, status=status, url=url,
-                    body=response.text[:500], vendor_code=code)
+    raise error_cls(message or response.reason_phrase, status=status, url=url, body=response.text[:500], vendor_code=code)
 
 
 def slowdown_seconds(headers: Mapping[str, str], *, shopify_leak_rate: float = 2.0, threshold: float = 0.8) -> float:
@@ -123,7 +123,7 @@ class RetryPolicy:
         ceiling = min(self.max_wait, self.initial_wait * (2 ** (attempt - 1)))
         return ceiling * (0.5 + 0.5 * self.jitter())
 
-    def retrying(self) -> "tenacity.Retrying":
+    def retrying(self) -> tenacity.Retrying:
         import httpx
         import tenacity
 

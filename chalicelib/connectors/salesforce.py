@@ -4,10 +4,11 @@ A query locator is a server-side cursor over the result as of the query, so a
 record edited while we page gets a newer LastModifiedDate and is read by the next
 run (or by the overlap window if its commit lagged its timestamp).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.connectors.base import Position, Source, SourcePage
 from chalicelib.connectors.errors import MalformedPageError
@@ -17,7 +18,7 @@ from chalicelib.connectors.pagination import NextUrlPaginator
 
 def soql_datetime(moment: datetime) -> str:
     """SOQL dateTime literal (unquoted, UTC, millisecond precision)."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
@@ -34,8 +35,7 @@ class SalesforceSource(Source):
         conditions: list[str] = []
         if self.strict(after, overlap):
             ts = soql_datetime(after.modified)  # type: ignore[union-attr]
-            conditions.append(f"({self.cursor_field} > {ts} OR ({self.cursor_field} = {ts} AND "
-                              f"{self.id_field} > {soql_string(after.id)}))")  # type: ignore[union-attr]
+            conditions.append(f"({self.cursor_field} > {ts} OR ({self.cursor_field} = {ts} AND {self.id_field} > {soql_string(after.id)}))")  # type: ignore[union-attr]
         else:
             lower = self.lower_bound(after, overlap)
             if lower is not None:
@@ -43,14 +43,12 @@ class SalesforceSource(Source):
         if self.stream.where:
             conditions.append(f"({self.stream.where})")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        return (f"SELECT {', '.join(fields)} FROM {self.stream.object}{where} "
-                f"ORDER BY {self.cursor_field} ASC, {self.id_field} ASC")
+        return f"SELECT {', '.join(fields)} FROM {self.stream.object}{where} ORDER BY {self.cursor_field} ASC, {self.id_field} ASC"
 
     def pages(self, after: Position | None, overlap: timedelta) -> Iterator[SourcePage]:
         version = self.connector.api.api_version
         headers = {"Sforce-Query-Options": f"batchSize={self.stream.page_size}"} if self.stream.page_size else {}
-        request = RequestSpec("GET", f"/services/data/{version}/query", params={"q": self.soql(after, overlap)},
-                              headers=headers)
+        request = RequestSpec("GET", f"/services/data/{version}/query", params={"q": self.soql(after, overlap)}, headers=headers)
         paginator = NextUrlPaginator(("nextRecordsUrl",))
         while not paginator.finished:
             page = self.client.send(paginator.prepare(request))

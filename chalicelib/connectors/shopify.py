@@ -4,10 +4,11 @@
 other filters beside them, so the next URL is used as given (LinkHeaderPaginator).
 The bucket header ``X-Shopify-Shop-Api-Call-Limit`` is honoured by the client.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Iterator
 
 from chalicelib.connectors.base import Position, Source, SourcePage
 from chalicelib.connectors.models import RequestSpec

@@ -7,21 +7,23 @@ event id, which is also the Standard Webhooks ``webhook-id``. After
 ``max_attempts`` a target is dead-lettered: the event stays listed with status
 ``dead`` and the reason, and an audit entry says so.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from chalicelib.runtime import aws
 from chalicelib.dispatch.subscribers import Subscribers, Target
 from chalicelib.dispatch.targets import SENDERS, DeliveryFailed
+from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo
 from chalicelib.store.audit import AuditEntry, ChainHead
@@ -36,7 +38,7 @@ class Attempt:
     target: str
     ok: bool
     detail: str
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -109,7 +111,7 @@ class Dispatcher:
                 return {"status": "dead", "attempts": done, "last_error": str(exc)}
             return {"status": "retrying", "attempts": done, "last_error": str(exc)}
         attempts.append(Attempt(target.name, True, detail))
-        return {"status": "delivered", "attempts": done, "delivered_at": datetime.now(timezone.utc).isoformat()}
+        return {"status": "delivered", "attempts": done, "delivered_at": datetime.now(UTC).isoformat()}
 
     def _send(self, sender: Callable[..., str], target: Target, event: dict[str, Any], attempts: list[Attempt]) -> str:
         """One attempt; every failure is recorded for the audit trail and raised as DeliveryFailed."""
@@ -146,7 +148,12 @@ class Dispatcher:
                 for a in attempts
             ]
             entries += [
-                AuditEntry(action="dead_lettered", actor="dispatch", correlation_id=event_id, details={"event_id": event_id, "target": name, "reason": s.get("last_error")})
+                AuditEntry(
+                    action="dead_lettered",
+                    actor="dispatch",
+                    correlation_id=event_id,
+                    details={"event_id": event_id, "target": name, "reason": s.get("last_error")},
+                )
                 for name, s in states.items()
                 if s.get("status") == "dead" and (item.get("targets") or {}).get(name, {}).get("status") != "dead"
             ]
@@ -158,7 +165,13 @@ class Dispatcher:
                 "UpdateExpression": "SET targets = :t, #s = :s, attempts = :a, audit_seq = :seq, audit_hash = :h",
                 "ExpressionAttributeNames": {"#s": "status"},
                 "ExpressionAttributeValues": dynamo.to_item(
-                    {":t": states, ":s": status, ":a": sum(int(s.get("attempts", 0)) for s in states.values()), ":seq": head_after.seq, ":h": head_after.hash}
+                    {
+                        ":t": states,
+                        ":s": status,
+                        ":a": sum(int(s.get("attempts", 0)) for s in states.values()),
+                        ":seq": head_after.seq,
+                        ":h": head_after.hash,
+                    }
                 ),
             }
             if head.seq:
@@ -167,7 +180,14 @@ class Dispatcher:
             else:
                 update["ConditionExpression"] = "attribute_not_exists(audit_seq)"
             actions = [{"Update": update}] + [
-                {"Put": {"TableName": self.settings.audit_table, "Item": dynamo.to_item(i), "ConditionExpression": "attribute_not_exists(pk)"}} for i in items
+                {
+                    "Put": {
+                        "TableName": self.settings.audit_table,
+                        "Item": dynamo.to_item(i),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+                for i in items
             ]
             try:
                 aws.client("dynamodb").transact_write_items(TransactItems=actions)

@@ -2,6 +2,7 @@
 
 Secrets (HTTP signing secrets, robot keys) are references, resolved at run time.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal

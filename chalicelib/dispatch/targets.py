@@ -1,4 +1,5 @@
 """One function per kind of destination: send one event, raise DeliveryFailed if it did not land."""
+
 from __future__ import annotations
 
 import base64
@@ -7,7 +8,8 @@ import hmac
 import json
 import time
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.dispatch.subscribers import DingTalkRobotTarget, EventBridgeTarget, HttpTarget, WeComRobotTarget
 
@@ -27,7 +29,7 @@ def body_of(event: dict[str, Any]) -> bytes:
 
 def standard_webhooks_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     """Headers per the Standard Webhooks spec (v1 = HMAC-SHA256 over id.timestamp.body)."""
-    key = base64.b64decode(secret[len("whsec_"):]) if secret.startswith("whsec_") else secret.encode()
+    key = base64.b64decode(secret[len("whsec_") :]) if secret.startswith("whsec_") else secret.encode()
     signed = f"{msg_id}.{timestamp}.".encode() + body
     signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": f"v1,{signature}"}

@@ -4,6 +4,7 @@ Every source record is translated into one of these entities. Money is ``Decimal
 and every timestamp is timezone-aware: a naive datetime is a configuration or
 mapping bug and is rejected here rather than guessed.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal

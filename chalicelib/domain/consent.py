@@ -6,10 +6,11 @@ before they are stored or forwarded, and the drop is audited (names, never value
 Categories listed as opt-in need an explicit grant; the others are allowed until
 revoked. The registry item is read in the processor's one batched read.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from chalicelib.domain.canonical import CanonicalRecord
@@ -47,7 +48,9 @@ class Dropped:
         return bool(self.fields)
 
 
-def apply_consent(record: CanonicalRecord, item: dict[str, Any] | None, opt_in: tuple[str, ...] = DEFAULT_OPT_IN) -> tuple[CanonicalRecord, Dropped]:
+def apply_consent(
+    record: CanonicalRecord, item: dict[str, Any] | None, opt_in: tuple[str, ...] = DEFAULT_OPT_IN
+) -> tuple[CanonicalRecord, Dropped]:
     """The record without the fields its customer has not consented to."""
     denied = {name: record.categories[name] for name in record.fields if not allowed(item, record.categories.get(name), opt_in)}
     if not denied:
@@ -57,10 +60,12 @@ def apply_consent(record: CanonicalRecord, item: dict[str, Any] | None, opt_in: 
     return record.model_copy(update={"fields": keep, "lineage": lineage}), Dropped(denied)
 
 
-def updated_item(item: dict[str, Any] | None, customer_id: str, category: str, status: Status, by: str, purpose: str | None) -> dict[str, Any]:
+def updated_item(
+    item: dict[str, Any] | None, customer_id: str, category: str, status: Status, by: str, purpose: str | None
+) -> dict[str, Any]:
     pk, sk = consent_key(customer_id)
     categories = dict((item or {}).get("categories") or {})
-    categories[category] = {"status": status, "at": datetime.now(timezone.utc).isoformat(), "by": by, "purpose": purpose}
+    categories[category] = {"status": status, "at": datetime.now(UTC).isoformat(), "by": by, "purpose": purpose}
     updated = {k: v for k, v in (item or {}).items() if k not in ("categories",)}
     updated.update(pk=pk, sk=sk, customer_id=customer_id, categories=categories)
     return updated

@@ -1,4 +1,5 @@
 """CloudEvents 1.0 (structured JSON) as salesbridge emits them."""
+
 from __future__ import annotations
 
 import hashlib

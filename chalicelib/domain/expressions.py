@@ -11,6 +11,7 @@ sizes are bounded so a rule cannot exhaust memory or CPU.
 Numbers are ``Decimal``: literals, and ints/floats coming from data (floats via
 ``str()`` so ``0.1`` stays ``0.1``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -451,10 +452,8 @@ class _Compiler:
     def _Compare(self, node: ast.Compare) -> Evaluator:
         first = self.compile(node.left)
         steps: list[tuple[Callable[[Any, Any], bool], Evaluator]] = []
-        for op, comparator in zip(node.ops, node.comparators):
-            if isinstance(op, (ast.Is, ast.IsNot)) and not (
-                isinstance(comparator, ast.Constant) and comparator.value is None
-            ):
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, (ast.Is, ast.IsNot)) and not (isinstance(comparator, ast.Constant) and comparator.value is None):
                 raise self.fail(comparator, "'is' / 'is not' may only compare with None")
             steps.append((_COMPARE[type(op)], self.compile(comparator)))
         if len(steps) == 1:

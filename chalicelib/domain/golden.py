@@ -16,12 +16,14 @@ Item shape stored at ``(f"{entity}#{id}", "golden")``::
      "sources": {system: {"time", "record_id", "ignored": {field: value}}},  # non-owner values kept
      "fired": [marker, ...]}                                   # triggers' once-only markers
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib.domain.canonical import CanonicalRecord
 
@@ -52,7 +54,7 @@ def to_state(value: Any) -> Any:
 
 def iso(moment: datetime) -> str:
     """UTC ISO text with microseconds: sorts and compares like the instant it names."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse_time(text: str) -> datetime:

@@ -5,6 +5,7 @@ resolving an id needs no read: a record's anchor is its ``same_as`` reference wh
 its mapping declares one (e.g. a CRM account that carries the ERP customer code),
 otherwise its own source id. Products are identified by SKU across systems.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """What enters the pipeline: one source record, from a webhook delivery or a sync page."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,7 +32,7 @@ class InboundRecord(BaseModel):
         return self.model_dump_json()
 
     @classmethod
-    def from_message(cls, body: str) -> "InboundRecord":
+    def from_message(cls, body: str) -> InboundRecord:
         return cls.model_validate_json(body)
 
 

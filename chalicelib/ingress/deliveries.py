@@ -5,6 +5,7 @@ notifications, a Shopify delivery one resource. Each record gets its own dedupe
 key (the vendor's event id where it has one, else a content hash) so re-delivery
 is harmless downstream. Money stays exact: JSON numbers with a fraction become Decimal.
 """
+
 from __future__ import annotations
 
 import json
@@ -102,8 +103,15 @@ def _unique(records: Iterable[InboundRecord]) -> list[InboundRecord]:
     return kept
 
 
-def _record(connector: str, delivery: VerifiedDelivery, object_type: str, payload: dict[str, Any], dedupe_key: str,
-            receipt_id: str | None, entity_hint: str | None) -> InboundRecord:
+def _record(
+    connector: str,
+    delivery: VerifiedDelivery,
+    object_type: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    receipt_id: str | None,
+    entity_hint: str | None,
+) -> InboundRecord:
     return InboundRecord(
         connector=connector,
         object=object_type,
@@ -243,9 +251,7 @@ def split_standard_webhooks(
     return [_record(connector, delivery, object_type, document, key, receipt_id, _text_id(path_get(document, "data.id")))]
 
 
-def split_generic_json(
-    connector: str, shape: GenericJsonShape, delivery: VerifiedDelivery, receipt_id: str | None
-) -> list[InboundRecord]:
+def split_generic_json(connector: str, shape: GenericJsonShape, delivery: VerifiedDelivery, receipt_id: str | None) -> list[InboundRecord]:
     document = parse_json(delivery.body)
     if shape.records is not None:
         items = path_get(document, shape.records)

@@ -4,6 +4,7 @@ A request is either queued (202, or the reply the vendor expects) or refused wit
 clear 4xx and an audit entry; if the queue cannot take it we answer 503 so the vendor
 retries. Nothing accepted is ever dropped: acknowledgement comes after SQS has it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.configuration import Configuration
@@ -39,9 +40,9 @@ def _error(status: int, code: str, message: str, receipt_id: str) -> Reply:
 
 def receive(connector_name: str, request: Any, config: Configuration, settings: Settings) -> Reply:
     """Handle one vendor call (``request`` is Chalice's current_request)."""
-    from chalicelib.runtime import queue
     from chalicelib.ingress.deliveries import DeliveryError, split_delivery
     from chalicelib.ingress.verify import RejectedRequest
+    from chalicelib.runtime import queue
 
     receipt_id = "rcp_" + uuid.uuid4().hex
     connector = config.connectors.get(connector_name)
@@ -74,7 +75,9 @@ def receive(connector_name: str, request: Any, config: Configuration, settings: 
             log.exception("could not enqueue delivery %s", receipt_id)
             return _error(503, "unavailable", "the delivery could not be queued; please retry", receipt_id)
     if delivery.reply is not None:
-        return Reply(delivery.reply.status, delivery.reply.body, {"Content-Type": delivery.reply.content_type, "X-Salesbridge-Receipt": receipt_id})
+        return Reply(
+            delivery.reply.status, delivery.reply.body, {"Content-Type": delivery.reply.content_type, "X-Salesbridge-Receipt": receipt_id}
+        )
     return _json_reply(202, {"receipt_id": receipt_id, "records": len(records)})
 
 
@@ -117,7 +120,7 @@ def _inbound_request(connector_name: str, request: Any, body: bytes) -> Any:
         path=path,
         headers=headers,
         body=body,
-        received_at=datetime.now(timezone.utc),
+        received_at=datetime.now(UTC),
         query=query,
         source_ip=source_ip,
         url=url,

@@ -4,6 +4,7 @@ Verification needs the exact bytes and URL the vendor signed, so nothing here is
 decoded or normalised beyond what HTTP itself allows (header names are
 case-insensitive; HTTP/2 lowercases them).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping

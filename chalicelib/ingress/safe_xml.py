@@ -4,6 +4,7 @@ No DTDs at all: entity expansion ("billion laughs") and external entities are
 refused before anything is expanded or fetched. defusedxml is imported on first
 use so JSON-only webhooks do not pay for it at cold start.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,15 +4,16 @@ Validated at load time with pydantic; every mistake becomes a ``Problem`` naming
 file:line:column and the field, so an integrator fixes them all in one pass.
 Secret *values* never appear here, only references (see ``chalicelib.runtime.secrets``).
 """
+
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from chalicelib.config.problems import Problem
-from chalicelib.runtime.secrets import EnvSecret, SecretsManagerSecret, SecretRef, SsmSecret
+from chalicelib.runtime.secrets import EnvSecret, SecretRef, SecretsManagerSecret, SsmSecret
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BODY_BYTES = MIB
@@ -57,7 +58,7 @@ class _ObjectChoice(_Shape):
     )
 
     @model_validator(mode="after")
-    def _one_object_source(self) -> "_ObjectChoice":
+    def _one_object_source(self) -> _ObjectChoice:
         if self.object and self.object_path:
             raise ValueError("give either object or object_path, not both")
         return self
@@ -77,7 +78,7 @@ class GenericJsonShape(_ObjectChoice):
     payload: str | None = Field(None, description="Dotted path of the part of each record to keep; absent = all of it")
 
     @model_validator(mode="after")
-    def _needs_object(self) -> "GenericJsonShape":
+    def _needs_object(self) -> GenericJsonShape:
         if not self.object and not self.object_path:
             raise ValueError("generic_json needs object (fixed) or object_path")
         return self
@@ -91,7 +92,7 @@ class CallbackShape(_Shape):
 
 
 PayloadShape = Annotated[
-    Union[HubSpotShape, SalesforceOutboundShape, ShopifyShape, StandardWebhooksShape, GenericJsonShape, CallbackShape],
+    HubSpotShape | SalesforceOutboundShape | ShopifyShape | StandardWebhooksShape | GenericJsonShape | CallbackShape,
     Field(discriminator="kind"),
 ]
 
@@ -127,7 +128,7 @@ class GenericHmacConfig(_Scheme):
     signed_payload: str = Field("{body}", description="What is signed: {body}, {timestamp}, {method}, {url}")
 
     @model_validator(mode="after")
-    def _template(self) -> "GenericHmacConfig":
+    def _template(self) -> GenericHmacConfig:
         names = re.findall(r"\{([^{}]*)\}", self.signed_payload)
         unknown = sorted(set(names) - _TEMPLATE_FIELDS)
         if unknown:
@@ -195,7 +196,7 @@ class SharedSecret(_Strict):
     secrets: Secrets
 
     @model_validator(mode="after")
-    def _one_place(self) -> "SharedSecret":
+    def _one_place(self) -> SharedSecret:
         if bool(self.header) == bool(self.query):
             raise ValueError("shared_secret needs exactly one of header or query")
         return self
@@ -249,17 +250,15 @@ SCHEME_MODELS: dict[str, type[_Scheme]] = {
 }
 
 WebhookConfig = Annotated[
-    Union[
-        GenericHmacConfig,
-        HubSpotConfig,
-        ShopifyConfig,
-        SquareConfig,
-        StandardWebhooksConfig,
-        StripeStyleConfig,
-        SalesforceOutboundConfig,
-        WeComConfig,
-        DingTalkConfig,
-    ],
+    GenericHmacConfig
+    | HubSpotConfig
+    | ShopifyConfig
+    | SquareConfig
+    | StandardWebhooksConfig
+    | StripeStyleConfig
+    | SalesforceOutboundConfig
+    | WeComConfig
+    | DingTalkConfig,
     Field(discriminator="scheme"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(WebhookConfig)

@@ -4,6 +4,7 @@
 file once; ``MappingSet.find(connector, object).apply(payload)`` maps one record
 and raises ``RecordMappingError`` (only) when it cannot.
 """
+
 from chalicelib.mapping.compiler import CompiledMapping, MappingSet, compile_documents, load_mapping_set
 from chalicelib.mapping.errors import RecordMappingError
 

@@ -11,6 +11,7 @@ already coerced to the canonical types).
 Every problem found in every file is collected and raised together as one
 ``ConfigError`` naming file:line:column and the field.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,9 +27,9 @@ from typing import Any
 
 from pydantic import AwareDatetime
 
-from chalicelib.domain.canonical import ENTITY_MODELS, CanonicalRecord, OrderLine, SourceRef
 from chalicelib.config.problems import ConfigError, Problem
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList, load_yaml_file
+from chalicelib.domain.canonical import ENTITY_MODELS, CanonicalRecord, OrderLine, SourceRef
 from chalicelib.domain.expressions import EvaluationError, Expression, ExpressionError, compile_expression
 from chalicelib.mapping.errors import RecordMappingError, ValueProblem
 from chalicelib.mapping.paths import MISSING, PathError, compile_getter, parse_path
@@ -86,8 +87,7 @@ class CompiledMapping:
         if type(payload) is not dict and not isinstance(payload, dict):
             raise RecordMappingError(
                 "not_an_object",
-                f"expected a JSON object for {self.connector} {self.object}, got {type(payload).__name__} "
-                f"(mapping {self.file})",
+                f"expected a JSON object for {self.connector} {self.object}, got {type(payload).__name__} (mapping {self.file})",
             )
         try:
             return self._run(payload, connector or self.connector)
@@ -96,8 +96,7 @@ class CompiledMapping:
         except Exception as exc:  # a bug must still reach the quarantine as a message, not a traceback
             raise RecordMappingError(
                 "internal_error",
-                f"mapping {self.file} failed unexpectedly on this record ({type(exc).__name__}: {exc}); "
-                "please report it with the record",
+                f"mapping {self.file} failed unexpectedly on this record ({type(exc).__name__}: {exc}); please report it with the record",
             ) from None
 
 
@@ -344,7 +343,9 @@ class _FileCompiler:
         return (built, required) if ok else None
 
     # -- one field ----------------------------------------------------------------------------
-    def field(self, name: str, raw: Any, keys: tuple[Any, ...], target: dict[str, Any], names: set[str]) -> tuple[FieldRunner, str, FieldSpec] | None:
+    def field(
+        self, name: str, raw: Any, keys: tuple[Any, ...], target: dict[str, Any], names: set[str]
+    ) -> tuple[FieldRunner, str, FieldSpec] | None:
         spec = FieldSpec(path=raw) if isinstance(raw, str) else raw
         canonical = target[name]
         allowed = tuple(self.grade_scale or ()) if (self.spec.entity == "customer" and name == "grade" and names == {"record"}) else None
@@ -364,7 +365,15 @@ class _FileCompiler:
             self.check_constant(spec.value, coerce, check, keys + ("value",))
         required = spec.required or step_required
         runner = _field_runner(
-            name, read, tuple(steps), coerce, check, required, spec.nullable, when, "line" in names,
+            name,
+            read,
+            tuple(steps),
+            coerce,
+            check,
+            required,
+            spec.nullable,
+            when,
+            "line" in names,
             _Context(self.name, self.file, self.connector, name, lineage, self.line_of(keys)),
         )
         return runner, lineage, spec
@@ -423,7 +432,11 @@ class _FileCompiler:
             keys = ("fields", name)
             if name not in target or target[name].kind == "lines":
                 hint = " (map order lines under `lines:`)" if name == "lines" else ""
-                self.problem(keys, f"unknown canonical field {name!r} for {spec.entity}{hint}; expected one of: {', '.join(n for n in target if n != 'lines')}")
+                self.problem(
+                    keys,
+                    f"unknown canonical field {name!r} for {spec.entity}{hint}; "
+                    f"expected one of: {', '.join(n for n in target if n != 'lines')}",
+                )
                 continue
             if name in spec.references:
                 self.problem(keys, f"{name!r} is also declared under references: keep one")
@@ -464,12 +477,31 @@ class _FileCompiler:
         if self.problems or record_id is None or timestamp is None:
             return None
         run = _record_builder(
-            self.name, version, spec.entity, record_id, timestamp, keep, tuple(runners), tuple(references),
-            lineage, categories, owners, _Context(self.name, self.file, self.connector, "", "", 1),
+            self.name,
+            version,
+            spec.entity,
+            record_id,
+            timestamp,
+            keep,
+            tuple(runners),
+            tuple(references),
+            lineage,
+            categories,
+            owners,
+            _Context(self.name, self.file, self.connector, "", "", 1),
         )
         return CompiledMapping(
-            name=self.name, version=version, entity=spec.entity, connector=self.connector, object=spec.source.object,
-            file=self.file, examples=list(spec.examples), description=spec.description, categories=dict(categories), rules=rules, _run=run,
+            name=self.name,
+            version=version,
+            entity=spec.entity,
+            connector=self.connector,
+            object=spec.source.object,
+            file=self.file,
+            examples=list(spec.examples),
+            description=spec.description,
+            categories=dict(categories),
+            rules=rules,
+            _run=run,
         )
 
     def single_value(self, raw: Any, keys: tuple[Any, ...], coerce: Transform, label: str) -> Callable[[Any], Any] | None:
@@ -569,10 +601,7 @@ class _Context:
             what += f" of line {index}"
         source = f" from {self.path}" if self.path else ""
         hint = problem.hint or "check the source data or edit the mapping"
-        message = (
-            f"{problem.message} — {what}{source} (connector {self.connector}); "
-            f"{hint} in {self.file}:{self.line}"
-        )
+        message = f"{problem.message} — {what}{source} (connector {self.connector}); {hint} in {self.file}:{self.line}"
         return RecordMappingError(problem.code, message, field=self.field, path=self.path)
 
 
@@ -775,9 +804,7 @@ def _record_builder(
             except EvaluationError as exc:
                 raise context.error(ValueProblem("expression_error", f"filter failed: {exc}")) from None
             if not wanted:
-                raise RecordMappingError(
-                    "filtered_out", f"skipped by the filter of {context.file} (connector {connector})", field="filter"
-                )
+                raise RecordMappingError("filtered_out", f"skipped by the filter of {context.file} (connector {connector})", field="filter")
         source = construct_ref(system=connector, entity=entity, id=record_id(payload))
         moment = timestamp(payload)
         fields: dict[str, Any] = {}
@@ -796,9 +823,16 @@ def _record_builder(
             record_categories = {k: v for k, v in categories.items() if k in present}
             record_owners = {k: v for k, v in owners.items() if k in present}
         return construct_record(
-            entity=entity, source=source, source_time=moment, fields=fields, references=found,
-            lineage=record_lineage, categories=record_categories, owners=record_owners,
-            mapping=name, mapping_version=version,
+            entity=entity,
+            source=source,
+            source_time=moment,
+            fields=fields,
+            references=found,
+            lineage=record_lineage,
+            categories=record_categories,
+            owners=record_owners,
+            mapping=name,
+            mapping_version=version,
         )
 
     return run
@@ -863,7 +897,11 @@ def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
             continue
         key = (mapping.connector, mapping.object)
         if mapping.name in compiled:
-            problems.append(Problem(file, *compiler.where(("name",)), "name", f"mapping name {mapping.name!r} is also used by {compiled[mapping.name].file}"))
+            problems.append(
+                Problem(
+                    file, *compiler.where(("name",)), "name", f"mapping name {mapping.name!r} is also used by {compiled[mapping.name].file}"
+                )
+            )
             continue
         if key in sources:
             problems.append(Problem(file, *compiler.where(("source",)), "source", f"{key[0]} {key[1]} is already mapped by {sources[key]}"))

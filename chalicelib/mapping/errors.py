@@ -6,6 +6,7 @@ with a message an integrator can act on. ``ValueProblem`` is raised deep inside
 transforms, where the field, path and file are not known; the compiled field
 turns it into a ``RecordMappingError`` carrying all of that.
 """
+
 from __future__ import annotations
 
 ERROR_CODES = (

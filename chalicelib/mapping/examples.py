@@ -7,6 +7,7 @@ JSON, so money is written as text (``"12.50"``) and times as ISO 8601 text.
 ``expect_error`` checks the error code (and optionally the field and a part of
 the message) instead.
 """
+
 from __future__ import annotations
 
 import json

@@ -11,11 +11,12 @@ A path is parsed once and compiled into a getter that returns the value, ``None`
 for an explicit null (also when a parent along the way is null: the source says
 "nothing there"), or ``MISSING`` when a key is absent (the source did not send it).
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 from chalicelib.mapping.errors import ValueProblem
 
@@ -34,7 +35,7 @@ class _Missing:
 
 MISSING: Any = _Missing()
 
-Segment = Union[str, int]
+Segment = str | int
 Getter = Callable[[Any], Any]
 
 
@@ -84,7 +85,7 @@ def parse_path(text: str) -> tuple[Segment, ...]:
                 raise PathError("expected '.' or '[' between keys", pos + 1)
             match = _PLAIN.match(text, pos)
             if not match:
-                raise PathError(f"unexpected character {char!r}; quote such keys as [\"...\"]", pos + 1)
+                raise PathError(f'unexpected character {char!r}; quote such keys as ["..."]', pos + 1)
             segments.append(match.group(0))
             pos = match.end()
             expect_key = False

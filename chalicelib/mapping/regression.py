@@ -4,6 +4,7 @@ Recently received raw inputs of a source object are run through the deployed and
 the edited mapping set; every canonical value that differs is reported, field by
 field (events that would change are added by the pipeline on top of this).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,14 @@ def regression_diff(old: MappingSet, new: MappingSet, inputs: list[InboundRecord
         old_version, old_values, old_outcome = _outcome(old, record)
         new_version, new_values, new_outcome = _outcome(new, record)
 
-        def change(field: str, before: Any, after: Any) -> None:
-            changes.append(FieldChange(record.dedupe_key, record.connector, record.object, field, before, after, old_version, new_version))
+        def change(
+            field: str,
+            before: Any,
+            after: Any,
+            record: InboundRecord = record,
+            versions: tuple[str | None, str | None] = (old_version, new_version),
+        ) -> None:
+            changes.append(FieldChange(record.dedupe_key, record.connector, record.object, field, before, after, *versions))
 
         if old_outcome != new_outcome:
             change("outcome", old_outcome, new_outcome)

@@ -1,8 +1,9 @@
 """The JSON Schema of mapping files, generated from the spec models.
 
-    .venv/bin/python -m chalicelib.mapping.schema          # rewrite schemas/mapping.schema.json
-    .venv/bin/python -m chalicelib.mapping.schema --check  # exit 1 when the file is out of date
+.venv/bin/python -m chalicelib.mapping.schema          # rewrite schemas/mapping.schema.json
+.venv/bin/python -m chalicelib.mapping.schema --check  # exit 1 when the file is out of date
 """
+
 from __future__ import annotations
 
 import json

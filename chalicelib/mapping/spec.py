@@ -7,15 +7,16 @@ expressions, canonical field names, grade targets — happen in the compiler, wh
 knows positions as well. Shape errors are turned into ``Problem``s that point at
 the offending key in the YAML file.
 """
+
 from __future__ import annotations
 
 import difflib
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, WithJsonSchema
 
-from chalicelib.domain.canonical import ENTITY_MODELS, EntityType
 from chalicelib.config.problems import Problem
+from chalicelib.domain.canonical import ENTITY_MODELS, EntityType
 from chalicelib.mapping.transforms import transform_list_schema
 
 DATA_CATEGORIES = (
@@ -26,9 +27,7 @@ DATA_CATEGORIES = (
     "commercial",  # prices, orders, grades, credit
     "location",  # addresses
 )
-DataCategory = Literal[
-    "contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location"
-]
+DataCategory = Literal["contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location"]
 
 TransformList = Annotated[list[Any], WithJsonSchema(transform_list_schema())]
 
@@ -44,7 +43,7 @@ def _path_or_spec(value: Any) -> str:
 class ValueSpec(_Strict):
     """Where a value comes from: exactly one of ``path``, ``value`` or ``expr``; then ``transforms``."""
 
-    path: Union[str, list[str], None] = Field(
+    path: str | list[str] | None = Field(
         None, description='Source path, e.g. customer.tier, lines[0].sku, ["key.with.dots"]; a list gives a list of values'
     )
     value: Any = Field(None, description="A constant")
@@ -55,7 +54,7 @@ class ValueSpec(_Strict):
 def shorthand(model: type[BaseModel]) -> Any:
     """``field: Some.Path`` is short for ``field: {path: Some.Path}``."""
     return Annotated[
-        Union[Annotated[str, Tag("path")], Annotated[model, Tag("spec")]],
+        Annotated[str, Tag("path")] | Annotated[model, Tag("spec")],
         Discriminator(_path_or_spec),
     ]
 

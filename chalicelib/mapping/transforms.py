@@ -7,12 +7,13 @@ through untouched except ``default``, ``required`` and ``null_if``, which exist
 to deal with nulls. Problems with a *value* raise ``ValueProblem``; problems with
 the *argument* raise ``TransformConfigError`` (a load-time configuration error).
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -133,7 +134,7 @@ def to_bool(value: Any) -> bool | None:
 
 # ----------------------------------------------------------------------------- date and time
 
-UTC = timezone.utc
+UTC = UTC
 _ODATA_DATE = re.compile(r"^/Date\((-?\d{1,15})([+-]\d{4})?\)/$")
 DATETIME_FORMATS = ("iso8601", "epoch_ms", "epoch_s", "odata_date")
 
@@ -210,8 +211,7 @@ def parse_odata_date(value: Any) -> datetime | None:
 def _strptime_parser(pattern: str, zone: tzinfo | None) -> Transform:
     if "%z" not in pattern and "%Z" not in pattern and zone is None:
         raise TransformConfigError(
-            f"format {pattern!r} has no UTC offset: declare the source's `timezone:` "
-            "(e.g. Asia/Shanghai) on the mapping or on this step"
+            f"format {pattern!r} has no UTC offset: declare the source's `timezone:` (e.g. Asia/Shanghai) on the mapping or on this step"
         )
 
     def parse(value: Any) -> datetime | None:
@@ -368,7 +368,7 @@ def _build_split(arg: Any, ctx: BuildContext) -> Transform:
     else:
         separator = arg
     if not isinstance(separator, str) or not separator:
-        raise TransformConfigError("split needs a non-empty separator, e.g. `split: \",\"`")
+        raise TransformConfigError('split needs a non-empty separator, e.g. `split: ","`')
 
     def split(value: Any) -> Any:
         if value is None:
@@ -387,7 +387,7 @@ def _build_concat(arg: Any, ctx: BuildContext) -> Transform:
     """Join a list (several paths, or a split) into text; nulls and empty parts are skipped."""
     separator = "" if arg is None else arg
     if not isinstance(separator, str):
-        raise TransformConfigError("concat takes a separator text, e.g. `concat: \" \"`")
+        raise TransformConfigError('concat takes a separator text, e.g. `concat: " "`')
 
     def concat(value: Any) -> Any:
         if value is None:
@@ -479,7 +479,7 @@ def _build_scale(arg: Any, ctx: BuildContext) -> Transform:
     """Unit scaling in exact decimal: ``{divide: 100}`` turns fen into yuan."""
     if not isinstance(arg, dict) or len(arg) != 1 or next(iter(arg)) not in ("multiply", "divide"):
         raise TransformConfigError("scale takes exactly one of {multiply: n} or {divide: n}")
-    (operation, raw), = arg.items()
+    ((operation, raw),) = arg.items()
     factor = _decimal_arg(raw, f"scale.{operation}")
     if operation == "divide":
         if factor == 0:
@@ -738,9 +738,12 @@ CATALOG: dict[str, TransformDef] = {
         TransformDef("decimal", _plain(to_decimal), "Exact decimal (money, quantities); never float.", None),
         TransformDef("bool", _plain(to_bool), "true/false from booleans, 1/0, yes/no, 是/否.", None),
         TransformDef(
-            "datetime", _build_datetime,
+            "datetime",
+            _build_datetime,
             "Timezone-aware time: iso8601 (default), epoch_ms, epoch_s, odata_date (/Date(ms)/) or a strptime "
-            "pattern; naive times use the declared timezone.", _TIME_ARG, True,
+            "pattern; naive times use the declared timezone.",
+            _TIME_ARG,
+            True,
         ),
         TransformDef("date", _build_date, "Calendar date (iso8601 or a strptime pattern).", _TIME_ARG, True),
         TransformDef("strftime", _build_strftime, "Format a date/time as text, e.g. '%Y-%m'.", {"type": "string"}),
@@ -748,35 +751,82 @@ CATALOG: dict[str, TransformDef] = {
         TransformDef("lower", _text_step("lower", str.lower), "Lower-case text.", None),
         TransformDef("upper", _text_step("upper", str.upper), "Upper-case text.", None),
         TransformDef(
-            "split", _build_split, "Split text into a list (or take one part with index).",
-            {"anyOf": [{"type": "string"}, {"type": "object", "properties": {"separator": {"type": "string"}, "index": {"type": "integer"}}, "required": ["separator"], "additionalProperties": False}]},
+            "split",
+            _build_split,
+            "Split text into a list (or take one part with index).",
+            {
+                "anyOf": [
+                    {"type": "string"},
+                    {
+                        "type": "object",
+                        "properties": {"separator": {"type": "string"}, "index": {"type": "integer"}},
+                        "required": ["separator"],
+                        "additionalProperties": False,
+                    },
+                ]
+            },
         ),
-        TransformDef("concat", _build_concat, "Join a list (e.g. several paths) with a separator; nulls skipped.", {"type": "string"}, True),
+        TransformDef(
+            "concat", _build_concat, "Join a list (e.g. several paths) with a separator; nulls skipped.", {"type": "string"}, True
+        ),
         TransformDef("default", _build_default, "Value to use when the source sends null or empty text.", _SCALAR),
         TransformDef("required", _build_required, "Refuse the record when the value is absent, null or empty.", None),
-        TransformDef("null_if", _build_null_if, "Treat these values as null (e.g. Odoo's false).", {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]}),
+        TransformDef(
+            "null_if",
+            _build_null_if,
+            "Treat these values as null (e.g. Odoo's false).",
+            {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]},
+        ),
         TransformDef("pick", _build_pick, "One item of a list or key of an object.", {"type": ["integer", "string"]}),
         TransformDef(
-            "scale", _build_scale, "Exact unit scaling: {divide: 100} (fen→yuan) or {multiply: n}.",
-            {"type": "object", "properties": {"multiply": {"type": ["number", "string"]}, "divide": {"type": ["number", "string"]}}, "minProperties": 1, "maxProperties": 1, "additionalProperties": False},
+            "scale",
+            _build_scale,
+            "Exact unit scaling: {divide: 100} (fen→yuan) or {multiply: n}.",
+            {
+                "type": "object",
+                "properties": {"multiply": {"type": ["number", "string"]}, "divide": {"type": ["number", "string"]}},
+                "minProperties": 1,
+                "maxProperties": 1,
+                "additionalProperties": False,
+            },
         ),
-        TransformDef("round", _build_round, "Round half-up to n decimal places (default 2).", {"type": "integer", "minimum": 0, "maximum": 12}, True),
         TransformDef(
-            "currency", _build_currency, "ISO 4217 code; understands RMB/人民币 and your aliases.",
-            {"type": "object", "properties": {"aliases": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[A-Z]{3}$"}}}, "additionalProperties": False}, True,
+            "round", _build_round, "Round half-up to n decimal places (default 2).", {"type": "integer", "minimum": 0, "maximum": 12}, True
         ),
-        TransformDef("phone", _build_phone, "E.164 phone number; national numbers use the default country.", {"anyOf": [{"enum": sorted(CALLING_CODES)}, {"type": "object", "properties": {"country": {"enum": sorted(CALLING_CODES)}}, "additionalProperties": False}]}, True),
+        TransformDef(
+            "currency",
+            _build_currency,
+            "ISO 4217 code; understands RMB/人民币 and your aliases.",
+            {
+                "type": "object",
+                "properties": {"aliases": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[A-Z]{3}$"}}},
+                "additionalProperties": False,
+            },
+            True,
+        ),
+        TransformDef(
+            "phone",
+            _build_phone,
+            "E.164 phone number; national numbers use the default country.",
+            {
+                "anyOf": [
+                    {"enum": sorted(CALLING_CODES)},
+                    {"type": "object", "properties": {"country": {"enum": sorted(CALLING_CODES)}}, "additionalProperties": False},
+                ]
+            },
+            True,
+        ),
         TransformDef("email", _build_email, "Trimmed, lower-case, checked e-mail address.", None),
         TransformDef(
-            "map", _build_map, "Vocabulary: source value → canonical value, compared after trimming and case-folding.",
+            "map",
+            _build_map,
+            "Vocabulary: source value → canonical value, compared after trimming and case-folding.",
             {"type": "object", "description": "{source value: canonical value} or {values: {...}, default: x}"},
         ),
         TransformDef("expr", _build_expr, "Computed step; `value` is the value so far.", {"type": "string"}),
     )
 }
-NAMES_REQUIRING_ARGUMENT = frozenset(
-    name for name, item in CATALOG.items() if item.argument is not None and not item.argument_optional
-)
+NAMES_REQUIRING_ARGUMENT = frozenset(name for name, item in CATALOG.items() if item.argument is not None and not item.argument_optional)
 
 
 def build_transform(step: Any, ctx: BuildContext) -> tuple[str, Transform]:
@@ -784,7 +834,7 @@ def build_transform(step: Any, ctx: BuildContext) -> tuple[str, Transform]:
     if isinstance(step, str):
         name, arg, bare = step, None, True
     elif isinstance(step, dict) and len(step) == 1:
-        (name, arg), = step.items()
+        ((name, arg),) = step.items()
         bare = False
     else:
         raise TransformConfigError("a transform is a name (`- trim`) or a one-key object (`- scale: {divide: 100}`)")

@@ -4,17 +4,19 @@ FIFO order matters per message group: once a message of a group fails, the later
 messages of that group in the batch are reported as failed too, so they are
 redelivered after it instead of overtaking it.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import ValidationError
 
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.pipeline.record_outcome import RecordOutcome
 from chalicelib.pipeline.processor import Processor
+from chalicelib.pipeline.record_outcome import RecordOutcome
 
 log = logging.getLogger("salesbridge.pipeline")
 

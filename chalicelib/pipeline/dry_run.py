@@ -4,12 +4,14 @@ Runs the same mapping, identity and trigger code as the processor, but only read
 state (through ``read_states``) and writes nothing — the integrator's dry run and
 the mapping regression diff both use it.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from chalicelib.domain import identity
 from chalicelib.configuration import Configuration
+from chalicelib.domain import identity
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.mapping import CompiledMapping, MappingSet, RecordMappingError
 from chalicelib.mapping.examples import map_payload as map_only
@@ -59,7 +61,9 @@ def _clean(states: dict[StateKey, dict[str, Any] | None]) -> dict[StateKey, dict
     return {k: None if v is None else {a: b for a, b in v.items() if a not in _BOOKKEEPING} for k, v in states.items()}
 
 
-def event_changes(config: Configuration, old: MappingSet, new: MappingSet, inputs: list[InboundRecord], read_states: ReadStates) -> list[dict[str, Any]]:
+def event_changes(
+    config: Configuration, old: MappingSet, new: MappingSet, inputs: list[InboundRecord], read_states: ReadStates
+) -> list[dict[str, Any]]:
     """Per input, the events the deployed and the edited mapping would fire now, where they differ."""
     changes = []
     for inbound in inputs:

@@ -5,18 +5,19 @@ state item it needs in one batched request, run the golden merge and the trigger
 and write state + audit entries + outbox events + the input's dedupe key in one
 transaction conditional on the versions read. A conflict re-reads and re-applies.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.configuration import Configuration
 from chalicelib.domain import consent, identity
 from chalicelib.domain.canonical import CanonicalRecord
-from chalicelib.configuration import Configuration
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.pipeline.record_outcome import RecordOutcome
 from chalicelib.runtime.settings import Settings
@@ -55,7 +56,9 @@ class Processor:
         except RecordMappingError as exc:
             if exc.code == "filtered_out":
                 return self._skip(inbound, mapping, str(exc), correlation, replay_by)
-            return self._quarantine(inbound, exc.code, str(exc), mapping.name, mapping.version, correlation, replay_by, getattr(exc, "field", None))
+            return self._quarantine(
+                inbound, exc.code, str(exc), mapping.name, mapping.version, correlation, replay_by, getattr(exc, "field", None)
+            )
         try:
             record.validated_fields()
         except ValidationError as exc:
@@ -64,7 +67,9 @@ class Processor:
         record = identity.resolve_references(record)
         return self.apply_canonical(inbound, record, identity.canonical_id(record), replay_by=replay_by)
 
-    def apply_canonical(self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, *, replay_by: str | None = None) -> RecordOutcome:
+    def apply_canonical(
+        self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, *, replay_by: str | None = None
+    ) -> RecordOutcome:
         """Apply a mapped record whose ids are resolved: the part of processing after mapping."""
         from chalicelib.triggers.outcome import TriggerInputError
 
@@ -84,10 +89,17 @@ class Processor:
 
     # ------------------------------------------------------------------ applying
     def _apply(
-        self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, correlation: str, replay_by: str | None, already_stored: frozenset[str] = frozenset()
+        self,
+        inbound: InboundRecord,
+        record: CanonicalRecord,
+        entity_id: str,
+        correlation: str,
+        replay_by: str | None,
+        already_stored: frozenset[str] = frozenset(),
     ) -> RecordOutcome:
         from chalicelib.triggers.outcome import StateKeysMissing
-        from chalicelib.triggers.process import process as run_triggers, required_state_keys
+        from chalicelib.triggers.process import process as run_triggers
+        from chalicelib.triggers.process import required_state_keys
 
         s = self.settings
         entity_key = identity.entity_key(record.entity, entity_id)
@@ -134,8 +146,14 @@ class Processor:
                 connector=inbound.connector,
                 mapping=record.mapping,
                 mapping_version=record.mapping_version,
-                details={"source": record.source.model_dump(), "source_time": record.source_time.isoformat(), "notes": [_note(n) for n in outcome.notes]},
-                changes=audit.field_changes(outcome.changed_fields, record.lineage, record.categories, self.config.pii_key, self._rules(record)),
+                details={
+                    "source": record.source.model_dump(),
+                    "source_time": record.source_time.isoformat(),
+                    "notes": [_note(n) for n in outcome.notes],
+                },
+                changes=audit.field_changes(
+                    outcome.changed_fields, record.lineage, record.categories, self.config.pii_key, self._rules(record)
+                ),
             )
         )
         events = []
@@ -167,7 +185,9 @@ class Processor:
             commit.others.append((s.state_table, _xref_item(record, entity_id)))
         commit.others.append((s.inputs_table, _input_item(inbound, s)))
         if replay_by and seen and seen.get("status") == "quarantined":
-            commit.updates.append(quarantine.mark_replayed_update(s.quarantine_table, quarantine.quarantine_id(inbound.dedupe_key), replay_by))
+            commit.updates.append(
+                quarantine.mark_replayed_update(s.quarantine_table, quarantine.quarantine_id(inbound.dedupe_key), replay_by)
+            )
         commit.audits.extend(audit_items)
         commit.events.extend(events)
         commit.execute()
@@ -177,7 +197,9 @@ class Processor:
         mapping = self.config.mappings.mappings.get(record.mapping)
         return mapping.rules if mapping is not None else {}
 
-    def _received_entry(self, inbound: InboundRecord, record: CanonicalRecord | None, correlation: str, replay_by: str | None) -> AuditEntry:
+    def _received_entry(
+        self, inbound: InboundRecord, record: CanonicalRecord | None, correlation: str, replay_by: str | None
+    ) -> AuditEntry:
         details: dict[str, Any] = {
             "via": inbound.via,
             "object": inbound.object,
@@ -238,7 +260,18 @@ class Processor:
             item.update(audit_seq=head.seq, audit_hash=head.hash)
             commit.put_state(item, version_of(seen))
             commit.others.append(
-                (s.quarantine_table, quarantine.quarantine_item(inbound, code=code, message=message, mapping=mapping, mapping_version=mapping_version, previous=previous, field=field))
+                (
+                    s.quarantine_table,
+                    quarantine.quarantine_item(
+                        inbound,
+                        code=code,
+                        message=message,
+                        mapping=mapping,
+                        mapping_version=mapping_version,
+                        previous=previous,
+                        field=field,
+                    ),
+                )
             )
             commit.others.append((s.inputs_table, _input_item(inbound, s)))
             commit.audits.extend(items)
@@ -258,7 +291,15 @@ class Processor:
         entity_key = f"input#{inbound.dedupe_key}"
         entries = [
             self._received_entry(inbound, None, correlation, replay_by),
-            AuditEntry(action="skipped", actor=self.actor, correlation_id=correlation, connector=inbound.connector, mapping=mapping.name, mapping_version=mapping.version, details={"reason": message}),
+            AuditEntry(
+                action="skipped",
+                actor=self.actor,
+                correlation_id=correlation,
+                connector=inbound.connector,
+                mapping=mapping.name,
+                mapping_version=mapping.version,
+                details={"reason": message},
+            ),
         ]
         items, head = audit.chain(entity_key, entries, ChainHead.of(seen), s.audit_retention_days)
         commit = Commit(s.state_table, s.audit_table, s.events_table)
@@ -267,7 +308,9 @@ class Processor:
         commit.put_state(item, version_of(seen))
         if replay_by and seen and seen.get("status") == "quarantined":
             # A replay that the fixed mapping now filters out still closes the quarantined record.
-            commit.updates.append(quarantine.mark_replayed_update(s.quarantine_table, quarantine.quarantine_id(inbound.dedupe_key), replay_by))
+            commit.updates.append(
+                quarantine.mark_replayed_update(s.quarantine_table, quarantine.quarantine_id(inbound.dedupe_key), replay_by)
+            )
         commit.audits.extend(items)
         try:
             commit.execute()
@@ -284,13 +327,16 @@ def _dedupe_state_key(dedupe_key: str) -> tuple[str, str]:
     return (f"dedupe#{dedupe_key}", "dedupe")
 
 
-
 def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if item is None else {k: v for k, v in item.items() if k not in ("version",)}
 
 
 def _without_bookkeeping(states: dict[tuple[str, str], dict[str, Any] | None]) -> dict[tuple[str, str], dict[str, Any] | None]:
-    return {k: (None if v is None else {a: b for a, b in v.items() if a not in _BOOKKEEPING}) for k, v in states.items() if not k[0].startswith("dedupe#")}
+    return {
+        k: (None if v is None else {a: b for a, b in v.items() if a not in _BOOKKEEPING})
+        for k, v in states.items()
+        if not k[0].startswith("dedupe#")
+    }
 
 
 def _dedupe_item(inbound: InboundRecord, status: str, entity_key: str, previous: dict[str, Any] | None) -> dict[str, Any]:
@@ -300,7 +346,7 @@ def _dedupe_item(inbound: InboundRecord, status: str, entity_key: str, previous:
         "status": status,
         "entity": entity_key,
         "connector": inbound.connector,
-        "at": datetime.now(timezone.utc).isoformat(),
+        "at": datetime.now(UTC).isoformat(),
     }
     if previous:
         for name in ("audit_seq", "audit_hash"):
@@ -317,7 +363,14 @@ def _knows_source(golden: dict[str, Any] | None, record: CanonicalRecord) -> boo
 
 def _xref_item(record: CanonicalRecord, entity_id: str) -> dict[str, Any]:
     pk, sk = identity.xref_key(record.source)
-    return {"pk": pk, "sk": sk, "entity": record.entity, "entity_id": entity_id, "system": record.source.system, "source_id": record.source.id}
+    return {
+        "pk": pk,
+        "sk": sk,
+        "entity": record.entity,
+        "entity_id": entity_id,
+        "system": record.source.system,
+        "source_id": record.source.id,
+    }
 
 
 def _input_item(inbound: InboundRecord, s: Settings) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """What became of one input: exactly one of these, always."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,11 +1,12 @@
 """The inbound queue (SQS FIFO): one message per record, grouped by source entity for order."""
+
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
-from chalicelib.runtime import aws
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.runtime import aws
 
 BATCH = 10
 
@@ -58,19 +59,27 @@ def redrive(dead_letter_url: str, queue_url: str, limit: int = 1000) -> int:
     moved = 0
     while moved < limit:
         messages = client.receive_message(
-            QueueUrl=dead_letter_url, MaxNumberOfMessages=min(BATCH, limit - moved), WaitTimeSeconds=0, AttributeNames=["All"], VisibilityTimeout=60
+            QueueUrl=dead_letter_url,
+            MaxNumberOfMessages=min(BATCH, limit - moved),
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            VisibilityTimeout=60,
         ).get("Messages", [])
         if not messages:
             break
         for message in messages:
             group = message.get("Attributes", {}).get("MessageGroupId") or "redriven"
-            client.send_message(QueueUrl=queue_url, MessageBody=message["Body"], MessageGroupId=group, MessageDeduplicationId=f"redrive-{uuid.uuid4().hex}")
+            client.send_message(
+                QueueUrl=queue_url, MessageBody=message["Body"], MessageGroupId=group, MessageDeduplicationId=f"redrive-{uuid.uuid4().hex}"
+            )
             client.delete_message(QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     return moved
 
 
 def depth(queue_url: str) -> int:
-    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )
     values = attributes["Attributes"]
     return int(values.get("ApproximateNumberOfMessages", 0)) + int(values.get("ApproximateNumberOfMessagesNotVisible", 0))

@@ -4,6 +4,7 @@ Connector and mapping files only ever *name* a secret. The value is fetched when
 needed and cached briefly per Lambda container, so a rotation is picked up within
 one TTL without a redeploy. Errors name the reference, never the value.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
@@ -74,11 +75,9 @@ def _ref_kind(value: Any) -> str | None:
 
 
 SecretRef = Annotated[
-    Union[
-        Annotated[SsmSecret, Tag("SsmSecret")],
-        Annotated[SecretsManagerSecret, Tag("SecretsManagerSecret")],
-        Annotated[EnvSecret, Tag("EnvSecret")],
-    ],
+    Annotated[SsmSecret, Tag("SsmSecret")]
+    | Annotated[SecretsManagerSecret, Tag("SecretsManagerSecret")]
+    | Annotated[EnvSecret, Tag("EnvSecret")],
     Discriminator(
         _ref_kind,
         custom_error_type="secret_reference",

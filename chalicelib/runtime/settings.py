@@ -1,4 +1,5 @@
 """Run-time settings, read once per Lambda container from the environment."""
+
 from __future__ import annotations
 
 import os
@@ -60,7 +61,11 @@ def resolve_ref_string(ref: str) -> str:
     kind, _, target = ref.partition(":")
     if not target:
         raise ValueError(f"secret reference {ref!r} must look like ssm:/path, secretsmanager:name or env:VAR")
-    refs = {"ssm": lambda: SsmSecret(ssm=target), "secretsmanager": lambda: SecretsManagerSecret(secretsmanager=target), "env": lambda: EnvSecret(env=target)}
+    refs = {
+        "ssm": lambda: SsmSecret(ssm=target),
+        "secretsmanager": lambda: SecretsManagerSecret(secretsmanager=target),
+        "env": lambda: EnvSecret(env=target),
+    }
     if kind not in refs:
         raise ValueError(f"secret reference {ref!r}: unknown kind {kind!r} (ssm, secretsmanager, env)")
     return default_resolver().get(refs[kind]())

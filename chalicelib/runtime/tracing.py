@@ -4,6 +4,7 @@ Without a daemon the SDK logs an error on every call; locally and in tests it is
 switched off with AWS_XRAY_SDK_ENABLED=false. In Lambda it patches botocore and
 httpx so each DynamoDB/SQS call and each vendor call is a subsegment.
 """
+
 from __future__ import annotations
 
 import logging

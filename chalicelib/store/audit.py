@@ -4,6 +4,7 @@ Each entry holds the hash of the previous entry of the same entity; the chain's
 head (sequence number and hash) lives on the entity's golden item, so appending
 needs no extra read and happens inside the same transaction as the change.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import hmac
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.store import dynamo
@@ -32,7 +33,7 @@ class AuditEntry:
     connector: str | None = None
     mapping: str | None = None
     mapping_version: str | None = None
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class ChainHead:
     hash: str = GENESIS
 
     @classmethod
-    def of(cls, item: dict[str, Any] | None) -> "ChainHead":
+    def of(cls, item: dict[str, Any] | None) -> ChainHead:
         if not item or "audit_seq" not in item:
             return cls()
         return cls(int(item["audit_seq"]), str(item["audit_hash"]))
@@ -69,7 +70,7 @@ def chain(entity_key: str, entries: list[AuditEntry], head: ChainHead, retention
     expires_at = int(time.time()) + retention_days * 86400
     for entry in entries:
         seq = head.seq + 1
-        at = entry.at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        at = entry.at.astimezone(UTC).isoformat(timespec="microseconds")
         body: dict[str, Any] = {
             "pk": entity_key,
             "sk": f"{seq:012d}",
@@ -159,7 +160,9 @@ def field_changes(
     return out
 
 
-def read_entity(table: str, entity_key: str, limit: int = 200, after: str | None = None, newest_first: bool = False) -> tuple[list[dict[str, Any]], str | None]:
+def read_entity(
+    table: str, entity_key: str, limit: int = 200, after: str | None = None, newest_first: bool = False
+) -> tuple[list[dict[str, Any]], str | None]:
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": entity_key}},

@@ -5,6 +5,7 @@ each state item conditional on the version that was read (optimistic concurrency
 Either all of it is stored or none of it is: a failed attempt never marks an input
 as seen and never leaves an event without its state change.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,9 +61,13 @@ class Commit:
                 put["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
             actions.append({"Put": put})
         for item in self.audits:
-            actions.append({"Put": {"TableName": self.audit_table, "Item": dynamo.to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}})
+            actions.append(
+                {"Put": {"TableName": self.audit_table, "Item": dynamo.to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+            )
         for item in self.events:
-            actions.append({"Put": {"TableName": self.events_table, "Item": dynamo.to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}})
+            actions.append(
+                {"Put": {"TableName": self.events_table, "Item": dynamo.to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+            )
         for table, item in self.others:
             actions.append({"Put": {"TableName": table, "Item": dynamo.to_item(item)}})
         actions.extend({"Update": u} for u in self.updates)
@@ -85,7 +90,7 @@ class Commit:
             raise exc
         reasons = exc.response.get("CancellationReasons") or []
         duplicate_events = []
-        for action, reason in zip(actions, reasons):
+        for action, reason in zip(actions, reasons, strict=False):
             failed = reason.get("Code")
             if failed in (None, "None"):
                 continue

@@ -1,9 +1,11 @@
 """Plain-dict <-> DynamoDB item conversion and the few batched calls the pipeline makes."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 

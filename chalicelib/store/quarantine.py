@@ -1,14 +1,15 @@
 """Quarantine: records that could not be applied, kept with an actionable reason until replayed."""
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.runtime import aws
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.runtime import aws
 from chalicelib.store import dynamo
 
 
@@ -26,7 +27,7 @@ def quarantine_item(
     previous: dict[str, Any] | None,
     field: str | None = None,
 ) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
     qid = quarantine_id(inbound.dedupe_key)
     first_at = previous["first_at"] if previous else now
     return {
@@ -62,13 +63,20 @@ def get(table: str, qid: str) -> dict[str, Any] | None:
     return dynamo.get(table, qid, "quarantine")
 
 
-def list_items(table: str, *, connector: str | None = None, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def list_items(
+    table: str, *, connector: str | None = None, status: str | None = None, limit: int = 50, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first; ``cursor`` is the opaque ``next`` of the previous page."""
     kwargs: dict[str, Any] = {"ScanIndexForward": False, "Limit": limit}
     if connector:
         kwargs.update(IndexName="by-connector", KeyConditionExpression="connector = :h", ExpressionAttributeValues={":h": {"S": connector}})
     else:
-        kwargs.update(IndexName="all", KeyConditionExpression="#a = :h", ExpressionAttributeNames={"#a": "all"}, ExpressionAttributeValues={":h": {"S": "all"}})
+        kwargs.update(
+            IndexName="all",
+            KeyConditionExpression="#a = :h",
+            ExpressionAttributeNames={"#a": "all"},
+            ExpressionAttributeValues={":h": {"S": "all"}},
+        )
     if status:
         kwargs["FilterExpression"] = "#s = :s"
         kwargs.setdefault("ExpressionAttributeNames", {})["#s"] = "status"
@@ -104,7 +112,7 @@ def mark_replayed_update(table: str, qid: str, by: str) -> dict[str, Any]:
         "ExpressionAttributeValues": {
             ":s": {"S": "replayed"},
             ":b": {"S": by},
-            ":t": {"S": datetime.now(timezone.utc).isoformat()},
+            ":t": {"S": datetime.now(UTC).isoformat()},
         },
     }
 

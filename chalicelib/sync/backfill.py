@@ -4,22 +4,32 @@ It uses the stream's own watermark, so an interrupted backfill (Ctrl-C, a crash,
 a rate limit) resumes from the last enqueued page, and the schedule carries on
 from where the backfill finished. Runs from a CLI, so there is no Lambda deadline.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.connectors.api_config import ApiSections, StreamConfig
 from chalicelib.sync.runner import PageProgress, Sink, SyncResult, run_stream
 from chalicelib.sync.watermark import WatermarkStore
 
 
-def backfill(connector_config: ApiSections, stream_config: StreamConfig, *, sink: Sink,
-             progress: Callable[[PageProgress], None] | None = None, client: Any = None,
-             store: WatermarkStore | None = None, resolve: Callable[[dict], str] | None = None,
-             rate_limit_pause: float = 60.0, max_rate_limit_pauses: int = 60,
-             sleep: Callable[[float], None] = time.sleep,
-             deadline: Callable[[], float] = lambda: float("inf")) -> SyncResult:
+def backfill(
+    connector_config: ApiSections,
+    stream_config: StreamConfig,
+    *,
+    sink: Sink,
+    progress: Callable[[PageProgress], None] | None = None,
+    client: Any = None,
+    store: WatermarkStore | None = None,
+    resolve: Callable[[dict], str] | None = None,
+    rate_limit_pause: float = 60.0,
+    max_rate_limit_pauses: int = 60,
+    sleep: Callable[[float], None] = time.sleep,
+    deadline: Callable[[], float] = lambda: float("inf"),
+) -> SyncResult:
     """Sync until caught up; on a vendor rate limit, pause and go on (the watermark holds the place)."""
     pauses = 0
     total = SyncResult(connector_config.name, stream_config.name, run_id="")
@@ -27,12 +37,12 @@ def backfill(connector_config: ApiSections, stream_config: StreamConfig, *, sink
 
     def report(step: PageProgress) -> None:
         if progress is not None:
-            progress(PageProgress(counted["records"] + step.records, counted["pages"] + step.pages,
-                                  step.position, step.total))
+            progress(PageProgress(counted["records"] + step.records, counted["pages"] + step.pages, step.position, step.total))
 
     while True:
-        result = run_stream(connector_config, stream_config, sink=sink, deadline=deadline, client=client,
-                            store=store, resolve=resolve, on_page=report)
+        result = run_stream(
+            connector_config, stream_config, sink=sink, deadline=deadline, client=client, store=store, resolve=resolve, on_page=report
+        )
         counted["records"] += result.records
         counted["pages"] += result.pages
         total.run_id = total.run_id or result.run_id

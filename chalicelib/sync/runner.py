@@ -25,14 +25,16 @@ always yields the same key, a newer version a new one — so re-reads from the
 overlap or a retried page are dropped by the pipeline's dedupe. Within one run the
 same version is not even sent twice.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from chalicelib.connectors.api_config import ApiSections, StreamConfig
 from chalicelib.connectors.base import Position, Source
@@ -73,20 +75,38 @@ class SyncResult:
 
 def dedupe_key(connector: str, object_type: str, position: Position) -> str:
     """Same record version → same key; a newer version → a new key."""
-    modified = position.modified.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    modified = position.modified.astimezone(UTC).isoformat(timespec="microseconds")
     return f"{connector}:{object_type}:{position.id}:{modified}"
 
 
-def to_inbound(connector: str, object_type: str, record: dict[str, Any], position: Position, key: str,
-               run_id: str, received_at: datetime) -> InboundRecord:
-    return InboundRecord(connector=connector, object=object_type, payload=record, dedupe_key=key,
-                         received_at=received_at, via="sync", receipt_id=run_id, entity_hint=position.id)
+def to_inbound(
+    connector: str, object_type: str, record: dict[str, Any], position: Position, key: str, run_id: str, received_at: datetime
+) -> InboundRecord:
+    return InboundRecord(
+        connector=connector,
+        object=object_type,
+        payload=record,
+        dedupe_key=key,
+        received_at=received_at,
+        via="sync",
+        receipt_id=run_id,
+        entity_hint=position.id,
+    )
 
 
-def run_stream(connector_config: ApiSections, stream_config: StreamConfig, *, sink: Sink,
-               deadline: Callable[[], float], client: Any = None, store: WatermarkStore | None = None,
-               resolve: Callable[[dict], str] | None = None, stop_margin: float = 10.0,
-               on_page: Callable[[PageProgress], None] | None = None, run_id: str | None = None) -> SyncResult:
+def run_stream(
+    connector_config: ApiSections,
+    stream_config: StreamConfig,
+    *,
+    sink: Sink,
+    deadline: Callable[[], float],
+    client: Any = None,
+    store: WatermarkStore | None = None,
+    resolve: Callable[[dict], str] | None = None,
+    stop_margin: float = 10.0,
+    on_page: Callable[[PageProgress], None] | None = None,
+    run_id: str | None = None,
+) -> SyncResult:
     """Pull one stream from its watermark until caught up, near the deadline, or rate limited.
 
     ``deadline()`` returns the seconds left (Lambda's ``get_remaining_time_in_millis()/1000``).
@@ -118,9 +138,17 @@ def run_stream(connector_config: ApiSections, stream_config: StreamConfig, *, si
     return result
 
 
-def _pull(source: Source, connector: str, stream: StreamConfig, store: WatermarkStore, sink: Sink,
-          deadline: Callable[[], float], stop_margin: float, on_page: Callable[[PageProgress], None] | None,
-          result: SyncResult) -> None:
+def _pull(
+    source: Source,
+    connector: str,
+    stream: StreamConfig,
+    store: WatermarkStore,
+    sink: Sink,
+    deadline: Callable[[], float],
+    stop_margin: float,
+    on_page: Callable[[PageProgress], None] | None,
+    result: SyncResult,
+) -> None:
     stored = store.load(connector, stream.name)
     after = stored.position if stored else None
     result.started_from = result.watermark = after
@@ -149,14 +177,15 @@ def _pull(source: Source, connector: str, stream: StreamConfig, store: Watermark
             return
 
 
-def _page_records(source: Source, connector: str, object_type: str, page: Any, delivered: set[str],
-                  run_id: str) -> tuple[list[InboundRecord], Position | None]:
+def _page_records(
+    source: Source, connector: str, object_type: str, page: Any, delivered: set[str], run_id: str
+) -> tuple[list[InboundRecord], Position | None]:
     """The page's records not yet sent in this run, and the page's highest position.
 
     Positions are all computed before anything is sent: one malformed record stops
     the page whole, so nothing from it is half-delivered.
     """
-    received_at = datetime.now(timezone.utc)
+    received_at = datetime.now(UTC)
     batch: list[InboundRecord] = []
     high: Position | None = None
     for index, record in enumerate(page.records):

@@ -6,13 +6,15 @@ One Lambda schedule drives all streams. A stream's ``schedule:`` ("15m", "1h",
 pulling the same stream at once; the watermark makes a run that stops near the time
 limit resume where it stopped.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -20,12 +22,24 @@ from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
 
 log = logging.getLogger("salesbridge.sync")
-_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600}
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hour": 3600,
+    "hours": 3600,
+}
 _SCHEDULE = re.compile(r"^\s*(?:every\s+)?(\d+)\s*([a-z]+)\s*$")
 
 
 def interval_seconds(schedule: str | None) -> int:
-    """"15m" → 900. None → 0 (due at every run). Raises ValueError on anything else."""
+    """ "15m" → 900. None → 0 (due at every run). Raises ValueError on anything else."""
     if not schedule:
         return 0
     match = _SCHEDULE.match(schedule.lower())

@@ -4,12 +4,13 @@ Kept in the state table at ``pk="watermark#<connector>#<stream>", sk="watermark"
 Advancing is a conditional write (``order_key < :new``), so two overlapping runs
 — a schedule and a backfill, or two Lambdas — can only ever move it forwards.
 """
+
 from __future__ import annotations
 
 import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chalicelib.connectors.base import Position
@@ -50,8 +51,7 @@ class DynamoWatermarkStore:
         return self._dynamodb
 
     def load(self, connector: str, stream: str) -> Watermark | None:
-        item = self.dynamodb.get_item(TableName=self.table, Key=watermark_key(connector, stream),
-                                      ConsistentRead=True).get("Item")
+        item = self.dynamodb.get_item(TableName=self.table, Key=watermark_key(connector, stream), ConsistentRead=True).get("Item")
         if not item:
             return None
         position = Position(datetime.fromisoformat(item["modified"]["S"]), item["record_id"]["S"])
@@ -67,11 +67,11 @@ class DynamoWatermarkStore:
                 UpdateExpression="SET modified = :m, record_id = :i, order_key = :k, run_id = :r, updated_at = :u",
                 ConditionExpression="attribute_not_exists(pk) OR order_key < :k",
                 ExpressionAttributeValues={
-                    ":m": {"S": position.modified.astimezone(timezone.utc).isoformat(timespec="microseconds")},
+                    ":m": {"S": position.modified.astimezone(UTC).isoformat(timespec="microseconds")},
                     ":i": {"S": position.id},
                     ":k": {"S": position.sortable()},
                     ":r": {"S": run_id},
-                    ":u": {"S": datetime.now(timezone.utc).isoformat(timespec="microseconds")},
+                    ":u": {"S": datetime.now(UTC).isoformat(timespec="microseconds")},
                 },
             )
             return True
@@ -97,5 +97,5 @@ class MemoryWatermarkStore:
             current = self._items.get((connector, stream))
             if current is not None and position.sortable() <= current.position.sortable():
                 return False
-            self._items[(connector, stream)] = Watermark(position, run_id, datetime.now(timezone.utc))
+            self._items[(connector, stream)] = Watermark(position, run_id, datetime.now(UTC))
             return True

@@ -5,6 +5,7 @@ The rules depend only on this narrow face — `compile_condition(text, names)` a
 A condition that cannot be evaluated on some data (a missing number, a type mismatch) is false for
 that data: a custom rule never breaks the processing of a record.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection

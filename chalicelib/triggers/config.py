@@ -9,6 +9,7 @@ The models are frozen dataclasses read by hand from the located YAML rather than
 each value is checked where its line and column are known, every problem is collected (not the
 first), and the Lambda pays no model-building cost at cold start.
 """
+
 from __future__ import annotations
 
 import re
@@ -157,8 +158,9 @@ class _Reader:
     def unknown_keys(self, node: LocatedDict, allowed: set[str], path: str) -> None:
         for key in node:
             if key not in allowed:
-                self.problem(node, key, f"{path}.{key}" if path else str(key),
-                             f"unknown key; expected one of: {', '.join(sorted(allowed))}")
+                self.problem(
+                    node, key, f"{path}.{key}" if path else str(key), f"unknown key; expected one of: {', '.join(sorted(allowed))}"
+                )
 
     def boolean(self, node: LocatedDict, key: str, path: str, default: bool) -> bool:
         value = node.get(key, default)
@@ -167,8 +169,9 @@ class _Reader:
             return default
         return value
 
-    def decimal(self, node: LocatedDict, key: str, path: str, default: Decimal, *, positive: bool = False,
-                minimum: Decimal | None = None) -> Decimal:
+    def decimal(
+        self, node: LocatedDict, key: str, path: str, default: Decimal, *, positive: bool = False, minimum: Decimal | None = None
+    ) -> Decimal:
         if key not in node:
             return default
         value = node[key]
@@ -219,8 +222,7 @@ class _Reader:
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            self.problem(node, key, path, f"unknown time zone {name!r} (use an IANA name such as Asia/Shanghai)",
-                         at_value=True)
+            self.problem(node, key, path, f"unknown time zone {name!r} (use an IANA name such as Asia/Shanghai)", at_value=True)
             return default
         return name
 
@@ -278,14 +280,14 @@ def _order_anomaly(r: _Reader, doc: LocatedDict) -> OrderAnomalyConfig:
     r.unknown_keys(credit, {"enabled", "closed_statuses"}, f"{p}.credit_limit_exceeded")
     closed = credit.get("closed_statuses", ["paid", "cancelled"])
     if not isinstance(closed, list) or not all(isinstance(s, str) for s in closed):
-        r.problem(credit, "closed_statuses", f"{p}.credit_limit_exceeded.closed_statuses",
-                  "expected a list of order statuses", at_value=True)
+        r.problem(
+            credit, "closed_statuses", f"{p}.credit_limit_exceeded.closed_statuses", "expected a list of order statuses", at_value=True
+        )
         closed = ["paid", "cancelled"]
     window = r.integer(spike, "window", f"{p}.amount_spike.window", 20)
     history_limit = r.integer(node, "history_limit", f"{p}.history_limit", max(50, window))
     if history_limit < window:
-        r.problem(node, "history_limit", f"{p}.history_limit",
-                  f"must be at least amount_spike.window ({window})", at_value=True)
+        r.problem(node, "history_limit", f"{p}.history_limit", f"must be at least amount_spike.window ({window})", at_value=True)
     minutes = r.decimal(dup, "window_minutes", f"{p}.duplicate_order.window_minutes", Decimal(10), positive=True)
     return OrderAnomalyConfig(
         enabled=r.boolean(node, "enabled", f"{p}.enabled", True),
@@ -323,17 +325,19 @@ def _custom_rules(r: _Reader, doc: LocatedDict) -> list[CustomRule]:
         r.unknown_keys(node, {"name", "severity", "event_type", "when"}, path)
         name = r.text(node, "name", f"{path}.name")
         if name and (not _RULE_NAME.match(name) or name in BUILTIN_RULES):
-            r.problem(node, "name", f"{path}.name",
-                      f"{name!r}: use lower_snake_case, not a built-in rule name", at_value=True)
+            r.problem(node, "name", f"{path}.name", f"{name!r}: use lower_snake_case, not a built-in rule name", at_value=True)
         severity = r.text(node, "severity", f"{path}.severity", "warning")
         if severity not in ("info", "warning", "high", "critical"):
-            r.problem(node, "severity", f"{path}.severity",
-                      f"{severity!r}: expected one of info, warning, high, critical", at_value=True)
+            r.problem(node, "severity", f"{path}.severity", f"{severity!r}: expected one of info, warning, high, critical", at_value=True)
         event_type = r.text(node, "event_type", f"{path}.event_type", "order.anomaly_detected")
         if event_type and not _EVENT_TYPE.match(event_type):
-            r.problem(node, "event_type", f"{path}.event_type",
-                      f"{event_type!r}: expected a dotted lower-case type such as order.anomaly_detected",
-                      at_value=True)
+            r.problem(
+                node,
+                "event_type",
+                f"{path}.event_type",
+                f"{event_type!r}: expected a dotted lower-case type such as order.anomaly_detected",
+                at_value=True,
+            )
         text = r.text(node, "when", f"{path}.when")
         if not (name and text):
             continue
@@ -348,8 +352,19 @@ def _custom_rules(r: _Reader, doc: LocatedDict) -> list[CustomRule]:
 
 # --------------------------------------------------------------------------- kind: rebate_policy
 
-_POLICY_KEYS = {"kind", "version", "name", "distributors", "skus", "timezone", "basis", "tier_mode", "tiers",
-                "abs_tolerance", "pct_tolerance"}
+_POLICY_KEYS = {
+    "kind",
+    "version",
+    "name",
+    "distributors",
+    "skus",
+    "timezone",
+    "basis",
+    "tier_mode",
+    "tiers",
+    "abs_tolerance",
+    "pct_tolerance",
+}
 
 
 def _policy(r: _Reader, doc: LocatedDict, defaults: TriggerConfig) -> RebatePolicy | None:
@@ -429,8 +444,11 @@ def load_trigger_config(docs: list[tuple[str, Any]]) -> TriggerConfig:
     config = TriggerConfig()
     if len(trigger_docs) > 1:
         for file, doc in trigger_docs[1:]:
-            problems.append(Problem(file, *doc.where("kind"), "kind", f"a second 'kind: triggers' document "
-                                    f"(the first is {trigger_docs[0][0]}); keep one"))
+            problems.append(
+                Problem(
+                    file, *doc.where("kind"), "kind", f"a second 'kind: triggers' document (the first is {trigger_docs[0][0]}); keep one"
+                )
+            )
     scale_name = "grade_scale"
     if trigger_docs:
         file, doc = trigger_docs[0]
@@ -452,9 +470,15 @@ def load_trigger_config(docs: list[tuple[str, Any]]) -> TriggerConfig:
         if config.grade.enabled and scale_name not in scales:
             section = doc.get("grade_changed")
             line, column = section.where("scale") if isinstance(section, LocatedDict) else doc.where("grade_changed")
-            problems.append(Problem(file, line, column, "grade_changed.scale",
-                                    f"no 'kind: grade_scale' document named {scale_name!r} "
-                                    f"(found: {', '.join(sorted(scales)) or 'none'})"))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    column,
+                    "grade_changed.scale",
+                    f"no 'kind: grade_scale' document named {scale_name!r} (found: {', '.join(sorted(scales)) or 'none'})",
+                )
+            )
     levels = _levels(scales.get(scale_name or "grade_scale"), problems)
     config = _replace(config, grade=GradeConfig(config.grade.enabled, levels, config.grade.baseline_on_first_sight))
 
@@ -467,8 +491,9 @@ def load_trigger_config(docs: list[tuple[str, Any]]) -> TriggerConfig:
         if policy is None:
             continue
         if policy.name in seen:
-            problems.append(Problem(file, *doc.where_value("name"), "name",
-                                    f"policy {policy.name!r} is already declared in {seen[policy.name]}"))
+            problems.append(
+                Problem(file, *doc.where_value("name"), "name", f"policy {policy.name!r} is already declared in {seen[policy.name]}")
+            )
             continue
         seen[policy.name] = file
         policies.append(policy)
@@ -483,8 +508,7 @@ def _levels(found: tuple[str, LocatedDict] | None, problems: list[Problem]) -> t
     file, doc = found
     levels = doc.get("levels")
     if not isinstance(levels, list) or len(levels) < 2 or not all(isinstance(v, str) and v.strip() for v in levels):
-        problems.append(Problem(file, *doc.where_value("levels"), "levels",
-                                "expected a list of at least two grade names, lowest first"))
+        problems.append(Problem(file, *doc.where_value("levels"), "levels", "expected a list of at least two grade names, lowest first"))
         return ()
     if len(set(levels)) != len(levels):
         problems.append(Problem(file, *doc.where_value("levels"), "levels", "grade names must be unique"))

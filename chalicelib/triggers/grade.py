@@ -4,6 +4,7 @@ The golden merge has already dropped stale/duplicate updates and non-owner value
 change here is exactly "owner update, newer than stored, different grade". What remains is the
 first-sight baseline and the event itself.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,20 +30,23 @@ def check_grade_value(record: CanonicalRecord, config: GradeConfig) -> None:
     )
 
 
-def evaluate(merge: MergeResult, record: CanonicalRecord, customer_id: str, config: GradeConfig,
-             ctx: EventContext) -> tuple[list[CloudEvent], list[AuditNote]]:
+def evaluate(
+    merge: MergeResult, record: CanonicalRecord, customer_id: str, config: GradeConfig, ctx: EventContext
+) -> tuple[list[CloudEvent], list[AuditNote]]:
     if not config.enabled or "grade" not in merge.changed:
         return [], []  # a non-owner's grade was kept per source and noted by the merge
     previous, current = merge.changed["grade"]
     if current is None:
         return [], [AuditNote("grade_cleared", "owner cleared the grade; nothing to compare", {"previous": previous})]
     if previous is None and config.baseline_on_first_sight:
-        return [], [AuditNote("grade_baseline", "first grade seen for this customer: baseline, no event",
-                              {"current": current})]
+        return [], [AuditNote("grade_baseline", "first grade seen for this customer: baseline, no event", {"current": current})]
     levels = config.levels
     if previous is not None and previous not in levels:
-        return [], [AuditNote("grade_unranked", "stored grade is not on the scale; no direction to report",
-                              {"previous": previous, "current": current})]
+        return [], [
+            AuditNote(
+                "grade_unranked", "stored grade is not on the scale; no direction to report", {"previous": previous, "current": current}
+            )
+        ]
     before = levels.index(previous) if previous is not None else -1  # no grade ranks below the lowest
     after = levels.index(current)
     data: dict[str, Any] = {

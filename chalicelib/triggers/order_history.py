@@ -9,6 +9,7 @@ Item at ``("customer#<id>", "orders")``::
 Only the newest ``history_limit`` orders by placed time are kept, plus every open one (the credit
 rule needs all open orders), so the item stays far below DynamoDB's 400 KB.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -72,8 +73,7 @@ def is_open(status: str | None, closed: frozenset[str]) -> bool:
     return (status or "").lower() not in closed
 
 
-def with_order(item: dict[str, Any] | None, customer_id: str, facts: OrderFacts, limit: int,
-               closed: frozenset[str]) -> dict[str, Any]:
+def with_order(item: dict[str, Any] | None, customer_id: str, facts: OrderFacts, limit: int, closed: frozenset[str]) -> dict[str, Any]:
     """The history with this order's entry upserted and old closed orders pruned."""
     orders = dict((item or {}).get("orders", {}))
     orders[facts.order_id] = facts.entry()

@@ -3,6 +3,7 @@
 The pipeline commits ``Outcome.puts`` + audit + ``Outcome.events`` in one transaction; nothing here
 touches storage, so every function is pure and testable without AWS.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

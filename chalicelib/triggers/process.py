@@ -14,10 +14,12 @@ A partial update may omit the fields that locate dependent state (an order's cus
 then ``process`` raises ``StateKeysMissing`` with the extra keys; the pipeline reads them and retries.
 States read but absent must be passed as ``None``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.golden import MergeResult, StateKey, golden_key, merge
@@ -50,8 +52,9 @@ def required_state_keys(record: CanonicalRecord, entity_id: str, config: Trigger
     return list(dict.fromkeys(keys))
 
 
-def process(record: CanonicalRecord, entity_id: str, states: States, config: TriggerConfig, *,
-            correlation_id: str | None = None) -> Outcome:
+def process(
+    record: CanonicalRecord, entity_id: str, states: States, config: TriggerConfig, *, correlation_id: str | None = None
+) -> Outcome:
     """Merge the record into its golden record and run the triggers; pure: nothing is written here."""
     if record.entity == "customer":
         grade.check_grade_value(record, config.grade)
@@ -62,13 +65,26 @@ def process(record: CanonicalRecord, entity_id: str, states: States, config: Tri
 
     result = merge(states.get(key), record, entity_id, owner_of)
     if result.stale:
-        return Outcome(stale=True, notes=[AuditNote(
-            "stale", f"update from {record.source.system} at {record.source_time.isoformat()} is not newer than "
-            f"the stored {result.stored_time}; ignored", {"system": record.source.system, "stored_time": result.stored_time})])
+        return Outcome(
+            stale=True,
+            notes=[
+                AuditNote(
+                    "stale",
+                    f"update from {record.source.system} at {record.source_time.isoformat()} is not newer than "
+                    f"the stored {result.stored_time}; ignored",
+                    {"system": record.source.system, "stored_time": result.stored_time},
+                )
+            ],
+        )
     out = Outcome(changed_fields=result.changed)
     if result.ignored:
-        out.notes.append(AuditNote("not_owner", f"values from {record.source.system} kept per source, not applied "
-                                   "(another system owns these fields)", {"fields": sorted(result.ignored)}))
+        out.notes.append(
+            AuditNote(
+                "not_owner",
+                f"values from {record.source.system} kept per source, not applied (another system owns these fields)",
+                {"fields": sorted(result.ignored)},
+            )
+        )
     ctx = EventContext(record.source_time, correlation_id, record.mapping_version)
     handler = _HANDLERS.get(record.entity)
     if handler is not None and result.changed:  # nothing changed: no trigger can have a new answer
@@ -95,8 +111,9 @@ class _Reader:
 # --------------------------------------------------------------------------- customers
 
 
-def _customer(result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig,
-              ctx: EventContext, out: Outcome) -> None:
+def _customer(
+    result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig, ctx: EventContext, out: Outcome
+) -> None:
     events, notes = grade.evaluate(result, record, entity_id, config.grade, ctx)
     out.events += events
     out.notes += notes
@@ -105,8 +122,9 @@ def _customer(result: MergeResult, record: CanonicalRecord, entity_id: str, read
 # --------------------------------------------------------------------------- orders
 
 
-def _order(result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig,
-           ctx: EventContext, out: Outcome) -> None:
+def _order(
+    result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig, ctx: EventContext, out: Outcome
+) -> None:
     fields, before = result.item["fields"], result.before
     facts = order_facts(entity_id, fields, result.item["first_seen"])
     old_customer = before.get("customer_id")
@@ -130,7 +148,8 @@ def _order(result: MergeResult, record: CanonicalRecord, entity_id: str, reader:
         out.puts[orders_key(old_customer)] = without_order(reader.get(orders_key(old_customer)), entity_id) or {}
     if facts.customer_id:
         out.puts[orders_key(facts.customer_id)] = with_order(
-            history_item, facts.customer_id, facts, anomaly.history_limit, anomaly.credit_limit_exceeded.closed_statuses)
+            history_item, facts.customer_id, facts, anomaly.history_limit, anomaly.credit_limit_exceeded.closed_statuses
+        )
 
     def sell_in(policy: RebatePolicy) -> Decimal:
         return Decimal(0) if facts.status == "cancelled" else rebate.contribution(fields, policy)
@@ -138,8 +157,15 @@ def _order(result: MergeResult, record: CanonicalRecord, entity_id: str, reader:
     _rebate_contributions(f"order#{entity_id}", old_rebate, new_rebate, sell_in, reader, config, ctx, out)
 
 
-def _anomalies(result: MergeResult, facts: OrderFacts, history_item: dict[str, Any] | None, reader: _Reader,
-               config: TriggerConfig, ctx: EventContext, out: Outcome) -> None:
+def _anomalies(
+    result: MergeResult,
+    facts: OrderFacts,
+    history_item: dict[str, Any] | None,
+    reader: _Reader,
+    config: TriggerConfig,
+    ctx: EventContext,
+    out: Outcome,
+) -> None:
     customer = (reader.get(golden_key("customer", facts.customer_id)) or {}).get("fields") if facts.customer_id else None
     products = {sku: (reader.get(golden_key("product", sku)) or {}).get("fields") for sku in _skus(result.item["fields"])}
     floors = {sku: (p or {}).get("floor_price") for sku, p in products.items()}
@@ -158,8 +184,13 @@ def _anomalies(result: MergeResult, facts: OrderFacts, history_item: dict[str, A
 
 
 def _anomaly_event(finding: Finding, facts: OrderFacts, ctx: EventContext):
-    data: dict[str, Any] = {"order_id": facts.order_id, "customer_id": facts.customer_id, "rule": finding.rule,
-                            "reason": finding.reason, "evidence": finding.evidence}
+    data: dict[str, Any] = {
+        "order_id": facts.order_id,
+        "customer_id": facts.customer_id,
+        "rule": finding.rule,
+        "reason": finding.reason,
+        "evidence": finding.evidence,
+    }
     if finding.severity:
         data["severity"] = finding.severity
     return ctx.event(finding.event_type, (facts.order_id, finding.rule), facts.order_id, data)
@@ -168,19 +199,26 @@ def _anomaly_event(finding: Finding, facts: OrderFacts, ctx: EventContext):
 # --------------------------------------------------------------------------- rebates
 
 
-def _pos_sale(result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig,
-              ctx: EventContext, out: Outcome) -> None:
+def _pos_sale(
+    result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig, ctx: EventContext, out: Outcome
+) -> None:
     fields, before = result.item["fields"], result.before
     new = _sale_keys(fields.get("distributor_id"), fields.get("sold_at"), config, "sell_through")
     old = _sale_keys(before.get("distributor_id"), before.get("sold_at"), config, "sell_through")
     reader.require(list(new.values()) + list(old.values()))
-    _rebate_contributions(f"pos_sale#{entity_id}", old, new, lambda p: rebate.contribution(fields, p),
-                          reader, config, ctx, out)
+    _rebate_contributions(f"pos_sale#{entity_id}", old, new, lambda p: rebate.contribution(fields, p), reader, config, ctx, out)
 
 
-def _rebate_contributions(ref: str, old: dict[str, StateKey], new: dict[str, StateKey],
-                          amount: Callable[[RebatePolicy], Decimal], reader: _Reader, config: TriggerConfig,
-                          ctx: EventContext, out: Outcome) -> None:
+def _rebate_contributions(
+    ref: str,
+    old: dict[str, StateKey],
+    new: dict[str, StateKey],
+    amount: Callable[[RebatePolicy], Decimal],
+    reader: _Reader,
+    config: TriggerConfig,
+    ctx: EventContext,
+    out: Outcome,
+) -> None:
     """Replace this sale's contribution in each policy's basis (moving it if its period/distributor changed)."""
     for policy in config.policies:
         old_key, new_key = old.get(policy.name), new.get(policy.name)
@@ -194,8 +232,9 @@ def _rebate_contributions(ref: str, old: dict[str, StateKey], new: dict[str, Sta
             _store_basis(new_key, {**item, "contributions": contributions}, policy, ctx, out)
 
 
-def _rebate_settlement(result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader,
-                       config: TriggerConfig, ctx: EventContext, out: Outcome) -> None:
+def _rebate_settlement(
+    result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig, ctx: EventContext, out: Outcome
+) -> None:
     fields, before = result.item["fields"], result.before
     new_key, old_key = _settlement_key(fields), _settlement_key(before)
     reader.require([k for k in (new_key, old_key) if k])
@@ -206,9 +245,13 @@ def _rebate_settlement(result: MergeResult, record: CanonicalRecord, entity_id: 
         if old_policy:
             _store_basis(old_key, item, old_policy, ctx, out)
     if new_key is None or policy is None:
-        out.notes.append(AuditNote("rebate_not_checked", "settlement lacks a distributor, period or declared policy",
-                                   {"policy": fields.get("policy"), "period": fields.get("period"),
-                                    "distributor_id": fields.get("distributor_id")}))
+        out.notes.append(
+            AuditNote(
+                "rebate_not_checked",
+                "settlement lacks a distributor, period or declared policy",
+                {"policy": fields.get("policy"), "period": fields.get("period"), "distributor_id": fields.get("distributor_id")},
+            )
+        )
         return
     item = reader.get(new_key) or _empty(new_key, policy)
     settlement = {"id": entity_id, "amount": fields.get("settled_amount")}
@@ -238,8 +281,11 @@ def _sale_keys(distributor_id: str | None, moment: Any, config: TriggerConfig, b
     """policy name -> basis key, for each policy of this basis that covers the distributor."""
     if not distributor_id or moment is None:
         return {}
-    return {p.name: rebate.basis_key(distributor_id, rebate.period_of(moment, p.timezone), p.name)
-            for p in config.policies if p.basis == basis and p.covers_distributor(distributor_id)}
+    return {
+        p.name: rebate.basis_key(distributor_id, rebate.period_of(moment, p.timezone), p.name)
+        for p in config.policies
+        if p.basis == basis and p.covers_distributor(distributor_id)
+    }
 
 
 def _settlement_key(fields: dict[str, Any]) -> StateKey | None:

@@ -10,6 +10,7 @@ One state item per (distributor, period, policy) at ``("rebate#<distributor>#<pe
 
 Keeping contributions keyed by sale id is what makes duplicates and corrections count once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -109,8 +110,13 @@ def evaluate(item: dict[str, Any], policy: RebatePolicy, ctx: EventContext) -> t
         parts = (*ids, number_text(result.expected), number_text(result.settled))
         return updated, [ctx.event(DETECTED, parts, item["settlement"]["id"], _data(item, result))]
     if not result.out_of_tolerance and item.get("open"):
-        parts = (*ids, number_text(Decimal(reported["expected"])), number_text(Decimal(reported["settled"])),
-                 number_text(result.expected), number_text(result.settled))
+        parts = (
+            *ids,
+            number_text(Decimal(reported["expected"])),
+            number_text(Decimal(reported["settled"])),
+            number_text(result.expected),
+            number_text(result.settled),
+        )
         return {**item, "open": False}, [ctx.event(RESOLVED, parts, item["settlement"]["id"], _data(item, result))]
     return item, []
 

@@ -1,4 +1,5 @@
 """On the local stack an edited mapping takes effect without a restart; a broken edit does not."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_local_stack_picks_up_edits_and_keeps_running_on_a_broken_one(tmp_path, monkeypatch):
-    from chalicelib.runtime import settings
     from chalicelib import configuration as loader
+    from chalicelib.runtime import settings
 
     for folder in ("connectors", "mappings"):
         shutil.copytree(ROOT / folder, tmp_path / folder)

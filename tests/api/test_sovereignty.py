@@ -1,4 +1,5 @@
 """Data sovereignty: consent per category, dropping fields without consent, usage report, erasure."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,11 @@ SOURCE = "source=demo_crm/customer/C-1001"
 
 
 def put_consent(stack, category: str, status: str, **extra) -> tuple[int, dict]:
-    response = stack.http.put(f"/consent?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json", "X-Salesbridge-Actor": "dpo"}, body=json.dumps({"category": category, "status": status, **extra}))
+    response = stack.http.put(
+        f"/consent?{SOURCE}",
+        headers={**ADMIN, "Content-Type": "application/json", "X-Salesbridge-Actor": "dpo"},
+        body=json.dumps({"category": category, "status": status, **extra}),
+    )
     return response.status_code, json.loads(response.body)
 
 
@@ -38,12 +43,19 @@ def test_revoked_category_is_dropped_before_it_is_stored_and_the_drop_is_audited
 
 def test_opt_in_category_is_dropped_until_granted(stack):
     from chalicelib.configuration import current
+    from chalicelib.domain.canonical import CanonicalRecord, SourceRef
     from chalicelib.domain.consent import apply_consent
     from chalicelib.mapping import load_mapping_set  # noqa: F401 - the shipped demo has no opt-in field; check the rule directly
-    from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 
-    record = CanonicalRecord(entity="customer", source=SourceRef(system="demo_crm", entity="customer", id="C-1"), source_time="2026-11-01T00:00:00+00:00",
-                             fields={"name": "Acme", "industry": "notes from the trial"}, categories={"industry": "trial_behaviour"}, mapping="m", mapping_version="v")
+    record = CanonicalRecord(
+        entity="customer",
+        source=SourceRef(system="demo_crm", entity="customer", id="C-1"),
+        source_time="2026-11-01T00:00:00+00:00",
+        fields={"name": "Acme", "industry": "notes from the trial"},
+        categories={"industry": "trial_behaviour"},
+        mapping="m",
+        mapping_version="v",
+    )
     opt_in = current().consent_opt_in
     kept, dropped = apply_consent(record, None, opt_in)
     assert "industry" not in kept.fields and dropped.fields == {"industry": "trial_behaviour"}
@@ -55,7 +67,11 @@ def test_opt_in_category_is_dropped_until_granted(stack):
 def test_consent_input_errors_are_400(stack):
     assert put_consent(stack, "secrets", "revoked")[0] == 400
     assert put_consent(stack, "contact_personal", "maybe")[0] == 400
-    response = stack.http.put("/consent?source=demo_crm/order/1", headers={**ADMIN, "Content-Type": "application/json"}, body=b'{"category": "inquiry", "status": "revoked"}')
+    response = stack.http.put(
+        "/consent?source=demo_crm/order/1",
+        headers={**ADMIN, "Content-Type": "application/json"},
+        body=b'{"category": "inquiry", "status": "revoked"}',
+    )
     assert response.status_code == 400
     assert stack.http.get(f"/consent?{SOURCE}").status_code == 401
 
@@ -82,8 +98,8 @@ def test_erasure_removes_state_and_xrefs_and_leaves_a_masked_tombstone(stack):
     assert response.status_code == 200, response.body
     assert json.loads(response.body)["audit_entries_removed"] == 2
     assert get_json(stack, f"/state?{SOURCE}")[0] == 404
-    from chalicelib.store import dynamo
     from chalicelib.runtime.settings import get_settings
+    from chalicelib.store import dynamo
 
     assert dynamo.get(get_settings().state_table, "xref#demo_crm#customer#C-1001", "xref") is None
     _, trail = get_json(stack, f"/audit?{SOURCE}")

@@ -1,4 +1,5 @@
 """The salesbridge command line: local config tools and the backfill command."""
+
 from __future__ import annotations
 
 import json
@@ -7,14 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from tests.sync.test_scheduled_sync import config_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, capture_output=True, text=True, env=env or dict(os.environ), timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], cwd=ROOT, capture_output=True, text=True, env=env or dict(os.environ), timeout=60
+    )
 
 
 def test_config_validate_passes_on_the_shipped_files():
@@ -25,7 +27,10 @@ def test_config_validate_passes_on_the_shipped_files():
 
 def test_config_validate_names_file_line_and_field(tmp_path):
     root = config_dir(tmp_path, "https://example.invalid")
-    (root / "connectors" / "demo_crm.yaml").write_text("kind: connector\nname: demo_crm\ntype: generic_json\nwebhook:\n  scheme: generic_hmac\n  header: X-Sig\n  secrets: [plain-secret]\n")
+    (root / "connectors" / "demo_crm.yaml").write_text(
+        "kind: connector\nname: demo_crm\ntype: generic_json\n"
+        "webhook:\n  scheme: generic_hmac\n  header: X-Sig\n  secrets: [plain-secret]\n"
+    )
     result = run_cli("config", "validate", "--root", str(root))
     assert result.returncode == 1
     assert "connectors/demo_crm.yaml:7:" in result.stderr and "secret" in result.stderr
@@ -65,7 +70,9 @@ def test_backfill_enqueues_every_record_with_progress(aws, tmp_path):
         server.stop()
     from chalicelib.runtime import aws as clients
 
-    attrs = clients.client("sqs").get_queue_attributes(QueueUrl=os.environ["INBOUND_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"])
+    attrs = clients.client("sqs").get_queue_attributes(
+        QueueUrl=os.environ["INBOUND_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"]
+    )
     assert int(attrs["Attributes"]["ApproximateNumberOfMessages"]) == 25
 
 
@@ -83,7 +90,12 @@ def test_dead_letter_queue_redrive_brings_records_back_and_they_apply_once(stack
     post_demo(stack, demo_body())
     message = sqs.receive_message(QueueUrl=os.environ["INBOUND_QUEUE_URL"], AttributeNames=["All"])["Messages"][0]
     # as if the processor had failed it five times: the redrive policy moves it to the dead-letter queue
-    sqs.send_message(QueueUrl=os.environ["INBOUND_DLQ_URL"], MessageBody=message["Body"], MessageGroupId=message["Attributes"]["MessageGroupId"], MessageDeduplicationId="dlq-1")
+    sqs.send_message(
+        QueueUrl=os.environ["INBOUND_DLQ_URL"],
+        MessageBody=message["Body"],
+        MessageGroupId=message["Attributes"]["MessageGroupId"],
+        MessageDeduplicationId="dlq-1",
+    )
     sqs.delete_message(QueueUrl=os.environ["INBOUND_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
     assert run_cli("dlq", "count").stdout.count('"dead_letter_messages": 1') == 1
     result = run_cli("dlq", "redrive")

@@ -1,4 +1,5 @@
 """Connector-file validation: every problem names file:line:column and the field to edit."""
+
 from __future__ import annotations
 
 from chalicelib.config.yaml_lines import load_yaml_text
@@ -40,8 +41,10 @@ def test_valid_file():
 
 def test_literal_secret_is_refused_at_its_line():
     _, found = problems(GOOD.replace("{secretsmanager: salesbridge/acme, key: client_secret}", "hunter2"))
-    assert found == ["connectors/acme.yaml:10:5: api.auth.client_secret: secrets must be references "
-                     "({ssm: /path}, {secretsmanager: name} or {env: VAR}), never literal values"]
+    assert found == [
+        "connectors/acme.yaml:10:5: api.auth.client_secret: secrets must be references "
+        "({ssm: /path}, {secretsmanager: name} or {env: VAR}), never literal values"
+    ]
 
 
 def test_unknown_and_missing_fields():
@@ -57,8 +60,11 @@ def test_kind_rules_point_at_the_stream():
 
 
 def test_wrong_auth_type_and_bad_url():
-    _, found = problems(GOOD.replace("type: oauth2_client_credentials", "type: oauth1").replace(
-        "base_url: https://acme.my.salesforce.com", "base_url: acme.my.salesforce.com"))
+    _, found = problems(
+        GOOD.replace("type: oauth2_client_credentials", "type: oauth1").replace(
+            "base_url: https://acme.my.salesforce.com", "base_url: acme.my.salesforce.com"
+        )
+    )
     assert any(p.startswith("connectors/acme.yaml:4:3: api.base_url: must be an absolute http(s) URL") for p in found)
     assert any(p.startswith("connectors/acme.yaml:7:5: api.auth.type:") and "oauth2_client_credentials" in p for p in found)
 

@@ -1,4 +1,5 @@
 """Auth over real HTTP: OAuth2 client credentials cached and refreshed on 401, API key, basic."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,9 @@ from tests.vendor_servers.generic import GenericServer
 from tests.vendor_servers.harness import Sleeps, test_client
 from tests.vendor_servers.salesforce import SalesforceServer
 
-QUERY = RequestSpec("GET", "/services/data/v60.0/query",
-                    params={"q": "SELECT Id, LastModifiedDate FROM Account ORDER BY LastModifiedDate ASC, Id ASC"})
+QUERY = RequestSpec(
+    "GET", "/services/data/v60.0/query", params={"q": "SELECT Id, LastModifiedDate FROM Account ORDER BY LastModifiedDate ASC, Id ASC"}
+)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
 """Each pagination style over real HTTP against the loopback servers, and loop detection."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,12 @@ import pytest
 from chalicelib.connectors.errors import PaginationLoopError
 from chalicelib.connectors.models import Page, RequestSpec
 from chalicelib.connectors.pagination import (
-    BodyCursorPaginator, LinkHeaderPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator, parse_link_header,
+    BodyCursorPaginator,
+    LinkHeaderPaginator,
+    NextUrlPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    parse_link_header,
 )
 from tests.vendor_servers import configs
 from tests.vendor_servers.generic import GenericServer
@@ -85,8 +91,12 @@ def test_loop_detected_when_the_same_cursor_comes_back(client, server):
     server.loop = True
     try:
         with pytest.raises(PaginationLoopError, match="already followed"):
-            walk(client, BodyCursorPaginator("meta.next_cursor", "cursor"),
-                 RequestSpec("GET", "/api/cursor/items", params={"size": 10}), "data")
+            walk(
+                client,
+                BodyCursorPaginator("meta.next_cursor", "cursor"),
+                RequestSpec("GET", "/api/cursor/items", params={"size": 10}),
+                "data",
+            )
     finally:
         server.loop = False
 
@@ -125,9 +135,11 @@ def test_odata_v2_published_samples():
 
 def test_link_header_shopify_library_format():
     """The wire format from Shopify's shopify-api-php PaginationTestHelper (vendors/shopify/PAGINATION_AND_LIMITS.md)."""
-    header = ('<https://test-shop.myshopify.io/admin/api/2024-01/products.json?limit=10&fields=test1%2Ctest2&page_info=prevTok>; '
-              'rel="previous", <https://test-shop.myshopify.io/admin/api/2024-01/products.json?limit=10&fields=test1%2Ctest2'
-              '&page_info=nextTok>; rel="next"')
+    header = (
+        "<https://test-shop.myshopify.io/admin/api/2024-01/products.json?limit=10&fields=test1%2Ctest2&page_info=prevTok>; "
+        'rel="previous", <https://test-shop.myshopify.io/admin/api/2024-01/products.json?limit=10&fields=test1%2Ctest2'
+        '&page_info=nextTok>; rel="next"'
+    )
     links = parse_link_header(header)
     assert links["next"].endswith("page_info=nextTok")
     assert links["previous"].endswith("page_info=prevTok")

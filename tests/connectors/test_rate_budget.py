@@ -1,4 +1,5 @@
 """The shared budget in DynamoDB (moto over HTTP): two callers together never exceed the bucket."""
+
 from __future__ import annotations
 
 import threading
@@ -38,8 +39,7 @@ def test_concurrent_callers_get_exactly_the_capacity(aws):
     lock = threading.Lock()
 
     def worker() -> None:
-        budget = RateBudget("shopify-store", rate=0.001, capacity=10, store=DynamoBucketStore(), clock=lambda: frozen,
-                            deadline=lambda: 0.0)
+        budget = RateBudget("shopify-store", rate=0.001, capacity=10, store=DynamoBucketStore(), clock=lambda: frozen, deadline=lambda: 0.0)
         while True:
             try:
                 budget.acquire()

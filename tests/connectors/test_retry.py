@@ -1,8 +1,9 @@
 """Retries over real HTTP: Retry-After (seconds and HTTP date), 5xx, timeouts, vendor limit signals."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import httpx
@@ -21,7 +22,7 @@ from tests.vendor_servers.shopify import ShopifyServer
 
 
 def test_parse_retry_after_forms():
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("2") == 2.0
     assert parse_retry_after("2.0") == 2.0  # Shopify sends a decimal
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
@@ -42,7 +43,7 @@ def test_429_retry_after_seconds_is_honoured():
 def test_429_retry_after_http_date_is_honoured():
     sleeps = Sleeps()
     with GenericServer(5) as server:
-        when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=20), usegmt=True)
+        when = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
         server.fail(json_response({"error": "slow down"}, 429, {"Retry-After": when}), at=1)
         with test_client(configs.generic(server.url, "cursor"), sleeps) as client:
             client.send(RequestSpec("GET", "/api/cursor/items"))
@@ -104,8 +105,9 @@ def test_timeouts_are_retried():
         config = configs.generic(server.url, "cursor")
         from chalicelib.connectors.client import ApiClient
 
-        with ApiClient(server.url, auth=httpx.Auth(), timeout=0.2, headers={"X-API-Key": "k-123"},
-                       retry=test_client(config, sleeps).retry) as client:
+        with ApiClient(
+            server.url, auth=httpx.Auth(), timeout=0.2, headers={"X-API-Key": "k-123"}, retry=test_client(config, sleeps).retry
+        ) as client:
             page = client.send(RequestSpec("GET", "/api/cursor/items"))
     assert slow["n"] == 1 and len(page.body["data"]) == 5 and len(sleeps) == 1
 
@@ -116,8 +118,13 @@ def test_salesforce_request_limit_exceeded_is_a_rate_limit():
     with SalesforceServer(10, api_limit=0) as server:
         with test_client(configs.salesforce(server.url), sleeps) as client:
             with pytest.raises(RateLimited) as caught:
-                client.send(RequestSpec("GET", "/services/data/v60.0/query",
-                                        params={"q": "SELECT Id, LastModifiedDate FROM Account ORDER BY LastModifiedDate ASC, Id ASC"}))
+                client.send(
+                    RequestSpec(
+                        "GET",
+                        "/services/data/v60.0/query",
+                        params={"q": "SELECT Id, LastModifiedDate FROM Account ORDER BY LastModifiedDate ASC, Id ASC"},
+                    )
+                )
     assert caught.value.vendor_code == "REQUEST_LIMIT_EXCEEDED" and caught.value.status == 403
     assert len(sleeps) == 5
 

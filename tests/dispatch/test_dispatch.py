@@ -1,4 +1,5 @@
 """Dispatch: outbox events from the stream to EventBridge, signed HTTP subscribers and robots."""
+
 from __future__ import annotations
 
 import base64
@@ -10,8 +11,8 @@ import urllib.parse
 
 import pytest
 
-from chalicelib.dispatch.subscribers import DingTalkRobotTarget, HttpTarget, Subscribers, WeComRobotTarget
 from chalicelib.dispatch.deliver import Dispatcher
+from chalicelib.dispatch.subscribers import DingTalkRobotTarget, HttpTarget, Subscribers, WeComRobotTarget
 from chalicelib.dispatch.targets import dingtalk_sign, standard_webhooks_headers
 from tests.recorder import Recorder
 from tests.stack import demo_body, drain, get_json, post_demo
@@ -60,7 +61,6 @@ def test_grade_change_reaches_eventbridge_once(stack):
     records = stream_records()
     assert len(records) == 1
     import app as application
-
     from local.worker import _Context
 
     stream_event = {"Records": records}
@@ -145,7 +145,9 @@ def test_wecom_and_dingtalk_robots(stack, recorder):
     subscribers = Subscribers(
         targets=[
             WeComRobotTarget(name="wecom", key={"env": "WECOM_KEY"}, url=recorder.url + "/cgi-bin/webhook/send"),
-            DingTalkRobotTarget(name="ding", access_token={"env": "DING_TOKEN"}, secret={"env": "DING_SECRET"}, url=recorder.url + "/robot/send"),
+            DingTalkRobotTarget(
+                name="ding", access_token={"env": "DING_TOKEN"}, secret={"env": "DING_SECRET"}, url=recorder.url + "/robot/send"
+            ),
         ]
     )
     assert Dispatcher(subscribers, get_settings(), secret_of, sleep=NO_SLEEP).deliver(event_id)
@@ -179,7 +181,10 @@ def test_subscribers_file_errors_name_the_line():
     from chalicelib.config.yaml_lines import load_yaml_text
     from chalicelib.dispatch.subscribers import load_subscribers
 
-    doc = load_yaml_text("kind: subscribers\ntargets:\n  - name: x\n    kind: http\n    url: ftp://nope\n    secret: plain-text\n", "connectors/subscribers.yaml")
+    doc = load_yaml_text(
+        "kind: subscribers\ntargets:\n  - name: x\n    kind: http\n    url: ftp://nope\n    secret: plain-text\n",
+        "connectors/subscribers.yaml",
+    )
     _, problems = load_subscribers([("connectors/subscribers.yaml", doc)])
     assert problems and all(p.file == "connectors/subscribers.yaml" and p.line >= 3 for p in problems)
 

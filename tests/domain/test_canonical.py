@@ -1,4 +1,5 @@
 """The canonical model: money is Decimal, times are aware, and the editor schema is current."""
+
 from __future__ import annotations
 
 import json

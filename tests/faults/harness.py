@@ -12,14 +12,17 @@ like a Lambda container dying mid-invocation. The harness plays the platform's p
 batch that was not deleted becomes visible again, a stream batch is retried, a vendor re-sends a webhook
 that got no acknowledgement.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -38,7 +41,9 @@ def client_error(code: str, operation: str, message: str = "injected", **extra: 
 
 
 def throttled(operation: str) -> ClientError:
-    return client_error("ProvisionedThroughputExceededException", operation, "The level of configured provisioned throughput for the table was exceeded.")
+    return client_error(
+        "ProvisionedThroughputExceededException", operation, "The level of configured provisioned throughput for the table was exceeded."
+    )
 
 
 def cancelled(operation: str, reasons: list[str], n_items: int) -> ClientError:
@@ -117,9 +122,9 @@ def config_dir(tmp: Path) -> Path:
 
 
 def reset_caches() -> None:
-    from chalicelib.runtime import settings
-    from chalicelib.api import auth
     from chalicelib import configuration as loader
+    from chalicelib.api import auth
+    from chalicelib.runtime import settings
     from chalicelib.runtime.secrets import default_resolver
 
     settings.reset_settings()
@@ -140,7 +145,7 @@ class Harness:
     _poller: Any = None
 
     # ------------------------------------------------------------------ setup
-    def install(self, fresh: bool = True) -> "Harness":
+    def install(self, fresh: bool = True) -> Harness:
         """Fresh resources (unless just reset), an EventBridge rule → SQS standard queue tap, platform hooks on SQS."""
         from chalicelib.runtime import aws
 
@@ -191,13 +196,16 @@ class Harness:
         records = self._records_of(connector, body)
         for r in records:
             aws.client("sqs").send_message(
-                QueueUrl=os.environ["INBOUND_QUEUE_URL"], MessageBody=r.to_message(), MessageGroupId=queue.group_id(r), MessageDeduplicationId="late-" + queue.dedupe_id(r)
+                QueueUrl=os.environ["INBOUND_QUEUE_URL"],
+                MessageBody=r.to_message(),
+                MessageGroupId=queue.group_id(r),
+                MessageDeduplicationId="late-" + queue.dedupe_id(r),
             )
 
     @staticmethod
     def _records_of(connector: str, body: bytes) -> list[Any]:
         import uuid
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from chalicelib.configuration import current
         from chalicelib.ingress.deliveries import split_delivery
@@ -206,7 +214,16 @@ class Harness:
         conn = current().connectors[connector]
         from chalicelib.ingress.verify import make_verifier
 
-        request = InboundRequest(method="POST", path=f"/webhooks/{connector}", headers={"X-Demo-Signature": demo_signature(body), "Content-Type": "application/json"}, body=body, received_at=datetime.now(timezone.utc), query={}, source_ip="127.0.0.1", url=f"https://localhost/webhooks/{connector}")
+        request = InboundRequest(
+            method="POST",
+            path=f"/webhooks/{connector}",
+            headers={"X-Demo-Signature": demo_signature(body), "Content-Type": "application/json"},
+            body=body,
+            received_at=datetime.now(UTC),
+            query={},
+            source_ip="127.0.0.1",
+            url=f"https://localhost/webhooks/{connector}",
+        )
         delivery = make_verifier(conn.webhook).verify(request)
         return split_delivery(connector, conn.webhook.shape(), delivery, "rcp_late_" + uuid.uuid4().hex)
 
@@ -214,9 +231,8 @@ class Harness:
     def drain(self, max_rounds: int = 60) -> int:
         """Lambda's SQS event source: poll until the queue is empty; a crashed batch becomes visible again."""
         import app as application
-        from local.worker import poll_queue_once
-
         from chalicelib.runtime import aws
+        from local.worker import poll_queue_once
 
         handled = 0
         for _ in range(max_rounds):
@@ -227,7 +243,9 @@ class Harness:
                 self.crashes += 1
                 for m in self._received:  # the visibility timeout expires: the undeleted messages come back
                     try:
-                        aws.client("sqs").change_message_visibility(QueueUrl=os.environ["INBOUND_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                        aws.client("sqs").change_message_visibility(
+                            QueueUrl=os.environ["INBOUND_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                        )
                     except ClientError:
                         pass  # already deleted
                 continue
@@ -240,7 +258,8 @@ class Harness:
         from chalicelib.runtime import aws
 
         attrs = aws.client("sqs").get_queue_attributes(
-            QueueUrl=os.environ["INBOUND_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            QueueUrl=os.environ["INBOUND_QUEUE_URL"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
 
@@ -333,7 +352,7 @@ def snapshot() -> dict[str, Any]:
     s = get_settings()
     state = scan(s.state_table)
     golden = {(i["pk"], i["sk"]): {k: v for k, v in i.items() if k not in BOOKKEEPING} for i in state if not i["pk"].startswith("dedupe#")}
-    inputs = {i["pk"][len("dedupe#"):]: i["status"] for i in state if i["pk"].startswith("dedupe#")}
+    inputs = {i["pk"][len("dedupe#") :]: i["status"] for i in state if i["pk"].startswith("dedupe#")}
     events = {i["pk"]: (i["type"], i["subject"], json.loads(i["event"])["data"]) for i in scan(s.events_table)}
     delivery = {i["pk"]: i.get("status") for i in scan(s.events_table)}
     audit_items = scan(s.audit_table)

@@ -7,12 +7,14 @@ rejections in the audit table); each event reached the bus, by id, once (or, whe
 between a send and its record, again under the same id for the receiver to drop); and every audit
 chain verifies.
 """
+
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from tests.faults import workload
 from tests.faults.harness import Crash, Fault, arm, cancelled, chains_intact, client_error, disarm, snapshot, throttled
@@ -59,34 +61,130 @@ def commit_cancelled(reason: str) -> Callable[[dict[str, Any]], BaseException]:
 SCENARIOS = [
     # ---------------------------------------------------------------- ingest
     Scenario("door: crash after verify, before enqueue", 1, lambda: Fault("sqs", "SendMessageBatch", Crash("before enqueue"))),
-    Scenario("door: SQS unavailable at enqueue (503, vendor retries)", 1, lambda: Fault("sqs", "SendMessageBatch", client_error("ServiceUnavailable", "SendMessageBatch"), times=2), door_answers=(503,)),
-    Scenario("door: crash after enqueue, before the 202", 1, lambda: Fault("sqs", "SendMessageBatch", Crash("after enqueue"), when="after")),
-    Scenario("door: enqueued but the reply was lost (503, vendor retries)", 3, lambda: Fault("sqs", "SendMessageBatch", client_error("InternalError", "SendMessageBatch"), when="after"), door_answers=(503,)),
-    Scenario("door: audit of a refusal throttled (503 until it is audited)", 0, lambda: Fault("dynamodb", "PutItem", throttled("PutItem"), match=is_audit_put), door_answers=(503,)),
+    Scenario(
+        "door: SQS unavailable at enqueue (503, vendor retries)",
+        1,
+        lambda: Fault("sqs", "SendMessageBatch", client_error("ServiceUnavailable", "SendMessageBatch"), times=2),
+        door_answers=(503,),
+    ),
+    Scenario(
+        "door: crash after enqueue, before the 202", 1, lambda: Fault("sqs", "SendMessageBatch", Crash("after enqueue"), when="after")
+    ),
+    Scenario(
+        "door: enqueued but the reply was lost (503, vendor retries)",
+        3,
+        lambda: Fault("sqs", "SendMessageBatch", client_error("InternalError", "SendMessageBatch"), when="after"),
+        door_answers=(503,),
+    ),
+    Scenario(
+        "door: audit of a refusal throttled (503 until it is audited)",
+        0,
+        lambda: Fault("dynamodb", "PutItem", throttled("PutItem"), match=is_audit_put),
+        door_answers=(503,),
+    ),
     # ---------------------------------------------------------------- process
     Scenario("process: crash after receive, before the state read", 1, lambda: Fault("dynamodb", "BatchGetItem", Crash("before read"))),
     Scenario("process: state read throttled", 3, lambda: Fault("dynamodb", "BatchGetItem", throttled("BatchGetItem"), times=2)),
-    Scenario("process: crash after the state read, before commit", 1, lambda: Fault("dynamodb", "TransactWriteItems", Crash("before commit"), match=is_commit)),
-    Scenario("process: crash mid-batch (second commit of the batch)", 1, lambda: Fault("dynamodb", "TransactWriteItems", Crash("mid batch"), match=is_commit, skip=1)),
-    Scenario("commit: throttled (ProvisionedThroughputExceeded)", 1, lambda: Fault("dynamodb", "TransactWriteItems", throttled("TransactWriteItems"), match=is_commit, times=2)),
-    Scenario("commit: ThrottlingException", 3, lambda: Fault("dynamodb", "TransactWriteItems", client_error("ThrottlingException", "TransactWriteItems"), match=is_commit)),
-    Scenario("commit: cancelled, ConditionalCheckFailed (a writer got there first)", 1, lambda: Fault("dynamodb", "TransactWriteItems", commit_cancelled("ConditionalCheckFailed"), match=is_commit, times=3)),
-    Scenario("commit: cancelled, TransactionConflict", 3, lambda: Fault("dynamodb", "TransactWriteItems", commit_cancelled("TransactionConflict"), match=is_commit, times=2)),
-    Scenario("commit: TransactionConflictException", 1, lambda: Fault("dynamodb", "TransactWriteItems", client_error("TransactionConflictException", "TransactWriteItems"), match=is_commit)),
-    Scenario("commit: conflicts that never settle (message redelivered)", 1, lambda: Fault("dynamodb", "TransactWriteItems", commit_cancelled("TransactionConflict"), match=is_commit, times=8)),
-    Scenario("commit: succeeded, crash before the reply", 1, lambda: Fault("dynamodb", "TransactWriteItems", Crash("after commit"), when="after", match=is_commit)),
-    Scenario("commit: succeeded, an error reply (500)", 3, lambda: Fault("dynamodb", "TransactWriteItems", client_error("InternalServerError", "TransactWriteItems"), when="after", match=is_commit)),
-    Scenario("quarantine: recorded, crash before the reply", 0, lambda: Fault("dynamodb", "TransactWriteItems", Crash("after quarantine"), when="after", match=is_quarantine_commit)),
-    Scenario("queue: crash after commit, before the SQS delete (batch redelivered)", 1, lambda: Fault("sqs", "DeleteMessageBatch", Crash("before delete"))),
-    Scenario("queue: crash after commit, before the SQS delete (orders)", 3, lambda: Fault("sqs", "DeleteMessageBatch", Crash("before delete"))),
-    Scenario("queue: SQS delete failed after it happened", 2, lambda: Fault("sqs", "DeleteMessageBatch", Crash("after delete"), when="after")),
+    Scenario(
+        "process: crash after the state read, before commit",
+        1,
+        lambda: Fault("dynamodb", "TransactWriteItems", Crash("before commit"), match=is_commit),
+    ),
+    Scenario(
+        "process: crash mid-batch (second commit of the batch)",
+        1,
+        lambda: Fault("dynamodb", "TransactWriteItems", Crash("mid batch"), match=is_commit, skip=1),
+    ),
+    Scenario(
+        "commit: throttled (ProvisionedThroughputExceeded)",
+        1,
+        lambda: Fault("dynamodb", "TransactWriteItems", throttled("TransactWriteItems"), match=is_commit, times=2),
+    ),
+    Scenario(
+        "commit: ThrottlingException",
+        3,
+        lambda: Fault("dynamodb", "TransactWriteItems", client_error("ThrottlingException", "TransactWriteItems"), match=is_commit),
+    ),
+    Scenario(
+        "commit: cancelled, ConditionalCheckFailed (a writer got there first)",
+        1,
+        lambda: Fault("dynamodb", "TransactWriteItems", commit_cancelled("ConditionalCheckFailed"), match=is_commit, times=3),
+    ),
+    Scenario(
+        "commit: cancelled, TransactionConflict",
+        3,
+        lambda: Fault("dynamodb", "TransactWriteItems", commit_cancelled("TransactionConflict"), match=is_commit, times=2),
+    ),
+    Scenario(
+        "commit: TransactionConflictException",
+        1,
+        lambda: Fault(
+            "dynamodb", "TransactWriteItems", client_error("TransactionConflictException", "TransactWriteItems"), match=is_commit
+        ),
+    ),
+    Scenario(
+        "commit: conflicts that never settle (message redelivered)",
+        1,
+        lambda: Fault("dynamodb", "TransactWriteItems", commit_cancelled("TransactionConflict"), match=is_commit, times=8),
+    ),
+    Scenario(
+        "commit: succeeded, crash before the reply",
+        1,
+        lambda: Fault("dynamodb", "TransactWriteItems", Crash("after commit"), when="after", match=is_commit),
+    ),
+    Scenario(
+        "commit: succeeded, an error reply (500)",
+        3,
+        lambda: Fault(
+            "dynamodb", "TransactWriteItems", client_error("InternalServerError", "TransactWriteItems"), when="after", match=is_commit
+        ),
+    ),
+    Scenario(
+        "quarantine: recorded, crash before the reply",
+        0,
+        lambda: Fault("dynamodb", "TransactWriteItems", Crash("after quarantine"), when="after", match=is_quarantine_commit),
+    ),
+    Scenario(
+        "queue: crash after commit, before the SQS delete (batch redelivered)",
+        1,
+        lambda: Fault("sqs", "DeleteMessageBatch", Crash("before delete")),
+    ),
+    Scenario(
+        "queue: crash after commit, before the SQS delete (orders)", 3, lambda: Fault("sqs", "DeleteMessageBatch", Crash("before delete"))
+    ),
+    Scenario(
+        "queue: SQS delete failed after it happened", 2, lambda: Fault("sqs", "DeleteMessageBatch", Crash("after delete"), when="after")
+    ),
     # ---------------------------------------------------------------- dispatch
     Scenario("dispatch: crash before the send", DISPATCH, lambda: Fault("events", "PutEvents", Crash("before send"))),
-    Scenario("dispatch: EventBridge refuses a send", DISPATCH, lambda: Fault("events", "PutEvents", client_error("InternalException", "PutEvents"), times=2)),
-    Scenario("dispatch: crash after the send, before recording it", DISPATCH, lambda: Fault("events", "PutEvents", Crash("after send"), when="after"), resent_by_id=True),
-    Scenario("dispatch: crash while recording the delivery", DISPATCH, lambda: Fault("dynamodb", "TransactWriteItems", Crash("record"), match=is_delivery_record), resent_by_id=True),
-    Scenario("dispatch: recording throttled", DISPATCH, lambda: Fault("dynamodb", "TransactWriteItems", throttled("TransactWriteItems"), match=is_delivery_record), resent_by_id=True),
-    Scenario("dispatch: recorded, crash before the stream checkpoint", DISPATCH, lambda: Fault("dynamodb", "TransactWriteItems", Crash("after record"), when="after", match=is_delivery_record)),
+    Scenario(
+        "dispatch: EventBridge refuses a send",
+        DISPATCH,
+        lambda: Fault("events", "PutEvents", client_error("InternalException", "PutEvents"), times=2),
+    ),
+    Scenario(
+        "dispatch: crash after the send, before recording it",
+        DISPATCH,
+        lambda: Fault("events", "PutEvents", Crash("after send"), when="after"),
+        resent_by_id=True,
+    ),
+    Scenario(
+        "dispatch: crash while recording the delivery",
+        DISPATCH,
+        lambda: Fault("dynamodb", "TransactWriteItems", Crash("record"), match=is_delivery_record),
+        resent_by_id=True,
+    ),
+    Scenario(
+        "dispatch: recording throttled",
+        DISPATCH,
+        lambda: Fault("dynamodb", "TransactWriteItems", throttled("TransactWriteItems"), match=is_delivery_record),
+        resent_by_id=True,
+    ),
+    Scenario(
+        "dispatch: recorded, crash before the stream checkpoint",
+        DISPATCH,
+        lambda: Fault("dynamodb", "TransactWriteItems", Crash("after record"), when="after", match=is_delivery_record),
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
 """Fault injection at the commit step boundaries (scenarios and checks: tests/faults/scenarios.py)."""
+
 from __future__ import annotations
 
 from typing import Any

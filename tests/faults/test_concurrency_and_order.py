@@ -5,6 +5,7 @@ several groups (a customer's orders, a webhook racing a sync of the same record,
 visibility timeout while the first attempt still runs). Here threads call the real processor at the
 same moment; optimistic concurrency must make the result equal to a one-at-a-time run.
 """
+
 from __future__ import annotations
 
 import threading
@@ -113,7 +114,15 @@ def test_one_customer_updated_by_several_workers_at_once(harness):
 
 
 def _orders() -> list[bytes]:
-    return [order_body(f"O-{n}", placed_at=f"2026-11-03T{10 + n:02d}:00:00+08:00", total=f"{100 * n}.00", lines=[{"id": "1", "sku": f"SKU-{n}", "qty": "1", "price": f"{100 * n}.00"}]) for n in range(1, WORKERS + 1)]
+    return [
+        order_body(
+            f"O-{n}",
+            placed_at=f"2026-11-03T{10 + n:02d}:00:00+08:00",
+            total=f"{100 * n}.00",
+            lines=[{"id": "1", "sku": f"SKU-{n}", "qty": "1", "price": f"{100 * n}.00"}],
+        )
+        for n in range(1, WORKERS + 1)
+    ]
 
 
 def _run_orders(harness: Any, concurrently: bool) -> tuple[dict[str, Any], list[Any]]:
@@ -160,7 +169,7 @@ def test_out_of_order_and_duplicate_deliveries_end_in_the_newest_state(harness):
     """Through the door: newest first, then older ones, then the newest again (same event id)."""
     times = ["2026-11-01T08:00:00+08:00", "2026-11-02T08:00:00+08:00", "2026-11-03T08:00:00+08:00"]
     tiers = ["Silver", "Gold", "Platinum"]
-    bodies = [demo_body("C-1", tier, t, name=f"Acme {tier}") for tier, t in zip(tiers, times)]
+    bodies = [demo_body("C-1", tier, t, name=f"Acme {tier}") for tier, t in zip(tiers, times, strict=True)]
 
     for body in bodies:  # in order: the reference
         assert harness.post("demo_crm", body) == 202

@@ -1,4 +1,5 @@
 """Fault injection at the process step boundaries (scenarios and checks: tests/faults/scenarios.py)."""
+
 from __future__ import annotations
 
 import pytest

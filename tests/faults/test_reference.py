@@ -1,4 +1,5 @@
 """The fault-free run every fault scenario is compared with: checked here in absolute terms."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -19,6 +20,9 @@ def test_fault_free_run_accounts_for_every_input_and_fires_each_event_once(harne
     assert set(snap["delivery"].values()) == {"delivered"}
     assert [s for s, _, _ in snap["quarantine"].values()] == ["open"]
     assert chains_intact() == {}
-    grades = {g["fields"]["name"] + ":" + g["id"]: g["fields"].get("grade") for (pk, sk), g in snap["golden"].items() if pk.startswith("customer#") and sk == "golden"}
+    grades = {
+        g["fields"]["name"] + ":" + g["id"]: g["fields"].get("grade")
+        for (pk, sk), g in snap["golden"].items()
+        if pk.startswith("customer#") and sk == "golden"
+    }
     assert sorted(grades.values()) == ["C", "S"]
-

@@ -3,16 +3,27 @@
 Phases are drained one after the other (the queue orders per entity only; an order's anomaly check
 depends on the orders already applied for its customer, so phases fix that cross-entity order).
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tests.stack import demo_body, demo_signature
 
 
-def order_body(order_id: str, *, customer: str = "C-1", placed_at: str = "2026-11-03T10:00:00+08:00", updated_at: str | None = None,
-               status: str = "open", total: str = "100.00", lines: list[dict[str, Any]] | None = None, event_id: str | None = None) -> bytes:
+def order_body(
+    order_id: str,
+    *,
+    customer: str = "C-1",
+    placed_at: str = "2026-11-03T10:00:00+08:00",
+    updated_at: str | None = None,
+    status: str = "open",
+    total: str = "100.00",
+    lines: list[dict[str, Any]] | None = None,
+    event_id: str | None = None,
+) -> bytes:
     order = {
         "id": order_id,
         "number": f"SO-{order_id}",
@@ -53,8 +64,9 @@ EXPECTED_INPUTS = {"applied": 7, "stale": 2, "quarantined": 1}
 EXPECTED_EVENT_TYPES = sorted(["customer.grade_changed", "customer.grade_changed", "order.anomaly_detected"])
 
 
-def run(h: Any, *, before_phase: Callable[[int], None] | None = None, after_phase: Callable[[int], None] | None = None,
-        duplicates: bool = True) -> None:
+def run(
+    h: Any, *, before_phase: Callable[[int], None] | None = None, after_phase: Callable[[int], None] | None = None, duplicates: bool = True
+) -> None:
     """Send every phase through the door, drain the queue after each, dispatch the outbox at the end."""
     assert h.post("demo_crm", FORGED, demo_signature(FORGED, "wrong-secret")) == 401
     for index, phase in enumerate(PHASES):

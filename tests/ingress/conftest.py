@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.webhook_config import parse_webhook_section
-from chalicelib.runtime.secrets import SecretResolver, SecretError
+from chalicelib.runtime.secrets import SecretError, SecretResolver
 
 VENDORS = Path(__file__).parent / "fixtures" / "vendors"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -19,7 +19,7 @@ def vendor_bytes(relative: str) -> bytes:
 
 
 def at(epoch_seconds: float) -> datetime:
-    return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch_seconds, tz=UTC)
 
 
 def request(
@@ -38,7 +38,7 @@ def request(
         body=body,
         query=query or {},
         source_ip="203.0.113.9",
-        received_at=received_at or datetime.now(timezone.utc),
+        received_at=received_at or datetime.now(UTC),
         url=url,
     )
 

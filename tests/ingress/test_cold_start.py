@@ -1,4 +1,5 @@
 """The webhook path must not import cryptography or defusedxml until a scheme needs them."""
+
 from __future__ import annotations
 
 import subprocess

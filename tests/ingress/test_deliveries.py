@@ -5,6 +5,7 @@ aspnet/WebHooks Salesforce outbound-message fixture, Shopify docs products/updat
 (shopify.dev/docs/apps/build/webhooks/delivery-structure), Standard Webhooks spec "Full payload",
 Square SDK webhooks.test_notification, stripe-dotnet event_test_signature.json — see fixtures/vendors/*/SOURCES.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,15 @@ def delivered(body: bytes, headers=None, media_type="application/json", handshak
 
 
 def hubspot_event(event_id, object_id, occurred, kind="company.propertyChange", **extra):
-    return {"eventId": event_id, "subscriptionId": 7, "portalId": 62515, "occurredAt": occurred, "subscriptionType": kind,
-            "objectId": object_id, **extra}
+    return {
+        "eventId": event_id,
+        "subscriptionId": 7,
+        "portalId": 62515,
+        "occurredAt": occurred,
+        "subscriptionType": kind,
+        "objectId": object_id,
+        **extra,
+    }
 
 
 def test_hubspot_docs_array():
@@ -34,8 +42,12 @@ def test_hubspot_docs_array():
 
 
 def test_hubspot_out_of_order_events_sorted_and_duplicates_dropped():
-    events = [hubspot_event(3, 1, 3000, propertyValue="A"), hubspot_event(1, 1, 1000), hubspot_event(2, 2, 2000, "deal.creation"),
-              hubspot_event(1, 1, 1000)]
+    events = [
+        hubspot_event(3, 1, 3000, propertyValue="A"),
+        hubspot_event(1, 1, 1000),
+        hubspot_event(2, 2, 2000, "deal.creation"),
+        hubspot_event(1, 1, 1000),
+    ]
     records = split_delivery("hs", HubSpotShape(), delivered(json.dumps(events).encode()))
     assert [r.payload["eventId"] for r in records] == [1, 2, 3]
     assert [r.object for r in records] == ["company", "deal", "company"]
@@ -50,7 +62,10 @@ def test_hubspot_redelivery_gives_the_same_keys():
 
 
 def test_hubspot_generic_object_events_use_object_type_id():
-    events = [hubspot_event(1, 1, 1, "object.propertyChange", objectTypeId="0-3"), hubspot_event(2, 1, 1, "object.creation", objectTypeId="2-123")]
+    events = [
+        hubspot_event(1, 1, 1, "object.propertyChange", objectTypeId="0-3"),
+        hubspot_event(2, 1, 1, "object.creation", objectTypeId="2-123"),
+    ]
     assert [r.object for r in split_delivery("hs", HubSpotShape(), delivered(json.dumps(events).encode()))] == ["deal", "2-123"]
 
 
@@ -80,11 +95,19 @@ def test_record_limit():
 
 
 def test_salesforce_notifications_become_records():
-    records = split_delivery("sf", SalesforceOutboundShape(), delivered(vendor_bytes("salesforce/outbound_message.xml"), media_type="application/xml"))
+    records = split_delivery(
+        "sf", SalesforceOutboundShape(), delivered(vendor_bytes("salesforce/outbound_message.xml"), media_type="application/xml")
+    )
     assert [r.dedupe_key for r in records] == ["sf:04l1I000000fztEQAQ", "sf:04l1I000000fzt9QAA"]
     assert {r.object for r in records} == {"Contact"}
-    assert records[1].payload == {"Id": "0031I0000081tb0QAA", "CreatedDate": "2017-12-11T21:44:55.000Z", "Email": "drb24@cornell.edu",
-                                  "FirstName": "Doug", "LastName": "Bunting", "Title": "Supreme Being"}
+    assert records[1].payload == {
+        "Id": "0031I0000081tb0QAA",
+        "CreatedDate": "2017-12-11T21:44:55.000Z",
+        "Email": "drb24@cornell.edu",
+        "FirstName": "Doug",
+        "LastName": "Bunting",
+        "Title": "Supreme Being",
+    }
     assert records[0].entity_hint == "0031I0000081tbPQAQ"
 
 
@@ -108,8 +131,11 @@ def test_salesforce_hostile_xml_refused_in_splitting_too():
 
 
 def test_shopify_one_resource_with_decimal_money():
-    headers = {"X-Shopify-Topic": "products/update", "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
-               "X-Shopify-Event-Id": "98880550-7158-44d4-b7cd-2c97c8a091b5"}
+    headers = {
+        "X-Shopify-Topic": "products/update",
+        "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        "X-Shopify-Event-Id": "98880550-7158-44d4-b7cd-2c97c8a091b5",
+    }
     body = vendor_bytes("shopify/products_update_example.json")
     [record] = split_delivery("shop", ShopifyShape(), delivered(body, headers))
     assert record.object == "products" and record.entity_hint == "9554194432293"
@@ -148,7 +174,9 @@ def test_square_and_stripe_default_shapes():
 
 def test_generic_json_records_array_and_content_hash():
     shape = GenericJsonShape(records="data.sales", object="sale", entity_id="sale_no", event_id="event.id")
-    body = json.dumps({"data": {"sales": [{"sale_no": "S1", "amount": "1.00", "event": {"id": "e1"}}, {"sale_no": "S2", "qty": 2}]}}).encode()
+    body = json.dumps(
+        {"data": {"sales": [{"sale_no": "S1", "amount": "1.00", "event": {"id": "e1"}}, {"sale_no": "S2", "qty": 2}]}}
+    ).encode()
     records = split_delivery("pos", shape, delivered(body))
     assert [r.dedupe_key for r in records][0] == "pos:e1" and records[1].dedupe_key.startswith("sha256:")
     again = split_delivery("pos", shape, delivered(body))
@@ -181,12 +209,17 @@ def test_handshake_and_missing_shape():
 def test_wecom_and_dingtalk_decrypted_events():
     from chalicelib.ingress.webhook_config import CallbackShape
 
-    xml = ("<xml><ToUserName>ww1436e0e65a779aee</ToUserName><FromUserName>ChenJiaShun</FromUserName><CreateTime>1476422779</CreateTime>"
-           "<MsgType>text</MsgType><Content>你好</Content><MsgId>1456453720</MsgId><AgentID>1000002</AgentID></xml>").encode()
+    xml = (
+        "<xml><ToUserName>ww1436e0e65a779aee</ToUserName><FromUserName>ChenJiaShun</FromUserName><CreateTime>1476422779</CreateTime>"
+        "<MsgType>text</MsgType><Content>你好</Content><MsgId>1456453720</MsgId><AgentID>1000002</AgentID></xml>"
+    ).encode()
     [record] = split_delivery("wc", CallbackShape(kind="wecom"), delivered(xml, media_type="application/xml"))
     assert record.object == "text" and record.dedupe_key == "wc:1456453720" and record.payload["Content"] == "你好"
     event = b"<xml><MsgType>event</MsgType><Event>change_external_contact</Event><ChangeType>add_external_contact</ChangeType></xml>"
-    assert split_delivery("wc", CallbackShape(kind="wecom"), delivered(event, media_type="application/xml"))[0].object == "change_external_contact"
+    assert (
+        split_delivery("wc", CallbackShape(kind="wecom"), delivered(event, media_type="application/xml"))[0].object
+        == "change_external_contact"
+    )
     ding = b'{"EventType": "user_add_org", "UserId": ["u1"], "CorpId": "ding6ccabc44d2c8d38b"}'
     [record] = split_delivery("dt", CallbackShape(kind="dingtalk"), delivered(ding))
     assert record.object == "user_add_org" and record.dedupe_key.startswith("sha256:")

@@ -5,6 +5,7 @@ Stripe-dotnet published fixture the way the Stripe scheme does (t.body, hex) and
 GitHub-style ``sha256=`` prefix over the Shopify PHP vector body (values computed
 here with the standard library's hmac, independent of the code under test).
 """
+
 from __future__ import annotations
 
 import base64

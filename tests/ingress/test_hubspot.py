@@ -7,6 +7,7 @@ Sources (see fixtures/vendors/hubspot/SOURCES.md):
   https://developers.hubspot.com/docs/faq/v2-request-validation
 - HubSpot/hubspot-api-python tests/spec/utils/test_signature.py @83aedb04, TEST_DATA (v1/v2/v3)
 """
+
 from __future__ import annotations
 
 import base64
@@ -122,7 +123,10 @@ def test_v3_uri_with_percent_escapes_verifies_in_decoded_form():
 
 
 def test_legacy_v1_docs_vector_only_when_enabled():
-    headers = {"X-HubSpot-Signature": "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de", "X-HubSpot-Signature-Version": "v1"}
+    headers = {
+        "X-HubSpot-Signature": "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de",
+        "X-HubSpot-Signature-Version": "v1",
+    }
     assert verifier(versions=["v3", "v1"]).verify(request(DOCS_BODY, headers)).body == DOCS_BODY
     with pytest.raises(SignatureError) as err:
         verifier(versions=["v3"]).verify(request(DOCS_BODY, headers))
@@ -133,7 +137,10 @@ def test_legacy_v1_docs_vector_only_when_enabled():
 
 
 def test_legacy_v2_docs_get_vector():
-    headers = {"X-HubSpot-Signature": "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e", "X-HubSpot-Signature-Version": "v2"}
+    headers = {
+        "X-HubSpot-Signature": "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e",
+        "X-HubSpot-Signature-Version": "v2",
+    }
     assert verifier(versions=["v2"]).verify(request(b"", headers, method="GET", url=URL)).scheme == "hubspot"
     with pytest.raises(SignatureError) as err:
         verifier(versions=["v1"]).verify(request(b"", headers, method="GET", url=URL))

@@ -5,6 +5,7 @@ Salesforce signs nothing, so there are no signature vectors. Payloads used:
   aspnet/WebHooks functional-test fixtures (Salesforce.xml, Salesforce.BadSecret.xml, ResponseBodies/
   Salesforce.xml) @d9c06514 — fixtures/vendors/salesforce/SOURCES.md
 """
+
 from __future__ import annotations
 
 import pytest
@@ -69,7 +70,10 @@ def test_missing_org():
 
 
 def test_shared_secret_in_header_and_query_with_rotation():
-    header = salesforce(shared_secret={"header": "X-Salesbridge-Token", "secrets": [{"env": "NEW"}, {"env": "OLD"}]}, secrets={"NEW": "n-token", "OLD": "o-token"})
+    header = salesforce(
+        shared_secret={"header": "X-Salesbridge-Token", "secrets": [{"env": "NEW"}, {"env": "OLD"}]},
+        secrets={"NEW": "n-token", "OLD": "o-token"},
+    )
     assert header.verify(request(MESSAGE, {"x-salesbridge-token": "o-token"})).secret_index == 1
     with pytest.raises(SignatureError) as err:
         header.verify(request(MESSAGE, {"x-salesbridge-token": "guess"}))
@@ -81,7 +85,10 @@ def test_shared_secret_in_header_and_query_with_rotation():
     assert query.verify(request(MESSAGE, query={"token": "q-token"})).reply
 
 
-@pytest.mark.parametrize("body,reason", [(BILLION_LAUGHS, "unsafe_xml"), (EXTERNAL_ENTITY, "unsafe_xml"), (b"<soapenv:Envelope", "malformed_xml"), (b"", "malformed_xml")])
+@pytest.mark.parametrize(
+    "body,reason",
+    [(BILLION_LAUGHS, "unsafe_xml"), (EXTERNAL_ENTITY, "unsafe_xml"), (b"<soapenv:Envelope", "malformed_xml"), (b"", "malformed_xml")],
+)
 def test_hostile_or_broken_xml_refused_without_expansion(body, reason):
     with pytest.raises(MalformedRequest) as err:
         salesforce().verify(request(body))

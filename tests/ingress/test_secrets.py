@@ -1,4 +1,5 @@
 """Secret references resolved from SSM and Secrets Manager (moto server over HTTP), with a TTL cache."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +7,9 @@ import logging
 
 import pytest
 
-from chalicelib.runtime import aws as aws_clients
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify import make_verifier
+from chalicelib.runtime import aws as aws_clients
 from chalicelib.runtime.secrets import EnvSecret, SecretError, SecretResolver, SecretsManagerSecret, SsmSecret, read_secret
 from tests.ingress.conftest import config, request, vendor_bytes
 

@@ -6,6 +6,7 @@ Sources:
 - square/square-python-sdk tests/integration/test_webhooks_helper.py @ef5c175f (two vectors and the
   negative cases) — fixtures/vendors/square/SOURCES.md
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,11 @@ def shopify(secrets=None, **extra):
 
 
 def test_shopify_published_vector():
-    headers = {"X-Shopify-Hmac-Sha256": SHOPIFY_SIG, "X-Shopify-Topic": "products/update", "X-Shopify-Shop-Domain": "test-shop.myshopify.io"}
+    headers = {
+        "X-Shopify-Hmac-Sha256": SHOPIFY_SIG,
+        "X-Shopify-Topic": "products/update",
+        "X-Shopify-Shop-Domain": "test-shop.myshopify.io",
+    }
     assert shopify().verify(request(SHOPIFY_BODY, headers)).body == SHOPIFY_BODY
 
 

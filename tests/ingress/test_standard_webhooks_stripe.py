@@ -7,6 +7,7 @@ Sources:
 - stripe/stripe-dotnet src/StripeTests/Resources/event_test_signature.json @946a3808 and the header of
   EventUtilityTest.cs @04a2fb3d (secret webhook_secret, t=1533204620) — fixtures/vendors/stripe/SOURCES.md
 """
+
 from __future__ import annotations
 
 import pytest
@@ -64,7 +65,11 @@ def test_standard_webhooks_window_is_two_sided(offset):
 
 
 def test_standard_webhooks_missing_headers():
-    for missing, reason in (("webhook-id", "missing_signature"), ("webhook-signature", "missing_signature"), ("webhook-timestamp", "missing_timestamp")):
+    for missing, reason in (
+        ("webhook-id", "missing_signature"),
+        ("webhook-signature", "missing_signature"),
+        ("webhook-timestamp", "missing_timestamp"),
+    ):
         headers = sw_headers()
         del headers[missing]
         with pytest.raises(SignatureError) as err:
@@ -78,7 +83,12 @@ def test_standard_webhooks_id_is_signed():
 
 
 def test_standard_webhooks_rotation_and_bad_secret():
-    assert standard({"NEW": "whsec_" + "QUJD" * 8, "OLD": SW_SECRET}).verify(request(SW_BODY, sw_headers(), received_at=at(1614265330))).secret_index == 1
+    assert (
+        standard({"NEW": "whsec_" + "QUJD" * 8, "OLD": SW_SECRET})
+        .verify(request(SW_BODY, sw_headers(), received_at=at(1614265330)))
+        .secret_index
+        == 1
+    )
     # "empty secret" in the reference suites: a configuration fault, not a 401
     with pytest.raises(SecretError):
         standard({"SW": "whsec_"}).verify(request(SW_BODY, sw_headers(), received_at=at(1614265330)))
@@ -113,7 +123,10 @@ def test_stripe_changed_or_trimmed_body(body):
     assert err.value.reason == "bad_signature"
 
 
-@pytest.mark.parametrize("header", ["t=,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7", "t,v1=,v0=", "t,v1=,v0", "t,v1=,", "t,,", ",,", "t"])
+@pytest.mark.parametrize(
+    "header",
+    ["t=,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7", "t,v1=,v0=", "t,v1=,v0", "t,v1=,", "t,,", ",,", "t"],
+)
 def test_stripe_published_malformed_headers(header):
     with pytest.raises(SignatureError) as err:
         stripe().verify(request(STRIPE_BODY, {"Stripe-Signature": header}, received_at=at(T)))

@@ -1,4 +1,5 @@
 """The webhook: section of connector files: every example loads; mistakes name file:line:column and field."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,12 +37,7 @@ def test_literal_secret_is_refused_without_echoing_it():
 
 def test_all_mistakes_reported_at_once_with_positions():
     text = (
-        "webhook:\n"
-        "  scheme: hubspot\n"
-        "  secrets: [{ssm: /a}, {vault: /b}]\n"
-        "  versions: [v4]\n"
-        "  max_body_bytes: 0\n"
-        "  tolerence_seconds: 60\n"
+        "webhook:\n  scheme: hubspot\n  secrets: [{ssm: /a}, {vault: /b}]\n  versions: [v4]\n  max_body_bytes: 0\n  tolerence_seconds: 60\n"
     )
     _, problems = problems_of(text)
     found = {(p.field, p.line) for p in problems}
@@ -64,7 +60,10 @@ def test_generic_hmac_timestamp_must_be_signed():
 
 
 def test_salesforce_org_id_and_shared_secret_place():
-    text = "webhook:\n  scheme: salesforce_outbound\n  organization_ids: [00D1]\n  shared_secret: {header: X, query: t, secrets: [{ssm: /a}]}\n"
+    text = (
+        "webhook:\n  scheme: salesforce_outbound\n  organization_ids: [00D1]\n"
+        "  shared_secret: {header: X, query: t, secrets: [{ssm: /a}]}\n"
+    )
     fields = {p.field: p.line for p in problems_of(text)[1]}
     assert fields == {"webhook.organization_ids[0]": 3, "webhook.shared_secret": 4}
 

@@ -7,14 +7,14 @@ Sources (fixtures/vendors/wecom/SOURCES.md, fixtures/vendors/dingtalk/SOURCES.md
 The samples publish inputs and signatures, not plaintexts; the plaintexts asserted below are
 fully determined by them (A's equals the sample's own sRespData).
 """
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from chalicelib.ingress.verify import MalformedRequest, SignatureError, make_verifier
-from chalicelib.ingress.verify import callback_crypto
+from chalicelib.ingress.verify import MalformedRequest, SignatureError, callback_crypto, make_verifier
 from tests.ingress.conftest import TableSecrets, at, config, request, vendor_bytes
 
 A = {"token": "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "key": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt", "corp": "ww1436e0e65a779aee"}
@@ -33,8 +33,12 @@ def wecom(*sets, receive_ids=None, **extra):
 
 
 def test_wecom_xml_url_verification_vector_a():
-    query = {"msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb", "timestamp": "1476416373", "nonce": "47744683",
-             "echostr": "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA=="}
+    query = {
+        "msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
+        "timestamp": "1476416373",
+        "nonce": "47744683",
+        "echostr": "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==",
+    }
     delivery = wecom(A).verify(request(b"", method="GET", query=query, received_at=at(1476416373)))
     assert delivery.handshake and delivery.reply.body == b"1288432023552776189"
 
@@ -51,8 +55,12 @@ def test_wecom_xml_message_vector_a():
 
 
 def test_wecom_json_vectors_b_with_rotation():
-    get = {"msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3", "timestamp": "1409659589", "nonce": "263014780",
-           "echostr": "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="}
+    get = {
+        "msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
+        "timestamp": "1409659589",
+        "nonce": "263014780",
+        "echostr": "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
+    }
     verifier = wecom(A, B, receive_ids=[A["corp"], B["corp"]])  # B listed second: the "previous" credential
     echo = verifier.verify(request(b"", method="GET", query=get, received_at=at(1409659589)))
     assert echo.reply.body == b"1616140317555161061" and echo.secret_index == 1
@@ -86,7 +94,9 @@ def test_wecom_signed_garbage_fails_decryption_not_the_process():
     assert err.value.reason == "decrypt_failed"
 
 
-@pytest.mark.parametrize("body", [b"<xml><Encrypt></Encrypt></xml>", b"not xml", b'{"encrypt": 5}', b"<!DOCTYPE x [<!ENTITY a 'b'>]><xml>&a;</xml>"])
+@pytest.mark.parametrize(
+    "body", [b"<xml><Encrypt></Encrypt></xml>", b"not xml", b'{"encrypt": 5}', b"<!DOCTYPE x [<!ENTITY a 'b'>]><xml>&a;</xml>"]
+)
 def test_wecom_malformed_envelopes(body):
     with pytest.raises(MalformedRequest):
         wecom(A).verify(request(body, query={"msg_signature": "x", "timestamp": "1", "nonce": "1"}))
@@ -105,7 +115,12 @@ DING_QUERY = {"msg_signature": "03044561471240d4a14bb09372dfcfd4fd0e40cb", "time
 
 
 def dingtalk(**extra):
-    section = {"scheme": "dingtalk", "credentials": [{"token": {"env": "T"}, "encoding_aes_key": {"env": "K"}}], "receive_ids": [DING["corp"]], **extra}
+    section = {
+        "scheme": "dingtalk",
+        "credentials": [{"token": {"env": "T"}, "encoding_aes_key": {"env": "K"}}],
+        "receive_ids": [DING["corp"]],
+        **extra,
+    }
     return make_verifier(config(section), TableSecrets({"T": DING["token"], "K": DING["key"]}))
 
 

@@ -1,4 +1,5 @@
 """The safe expression language: what it computes, and every escape it refuses."""
+
 from decimal import Decimal
 
 import pytest

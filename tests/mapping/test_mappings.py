@@ -1,21 +1,22 @@
 """Loading, compiling and applying mappings: the shipped files, the broken fixture, partial updates."""
+
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.config.problems import ConfigError
 from chalicelib.config.yaml_lines import load_yaml_text
+from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.mapping import RecordMappingError, compile_documents, load_mapping_set
 from chalicelib.mapping.examples import map_payload as dry_run
-from cli.mappings import main as cli_main
 from chalicelib.mapping.examples import run_examples
 from chalicelib.mapping.regression import regression_diff
 from chalicelib.mapping.schema import SCHEMA_FILE, schema_text
+from cli.mappings import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "mappings"
@@ -48,9 +49,17 @@ def test_every_shipped_example_passes(result):
 
 def test_shipped_set_covers_the_sources():
     wanted = {
-        ("salesforce", "Account"), ("salesforce", "Opportunity"), ("hubspot", "company"), ("hubspot", "deal"),
-        ("odoo", "res.partner"), ("odoo", "sale.order"), ("odoo", "pos.order"), ("shopify", "orders"),
-        ("kingdee", "SAL_SaleOrder"), ("kingdee", "rebate_settlement"), ("distributor_dms", "sell_through"),
+        ("salesforce", "Account"),
+        ("salesforce", "Opportunity"),
+        ("hubspot", "company"),
+        ("hubspot", "deal"),
+        ("odoo", "res.partner"),
+        ("odoo", "sale.order"),
+        ("odoo", "pos.order"),
+        ("shopify", "orders"),
+        ("kingdee", "SAL_SaleOrder"),
+        ("kingdee", "rebate_settlement"),
+        ("distributor_dms", "sell_through"),
         ("demo_crm", "customer"),
     }
     assert {(m.connector, m.object) for m in SHIPPED.mappings.values()} == wanted
@@ -215,19 +224,28 @@ def test_filter_skips():
 
 def test_money_is_decimal_and_times_are_aware():
     order = SHIPPED.find("kingdee", "SAL_SaleOrder").apply(
-        {"FBillNo": "X", "FModifyDate": "2026-11-01T10:00:00", "FCustId": {"FNumber": "C1"}, "FBillAllAmount": 0.1,
-         "FSaleOrderEntry": [{"FMaterialId": {"FNumber": "S"}, "FQty": 1, "FTaxPrice": 0.1}]}
+        {
+            "FBillNo": "X",
+            "FModifyDate": "2026-11-01T10:00:00",
+            "FCustId": {"FNumber": "C1"},
+            "FBillAllAmount": 0.1,
+            "FSaleOrderEntry": [{"FMaterialId": {"FNumber": "S"}, "FQty": 1, "FTaxPrice": 0.1}],
+        }
     )
     assert order.fields["total"] == Decimal("0.1") and order.fields["lines"][0]["unit_price"] == Decimal("0.1")
-    assert order.source_time == datetime(2026, 11, 1, 2, tzinfo=timezone.utc)
+    assert order.source_time == datetime(2026, 11, 1, 2, tzinfo=UTC)
     assert order.references["customer_id"].id == "C1"
 
 
 def test_line_errors_name_the_line():
     with pytest.raises(RecordMappingError) as info:
         SHIPPED.find("kingdee", "SAL_SaleOrder").apply(
-            {"FBillNo": "X", "FModifyDate": "2026-11-01T10:00:00", "FCustId": {"FNumber": "C1"},
-             "FSaleOrderEntry": [{"FMaterialId": {"FNumber": "S"}, "FQty": 1, "FTaxPrice": 1}, {"FQty": 1, "FTaxPrice": 1}]}
+            {
+                "FBillNo": "X",
+                "FModifyDate": "2026-11-01T10:00:00",
+                "FCustId": {"FNumber": "C1"},
+                "FSaleOrderEntry": [{"FMaterialId": {"FNumber": "S"}, "FQty": 1, "FTaxPrice": 1}, {"FQty": 1, "FTaxPrice": 1}],
+            }
         )
     assert info.value.code == "missing_required" and "line 1" in info.value.message
 
@@ -254,10 +272,13 @@ def test_dry_run_and_cli(tmp_path, capsys):
 
 def test_regression_diff():
     edited = compile_documents(
-        [SCALE, ("demo.yaml", load_yaml_text(BASE + "fields:\n  grade: {path: customer.tier, transforms: [{map: {Gold: S}}]}\n", "demo.yaml"))]
+        [
+            SCALE,
+            ("demo.yaml", load_yaml_text(BASE + "fields:\n  grade: {path: customer.tier, transforms: [{map: {Gold: S}}]}\n", "demo.yaml")),
+        ]
     )
     inputs = [
-        InboundRecord(connector="demo_crm", object="customer", dedupe_key=key, received_at=datetime.now(timezone.utc), payload=payload)
+        InboundRecord(connector="demo_crm", object="customer", dedupe_key=key, received_at=datetime.now(UTC), payload=payload)
         for key, payload in [
             ("k1", {"customer": {"id": "C-1", "tier": "Gold", "name": "Acme", "updated_at": NOW}}),
             ("k2", {"customer": {"id": "C-2", "tier": "Bronze", "updated_at": NOW}}),

@@ -1,4 +1,5 @@
 """Source paths: syntax, absent vs null, wrong shapes."""
+
 import pytest
 
 from chalicelib.mapping.errors import ValueProblem

@@ -1,4 +1,5 @@
 """Property-based: any JSON into any shipped mapping gives a record or a RecordMappingError."""
+
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,10 +14,27 @@ MAPPINGS = load_mapping_set(Path(__file__).resolve().parents[2] / "mappings")
 NAMES = sorted(MAPPINGS.mappings)
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-    st.decimals(allow_nan=False, allow_infinity=False), st.text(max_size=20),
-    st.sampled_from(["Gold", "钻石", "2026-11-01T08:00:00+08:00", "2026-11-01 08:00:00", "/Date(1700000000000)/",
-                     "1700000000000", "", "12.50", "closedwon", "PRE001", "company.propertyChange"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            "Gold",
+            "钻石",
+            "2026-11-01T08:00:00+08:00",
+            "2026-11-01 08:00:00",
+            "/Date(1700000000000)/",
+            "1700000000000",
+            "",
+            "12.50",
+            "closedwon",
+            "PRE001",
+            "company.propertyChange",
+        ]
+    ),
 )
 json_values = st.recursive(
     scalars,
@@ -27,6 +45,7 @@ json_values = st.recursive(
 
 def keys_of(example_input: dict) -> st.SearchStrategy:
     """Payloads shaped like an example's (so the mapping gets past its id), with random values."""
+
     def shaped(value):
         if isinstance(value, dict):
             return st.fixed_dictionaries({}, optional={k: shaped(v) | json_values for k, v in value.items()})

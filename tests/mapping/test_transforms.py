@@ -1,5 +1,6 @@
 """Each transform of the catalog, with its edge cases."""
-from datetime import date, datetime, timedelta, timezone
+
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -11,11 +12,13 @@ from chalicelib.mapping.transforms import CATALOG, BuildContext, TransformConfig
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def step(spec, ctx=BuildContext()):
+def step(spec, ctx=None):
+    ctx = ctx or BuildContext()
     return build_transform(spec, ctx)[1]
 
 
-def fails(spec, value, code="bad_type", ctx=BuildContext()):
+def fails(spec, value, code="bad_type", ctx=None):
+    ctx = ctx or BuildContext()
     with pytest.raises(ValueProblem) as info:
         step(spec, ctx)(value)
     assert info.value.code == code
@@ -84,8 +87,14 @@ def test_transform(spec, value, expected):
 @pytest.mark.parametrize("name", [n for n in CATALOG if n not in ("default", "required", "null_if")])
 def test_null_passes_through(name):
     args = {
-        "strftime": "%Y", "split": ",", "null_if": False, "pick": 0, "scale": {"divide": 10}, "map": {"a": "b"},
-        "expr": "value", "default": 1,
+        "strftime": "%Y",
+        "split": ",",
+        "null_if": False,
+        "pick": 0,
+        "scale": {"divide": 10},
+        "map": {"a": "b"},
+        "expr": "value",
+        "default": 1,
     }
     spec = {name: args[name]} if name in args else name
     assert step(spec)(None) is None
@@ -99,24 +108,24 @@ def test_decimal_never_float():
 
 def test_iso8601_with_offsets():
     parse = step("datetime")
-    assert parse("2026-11-01T08:00:00+08:00") == datetime(2026, 11, 1, tzinfo=timezone.utc)
+    assert parse("2026-11-01T08:00:00+08:00") == datetime(2026, 11, 1, tzinfo=UTC)
     assert parse("2026-11-01T00:00:00Z").utcoffset() == timedelta(0)
-    assert parse("2023-10-04T18:35:13.000+0000") == datetime(2023, 10, 4, 18, 35, 13, tzinfo=timezone.utc)
+    assert parse("2023-10-04T18:35:13.000+0000") == datetime(2023, 10, 4, 18, 35, 13, tzinfo=UTC)
 
 
 def test_naive_times_need_a_declared_timezone():
     problem = fails("datetime", "2026-11-01T08:00:00")
     assert "timezone" in problem.message + problem.hint
     parse = step("datetime", BuildContext(timezone=SHANGHAI))
-    assert parse("2026-11-01T08:00:00") == datetime(2026, 11, 1, tzinfo=timezone.utc)
+    assert parse("2026-11-01T08:00:00") == datetime(2026, 11, 1, tzinfo=UTC)
     with pytest.raises(TransformConfigError):
         step({"datetime": "%Y-%m-%d %H:%M:%S"})  # no zone anywhere: refused at load time
     parse = step({"datetime": {"format": "%Y-%m-%d %H:%M:%S", "timezone": "Asia/Shanghai"}})
-    assert parse("2026-11-01 08:00:00") == datetime(2026, 11, 1, tzinfo=timezone.utc)
+    assert parse("2026-11-01 08:00:00") == datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def test_epoch_and_odata_dates():
-    expected = datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    expected = datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
     assert step({"datetime": "epoch_ms"})(1700000000000) == expected
     assert step({"datetime": "epoch_ms"})("1700000000000") == expected
     assert step({"datetime": "epoch_s"})(1700000000) == expected

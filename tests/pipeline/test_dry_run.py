@@ -1,4 +1,5 @@
 """Dry run and regression diff over HTTP: see what a payload or an edited mapping would do."""
+
 from __future__ import annotations
 
 import json

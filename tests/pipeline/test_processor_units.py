@@ -1,4 +1,5 @@
 """Processor corner cases that are hard to reach through traffic."""
+
 from __future__ import annotations
 
 from tests.stack import demo_body, drain, get_json, post_demo
@@ -15,8 +16,16 @@ def test_an_event_already_in_the_outbox_is_not_emitted_again_but_the_change_is_a
     (event,) = dry["events"]
     aws.client("dynamodb").put_item(
         TableName=get_settings().events_table,
-        Item={"pk": {"S": event["id"]}, "sk": {"S": "event"}, "type": {"S": event["type"]}, "subject": {"S": event["subject"]},
-              "time_id": {"S": "x"}, "all": {"S": "all"}, "event": {"S": "{}"}, "status": {"S": "delivered"}},
+        Item={
+            "pk": {"S": event["id"]},
+            "sk": {"S": "event"},
+            "type": {"S": event["type"]},
+            "subject": {"S": event["subject"]},
+            "time_id": {"S": "x"},
+            "all": {"S": "all"},
+            "event": {"S": "{}"},
+            "status": {"S": "delivered"},
+        },
     )
     post_demo(stack, demo_body(tier="Platinum", updated_at="2026-11-02T08:00:00+08:00"))
     drain()
@@ -32,5 +41,7 @@ def _try(stack):
     from tests.stack import ADMIN
 
     body = json.loads(demo_body(tier="Platinum", updated_at="2026-11-02T08:00:00+08:00"))
-    response = stack.http.post("/mappings/demo_crm_customer/try", headers={**ADMIN, "Content-Type": "application/json"}, body=json.dumps(body))
+    response = stack.http.post(
+        "/mappings/demo_crm_customer/try", headers={**ADMIN, "Content-Type": "application/json"}, body=json.dumps(body)
+    )
     return response.status_code, json.loads(response.body)

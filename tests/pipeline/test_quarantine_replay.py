@@ -1,9 +1,9 @@
 """Quarantine and replay (SPEC §3 "Nothing lost"): listed, inspected, fixed, replayed, audited, once."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from tests.faults.conftest import harness  # noqa: F401 - the fault suite's fixture
 from tests.faults.harness import chains_intact, reset_caches, snapshot
 from tests.stack import demo_body
 
@@ -165,9 +165,9 @@ def test_two_replays_of_one_record_at_the_same_moment_apply_it_once(stack, tmp_p
     import threading
     from pathlib import Path
 
-    from chalicelib.runtime import settings as settings_module
-    from chalicelib.api.admin import replay_one
     from chalicelib import configuration as loader
+    from chalicelib.api.admin import replay_one
+    from chalicelib.runtime import settings as settings_module
     from tests.stack import ADMIN, drain, post_demo
 
     post_demo(stack, demo_body(tier="Titanium"))

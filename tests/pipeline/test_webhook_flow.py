@@ -1,7 +1,9 @@
 """The walking skeleton end to end through Chalice's handlers: webhook → queue → state + audit."""
+
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 from tests.stack import ADMIN, demo_body, demo_signature, drain, get_json, post_demo
 
@@ -86,7 +88,15 @@ def test_admin_endpoints_need_the_token(stack):
 
 
 def test_bad_admin_queries_are_4xx_not_500(stack):
-    for path in ("/audit", "/audit?entity=nonsense", "/audit?source=a/b", "/events?since=yesterday", "/events?limit=0", "/quarantine?next=!!", "/quarantine/q_missing"):
+    for path in (
+        "/audit",
+        "/audit?entity=nonsense",
+        "/audit?source=a/b",
+        "/events?since=yesterday",
+        "/events?limit=0",
+        "/quarantine?next=!!",
+        "/quarantine/q_missing",
+    ):
         response = stack.http.get(path, headers=ADMIN)
         assert 400 <= response.status_code < 500, (path, response.status_code, response.body)
         assert "error" in json.loads(response.body)
@@ -114,8 +124,8 @@ def test_broken_configuration_is_503_not_500_and_health_says_why(stack, tmp_path
     import shutil
     from pathlib import Path
 
-    from chalicelib.runtime import settings
     from chalicelib import configuration as loader
+    from chalicelib.runtime import settings
 
     root = Path(__file__).resolve().parents[2]
     for folder in ("connectors", "mappings"):
@@ -132,13 +142,13 @@ def test_broken_configuration_is_503_not_500_and_health_says_why(stack, tmp_path
 
 
 def test_audit_by_time(stack):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     post_demo(stack, demo_body())
     drain()
     _, trail = get_json(stack, "/audit?source=demo_crm/customer/C-1001")
     at = datetime.fromisoformat(trail["entries"][0]["at"])
-    day = at.astimezone(timezone.utc).date().isoformat()
+    day = at.astimezone(UTC).date().isoformat()
     _, listed = get_json(stack, f"/audit?day={day}")
     assert [e["action"] for e in listed["entries"]] == ["received", "applied"]
     later = (at + timedelta(minutes=5)).isoformat().replace("+00:00", "%2B00:00")

@@ -1,4 +1,5 @@
 """X-Ray: wired in the Lambda path, silent when no daemon is there (and off locally)."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ print(json.dumps({{"status": response["statusCode"], "tracing": tracing.enabled(
 def run_probe(extra: dict[str, str]) -> tuple[dict, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_XRAY", "AWS_LAMBDA", "_X_AMZN"))}
     env.update(AWS_DEFAULT_REGION="us-east-1", SALESBRIDGE_LOCAL="1", SALESBRIDGE_PII_KEY="k", SALESBRIDGE_STAGE="test", **extra)
-    result = subprocess.run([sys.executable, "-c", PROBE.format(root=str(ROOT))], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(root=str(ROOT))], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
 

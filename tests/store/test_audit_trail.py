@@ -1,4 +1,5 @@
 """The audit trail (issue item 6): tamper evidence through GET /audit/verify, masking, queries."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.faults.conftest import harness  # noqa: F401 - the fault suite's fixture
 from tests.faults.workload import order_body
 from tests.stack import demo_body
 
@@ -91,7 +91,12 @@ def test_altered_indexed_attributes_are_detected(harness, trail):
     from chalicelib.runtime import aws
 
     ddb = aws.client("dynamodb")
-    forged = {4: ("actor", "admin:mallory"), 3: ("correlation_id", "rcp_forged"), 2: ("action", "received"), 1: ("at", "2020-01-01T00:00:00.000000+00:00")}
+    forged = {
+        4: ("actor", "admin:mallory"),
+        3: ("correlation_id", "rcp_forged"),
+        2: ("action", "received"),
+        1: ("at", "2020-01-01T00:00:00.000000+00:00"),
+    }
     for seq, (attribute, value) in forged.items():
         ddb.update_item(
             TableName=os.environ["AUDIT_TABLE"],
@@ -102,7 +107,9 @@ def test_altered_indexed_attributes_are_detected(harness, trail):
         )
     verdict = _verdict(harness)
     assert not verdict["intact"]
-    assert sorted(verdict["problems"]) == sorted(f"entry {seq}: attribute {a} differs from the hashed entry" for seq, (a, _) in forged.items())
+    assert sorted(verdict["problems"]) == sorted(
+        f"entry {seq}: attribute {a} differs from the hashed entry" for seq, (a, _) in forged.items()
+    )
 
 
 def test_personal_data_is_masked_with_a_keyed_hash(harness, trail):

@@ -1,4 +1,5 @@
 """Backfill: the whole history with progress, resuming after an interruption."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,7 @@ from tests.vendor_servers.salesforce import SalesforceServer
 
 def run(config, sink, store, progress, **kw):
     with test_client(config) as client:
-        return backfill(config, config.streams[0], sink=sink, progress=progress, client=client, store=store,
-                        resolve=configs.resolve, **kw)
+        return backfill(config, config.streams[0], sink=sink, progress=progress, client=client, store=store, resolve=configs.resolve, **kw)
 
 
 def test_progress_and_resume_after_interruption():

@@ -2,9 +2,11 @@
 
 Datasets have 60 records and pages of 10, so a run is 6-7 pages.
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC
 
 import pytest
 
@@ -27,8 +29,16 @@ def setup(kind: str, records: int = RECORDS, overlap: int = 0, **server_kw):
 
 def sync(config, sink, store, **kw):
     with test_client(config) as client:
-        return run_stream(config, config.streams[0], sink=sink, deadline=kw.pop("deadline", lambda: 900.0),
-                          client=client, store=store, resolve=configs.resolve, **kw)
+        return run_stream(
+            config,
+            config.streams[0],
+            sink=sink,
+            deadline=kw.pop("deadline", lambda: 900.0),
+            client=client,
+            store=store,
+            resolve=configs.resolve,
+            **kw,
+        )
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -218,14 +228,14 @@ def test_dynamodb_watermark_survives_interruption(aws):
 
 
 def test_dynamodb_watermark_never_moves_backwards(aws):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from chalicelib.connectors.base import Position
 
     store, other = DynamoWatermarkStore(), DynamoWatermarkStore()
-    late = Position(datetime(2024, 5, 1, tzinfo=timezone.utc), "7")
-    early = Position(datetime(2024, 4, 1, tzinfo=timezone.utc), "9")
-    tie = Position(datetime(2024, 5, 1, tzinfo=timezone.utc), "10")  # same time, larger id (numeric order)
+    late = Position(datetime(2024, 5, 1, tzinfo=UTC), "7")
+    early = Position(datetime(2024, 4, 1, tzinfo=UTC), "9")
+    tie = Position(datetime(2024, 5, 1, tzinfo=UTC), "10")  # same time, larger id (numeric order)
     assert store.advance("odoo", "orders", late, run_id="a")
     assert not other.advance("odoo", "orders", early, run_id="b")  # a slower concurrent run
     assert not other.advance("odoo", "orders", late, run_id="b")

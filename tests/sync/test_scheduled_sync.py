@@ -1,4 +1,5 @@
 """The schedule handler pulls a vendor API into the queue; the records go through the pipeline."""
+
 from __future__ import annotations
 
 import shutil
@@ -66,7 +67,17 @@ def test_schedule_syncs_accounts_into_golden_records(stack, salesforce_server, t
 
     settings.reset_settings()
     loader.reset()
-    event = {"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1", "time": "2026-11-25T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}}
+    event = {
+        "version": "0",
+        "id": "x",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "1",
+        "time": "2026-11-25T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
     result = application.scheduled_sync(event, _Context())
     assert result["runs"] == [{"connector": "salesforce", "stream": "accounts", "status": "synced", "records": 30, "reason": "caught_up"}]
     assert drain() == 30
@@ -79,8 +90,8 @@ def test_schedule_syncs_accounts_into_golden_records(stack, salesforce_server, t
 
 
 def test_a_bad_schedule_is_a_config_error_with_file_and_line(tmp_path):
-    from chalicelib.configuration import load_configuration
     from chalicelib.config.problems import ConfigError
+    from chalicelib.configuration import load_configuration
 
     root = config_dir(tmp_path, "https://example.invalid", schedule="whenever")
     with pytest.raises(ConfigError) as caught:

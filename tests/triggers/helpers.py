@@ -1,20 +1,21 @@
 """Builders shared by the trigger tests: configuration from YAML text, records, a tiny state store."""
+
 from __future__ import annotations
 
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 from chalicelib.config.yaml_lines import load_yaml_file, load_yaml_text
+from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
-from chalicelib.triggers.process import process, required_state_keys
 from chalicelib.triggers.outcome import Outcome, StateKeysMissing
+from chalicelib.triggers.process import process, required_state_keys
 
 ROOT = Path(__file__).resolve().parents[2]
-T0 = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 GRADE_SCALE = """
 kind: grade_scale
@@ -23,8 +24,10 @@ levels: [D, C, B, A, S]
 
 
 def load(triggers: str = "kind: triggers\n", *policies: str, scale: str = GRADE_SCALE) -> TriggerConfig:
-    docs = [("mappings/grade_scale.yaml", load_yaml_text(textwrap.dedent(scale), "mappings/grade_scale.yaml")),
-            ("mappings/triggers.yaml", load_yaml_text(textwrap.dedent(triggers), "mappings/triggers.yaml"))]
+    docs = [
+        ("mappings/grade_scale.yaml", load_yaml_text(textwrap.dedent(scale), "mappings/grade_scale.yaml")),
+        ("mappings/triggers.yaml", load_yaml_text(textwrap.dedent(triggers), "mappings/triggers.yaml")),
+    ]
     for index, text in enumerate(policies):
         name = f"mappings/rebate_policies/p{index}.yaml"
         docs.append((name, load_yaml_text(textwrap.dedent(text), name)))
@@ -42,11 +45,18 @@ def shipped_docs() -> list[tuple[str, Any]]:
     return docs
 
 
-def rec(entity: str, entity_id: str, fields: dict[str, Any], *, system: str = "erp", at: datetime | int = 0,
-        source_id: str | None = None) -> CanonicalRecord:
+def rec(
+    entity: str, entity_id: str, fields: dict[str, Any], *, system: str = "erp", at: datetime | int = 0, source_id: str | None = None
+) -> CanonicalRecord:
     when = at if isinstance(at, datetime) else T0 + timedelta(minutes=at)
-    return CanonicalRecord(entity=entity, source=SourceRef(system=system, entity=entity, id=source_id or entity_id),
-                           source_time=when, fields=fields, mapping=f"{system}-{entity}", mapping_version="v1")
+    return CanonicalRecord(
+        entity=entity,
+        source=SourceRef(system=system, entity=entity, id=source_id or entity_id),
+        source_time=when,
+        fields=fields,
+        mapping=f"{system}-{entity}",
+        mapping_version="v1",
+    )
 
 
 def line(sku: str, qty: int | str, price: str, discount: str = "0") -> dict[str, Any]:

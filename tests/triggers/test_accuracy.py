@@ -1,4 +1,5 @@
 """The accuracy benchmark on a small seed: the rules are exact, so precision and recall must be 1."""
+
 from benchmarks.accuracy.report import RULES, run
 
 

@@ -23,8 +23,15 @@ def test_first_sight_is_a_baseline_then_a_change_fires_with_direction_and_steps(
     assert grade_events(store, crm("B", 0)) == []
     [event] = grade_events(store, crm("S", 1))
     assert event["subject"] == "c1"
-    assert event["data"] == {"customer_id": "c1", "previous": "B", "current": "S", "direction": "up", "steps": 2,
-                             "source_system": "crm", "source_record_id": "crm-c1"}
+    assert event["data"] == {
+        "customer_id": "c1",
+        "previous": "B",
+        "current": "S",
+        "direction": "up",
+        "steps": 2,
+        "source_system": "crm",
+        "source_record_id": "crm-c1",
+    }
     assert event["correlationid"] == "corr-1" and event["mappingversion"] == "v1"
     assert event["time"].startswith("2026-03-10T02:01")
     [down] = grade_events(store, crm("D", 2))
@@ -34,10 +41,10 @@ def test_first_sight_is_a_baseline_then_a_change_fires_with_direction_and_steps(
 def test_same_grade_duplicate_and_stale_do_not_fire_nor_overwrite():
     store = Store(load(OWNERS))
     grade_events(store, crm("B", 0))
-    assert grade_events(store, crm("B", 5)) == []          # same grade
-    outcome = store.send(crm("A", 5), "c1")                  # duplicate timestamp: stale
+    assert grade_events(store, crm("B", 5)) == []  # same grade
+    outcome = store.send(crm("A", 5), "c1")  # duplicate timestamp: stale
     assert outcome.stale and outcome.events == [] and outcome.puts == {}
-    assert store.send(crm("A", 3), "c1").stale               # older: stale
+    assert store.send(crm("A", 3), "c1").stale  # older: stale
     assert store.items[("customer#c1", "golden")]["fields"]["grade"] == "B"
     assert len(grade_events(store, crm("A", 6))) == 1
 

@@ -13,8 +13,13 @@ owners:
 def order(oid, total, *, at, lines=None, customer="c1", status="open", placed=None, system="erp"):
     placed = placed if placed is not None else at
     lines = lines if lines is not None else [line(f"SKU-{oid}", 1, str(total))]
-    fields = {"customer_id": customer, "total": Decimal(str(total)), "lines": lines, "status": status,
-              "placed_at": T0 + timedelta(minutes=placed)}
+    fields = {
+        "customer_id": customer,
+        "total": Decimal(str(total)),
+        "lines": lines,
+        "status": status,
+        "placed_at": T0 + timedelta(minutes=placed),
+    }
     return rec("order", oid, fields, system=system, at=at)
 
 
@@ -28,6 +33,7 @@ def history(store, totals, start=0):
 
 
 # ---------------------------------------------------------------- amount_spike
+
 
 def test_spike_boundary_exactly_at_factor_does_not_fire_one_cent_above_does():
     store = Store(load(OWNERS))
@@ -51,10 +57,10 @@ def test_spike_needs_min_history():
 
 def test_spike_median_over_the_window_of_previous_orders():
     store = Store(load(OWNERS))
-    history(store, [1000] * 5 + [100] * 20)   # the 20 most recent are 100
+    history(store, [1000] * 5 + [100] * 20)  # the 20 most recent are 100
     assert rules(store, order("o1", "300.01", at=100_000)) == ["amount_spike"]
     store = Store(load(OWNERS + "order_anomaly: {amount_spike: {window: 21}}\n"))
-    history(store, [1000] * 15 + [100] * 10)   # 21 most recent: 11 x 1000, 10 x 100 -> median 1000
+    history(store, [1000] * 15 + [100] * 10)  # 21 most recent: 11 x 1000, 10 x 100 -> median 1000
     assert rules(store, order("o1", "3000", at=100_000)) == []
     assert rules(store, order("o2", "3000.01", at=100_001)) == ["amount_spike"]
 
@@ -62,7 +68,7 @@ def test_spike_median_over_the_window_of_previous_orders():
 def test_spike_counts_distinct_orders_not_deliveries():
     store = Store(load(OWNERS))
     history(store, [100] * 4)
-    for at in (500, 501, 502):   # the same order updated again: still one previous order
+    for at in (500, 501, 502):  # the same order updated again: still one previous order
         store.send(order("h0", 100, at=at, placed=0))
     assert rules(store, order("o1", 1000, at=10_000)) == []
 
@@ -83,9 +89,9 @@ def test_evaluated_only_on_first_sight_or_lines_total_change_and_once_per_rule()
     assert rules(store, order("o1", 100, at=10_000)) == []
     status_only = rec("order", "o1", {"status": "confirmed"}, at=10_001)
     assert store.send(status_only).events == []
-    assert rules(store, order("o1", 5000, at=10_002)) == ["amount_spike"]          # total changed
-    assert rules(store, order("o1", 6000, at=10_003)) == []                       # once per rule, ever
-    assert rules(store, order("o1", 6000, at=10_003)) == []                       # duplicate
+    assert rules(store, order("o1", 5000, at=10_002)) == ["amount_spike"]  # total changed
+    assert rules(store, order("o1", 6000, at=10_003)) == []  # once per rule, ever
+    assert rules(store, order("o1", 6000, at=10_003)) == []  # duplicate
 
 
 def test_non_owner_order_version_is_ignored():
@@ -96,6 +102,7 @@ def test_non_owner_order_version_is_ignored():
 
 # ---------------------------------------------------------------- below_floor_price
 
+
 def product(sku, floor, at=-1000):
     return rec("product", sku, {"sku": sku, "floor_price": Decimal(floor)}, at=at)
 
@@ -103,15 +110,14 @@ def product(sku, floor, at=-1000):
 def test_floor_price_boundary_uses_net_unit_price_after_line_discount():
     store = Store(load(OWNERS))
     store.send(product("P1", "90.00"))
-    at_floor = [line("P1", 10, "100.00", discount="100.00")]         # net 90.00 = floor
+    at_floor = [line("P1", 10, "100.00", discount="100.00")]  # net 90.00 = floor
     assert rules(store, order("o1", "900.00", at=0, lines=at_floor)) == []
-    above = [line("P1", 10, "100.00", discount="99.90")]              # net 90.01
+    above = [line("P1", 10, "100.00", discount="99.90")]  # net 90.01
     assert rules(store, order("o0", "900.10", at=0, lines=above)) == []
-    below = [line("P1", 10, "100.00", discount="100.10")]            # net 89.99
+    below = [line("P1", 10, "100.00", discount="100.10")]  # net 89.99
     [event] = Store.events(store, store.send(order("o2", "899.90", at=1, lines=below)))
     assert event["data"]["rule"] == "below_floor_price"
-    assert event["data"]["evidence"]["lines"][0] == {"sku": "P1", "line_id": None, "net_unit_price": "89.99",
-                                                    "floor_price": "90.00"}
+    assert event["data"]["evidence"]["lines"][0] == {"sku": "P1", "line_id": None, "net_unit_price": "89.99", "floor_price": "90.00"}
 
 
 def test_floor_price_can_be_disabled_and_needs_a_floor():
@@ -119,10 +125,11 @@ def test_floor_price_can_be_disabled_and_needs_a_floor():
     store.send(product("P1", "90"))
     assert rules(store, order("o1", 1, at=0, lines=[line("P1", 1, "1")])) == []
     store = Store(load(OWNERS))
-    assert rules(store, order("o1", 1, at=0, lines=[line("P2", 1, "1")])) == []   # no product master
+    assert rules(store, order("o1", 1, at=0, lines=[line("P2", 1, "1")])) == []  # no product master
 
 
 # ---------------------------------------------------------------- duplicate_order
+
 
 def test_duplicate_window_boundary():
     lines = [line("A", 2, "10"), line("B", 1, "5")]
@@ -159,6 +166,7 @@ def test_duplicate_window_is_configurable():
 
 # ---------------------------------------------------------------- credit_limit_exceeded
 
+
 def customer(limit, cid="c1"):
     return rec("customer", cid, {"credit_limit": Decimal(limit)}, at=-1000)
 
@@ -168,9 +176,9 @@ def test_credit_limit_boundary_counts_open_orders_including_this_one():
     store.send(customer("1000.00"))
     store.send(order("o1", 600, at=0))
     store.send(order("o0", 5000, at=1, status="paid"))
-    assert rules(store, order("o2a", "399.99", at=2)) == []                      # 999.99
+    assert rules(store, order("o2a", "399.99", at=2)) == []  # 999.99
     store.send(rec("order", "o2a", {"customer_id": "c1", "status": "cancelled"}, at=3))
-    assert rules(store, order("o2", "400.00", at=2)) == []                       # 1000.00 = limit
+    assert rules(store, order("o2", "400.00", at=2)) == []  # 1000.00 = limit
     [event] = Store.events(store, store.send(order("o3", "0.01", at=3)))
     assert event["data"]["rule"] == "credit_limit_exceeded"
     assert event["data"]["evidence"]["open_total"] == "1000.01"
@@ -193,13 +201,15 @@ def test_status_only_update_without_customer_asks_for_more_state():
     store = Store(load(OWNERS))
     store.send(customer("1000"))
     store.send(order("o1", 600, at=0))
-    store.send(rec("order", "o1", {"status": "paid"}, at=1))       # Store retries on StateKeysMissing
+    store.send(rec("order", "o1", {"status": "paid"}, at=1))  # Store retries on StateKeysMissing
     assert store.items[("customer#c1", "orders")]["orders"]["o1"]["status"] == "paid"
 
 
 # ---------------------------------------------------------------- custom rules
 
-CUSTOM = OWNERS + """
+CUSTOM = (
+    OWNERS
+    + """
 custom_rules:
   - name: big_d
     severity: high
@@ -210,6 +220,7 @@ custom_rules:
     event_type: order.review_requested
     when: product.active == False
 """
+)
 
 
 def test_custom_rule_boundary_and_fields():

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -16,7 +16,7 @@ tiers:
   - {{name: silver, from: 100000, rate: 0.02}}
 {extra}
 """
-MARCH = datetime(2026, 3, 15, 4, 0, tzinfo=timezone.utc)
+MARCH = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 
 
 def config(mode="all_units", extra="", triggers="kind: triggers\n", basis="sell_through"):
@@ -34,22 +34,29 @@ def settle(amount, *, at=100, period="2026-03", dist="d1", policy="p1", sid="s1"
 
 
 def kinds(store, record):
-    return [(e["type"].split(".")[-1], e["data"]["expected"], e["data"]["settled"])
-            for e in store.events(store.send(record)) if e["type"].startswith("rebate.")]
+    return [
+        (e["type"].split(".")[-1], e["data"]["expected"], e["data"]["settled"])
+        for e in store.events(store.send(record))
+        if e["type"].startswith("rebate.")
+    ]
 
 
 # ---------------------------------------------------------------- computation
 
-@pytest.mark.parametrize("basis, mode, expected, tier", [
-    ("99999.99", "all_units", "1000.00", "base"),      # 999.9999 rounds half-up
-    ("100000", "all_units", "2000.00", "silver"),      # exactly at the tier: the tier is reached
-    ("150000", "all_units", "3000.00", "silver"),
-    ("150000", "incremental", "2000.00", "silver"),    # 100000 x 1% + 50000 x 2%
-    ("100000", "incremental", "1000.00", "silver"),
-    ("100.50", "all_units", "1.01", "base"),           # 1.005 -> 1.01 (half-up, not banker's)
-    ("0", "all_units", "0.00", None),
-    ("-50", "incremental", "0.00", None),
-])
+
+@pytest.mark.parametrize(
+    "basis, mode, expected, tier",
+    [
+        ("99999.99", "all_units", "1000.00", "base"),  # 999.9999 rounds half-up
+        ("100000", "all_units", "2000.00", "silver"),  # exactly at the tier: the tier is reached
+        ("150000", "all_units", "3000.00", "silver"),
+        ("150000", "incremental", "2000.00", "silver"),  # 100000 x 1% + 50000 x 2%
+        ("100000", "incremental", "1000.00", "silver"),
+        ("100.50", "all_units", "1.01", "base"),  # 1.005 -> 1.01 (half-up, not banker's)
+        ("0", "all_units", "0.00", None),
+        ("-50", "incremental", "0.00", None),
+    ],
+)
 def test_expected_rebate(basis, mode, expected, tier):
     policy = config(mode).policies[0]
     amount, reached = expected_rebate(Decimal(basis), policy)
@@ -64,28 +71,28 @@ def test_returns_reduce_the_basis_in_both_modes():
         assert kinds(store, settle("0")) == [("deviation_detected", expected, "0")]
     store = Store(config("incremental"))
     store.send(sale("a", "160000"))
-    store.send(sale("r", "-10000", at=1))   # 150000 -> 1000 + 1000
+    store.send(sale("r", "-10000", at=1))  # 150000 -> 1000 + 1000
     assert kinds(store, settle("2000")) == []
     store = Store(config("all_units"))
     store.send(sale("a", "160000"))
-    store.send(sale("r", "-10000", at=1))   # 150000 -> 3000
+    store.send(sale("r", "-10000", at=1))  # 150000 -> 3000
     assert kinds(store, settle("3000")) == []
 
 
 def test_period_is_the_calendar_month_in_the_policy_time_zone():
-    moment = datetime(2026, 3, 31, 16, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
     assert period_of(moment, "Asia/Shanghai") == "2026-04"
     assert period_of(moment, "UTC") == "2026-03"
     store = Store(config(extra="timezone: UTC"))
     store.send(sale("a", "1000", sold=moment))
     assert kinds(store, settle("0")) == [("deviation_detected", "10.00", "0")]
-    store = Store(config())     # default Asia/Shanghai: the sale is April's
+    store = Store(config())  # default Asia/Shanghai: the sale is April's
     store.send(sale("a", "1000", sold=moment))
     assert kinds(store, settle("0")) == []
 
 
 def test_default_time_zone_is_configurable():
-    moment = datetime(2026, 3, 31, 16, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
     store = Store(config(triggers="kind: triggers\nrebate: {default_timezone: UTC}\n"))
     store.send(sale("a", "1000", sold=moment))
     assert kinds(store, settle("0")) == [("deviation_detected", "10.00", "0")]
@@ -93,15 +100,16 @@ def test_default_time_zone_is_configurable():
 
 # ---------------------------------------------------------------- tolerance
 
+
 @pytest.mark.parametrize("settled, fires", [("1005.00", False), ("1005.01", True), ("994.99", True), ("995.00", False)])
-def test_pct_tolerance_boundary(settled, fires):   # expected 1000.00: tolerance max(1.00, 5.00)
+def test_pct_tolerance_boundary(settled, fires):  # expected 1000.00: tolerance max(1.00, 5.00)
     store = Store(config())
-    store.send(sale("a", "99999.99"))      # expected 1000.00
+    store.send(sale("a", "99999.99"))  # expected 1000.00
     assert bool(kinds(store, settle(settled))) is fires
 
 
 @pytest.mark.parametrize("settled, fires", [("101.00", False), ("101.01", True), ("99.00", False), ("98.99", True)])
-def test_abs_tolerance_boundary(settled, fires):   # expected 100.00: tolerance max(1.00, 0.50)
+def test_abs_tolerance_boundary(settled, fires):  # expected 100.00: tolerance max(1.00, 0.50)
     store = Store(config())
     store.send(sale("a", "10000"))
     assert bool(kinds(store, settle(settled))) is fires
@@ -109,26 +117,27 @@ def test_abs_tolerance_boundary(settled, fires):   # expected 100.00: tolerance 
 
 def test_tolerances_are_configurable_globally_and_per_policy():
     store = Store(config(triggers="kind: triggers\nrebate: {abs_tolerance: 2.00, pct_tolerance: 0.01}\n"))
-    store.send(sale("a", "10000"))            # expected 100.00, tolerance 2.00
+    store.send(sale("a", "10000"))  # expected 100.00, tolerance 2.00
     assert kinds(store, settle("102.00")) == []
     assert kinds(store, settle("102.01", at=101)) != []
     store = Store(config(extra="abs_tolerance: 0\npct_tolerance: 0.01"))
-    store.send(sale("a", "99999.99"))         # expected 1000.00, tolerance 10.00
+    store.send(sale("a", "99999.99"))  # expected 1000.00, tolerance 10.00
     assert kinds(store, settle("1010.00")) == []
     assert kinds(store, settle("1010.01", at=101)) != []
 
 
 # ---------------------------------------------------------------- detected / resolved
 
+
 def test_detected_once_per_pair_then_resolved_then_late_sale():
     store = Store(config())
-    store.send(sale("a", "10000"))                                    # expected 100.00
+    store.send(sale("a", "10000"))  # expected 100.00
     assert kinds(store, settle("90")) == [("deviation_detected", "100.00", "90")]
-    assert kinds(store, settle("90", at=101)) == []                   # same pair: not again
+    assert kinds(store, settle("90", at=101)) == []  # same pair: not again
     assert kinds(store, sale("b", "-500", at=102)) == [("deviation_detected", "95.00", "90")]  # late return
     assert kinds(store, sale("c", "1000", at=103)) == [("deviation_detected", "105.00", "90")]  # new pair vs last
     assert kinds(store, settle("105", at=104)) == [("deviation_resolved", "105.00", "105")]
-    assert kinds(store, sale("d", "50", at=105)) == []                # within tolerance, nothing open
+    assert kinds(store, sale("d", "50", at=105)) == []  # within tolerance, nothing open
 
 
 def test_event_data_carries_the_evidence():
@@ -136,16 +145,25 @@ def test_event_data_carries_the_evidence():
     store.send(sale("a", "100000"))
     [event] = store.events(store.send(settle("1500")))
     assert event["subject"] == "s1"
-    assert event["data"] == {"distributor": "d1", "period": "2026-03", "policy": "p1", "basis": "100000",
-                             "tier": "silver", "rate": "0.02", "expected": "2000.00", "settled": "1500",
-                             "deviation": "-500.00", "tolerance": "10.00000"}
+    assert event["data"] == {
+        "distributor": "d1",
+        "period": "2026-03",
+        "policy": "p1",
+        "basis": "100000",
+        "tier": "silver",
+        "rate": "0.02",
+        "expected": "2000.00",
+        "settled": "1500",
+        "deviation": "-500.00",
+        "tolerance": "10.00000",
+    }
 
 
 def test_redelivered_and_corrected_sales_count_once():
     store = Store(config())
     store.send(sale("a", "10000"))
-    store.send(sale("a", "10000"))                 # duplicate: stale
-    store.send(sale("a", "10000", at=-5))          # older: stale
+    store.send(sale("a", "10000"))  # duplicate: stale
+    store.send(sale("a", "10000", at=-5))  # older: stale
     assert kinds(store, settle("100")) == []
     assert kinds(store, sale("a", "20000", at=5)) == [("deviation_detected", "200.00", "100")]  # correction replaces
 
@@ -154,7 +172,7 @@ def test_sale_moved_to_another_period_leaves_the_old_one():
     store = Store(config())
     store.send(sale("a", "10000"))
     store.send(settle("100"))
-    april = datetime(2026, 4, 2, tzinfo=timezone.utc)
+    april = datetime(2026, 4, 2, tzinfo=UTC)
     assert kinds(store, sale("a", "10000", at=5, sold=april)) == [("deviation_detected", "0.00", "100")]
 
 
@@ -168,10 +186,9 @@ def test_eligible_skus_and_distributors():
 
 def test_sell_in_basis_counts_orders_and_cancellation_removes():
     store = Store(config(basis="sell_in"))
-    order = {"customer_id": "d1", "placed_at": MARCH, "total": Decimal("10000"), "lines": [line("SKU-1", 1, "10000")],
-             "status": "open"}
+    order = {"customer_id": "d1", "placed_at": MARCH, "total": Decimal("10000"), "lines": [line("SKU-1", 1, "10000")], "status": "open"}
     store.send(rec("order", "o1", order, at=0))
-    store.send(sale("a", "50000"))                 # POS sales do not count for sell-in
+    store.send(sale("a", "50000"))  # POS sales do not count for sell-in
     assert kinds(store, settle("100")) == []
     assert kinds(store, rec("order", "o1", {**order, "status": "cancelled"}, at=1)) == [("deviation_detected", "0.00", "100")]
 

@@ -1,13 +1,15 @@
 """The shared machinery: a threaded HTTP/1.1 server on 127.0.0.1:0, a mutable dataset, fault injection."""
+
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -67,11 +69,11 @@ class Dataset:
             self.records[record_id] = {"id": record_id, "modified": modified, **fields}
 
     def newest(self) -> datetime:
-        return max((r["modified"] for r in self.records.values()), default=datetime(2020, 1, 1, tzinfo=timezone.utc))
+        return max((r["modified"] for r in self.records.values()), default=datetime(2020, 1, 1, tzinfo=UTC))
 
     def touch(self, record_id: Any, **changes: Any) -> datetime:
         with self.lock:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             if self.resolution >= timedelta(seconds=1):
                 now = now.replace(microsecond=0)
             else:
@@ -85,13 +87,19 @@ class Dataset:
             return sorted((dict(r) for r in self.records.values()), key=key)
 
 
-def fill(dataset: Dataset, count: int, make_id: Callable[[int], Any], *, start: datetime | None = None,
-         step: timedelta = timedelta(seconds=1), same_time_groups: int = 1) -> None:
+def fill(
+    dataset: Dataset,
+    count: int,
+    make_id: Callable[[int], Any],
+    *,
+    start: datetime | None = None,
+    step: timedelta = timedelta(seconds=1),
+    same_time_groups: int = 1,
+) -> None:
     """``count`` records, ``same_time_groups`` of them sharing each timestamp, with a money field."""
-    start = start or datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc)
+    start = start or datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
     for i in range(count):
-        dataset.add(make_id(i), start + step * (i // same_time_groups), name=f"Record {i}",
-                    amount=Decimal(i) + Decimal("0.10"))
+        dataset.add(make_id(i), start + step * (i // same_time_groups), name=f"Record {i}", amount=Decimal(i) + Decimal("0.10"))
 
 
 class LoopbackServer:
@@ -116,8 +124,13 @@ class LoopbackServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 parts = urlsplit(self.path)
-                request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
-                                  {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                request = Request(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query, keep_blank_values=True),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
                 response = server.dispatch(request)
                 self.send_response(response.status)
                 for name, value in response.headers.items():
@@ -170,7 +183,7 @@ class LoopbackServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,4 +1,5 @@
 """Connector files for the loopback servers, loaded through the real YAML + validation path."""
+
 from __future__ import annotations
 
 from typing import Any

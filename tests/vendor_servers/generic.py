@@ -6,10 +6,11 @@ with ``total``), ``page`` (``page``/``per_page`` with ``total_pages``), ``odata4
 (RFC 8288 Link header). ``loop=True`` makes the server hand out the same cursor forever.
 Auth: ``X-API-Key`` header or basic auth.
 """
+
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,8 +18,7 @@ from tests.vendor_servers.base import LoopbackServer, Request, Response, fill, j
 
 
 class GenericServer(LoopbackServer):
-    def __init__(self, records: int = 0, *, api_key: str = "k-123", basic: tuple[str, str] | None = None,
-                 same_time_groups: int = 1):
+    def __init__(self, records: int = 0, *, api_key: str = "k-123", basic: tuple[str, str] | None = None, same_time_groups: int = 1):
         super().__init__()
         fill(self.dataset, records, lambda i: f"itm_{i:06d}", same_time_groups=same_time_groups)
         self.api_key, self.basic = api_key, basic
@@ -28,8 +28,12 @@ class GenericServer(LoopbackServer):
         return request.path.startswith("/api/")
 
     def shape(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {"uuid": record["id"], "title": record["name"], "price": record["amount"],
-                "updated_at": record["modified"].astimezone(timezone.utc).isoformat()}
+        return {
+            "uuid": record["id"],
+            "title": record["name"],
+            "price": record["amount"],
+            "updated_at": record["modified"].astimezone(UTC).isoformat(),
+        }
 
     def authorised(self, request: Request) -> bool:
         if self.basic:
@@ -53,21 +57,21 @@ class GenericServer(LoopbackServer):
         if style == "cursor":
             start = int(request.arg("cursor") or 0)
             size = int(request.arg("size") or 25)
-            chunk = rows[start:start + size]
+            chunk = rows[start : start + size]
             nxt = str(start + size) if start + size < len(rows) else None
             if self.loop:
                 nxt = "5"  # a buggy API: the same cursor forever
             return json_response({"data": chunk, "meta": {"next_cursor": nxt}})
         if style == "offset":
             offset, limit = int(request.arg("offset") or 0), int(request.arg("limit") or 25)
-            return json_response({"items": rows[offset:offset + limit], "total": len(rows)})
+            return json_response({"items": rows[offset : offset + limit], "total": len(rows)})
         if style == "page":
             page, per = int(request.arg("page") or 1), int(request.arg("per_page") or 25)
             pages = max(1, -(-len(rows) // per))
-            return json_response({"data": rows[(page - 1) * per: page * per], "page": page, "total_pages": pages})
+            return json_response({"data": rows[(page - 1) * per : page * per], "page": page, "total_pages": pages})
         if style in ("odata4", "odata2", "link"):
             skip, top = int(request.arg("$skiptoken") or 0), int(request.arg("$top") or 25)
-            chunk = rows[skip:skip + top]
+            chunk = rows[skip : skip + top]
             more = skip + top < len(rows)
             since = request.arg("updated_since")
             carry = f"&updated_since={quote(since)}" if since else ""

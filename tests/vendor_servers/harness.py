@@ -1,7 +1,10 @@
 """Test helpers: a client wired for tests (no real sleeping), a collecting sink, server factories."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
 
 from chalicelib.connectors.api_config import ApiSections
 from chalicelib.connectors.rate_budget import MemoryBucketStore
@@ -42,7 +45,9 @@ class Sink:
 
 
 def test_client(config: ApiSections, sleeps: Callable[[float], None] | None = None, **kwargs: Any) -> Any:
-    return build_client(config, configs.resolve, sleep=sleeps if sleeps is not None else Sleeps(), budget_store=MemoryBucketStore(), **kwargs)
+    return build_client(
+        config, configs.resolve, sleep=sleeps if sleeps is not None else Sleeps(), budget_store=MemoryBucketStore(), **kwargs
+    )
 
 
 test_client.__test__ = False  # type: ignore[attr-defined]
@@ -52,17 +57,19 @@ KINDS: dict[str, tuple[Callable[..., Any], Callable[..., ApiSections]]] = {
     "salesforce": (SalesforceServer, lambda url, page_size, overlap: configs.salesforce(url, page_size=page_size, overlap=overlap)),
     "hubspot": (HubSpotServer, lambda url, page_size, overlap: configs.hubspot(url, page_size=page_size, overlap=overlap)),
     "odoo": (OdooServer, lambda url, page_size, overlap: configs.odoo(url, page_size=page_size, overlap=overlap)),
-    "shopify": (lambda records=0, **kw: ShopifyServer(records, leak_per_second=1e6, **kw), lambda url, page_size, overlap: configs.shopify(url, page_size=page_size, overlap=overlap)),
+    "shopify": (
+        lambda records=0, **kw: ShopifyServer(records, leak_per_second=1e6, **kw),
+        lambda url, page_size, overlap: configs.shopify(url, page_size=page_size, overlap=overlap),
+    ),
     "generic_rest": (GenericServer, lambda url, page_size, overlap: configs.generic(url, "cursor", page_size=page_size, overlap=overlap)),
 }
 
 
 def expected_keys(connector: str, object_type: str, server: Any) -> set[str]:
     """The dedupe keys a complete sync of ``server``'s current dataset must produce."""
-    from datetime import timezone
 
     keys = set()
     for row in server.dataset.records.values():
-        modified = row["modified"].astimezone(timezone.utc).isoformat(timespec="microseconds")
+        modified = row["modified"].astimezone(UTC).isoformat(timespec="microseconds")
         keys.add(f"{connector}:{object_type}:{row['id']}:{modified}")
     return keys

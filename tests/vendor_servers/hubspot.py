@@ -6,17 +6,18 @@ live result, a per-request ``limit`` of at most 200, a 400 past 10,000 results,
 429 ``RATE_LIMIT`` bodies. Records sharing a timestamp come back in no particular
 order (only one sort is allowed), which the fake reproduces by shuffling ties.
 """
+
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.vendor_servers.base import LoopbackServer, Request, Response, fill, json_response
 
 
 def iso_ms(moment: datetime) -> str:
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
@@ -27,11 +28,21 @@ def _as_ms(value: Any) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
-_OPS = {"GTE": lambda a, b: a >= b, "GT": lambda a, b: a > b, "EQ": lambda a, b: a == b,
-        "LT": lambda a, b: a < b, "LTE": lambda a, b: a <= b}
+_OPS = {
+    "GTE": lambda a, b: a >= b,
+    "GT": lambda a, b: a > b,
+    "EQ": lambda a, b: a == b,
+    "LT": lambda a, b: a < b,
+    "LTE": lambda a, b: a <= b,
+}
 
-RATE_LIMIT_BODY = {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
-                   "correlationId": "c0ffee00-0000-4000-8000-000000000000", "policyName": "SECONDLY"}
+RATE_LIMIT_BODY = {
+    "status": "error",
+    "message": "You have reached your secondly limit.",
+    "errorType": "RATE_LIMIT",
+    "correlationId": "c0ffee00-0000-4000-8000-000000000000",
+    "policyName": "SECONDLY",
+}
 
 
 class HubSpotServer(LoopbackServer):
@@ -45,16 +56,31 @@ class HubSpotServer(LoopbackServer):
 
     def shape(self, record: dict[str, Any]) -> dict[str, Any]:
         modified = iso_ms(record["modified"])
-        return {"id": record["id"], "properties": {
-            "name": record["name"], "annualrevenue": str(record["amount"]), "hs_object_id": record["id"],
-            "hs_lastmodifieddate": modified, "createdate": "2024-01-01T00:00:00.000Z"},
-            "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": modified, "archived": False}
+        return {
+            "id": record["id"],
+            "properties": {
+                "name": record["name"],
+                "annualrevenue": str(record["amount"]),
+                "hs_object_id": record["id"],
+                "hs_lastmodifieddate": modified,
+                "createdate": "2024-01-01T00:00:00.000Z",
+            },
+            "createdAt": "2024-01-01T00:00:00.000Z",
+            "updatedAt": modified,
+            "archived": False,
+        }
 
     def handle(self, request: Request) -> Response:
         if request.headers.get("authorization") != f"Bearer {self.token}":
-            return json_response({"status": "error", "message": "Authentication credentials not found.",
-                                  "category": "INVALID_AUTHENTICATION",
-                                  "correlationId": "c0ffee00-0000-4000-8000-000000000001"}, 401)
+            return json_response(
+                {
+                    "status": "error",
+                    "message": "Authentication credentials not found.",
+                    "category": "INVALID_AUTHENTICATION",
+                    "correlationId": "c0ffee00-0000-4000-8000-000000000001",
+                },
+                401,
+            )
         parts = request.path.strip("/").split("/")
         if len(parts) == 5 and parts[:3] == ["crm", "v3", "objects"] and parts[4] == "search" and request.method == "POST":
             return self.search(request.json() or {})
@@ -64,11 +90,11 @@ class HubSpotServer(LoopbackServer):
         limit = int(body.get("limit", 10))
         after = int(body.get("after") or 0)
         if limit > 200:
-            return json_response({"status": "error", "message": "limit must be at most 200",
-                                  "category": "VALIDATION_ERROR"}, 400)
+            return json_response({"status": "error", "message": "limit must be at most 200", "category": "VALIDATION_ERROR"}, 400)
         if after + limit > 10_000:
-            return json_response({"status": "error", "message": "search cannot page beyond 10,000 results",
-                                  "category": "VALIDATION_ERROR"}, 400)
+            return json_response(
+                {"status": "error", "message": "search cannot page beyond 10,000 results", "category": "VALIDATION_ERROR"}, 400
+            )
         rows = [self.shape(r) for r in self.dataset.sorted(lambda r: r["id"])]
         groups = body.get("filterGroups") or []
         if groups:
@@ -76,11 +102,12 @@ class HubSpotServer(LoopbackServer):
         for sort in body.get("sorts", [])[:1]:
             prop = sort["propertyName"]
             tie = lambda r: hashlib.sha1(r["id"].encode()).hexdigest()  # noqa: E731 - ties come back unordered
-            rows.sort(key=lambda r: (_as_ms(r["properties"].get(prop) or 0), tie(r)),
-                      reverse=sort.get("direction") == "DESCENDING")
+            rows.sort(key=lambda r: (_as_ms(r["properties"].get(prop) or 0), tie(r)), reverse=sort.get("direction") == "DESCENDING")
         wanted = set(body.get("properties") or ["name", "hs_lastmodifieddate", "hs_object_id"])
-        page = [dict(r, properties={k: v for k, v in r["properties"].items() if k in wanted or k == "hs_object_id"})
-                for r in rows[after:after + limit]]
+        page = [
+            dict(r, properties={k: v for k, v in r["properties"].items() if k in wanted or k == "hs_object_id"})
+            for r in rows[after : after + limit]
+        ]
         result: dict[str, Any] = {"total": len(rows), "results": page}
         if after + limit < len(rows):
             result["paging"] = {"next": {"after": str(after + limit)}}

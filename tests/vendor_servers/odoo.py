@@ -5,23 +5,32 @@ with a prefix-notation domain, ``fields``, ``offset``, ``limit``, ``order``; err
 HTTP 200 with an ``error`` object (``odoo.exceptions.AccessDenied``), naive UTC
 ``write_date`` strings with second precision, floats for monetary fields.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.vendor_servers.base import Dataset, LoopbackServer, Request, Response, fill, json_response
 
-_CMP = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-        "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, "in": lambda a, b: a in b}
+_CMP = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    "in": lambda a, b: a in b,
+}
 
 
 def odoo_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def evaluate(domain: list[Any], row: dict[str, Any]) -> bool:
     """Odoo's domain: prefix operators '|', '&', '!' over (field, op, value) terms, implicit AND."""
+
     def term(i: int) -> tuple[bool, int]:
         item = domain[i]
         if item == "|":
@@ -46,14 +55,29 @@ def evaluate(domain: list[Any], row: dict[str, Any]) -> bool:
 
 
 def access_denied() -> dict[str, Any]:
-    return {"code": 200, "message": "Odoo Server Error", "data": {
-        "name": "odoo.exceptions.AccessDenied", "debug": "Traceback (most recent call last): ...",
-        "message": "Access Denied", "arguments": ["Access Denied"], "context": {}}}
+    return {
+        "code": 200,
+        "message": "Odoo Server Error",
+        "data": {
+            "name": "odoo.exceptions.AccessDenied",
+            "debug": "Traceback (most recent call last): ...",
+            "message": "Access Denied",
+            "arguments": ["Access Denied"],
+            "context": {},
+        },
+    }
 
 
 class OdooServer(LoopbackServer):
-    def __init__(self, records: int = 0, *, db: str = "salesdb", login: str = "sync@example.com",
-                 api_key: str = "odoo-api-key", same_time_groups: int = 1):
+    def __init__(
+        self,
+        records: int = 0,
+        *,
+        db: str = "salesdb",
+        login: str = "sync@example.com",
+        api_key: str = "odoo-api-key",
+        same_time_groups: int = 1,
+    ):
         super().__init__()
         self.dataset = Dataset(resolution=timedelta(seconds=1))
         fill(self.dataset, records, lambda i: i + 1, same_time_groups=same_time_groups)
@@ -63,8 +87,13 @@ class OdooServer(LoopbackServer):
         return b'"search_read"' in request.body
 
     def shape(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {"id": record["id"], "name": record["name"], "amount_total": float(record["amount"]),
-                "write_date": odoo_time(record["modified"]), "state": "sale"}
+        return {
+            "id": record["id"],
+            "name": record["name"],
+            "amount_total": float(record["amount"]),
+            "write_date": odoo_time(record["modified"]),
+            "state": "sale",
+        }
 
     def handle(self, request: Request) -> Response:
         if request.path != "/jsonrpc" or request.method != "POST":
@@ -84,13 +113,19 @@ class OdooServer(LoopbackServer):
                 reply["error"] = access_denied()
                 return json_response(reply)
             if model_method != "search_read":
-                reply["error"] = {"code": 200, "message": "Odoo Server Error",
-                                  "data": {"name": "builtins.AttributeError", "message": f"no method {model_method}"}}
+                reply["error"] = {
+                    "code": 200,
+                    "message": "Odoo Server Error",
+                    "data": {"name": "builtins.AttributeError", "message": f"no method {model_method}"},
+                }
                 return json_response(reply)
             reply["result"] = self.search_read(margs[0] if margs else [], kwargs)
             return json_response(reply)
-        reply["error"] = {"code": 404, "message": "service not found", "data": {"name": "werkzeug.exceptions.NotFound",
-                                                                                "message": "service not found"}}
+        reply["error"] = {
+            "code": 404,
+            "message": "service not found",
+            "data": {"name": "werkzeug.exceptions.NotFound", "message": "service not found"},
+        }
         return json_response(reply)
 
     def search_read(self, domain: list[Any], kwargs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -100,6 +135,6 @@ class OdooServer(LoopbackServer):
             name, _, direction = part.partition(" ")
             rows.sort(key=lambda r: r[name], reverse=direction.lower() == "desc")
         offset, limit = int(kwargs.get("offset") or 0), kwargs.get("limit")
-        rows = rows[offset:offset + limit] if limit else rows[offset:]
+        rows = rows[offset : offset + limit] if limit else rows[offset:]
         fields = kwargs.get("fields")
         return [{k: v for k, v in r.items() if not fields or k in fields or k == "id"} for r in rows]

@@ -7,11 +7,12 @@ Documented behaviour reproduced (the vendor's documented paging and limits):
 once the org limit is spent, 401 ``INVALID_SESSION_ID`` for an expired token.
 The query locator is a snapshot of the result taken when the query ran.
 """
+
 from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,7 +29,7 @@ def sf_id(i: int) -> str:
 
 
 def sf_time(moment: datetime) -> str:
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
 
 
@@ -37,8 +38,15 @@ def _literal(text: str) -> datetime:
 
 
 class SalesforceServer(LoopbackServer):
-    def __init__(self, records: int = 0, *, client_id: str = "3MVG9-client", client_secret: str = "s3cr3t",
-                 api_limit: int = 100_000, same_time_groups: int = 1):
+    def __init__(
+        self,
+        records: int = 0,
+        *,
+        client_id: str = "3MVG9-client",
+        client_secret: str = "s3cr3t",
+        api_limit: int = 100_000,
+        same_time_groups: int = 1,
+    ):
         super().__init__()
         fill(self.dataset, records, sf_id, same_time_groups=same_time_groups)
         self.client_id, self.client_secret = client_id, client_secret
@@ -55,9 +63,13 @@ class SalesforceServer(LoopbackServer):
         self.tokens.clear()
 
     def shape(self, record: dict[str, Any], obj: str) -> dict[str, Any]:
-        return {"attributes": {"type": obj, "url": f"/services/data/{VERSION}/sobjects/{obj}/{record['id']}"},
-                "Id": record["id"], "Name": record["name"], "AnnualRevenue": record["amount"],
-                "LastModifiedDate": sf_time(record["modified"])}
+        return {
+            "attributes": {"type": obj, "url": f"/services/data/{VERSION}/sobjects/{obj}/{record['id']}"},
+            "Id": record["id"],
+            "Name": record["name"],
+            "AnnualRevenue": record["amount"],
+            "LastModifiedDate": sf_time(record["modified"]),
+        }
 
     def handle(self, request: Request) -> Response:
         if request.path == "/services/oauth2/token" and request.method == "POST":
@@ -68,8 +80,7 @@ class SalesforceServer(LoopbackServer):
         self.api_used += 1
         limit = {"Sforce-Limit-Info": f"api-usage={self.api_used}/{self.api_limit}"}
         if self.api_used > self.api_limit:
-            return json_response([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
-                                 403, limit)
+            return json_response([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}], 403, limit)
         if request.path == f"/services/data/{VERSION}/query":
             return self.query(request, limit)
         match = re.fullmatch(rf"/services/data/{VERSION}/query/(\w+)-(\d+)", request.path)
@@ -88,9 +99,17 @@ class SalesforceServer(LoopbackServer):
             return json_response({"error": "invalid_client", "error_description": "invalid client credentials"}, 400)
         token = f"00Dxx0000001gPL!AQ4AQ{next(self._counter):06d}"
         self.tokens.add(token)
-        return json_response({"access_token": token, "signature": "sig", "scope": "api", "instance_url": self.url,
-                              "id": f"{self.url}/id/00Dxx0000001gPL/005xx000001SwiU", "token_type": "Bearer",
-                              "issued_at": "1700000000000"})
+        return json_response(
+            {
+                "access_token": token,
+                "signature": "sig",
+                "scope": "api",
+                "instance_url": self.url,
+                "id": f"{self.url}/id/00Dxx0000001gPL/005xx000001SwiU",
+                "token_type": "Bearer",
+                "issued_at": "1700000000000",
+            }
+        )
 
     def query(self, request: Request, headers: dict[str, str]) -> Response:
         soql = request.arg("q") or ""
@@ -121,7 +140,7 @@ class SalesforceServer(LoopbackServer):
         if rows is None:
             return json_response([{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}], 400)
         size: int = self.locators[locator + "#size"]  # type: ignore[assignment]
-        chunk = rows[offset:offset + size]
+        chunk = rows[offset : offset + size]
         done = offset + size >= len(rows)
         body: dict[str, Any] = {"totalSize": len(rows), "done": done, "records": chunk}
         if not done:

@@ -6,14 +6,16 @@ other filter beside ``limit``/``fields``; no Link header when one page suffices;
 ``X-Shopify-Shop-Api-Call-Limit: used/40`` leaking 2 per second; 429 with
 ``Retry-After`` when the bucket overflows; 401 for a bad access token.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from tests.vendor_servers.base import LoopbackServer, Request, Response, fill, json_response
@@ -23,8 +25,16 @@ EASTERN = timezone(timedelta(hours=-5))
 
 
 class ShopifyServer(LoopbackServer):
-    def __init__(self, records: int = 0, *, token: str = "shpat_test", bucket: int = 40, leak_per_second: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic, same_time_groups: int = 1):
+    def __init__(
+        self,
+        records: int = 0,
+        *,
+        token: str = "shpat_test",
+        bucket: int = 40,
+        leak_per_second: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        same_time_groups: int = 1,
+    ):
         super().__init__()
         fill(self.dataset, records, lambda i: 450789469 + i, same_time_groups=same_time_groups)
         self.token, self.bucket, self.leak, self.clock = token, bucket, leak_per_second, clock
@@ -35,9 +45,14 @@ class ShopifyServer(LoopbackServer):
         return request.path.endswith(".json")
 
     def shape(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {"id": record["id"], "name": f"#{1000 + record['id'] % 10000}", "total_price": str(record["amount"]),
-                "currency": "USD", "updated_at": record["modified"].astimezone(EASTERN).isoformat(),
-                "created_at": "2024-01-01T00:00:00-05:00"}
+        return {
+            "id": record["id"],
+            "name": f"#{1000 + record['id'] % 10000}",
+            "total_price": str(record["amount"]),
+            "currency": "USD",
+            "updated_at": record["modified"].astimezone(EASTERN).isoformat(),
+            "created_at": "2024-01-01T00:00:00-05:00",
+        }
 
     def take(self) -> tuple[bool, str]:
         with self._bucket_lock:
@@ -54,12 +69,15 @@ class ShopifyServer(LoopbackServer):
             return json_response({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, 401)
         ok, level = self.take()
         if not ok:
-            return json_response({"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."},
-                                 429, {"Retry-After": "2.0", "X-Shopify-Shop-Api-Call-Limit": level})
+            return json_response(
+                {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."},
+                429,
+                {"Retry-After": "2.0", "X-Shopify-Shop-Api-Call-Limit": level},
+            )
         prefix = f"/admin/api/{VERSION}/"
         if not (request.path.startswith(prefix) and request.path.endswith(".json")):
             return json_response({"errors": "Not Found"}, 404)
-        resource = request.path[len(prefix):-5]
+        resource = request.path[len(prefix) : -5]
         return self.listing(request, resource, {"X-Shopify-Shop-Api-Call-Limit": level})
 
     def listing(self, request: Request, resource: str, headers: dict[str, str]) -> Response:

@@ -4,6 +4,7 @@
 ``verify(request)`` returns a ``VerifiedDelivery`` or raises a ``RejectedRequest``
 (``SignatureError`` → 401, ``BodyTooLarge`` → 413, ``MalformedRequest`` → 400).
 """
+
 from __future__ import annotations
 
 from typing import Any

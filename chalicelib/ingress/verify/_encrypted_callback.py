@@ -1,4 +1,5 @@
 """Shared flow of the WeCom and DingTalk verifiers: find the credential that signed, decrypt, check receiver."""
+
 from __future__ import annotations
 
 import hmac

@@ -3,6 +3,7 @@
 Each refusal carries a short ``reason`` code for the audit log and an HTTP status;
 none carries a secret or a computed signature.
 """
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,7 @@ import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.ingress.request import InboundRequest
@@ -28,7 +29,7 @@ class RejectedRequest(Exception):
 
     status = 400
 
-    def __init__(self, reason: str, detail: str = "", response: "VendorReply | None" = None) -> None:
+    def __init__(self, reason: str, detail: str = "", response: VendorReply | None = None) -> None:
         self.reason = reason
         self.detail = detail
         self.response = response
@@ -145,7 +146,7 @@ def parse_timestamp(raw: str, unit: str = "seconds") -> datetime:
     value = int(text)
     seconds = value / 1000 if unit == "milliseconds" else value
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise SignatureError("malformed_timestamp", "timestamp out of range") from None
 

@@ -4,6 +4,7 @@ key = base64(EncodingAESKey + "="), IV = key[:16], PKCS#7 padding to a 32-byte
 block; plaintext = 16 random bytes | 4-byte big-endian length | message | receive id.
 ``cryptography`` is imported on first use (only these two schemes need it).
 """
+
 from __future__ import annotations
 
 import base64

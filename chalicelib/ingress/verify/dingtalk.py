@@ -3,6 +3,7 @@
 DingTalk keeps re-sending until it receives the word ``success`` encrypted with the
 same key and signed, as JSON {msg_signature, timeStamp, nonce, encrypt}.
 """
+
 from __future__ import annotations
 
 import json

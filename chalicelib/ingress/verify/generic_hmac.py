@@ -1,4 +1,5 @@
 """Generic HMAC: one header carries an HMAC of the body (optionally with a signed timestamp)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,7 @@ class GenericHmacVerifier(Verifier):
         if cfg.prefix:
             if not raw.startswith(cfg.prefix):
                 raise SignatureError("malformed_signature", f"signature does not start with {cfg.prefix!r}")
-            raw = raw[len(cfg.prefix):]
+            raw = raw[len(cfg.prefix) :]
         provided = decode_hex(raw) if cfg.encoding == "hex" else decode_b64(raw)
         timestamp, signed_at = "", None
         if cfg.timestamp_header:

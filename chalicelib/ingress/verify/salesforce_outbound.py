@@ -5,8 +5,8 @@ The organisation id must be on the allow-list (15-character ids compared, since 
 come in a header or query parameter. Salesforce re-sends until it gets the SOAP
 ``<Ack>true</Ack>``, so the accepted delivery carries that reply.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.safe_xml import UnsafeOrMalformedXml, parse_xml
@@ -25,7 +25,7 @@ ACK = (
     "  </notificationsResponse>\n"
     " </soapenv:Body>\n"
     "</soapenv:Envelope>"
-).encode("utf-8")
+).encode()
 
 
 def fault(message: str) -> VendorReply:

@@ -3,6 +3,7 @@
 Nothing is timestamped, so replay protection is the dedupe on X-Shopify-Webhook-Id.
 Shopify takes up to an hour to switch to a rotated secret: keep the previous one listed.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 The URL must be the one configured in Square's subscription, byte for byte, so the
 connector file can pin it; no timestamp is signed (dedupe on event_id instead).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 The signature header may list several ``v1,<sig>`` entries (the sender's own key
 rotation); any match is enough. Unbranded ``svix-*`` headers are read as a fallback.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,7 +31,7 @@ def signing_key(secret: str) -> bytes:
 
 
 def sign(key: bytes, msg_id: str, timestamp: str, body: bytes) -> bytes:
-    return hmac.new(key, f"{msg_id}.{timestamp}.".encode("utf-8") + body, hashlib.sha256).digest()
+    return hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
 
 
 def _header(request: InboundRequest, name: str) -> str | None:

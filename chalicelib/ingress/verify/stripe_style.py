@@ -3,6 +3,7 @@
 Several ``v1`` entries may be present (the sender's rotation); other schemes such as
 ``v0`` are ignored, as the vendor SDKs do.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 WeCom documents an empty 200 as "no passive reply"; ``reply: success`` answers the
 plain text ``success`` that third-party-app callbacks expect instead.
 """
+
 from __future__ import annotations
 
 import json
