@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib.api.errors import ApiError
+from chalicelib.errors import ApiError
 from chalicelib.runtime import tracing
 
 tracing.install()
@@ -80,7 +80,7 @@ def _settings():
 # ----------------------------------------------------------------------------- the door
 @app.route("/webhooks/{connector}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook(connector: str) -> Response:
-    from chalicelib.config.problems import ConfigError
+    from chalicelib.errors import ConfigError
     from chalicelib.ingress.door import receive
 
     request = app.current_request
@@ -96,7 +96,7 @@ def webhook(connector: str) -> Response:
 @app.route("/health", methods=["GET"])
 def health() -> Response:
     from chalicelib.api.admin import health as health_report
-    from chalicelib.config.problems import ConfigError
+    from chalicelib.errors import ConfigError
 
     try:
         config = _config()

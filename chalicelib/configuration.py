@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chalicelib.config.problems import ConfigError, Problem
+from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, load_yaml_file
+from chalicelib.errors import ConfigError
 
 MAPPING_KINDS = ("mapping", "grade_scale")
 CONSENT_KINDS = ("consent_policy",)

@@ -252,8 +252,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def cmd_config_validate(args: argparse.Namespace) -> int:
-    from chalicelib.config.problems import ConfigError
     from chalicelib.configuration import load_configuration
+    from chalicelib.errors import ConfigError
 
     try:
         config = load_configuration(Path(args.root).resolve())

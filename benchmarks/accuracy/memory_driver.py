@@ -10,8 +10,8 @@ from typing import Any
 
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.events import CloudEvent
+from chalicelib.errors import StateKeysMissing, TriggerInputError
 from chalicelib.triggers.config import TriggerConfig
-from chalicelib.triggers.outcome import StateKeysMissing, TriggerInputError
 from chalicelib.triggers.process import MAX_KEYS, process, required_state_keys
 
 

@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from chalicelib.api.errors import ApiError, bad_request, not_found
+from chalicelib.api.errors import bad_request, not_found
 from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
+from chalicelib.errors import ApiError
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo, quarantine
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.api.errors import ApiError, bad_request, not_found
+from chalicelib.api.errors import bad_request, not_found
 from chalicelib.configuration import Configuration
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.errors import ApiError
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import dynamo
 
@@ -42,8 +43,8 @@ def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) 
 
 
 def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
-    from chalicelib.config.problems import ConfigError
     from chalicelib.config.yaml_lines import load_yaml_text
+    from chalicelib.errors import ConfigError
     from chalicelib.mapping import compile_documents
 
     if not isinstance(text, str) or not text.strip():

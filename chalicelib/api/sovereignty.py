@@ -6,13 +6,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.api.errors import ApiError, bad_request, not_found
+from chalicelib.api.errors import bad_request, not_found
 from chalicelib.domain import consent
+from chalicelib.errors import ApiError, ConflictError
 from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo
 from chalicelib.store.audit import AuditEntry, ChainHead
-from chalicelib.store.commit import Commit, ConflictError, version_of
+from chalicelib.store.commit import Commit, version_of
 
 CATEGORIES = ("contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location")
 

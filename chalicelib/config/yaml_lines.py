@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from chalicelib.config.problems import ConfigError, Problem
+from chalicelib.config.problems import Problem
+from chalicelib.errors import ConfigError
 
 Position = tuple[int, int]  # (line, column), 1-based
 

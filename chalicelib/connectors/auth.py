@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from chalicelib.connectors.errors import AuthError
 from chalicelib.connectors.retry import vendor_error
+from chalicelib.errors import AuthError
 
 Secret = Callable[[], str]
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.connectors.errors import MalformedPageError
 from chalicelib.connectors.models import dig
+from chalicelib.errors import MalformedPageError
 
 
 def id_order(value: str) -> tuple[int, int | str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.config.problems import ConfigError, Problem
+from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict
+from chalicelib.errors import ConfigError
 
 TOP_LEVEL = ("kind", "name", "type", "system", "description", "webhook", "api", "streams")
 

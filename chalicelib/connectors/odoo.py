@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.connectors.base import Position, Source, SourcePage
-from chalicelib.connectors.errors import ApiError, AuthError, MalformedPageError
 from chalicelib.connectors.models import RequestSpec
+from chalicelib.errors import AuthError, MalformedPageError, VendorApiError
 
 _ids = itertools.count(1)
 
@@ -55,7 +55,7 @@ class OdooSource(Source):
             error = body["error"] or {}
             data = error.get("data") or {}
             name, message = data.get("name", ""), data.get("message") or error.get("message", "")
-            cls = AuthError if "AccessDenied" in name or error.get("code") == 100 else ApiError
+            cls = AuthError if "AccessDenied" in name or error.get("code") == 100 else VendorApiError
             raise cls(f"Odoo {name or 'error'}: {message}", status=200, url=page.url, vendor_code=name or None)
         if "result" not in body:
             raise MalformedPageError("JSON-RPC answer has neither result nor error", url=page.url)

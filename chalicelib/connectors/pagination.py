@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import urljoin
 
-from chalicelib.connectors.errors import MalformedPageError, PaginationLoopError
 from chalicelib.connectors.models import Page, RequestSpec, dig
+from chalicelib.errors import MalformedPageError, PaginationLoopError
 
 Location = Literal["query", "body"]
 

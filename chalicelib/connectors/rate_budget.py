@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from chalicelib.connectors.errors import BudgetExhausted
+from chalicelib.errors import BudgetExhausted
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.connectors.errors import ApiError, AuthError, RateLimited, RetryableError
+from chalicelib.errors import AuthError, RateLimited, RetryableError, VendorApiError
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -79,7 +79,7 @@ def raise_for_response(response: httpx.Response) -> None:
         raise RateLimited(f"rate limited by {url}: {message or status}", status=status, url=url, retry_after=retry_after, vendor_code=code)
     if status in RETRYABLE_STATUS:
         raise RetryableError(f"HTTP {status} from {url}: {message}", status=status, url=url, retry_after=retry_after, vendor_code=code)
-    error_cls = AuthError if status in (401, 403) else ApiError
+    error_cls = AuthError if status in (401, 403) else VendorApiError
     raise error_cls(message or response.reason_phrase, status=status, url=url, body=response.text[:500], vendor_code=code)
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.connectors.base import Position, Source, SourcePage
-from chalicelib.connectors.errors import MalformedPageError
 from chalicelib.connectors.models import RequestSpec
 from chalicelib.connectors.pagination import NextUrlPaginator
+from chalicelib.errors import MalformedPageError
 
 
 def soql_datetime(moment: datetime) -> str:

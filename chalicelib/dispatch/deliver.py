@@ -22,7 +22,8 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chalicelib.dispatch.subscribers import Subscribers, Target
-from chalicelib.dispatch.targets import SENDERS, DeliveryFailed
+from chalicelib.dispatch.targets import SENDERS
+from chalicelib.errors import DeliveryFailed
 from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo

@@ -12,13 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.dispatch.subscribers import DingTalkRobotTarget, EventBridgeTarget, HttpTarget, WeComRobotTarget
-
-
-class DeliveryFailed(Exception):
-    def __init__(self, message: str, retryable: bool = True):
-        super().__init__(message)
-        self.retryable = retryable
-
+from chalicelib.errors import DeliveryFailed
 
 Secret = Callable[[Any], str]
 

@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.inbound import InboundRecord, content_dedupe_key, event_dedupe_key
-from chalicelib.ingress.safe_xml import UnsafeOrMalformedXml, local_name, parse_xml
+from chalicelib.errors import DeliveryError, UnsafeOrMalformedXml
+from chalicelib.ingress.safe_xml import local_name, parse_xml
 from chalicelib.ingress.verify.base import VerifiedDelivery
 from chalicelib.ingress.webhook_config import (
     CallbackShape,
@@ -31,10 +32,6 @@ OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 # HubSpot's generic ``object.*`` events name the type by id; the standard objects have fixed ids.
 HUBSPOT_OBJECT_TYPE_IDS = {"0-1": "contact", "0-2": "company", "0-3": "deal", "0-5": "ticket", "0-7": "product", "0-8": "line_item"}
 _MISSING = object()
-
-
-class DeliveryError(ValueError):
-    """The delivery's body cannot be turned into records (the route answers 400)."""
 
 
 # --- parsing helpers ----------------------------------------------------------------------------

@@ -40,7 +40,8 @@ def _error(status: int, code: str, message: str, receipt_id: str) -> Reply:
 
 def receive(connector_name: str, request: Any, config: Configuration, settings: Settings) -> Reply:
     """Handle one vendor call (``request`` is Chalice's current_request)."""
-    from chalicelib.ingress.deliveries import DeliveryError, split_delivery
+    from chalicelib.errors import DeliveryError
+    from chalicelib.ingress.deliveries import split_delivery
     from chalicelib.ingress.verify import RejectedRequest
     from chalicelib.runtime import queue
 

@@ -27,12 +27,20 @@ from typing import Any
 
 from pydantic import AwareDatetime
 
-from chalicelib.config.problems import ConfigError, Problem
+from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList, load_yaml_file
 from chalicelib.domain.canonical import ENTITY_MODELS, CanonicalRecord, OrderLine, SourceRef
-from chalicelib.domain.expressions import EvaluationError, Expression, ExpressionError, compile_expression
-from chalicelib.mapping.errors import RecordMappingError, ValueProblem
-from chalicelib.mapping.paths import MISSING, PathError, compile_getter, parse_path
+from chalicelib.domain.expressions import Expression, compile_expression
+from chalicelib.errors import (
+    ConfigError,
+    EvaluationError,
+    ExpressionError,
+    PathError,
+    RecordMappingError,
+    TransformConfigError,
+    ValueProblem,
+)
+from chalicelib.mapping.paths import MISSING, compile_getter, parse_path
 from chalicelib.mapping.spec import (
     Example,
     FieldSpec,
@@ -47,7 +55,6 @@ from chalicelib.mapping.spec import (
 from chalicelib.mapping.transforms import (
     BuildContext,
     Transform,
-    TransformConfigError,
     build_transform,
     load_timezone,
     parse_iso8601,

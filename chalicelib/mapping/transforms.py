@@ -17,19 +17,10 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from chalicelib.domain.expressions import EvaluationError, ExpressionError, compile_expression
-from chalicelib.mapping.errors import ValueProblem
+from chalicelib.domain.expressions import compile_expression
+from chalicelib.errors import EvaluationError, ExpressionError, TransformConfigError, ValueProblem
 
 Transform = Callable[[Any], Any]
-
-
-class TransformConfigError(ValueError):
-    """A transform whose name or argument is wrong (reported at load time)."""
-
-    def __init__(self, message: str, column: int | None = None):
-        self.message = message
-        self.column = column  # column within an expression argument, when there is one
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from typing import Any
 from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.mapping import CompiledMapping, MappingSet, RecordMappingError
+from chalicelib.errors import RecordMappingError
+from chalicelib.mapping import CompiledMapping, MappingSet
 from chalicelib.mapping.examples import map_payload as map_only
 
 StateKey = tuple[str, str]
@@ -31,7 +32,7 @@ def simulate(config: Configuration, mapping: CompiledMapping, payload: dict[str,
     if "error" in result:
         result["outcome"] = "filtered_out" if result["error"].get("code") == "filtered_out" else "quarantined"
         return result
-    from chalicelib.triggers.outcome import StateKeysMissing, TriggerInputError
+    from chalicelib.errors import StateKeysMissing, TriggerInputError
     from chalicelib.triggers.process import process, required_state_keys
 
     record = identity.resolve_references(mapping.apply(payload))

@@ -19,18 +19,15 @@ from chalicelib.configuration import Configuration
 from chalicelib.domain import consent, identity
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.errors import ConflictError, EventAlreadyStored, RetryLater
 from chalicelib.pipeline.record_outcome import RecordOutcome
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo, quarantine
 from chalicelib.store.audit import AuditEntry, ChainHead
-from chalicelib.store.commit import Commit, ConflictError, EventAlreadyStored, version_of
+from chalicelib.store.commit import Commit, version_of
 
 MAX_ATTEMPTS = 8
 DONE_STATUSES = ("applied", "skipped")
-
-
-class RetryLater(Exception):
-    """Contention did not settle: leave the message on the queue for redelivery."""
 
 
 @dataclass
@@ -49,7 +46,7 @@ class Processor:
                 f"add a mapping file under mappings/ with source.connector={inbound.connector} and source.object={inbound.object}"
             )
             return self._quarantine(inbound, "no_mapping", message, None, None, correlation, replay_by)
-        from chalicelib.mapping import RecordMappingError
+        from chalicelib.errors import RecordMappingError
 
         try:
             record = mapping.apply(inbound.payload, connector=inbound.connector)
@@ -71,7 +68,7 @@ class Processor:
         self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, *, replay_by: str | None = None
     ) -> RecordOutcome:
         """Apply a mapped record whose ids are resolved: the part of processing after mapping."""
-        from chalicelib.triggers.outcome import TriggerInputError
+        from chalicelib.errors import TriggerInputError
 
         correlation = inbound.receipt_id or inbound.dedupe_key
         already_stored: set[str] = set()
@@ -97,7 +94,7 @@ class Processor:
         replay_by: str | None,
         already_stored: frozenset[str] = frozenset(),
     ) -> RecordOutcome:
-        from chalicelib.triggers.outcome import StateKeysMissing
+        from chalicelib.errors import StateKeysMissing
         from chalicelib.triggers.process import process as run_triggers
         from chalicelib.triggers.process import required_state_keys
 

@@ -6,13 +6,10 @@ import hashlib
 from collections.abc import Iterable
 
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.errors import EnqueueError
 from chalicelib.runtime import aws
 
 BATCH = 10
-
-
-class EnqueueError(Exception):
-    """Some records could not be queued; the caller must not acknowledge them."""
 
 
 def group_id(record: InboundRecord) -> str:

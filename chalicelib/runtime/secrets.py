@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
+from chalicelib.errors import SecretError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 300.0
@@ -85,10 +87,6 @@ SecretRef = Annotated[
     ),
     BeforeValidator(_refuse_literal),
 ]
-
-
-class SecretError(Exception):
-    """A secret could not be resolved. The message names the reference, never a value."""
 
 
 def _in_deployed_lambda() -> bool:

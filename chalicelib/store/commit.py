@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.errors import ConflictError, EventAlreadyStored
 from chalicelib.runtime import aws
 from chalicelib.store import dynamo
 
@@ -22,16 +23,6 @@ MAX_ITEMS = 100
 def version_of(item: dict[str, Any] | None) -> int | None:
     """The version an item was read at (None: it did not exist)."""
     return int(item["version"]) if item and "version" in item else None
-
-
-class ConflictError(Exception):
-    """Another writer changed an item we read: re-read and re-apply."""
-
-
-class EventAlreadyStored(Exception):
-    def __init__(self, event_ids: list[str]):
-        super().__init__(", ".join(event_ids))
-        self.event_ids = event_ids
 
 
 @dataclass

@@ -38,8 +38,8 @@ from typing import Any, Literal
 
 from chalicelib.connectors.api_config import ApiSections, StreamConfig
 from chalicelib.connectors.base import Position, Source
-from chalicelib.connectors.errors import BudgetExhausted, MalformedPageError, RateLimited
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.errors import BudgetExhausted, MalformedPageError, RateLimited
 from chalicelib.sync.watermark import DynamoWatermarkStore, WatermarkStore
 
 log = logging.getLogger(__name__)

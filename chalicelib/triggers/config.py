@@ -19,9 +19,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chalicelib.config.problems import ConfigError, Problem
+from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList
-from chalicelib.triggers.conditions import Condition, ConditionError, compile_condition
+from chalicelib.errors import ConditionError, ConfigError
+from chalicelib.triggers.conditions import Condition, compile_condition
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 ENTITIES = ("customer", "product", "order", "pos_sale", "rebate_settlement")

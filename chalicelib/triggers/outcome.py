@@ -35,21 +35,6 @@ class Outcome:
     stale: bool = False
 
 
-class TriggerInputError(Exception):
-    """The record cannot be applied as it is: quarantine it with this message (replayable after a fix)."""
-
-
-class StateKeysMissing(Exception):
-    """Processing needs state that was not read (a partial update hid the keys): read these too, retry.
-
-    Keys that were read and found absent must be present in ``states`` with value None.
-    """
-
-    def __init__(self, keys: list[StateKey]):
-        self.keys = keys
-        super().__init__(f"state not read: {keys}")
-
-
 def json_data(value: Any) -> Any:
     """Event data is JSON: Decimals become strings (no float ever touches money)."""
     if isinstance(value, Decimal):

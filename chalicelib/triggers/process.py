@@ -23,11 +23,12 @@ from typing import Any
 
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.golden import MergeResult, StateKey, golden_key, merge
+from chalicelib.errors import StateKeysMissing
 from chalicelib.triggers import custom_rules, grade, rebate
 from chalicelib.triggers.config import RebatePolicy, TriggerConfig
 from chalicelib.triggers.order_anomaly import Finding, builtin_findings
 from chalicelib.triggers.order_history import OrderFacts, order_facts, orders_key, with_order, without_order
-from chalicelib.triggers.outcome import AuditNote, EventContext, Outcome, StateKeysMissing
+from chalicelib.triggers.outcome import AuditNote, EventContext, Outcome
 
 States = dict[StateKey, "dict[str, Any] | None"]
 MAX_KEYS = 100

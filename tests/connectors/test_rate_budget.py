@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from chalicelib.connectors.errors import BudgetExhausted
 from chalicelib.connectors.rate_budget import DynamoBucketStore, MemoryBucketStore, RateBudget
+from chalicelib.errors import BudgetExhausted
 
 
 class FakeTime:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.config.problems import ConfigError
 from chalicelib.config.yaml_lines import load_yaml_text
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.mapping import RecordMappingError, compile_documents, load_mapping_set
+from chalicelib.errors import ConfigError, RecordMappingError
+from chalicelib.mapping import compile_documents, load_mapping_set
 from chalicelib.mapping.examples import map_payload as dry_run
 from chalicelib.mapping.examples import run_examples
 from chalicelib.mapping.regression import regression_diff

@@ -10,7 +10,7 @@ from datetime import UTC
 
 import pytest
 
-from chalicelib.connectors.errors import MalformedPageError, RetryableError
+from chalicelib.errors import MalformedPageError, RetryableError
 from chalicelib.sync.runner import run_stream
 from chalicelib.sync.watermark import DynamoWatermarkStore, MemoryWatermarkStore
 from tests.vendor_servers import configs

@@ -10,8 +10,9 @@ from typing import Any
 
 from chalicelib.config.yaml_lines import load_yaml_file, load_yaml_text
 from chalicelib.domain.canonical import CanonicalRecord, SourceRef
+from chalicelib.errors import StateKeysMissing
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
-from chalicelib.triggers.outcome import Outcome, StateKeysMissing
+from chalicelib.triggers.outcome import Outcome
 from chalicelib.triggers.process import process, required_state_keys
 
 ROOT = Path(__file__).resolve().parents[2]

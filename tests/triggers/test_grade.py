@@ -1,6 +1,6 @@
 import pytest
 
-from chalicelib.triggers.outcome import TriggerInputError
+from chalicelib.errors import TriggerInputError
 from tests.triggers.helpers import Store, load, rec
 
 OWNERS = """

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+from chalicelib.errors import SignatureError
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify import callback_crypto
-from chalicelib.ingress.verify.base import SignatureError, Verifier, check_window, parse_timestamp
+from chalicelib.ingress.verify.base import Verifier, check_window, parse_timestamp
 
 
 class EncryptedCallbackVerifier(Verifier):

@@ -10,10 +10,11 @@ import json
 import secrets as random_source
 import string
 
+from chalicelib.errors import MalformedRequest
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify import callback_crypto
 from chalicelib.ingress.verify._encrypted_callback import EncryptedCallbackVerifier
-from chalicelib.ingress.verify.base import MalformedRequest, VendorReply, VerifiedDelivery
+from chalicelib.ingress.verify.base import VendorReply, VerifiedDelivery
 
 _NONCE_ALPHABET = string.ascii_letters + string.digits
 

@@ -6,9 +6,9 @@ import hashlib
 import hmac
 import re
 
+from chalicelib.errors import SignatureError
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify.base import (
-    SignatureError,
     VerifiedDelivery,
     Verifier,
     check_window,
