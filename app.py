@@ -249,7 +249,7 @@ def process_inbound(event: Any) -> dict[str, Any]:
     from chalicelib.pipeline.batch import messages_from_event, process_batch
     from chalicelib.pipeline.processor import Processor
 
-    response, _ = process_batch(messages_from_event(event.to_dict()), Processor(_config(), _settings()))
+    response, _ = process_batch(messages_from_event(event.to_dict()), Processor.of(_config(), _settings()))
     return response
 
 

@@ -205,7 +205,7 @@ def run(endpoint: str, config: Path) -> None:
     from chalicelib.runtime.settings import get_settings
 
     settings = get_settings()
-    processor = Processor(current(), settings)
+    processor = Processor.of(current(), settings)
     ddb = aws.client("dynamodb")
     calls: list[tuple[str, dict[str, Any]]] = []
 

@@ -19,10 +19,6 @@ Status = Literal["granted", "revoked"]
 DEFAULT_OPT_IN = ("meeting_recording", "trial_behaviour")
 
 
-def consent_key(customer_id: str) -> tuple[str, str]:
-    return (f"customer#{customer_id}", "consent")
-
-
 def customer_of(record: CanonicalRecord, entity_id: str) -> str | None:
     """The customer whose data this record carries (itself, or the customer it refers to)."""
     if record.entity == "customer":
@@ -63,9 +59,8 @@ def apply_consent(
 def updated_item(
     item: dict[str, Any] | None, customer_id: str, category: str, status: Status, by: str, purpose: str | None
 ) -> dict[str, Any]:
-    pk, sk = consent_key(customer_id)
     categories = dict((item or {}).get("categories") or {})
     categories[category] = {"status": status, "at": datetime.now(UTC).isoformat(), "by": by, "purpose": purpose}
     updated = {k: v for k, v in (item or {}).items() if k not in ("categories",)}
-    updated.update(pk=pk, sk=sk, customer_id=customer_id, categories=categories)
+    updated.update(customer_id=customer_id, categories=categories)
     return updated

@@ -1,6 +1,6 @@
 """`rebate.deviation_detected` / `rebate.deviation_resolved` (SPEC §2.3).
 
-One state item per (distributor, period, policy) at ``("rebate#<distributor>#<period>#<policy>", "basis")``::
+One state item per (distributor, period, policy), at ``rebate_basis_key(distributor, period, policy)``::
 
     {"distributor": str, "period": "YYYY-MM", "policy": str,
      "contributions": {"<entity>#<id>": Decimal},   # per sale (or sell-in order): re-delivery replaces
@@ -27,10 +27,6 @@ from chalicelib.triggers.outcome import EventContext, number_text
 DETECTED = "rebate.deviation_detected"
 RESOLVED = "rebate.deviation_resolved"
 CENT = Decimal("0.01")
-
-
-def basis_key(distributor_id: str, period: str, policy: str) -> tuple[str, str]:
-    return (f"rebate#{distributor_id}#{period}#{policy}", "basis")
 
 
 def period_of(moment: datetime | str, timezone_name: str) -> str:
