@@ -90,7 +90,6 @@ def regression(config: Configuration, settings: Settings, name: str, body: dict[
 
 
 def _scale_docs(config: Configuration) -> list[tuple[str, Any]]:
-    from chalicelib.configuration import read_documents
+    from chalicelib.configuration import grade_scale_documents
 
-    docs, _ = read_documents(config.root, "mappings")
-    return [(n, d) for n, d in docs if d.get("kind") == "grade_scale"]
+    return list(grade_scale_documents(config.root))

@@ -18,7 +18,7 @@ from chalicelib.store.audit import AuditEntry
 from chalicelib.store.dynamo_store import DynamoStore
 from chalicelib.store.port import ChainAppend, Plan, Snapshot
 
-CATEGORIES = ("contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location")
+CATEGORIES = consent.DATA_CATEGORIES
 
 
 def _customer_id(entity_key: str) -> str:

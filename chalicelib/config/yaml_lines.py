@@ -32,6 +32,15 @@ class LocatedDict(dict):
         return self.value_positions.get(key, self.where(key))
 
 
+def subset(doc: LocatedDict, names: tuple[str, ...]) -> LocatedDict:
+    """The named keys of a located mapping, keeping their positions."""
+    part = LocatedDict({k: doc[k] for k in names if k in doc})
+    part.position = doc.position
+    part.key_positions = {k: v for k, v in doc.key_positions.items() if k in names}
+    part.value_positions = {k: v for k, v in doc.value_positions.items() if k in names}
+    return part
+
+
 class LocatedList(list):
     position: Position = (1, 1)
     item_positions: list[Position]

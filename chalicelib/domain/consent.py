@@ -16,7 +16,21 @@ from typing import Any, Literal
 from chalicelib.domain.canonical import CanonicalRecord
 
 Status = Literal["granted", "revoked"]
-DEFAULT_OPT_IN = ("meeting_recording", "trial_behaviour")
+
+# The data categories every mapped field is filed under: consent, masking and usage reports speak of these.
+DataCategory = Literal["contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location"]
+DATA_CATEGORIES: tuple[DataCategory, ...] = (
+    "contact_personal",  # names, e-mail, phone of people
+    "inquiry",  # what a prospect asked
+    "meeting_recording",  # notes, recordings, transcripts
+    "trial_behaviour",  # product-trial usage
+    "commercial",  # prices, orders, grades, credit
+    "location",  # addresses
+)
+# Personal data: masked in the audit trail (before/after values are keyed hashes).
+PERSONAL_CATEGORIES: frozenset[str] = frozenset({"contact_personal", "inquiry", "meeting_recording", "trial_behaviour"})
+# Used only after an explicit grant, unless consent_policy.yaml says otherwise.
+DEFAULT_OPT_IN: tuple[DataCategory, ...] = ("meeting_recording", "trial_behaviour")
 
 
 def customer_of(record: CanonicalRecord, entity_id: str) -> str | None:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.consent import PERSONAL_CATEGORIES
 from chalicelib.domain.state import consent_key, golden_key
 from chalicelib.store import dynamo, keys
 
 GENESIS = "0" * 64
-PERSONAL_CATEGORIES = frozenset({"contact_personal", "personal", "inquiry", "meeting_recording", "trial_behaviour"})
 
 
 @dataclass

@@ -10,38 +10,14 @@ limit resume where it stopped.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.connectors.api_config import interval_seconds
 from chalicelib.runtime.settings import Settings
 
 log = logging.getLogger("salesbridge.sync")
-_UNITS = {
-    "s": 1,
-    "sec": 1,
-    "second": 1,
-    "seconds": 1,
-    "m": 60,
-    "min": 60,
-    "minute": 60,
-    "minutes": 60,
-    "h": 3600,
-    "hour": 3600,
-    "hours": 3600,
-}
-_SCHEDULE = re.compile(r"^\s*(?:every\s+)?(\d+)\s*([a-z]+)\s*$")
-
-
-def interval_seconds(schedule: str | None) -> int:
-    """ "15m" → 900. None → 0 (due at every run). Raises ValueError on anything else."""
-    if not schedule:
-        return 0
-    match = _SCHEDULE.match(schedule.lower())
-    if not match or match.group(2) not in _UNITS:
-        raise ValueError(f"schedule {schedule!r}: use e.g. '15m', '1h' or '30 minutes'")
-    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
 @dataclass(frozen=True)
@@ -67,7 +43,7 @@ def run_due_streams(config: Any, settings: Settings, deadline: Callable[[], floa
     for connector in config.connectors.values():
         if connector.api is None:
             continue
-        for stream in connector.streams:
+        for stream in connector.api.streams:
             if deadline() < 30:
                 runs.append(StreamRun(connector.name, stream.name, "not_due", reason="no time left in this run"))
                 continue

@@ -50,7 +50,7 @@ def test_literal_secret_is_refused_at_its_line():
 def test_unknown_and_missing_fields():
     text = GOOD.replace("    fields: [Name, Rating]\n", "    feilds: [Name]\n").replace("  api_version: v60.0\n", "")
     _, found = problems(text)
-    assert "connectors/acme.yaml:14:5: streams[0].feilds: unknown field (check the spelling)" in found
+    assert "connectors/acme.yaml:14:5: streams[0].feilds: unknown field 'feilds'; did you mean 'fields'?" in found
 
 
 def test_kind_rules_point_at_the_stream():
