@@ -42,14 +42,15 @@ def test_problems_of_several_kinds_and_files_come_together(config_root: Path):
     assert any(p.startswith("mappings/consent_policy.yaml:2:29: opt_in[1]: expected one of") for p in found), found
     assert "mappings/consent_policy.yaml:3:1: extra: unknown field 'extra' (expected one of: kind, opt_in)" in found
     assert any(p.startswith("connectors/odd.yaml:1:7: kind: unknown kind 'connecter'") for p in found), found
-    assert any(p.startswith("connectors/bad.yaml:2:1: name: String should match pattern") for p in found), found
+    assert any(p.startswith("connectors/bad.yaml:2:7: name: String should match pattern") for p in found), found
     assert "connectors/bad.yaml:4:1: systm: unknown field 'systm'; did you mean 'system'?" in found
 
 
 def test_a_bad_stream_schedule_is_reported_at_its_line(config_root: Path):
     text = (
         "kind: connector\nname: acme\ntype: generic_rest\napi:\n  base_url: https://acme.example\n"
-        "  auth: {type: bearer, token: {env: ACME_TOKEN}}\nstreams:\n  - name: customers\n    object: customer\n    schedule: every tuesday\n"
+        "  auth: {type: bearer, token: {env: ACME_TOKEN}}\nstreams:\n  - name: customers\n    object: customer\n"
+        "    schedule: every tuesday\n"
         "    endpoint: /customers\n    records_path: items\n    pagination: {style: none}\n    id_field: id\n    cursor_field: updated\n"
     )
     (config_root / "connectors" / "acme.yaml").write_text(text)

@@ -21,6 +21,7 @@ from chalicelib.config.yaml_lines import Position
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 ErrorDetails = dict[str, Any]
+KEY_ERRORS = ("extra_forbidden", "missing", "union_tag_invalid", "union_tag_not_found")  # reported at the key, not its value
 Hint = Callable[[ErrorDetails, Any], "str | None"]  # a model's own wording for some errors, or None
 
 
@@ -76,10 +77,21 @@ def problems_of(
     return problems
 
 
+def problem_at(doc: Any, filename: str, path: tuple[str | int, ...], message: str, *, root: str = "") -> Problem:
+    """A problem found after validation (a rule across fields or files), at the value ``path`` leads to."""
+    parts, position, _, _ = _locate(doc, path, missing=True, at_value=True)
+    return Problem(filename, position[0], position[1], _dotted(root, parts), message)
+
+
 def _problem(error: ErrorDetails, doc: Any, filename: str, models: list[type[BaseModel]], root: str, hint: Hint | None) -> Problem:
     loc = tuple(error.get("loc", ()))
     kind = error.get("type")
-    parts, position, node, container = _locate(doc, loc, missing=kind == "missing")
+    if loc and loc[-1] == "[key]":  # a dict key that is not allowed: report the key itself
+        parts, position, node, container = _locate(doc, loc[:-1], missing=False, at_value=False)
+        expected = error.get("ctx", {}).get("expected")
+        message = f"unknown key {loc[-2]!r}" + (f"; expected one of {expected}" if expected else f": {error.get('msg')}")
+        return Problem(filename, position[0], position[1], _dotted(root, parts), message)
+    parts, position, node, container = _locate(doc, loc, missing=kind == "missing", at_value=kind not in KEY_ERRORS)
     message = hint(error, node) if hint else None
     if kind in ("union_tag_invalid", "union_tag_not_found") and message is None:
         tag = _tag_name(error)
@@ -91,11 +103,12 @@ def _problem(error: ErrorDetails, doc: Any, filename: str, models: list[type[Bas
     return Problem(filename, position[0], position[1], _dotted(root, parts), message)
 
 
-def _locate(doc: Any, loc: tuple[Any, ...], *, missing: bool) -> tuple[list[str | int], Position, Any, Any]:
+def _locate(doc: Any, loc: tuple[Any, ...], *, missing: bool, at_value: bool) -> tuple[list[str | int], Position, Any, Any]:
     """Follow an error location through the YAML: (field parts, position, node reached, its container).
 
     Elements that are not in the document are union tags pydantic adds (skipped), except
     the last element of a "missing" error: the key that is not there, reported at its parent.
+    A wrong value is reported where the value starts (``at_value``), an unknown key at the key.
     """
     node, container = doc, None
     position: Position = getattr(doc, "position", (1, 1))
@@ -103,7 +116,8 @@ def _locate(doc: Any, loc: tuple[Any, ...], *, missing: bool) -> tuple[list[str 
     for index, element in enumerate(loc):
         last = index == len(loc) - 1
         if isinstance(node, dict) and not isinstance(element, int) and element in node:
-            position = node.where(element) if hasattr(node, "where") else position
+            if hasattr(node, "where"):
+                position = node.where_value(element) if at_value and _last_present(loc, index, node[element]) else node.where(element)
             parts.append(element)
             container, node = node, node[element]
         elif isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node):
@@ -118,6 +132,16 @@ def _locate(doc: Any, loc: tuple[Any, ...], *, missing: bool) -> tuple[list[str 
             parts.append(element)
             position = getattr(node, "position", position)
     return parts, position, node, container
+
+
+def _last_present(loc: tuple[Any, ...], index: int, value: Any) -> bool:
+    """True when no later element of ``loc`` goes deeper into the document than ``value``."""
+    for element in loc[index + 1 :]:
+        if isinstance(value, dict) and element in value:
+            return False
+        if isinstance(value, list) and isinstance(element, int) and 0 <= element < len(value):
+            return False
+    return True
 
 
 def _dotted(root: str, parts: list[str | int]) -> str:

@@ -18,19 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
 from chalicelib.dispatch.subscribers import Subscribers, Target
 from chalicelib.dispatch.targets import SENDERS
 from chalicelib.errors import ConflictError, DeliveryFailed
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import keys, queries
 from chalicelib.store.audit import AuditEntry
-from chalicelib.store.dynamo_store import DynamoStore, outbox_snapshot
+from chalicelib.store.dynamo_store import DynamoStore, outbox_inserts, outbox_snapshot
 from chalicelib.store.port import ChainAppend, DeliveryState, Plan
 
 log = logging.getLogger("salesbridge.dispatch")
-_deserializer = TypeDeserializer()
 TRIES_PER_INVOCATION = 3
 
 
@@ -53,19 +50,13 @@ class Dispatcher:
     def handle_stream(self, raw_event: dict[str, Any]) -> dict[str, Any]:
         """Returns the partial-batch response: records whose delivery must be retried."""
         failures = []
-        for record in raw_event.get("Records", []):
-            if record.get("eventName") != "INSERT":
-                continue
-            image = record.get("dynamodb", {}).get("NewImage") or {}
-            item = {k: _deserializer.deserialize(v) for k, v in image.items()}
-            if item.get("sk") != "event":
-                continue
+        for event_id, sequence_number in outbox_inserts(raw_event):
             try:
-                if not self.deliver(str(item["pk"])):
-                    failures.append(record["dynamodb"].get("SequenceNumber", ""))
+                if not self.deliver(event_id):
+                    failures.append(sequence_number)
             except Exception:  # noqa: BLE001 - retried by the stream; logged for operators
-                log.exception("dispatch of %s failed", item.get("pk"))
-                failures.append(record["dynamodb"].get("SequenceNumber", ""))
+                log.exception("dispatch of %s failed", event_id)
+                failures.append(sequence_number)
         return {"batchItemFailures": [{"itemIdentifier": s} for s in failures]}
 
     def deliver(self, event_id: str) -> bool:

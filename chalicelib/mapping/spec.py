@@ -123,7 +123,7 @@ class GradeScaleFile(StrictModel):
     kind: Literal["grade_scale"]
     name: str | None = Field(None, description="Defaults to the file name; mappings use the scale named grade_scale")
     description: str | None = None
-    levels: list[str] = Field(min_length=1, description="Lowest first, e.g. [D, C, B, A, S]")
+    levels: list[str] = Field(min_length=2, description="Lowest first, e.g. [D, C, B, A, S]")
 
 
 # ----------------------------------------------------------------------------- problems

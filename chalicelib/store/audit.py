@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.consent import PERSONAL_CATEGORIES
-from chalicelib.domain.state import consent_key, golden_key
+from chalicelib.domain.state import StateKey
 from chalicelib.store import dynamo, keys
 
 GENESIS = "0" * 64
@@ -224,15 +224,13 @@ def stored_head(chain_id: str) -> ChainHead | None:
     from chalicelib.runtime.settings import get_settings
 
     s = get_settings()
-    if chain_id.startswith(keys.REJECTION_CHAIN):
+    owner = keys.chain_owner(chain_id)
+    if owner is None:
         return None  # one-entry chains written alone; nothing else holds their head
-    if chain_id.startswith(keys.EVENT_CHAIN):
-        owner = dynamo.get(s.events_table, *keys.event(chain_id.removeprefix(keys.EVENT_CHAIN)))
-    elif chain_id.startswith(keys.INPUT_CHAIN):
-        owner = dynamo.get(s.state_table, *keys.dedupe(chain_id.removeprefix(keys.INPUT_CHAIN)))
-    elif chain_id.startswith(keys.CONSENT_CHAIN):
-        owner = dynamo.get(s.state_table, *keys.state(consent_key(chain_id.removeprefix(keys.CONSENT_CHAIN))))
+    if isinstance(owner, StateKey):
+        item = dynamo.get(s.state_table, *keys.state(owner))
+    elif owner == keys.INPUT_OWNER:
+        item = dynamo.get(s.state_table, *keys.dedupe(chain_id.removeprefix(keys.INPUT_CHAIN)))
     else:
-        entity, _, entity_id = chain_id.partition("#")
-        owner = dynamo.get(s.state_table, *keys.state(golden_key(entity, entity_id)))
-    return ChainHead.of(owner) if owner else None
+        item = dynamo.get(s.events_table, *keys.event(owner[1]))
+    return ChainHead.of(item) if item else None

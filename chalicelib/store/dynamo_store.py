@@ -31,7 +31,7 @@ from chalicelib.store.port import ChainAppend, InputMark, Plan, QuarantineMark, 
 
 MAX_ITEMS = 100
 BOOKKEEPING = ("pk", "sk", "version", "audit_seq", "audit_hash")
-INPUT = "input"  # token name of the input's dedupe item
+INPUT = keys.INPUT_OWNER  # token name of the input's dedupe item
 
 
 def version_of(item: dict[str, Any] | None) -> int | None:
@@ -140,20 +140,11 @@ class DynamoStore:
 
     def _owner(self, append: ChainAppend, plan: Plan) -> Any:
         """Which item of the plan keeps this chain's head (None: a chain of its own, no head kept)."""
-        chain = append.chain
-        if append.headless or chain.startswith(keys.REJECTION_CHAIN):
+        if append.headless:
             return None
-        if chain.startswith(keys.INPUT_CHAIN):
-            return INPUT
-        if chain.startswith(keys.EVENT_CHAIN):
-            return ("event", chain.removeprefix(keys.EVENT_CHAIN))
-        if chain.startswith(keys.CONSENT_CHAIN):
-            owner = StateKey("consent", (chain.removeprefix(keys.CONSENT_CHAIN),))
-        else:
-            entity, _, entity_id = chain.partition("#")
-            owner = StateKey("golden", (entity, entity_id))
-        if owner not in plan.puts:
-            raise ValueError(f"audit chain {chain}: its head lives on {owner}, which this plan does not write")
+        owner = keys.chain_owner(append.chain)
+        if isinstance(owner, StateKey) and owner not in plan.puts:
+            raise ValueError(f"audit chain {append.chain}: its head lives on {owner}, which this plan does not write")
         return owner
 
     @staticmethod
@@ -275,6 +266,19 @@ class DynamoStore:
 
 
 # --------------------------------------------------------------------------- item shapes
+
+
+def outbox_inserts(stream_event: dict[str, Any]) -> list[tuple[str, str]]:
+    """(event id, stream sequence number) of each outbox event a DynamoDB stream batch inserted."""
+    inserted = []
+    for record in stream_event.get("Records", []):
+        if record.get("eventName") != "INSERT":
+            continue
+        change = record.get("dynamodb", {})
+        image = dynamo.from_item(change.get("NewImage") or {})
+        if image.get("sk") == keys.event("")[1] and image.get("pk"):
+            inserted.append((str(image["pk"]), str(change.get("SequenceNumber", ""))))
+    return inserted
 
 
 def outbox_snapshot(item: dict[str, Any]) -> Snapshot:

@@ -122,6 +122,25 @@ def rejection_chain(receipt_id: str) -> str:
     return f"{REJECTION_CHAIN}{receipt_id}"
 
 
+INPUT_OWNER = "input"  # an input's chain head lives on its dedupe item
+ChainOwner = StateKey | str | tuple[str, str] | None
+
+
+def chain_owner(chain: str) -> ChainOwner:
+    """Which item keeps a chain's head: a state item, the input's dedupe item (INPUT_OWNER),
+    an outbox event ``("event", id)``, or nobody (a refusal's one-entry chain)."""
+    if chain.startswith(REJECTION_CHAIN):
+        return None
+    if chain.startswith(INPUT_CHAIN):
+        return INPUT_OWNER
+    if chain.startswith(EVENT_CHAIN):
+        return ("event", chain.removeprefix(EVENT_CHAIN))
+    if chain.startswith(CONSENT_CHAIN):
+        return StateKey("consent", (chain.removeprefix(CONSENT_CHAIN),))
+    entity, _, entity_id = chain.partition("#")
+    return StateKey("golden", (entity, entity_id))
+
+
 def audit_entry(chain: str, seq: int) -> Key:
     return (chain, f"{seq:012d}")
 

@@ -135,7 +135,7 @@ class MemoryStore:
     def _chain(self, plan: Plan) -> dict[Any, ChainHead]:
         heads: dict[Any, ChainHead] = {}
         for append in plan.audit:
-            owner = None if append.headless else _owner(append.chain)
+            owner = None if append.headless else keys.chain_owner(append.chain)
             if owner is None:
                 head = ChainHead()
             else:
@@ -145,14 +145,3 @@ class MemoryStore:
             if owner is not None:
                 heads[owner] = after
         return heads
-
-
-def _owner(chain: str) -> Any:
-    if chain.startswith(keys.REJECTION_CHAIN):
-        return None
-    if chain.startswith(keys.INPUT_CHAIN):
-        return "input"
-    if chain.startswith(keys.CONSENT_CHAIN):
-        return StateKey("consent", (chain.removeprefix(keys.CONSENT_CHAIN),))
-    entity, _, entity_id = chain.partition("#")
-    return StateKey("golden", (entity, entity_id))

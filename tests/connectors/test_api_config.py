@@ -42,7 +42,7 @@ def test_valid_file():
 def test_literal_secret_is_refused_at_its_line():
     _, found = problems(GOOD.replace("{secretsmanager: salesbridge/acme, key: client_secret}", "hunter2"))
     assert found == [
-        "connectors/acme.yaml:10:5: api.auth.client_secret: secrets must be references "
+        "connectors/acme.yaml:10:20: api.auth.client_secret: secrets must be references "
         "({ssm: /path}, {secretsmanager: name} or {env: VAR}), never literal values"
     ]
 
@@ -65,7 +65,7 @@ def test_wrong_auth_type_and_bad_url():
             "base_url: https://acme.my.salesforce.com", "base_url: acme.my.salesforce.com"
         )
     )
-    assert any(p.startswith("connectors/acme.yaml:4:3: api.base_url: must be an absolute http(s) URL") for p in found)
+    assert any(p.startswith("connectors/acme.yaml:4:13: api.base_url: must be an absolute http(s) URL") for p in found)
     assert any(p.startswith("connectors/acme.yaml:7:5: api.auth.type:") and "oauth2_client_credentials" in p for p in found)
 
 

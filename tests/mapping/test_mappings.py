@@ -96,7 +96,7 @@ def test_broken_fixture_reports_every_problem_with_position():
         ("broken_customer.yaml", 16, 18, "fields.email.transforms[0]"),
         ("broken_customer.yaml", 18, 11, "fields.credit_limit.expr"),
         ("broken_customer.yaml", 19, 3, "fields.colour"),
-        ("broken_customer.yaml", 22, 5, "fields.phone.nullable"),
+        ("broken_customer.yaml", 22, 15, "fields.phone.nullable"),
         ("broken_customer.yaml", 24, 12, "fields.is_distributor.value"),
         ("broken_customer.yaml", 25, 3, "fields.region"),
         ("broken_customer.yaml", 30, 11, "fields.city.when"),
