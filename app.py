@@ -51,6 +51,7 @@ def _admin(handler: Callable[..., Any]) -> Callable[..., Response]:
         from chalicelib.api.auth import require_admin
 
         request = app.current_request
+        assert request is not None
         try:
             actor = require_admin(dict(request.headers))
             return _json(200, handler(actor, request, **params))
@@ -90,7 +91,8 @@ def webhook(connector: str) -> Response:
         # Not acknowledged, so the vendor retries once the configuration is fixed: nothing is lost.
         return _json(503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health"})
     reply = receive(connector, request, config, _settings())
-    return Response(body=reply.body, status_code=reply.status, headers=reply.headers)
+    headers: dict[str, str | list[str]] = dict(reply.headers)
+    return Response(body=reply.body, status_code=reply.status, headers=headers)
 
 
 @app.route("/health", methods=["GET"])

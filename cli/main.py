@@ -187,7 +187,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         stream = connector.api.stream(args.stream)
     except (KeyError, ValueError):
         raise CliError(
-            f"connector {args.connector!r} has no stream {args.stream!r}; streams: {', '.join(s.name for s in connector.streams)}"
+            f"connector {args.connector!r} has no stream {args.stream!r}; streams: {', '.join(s.name for s in connector.api.streams)}"
         ) from None
     try:
         result = backfill(
@@ -357,12 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(ROOT))
     p.set_defaults(func=cmd_config_validate)
 
-    try:
-        from cli.mappings import register
-    except ImportError:
-        register = None
-    if register is not None:
-        register(sub)
+    from cli.mappings import register
+
+    register(sub)
     return parser
 
 

@@ -103,7 +103,7 @@ def usage_report(settings: Settings, entity_key: str) -> dict[str, Any]:
     fired = [v["details"] for v in views if v["action"] == "trigger_fired"]
     by_rule = Counter(f"{d.get('type')}" for d in fired)
     dropped = Counter(cat for v in views if v["action"] == "consent_dropped" for cat in (v.get("details", {}).get("fields") or {}).values())
-    deliveries = Counter()
+    deliveries: Counter[str] = Counter()
     for d in fired:
         for item in audit.read_chain(settings.audit_table, keys.event_chain(str(d.get("event_id")))):
             view = audit.entry_view(item)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar, get_args, overload
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from chalicelib.config.problems import Problem
-from chalicelib.config.yaml_lines import Position
+from chalicelib.config.yaml_lines import LocatedDict, Position
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -89,10 +89,10 @@ def _problem(error: ErrorDetails, doc: Any, filename: str, models: list[type[Bas
     if loc and loc[-1] == "[key]":  # a dict key that is not allowed: report the key itself
         parts, position, node, container = _locate(doc, loc[:-1], missing=False, at_value=False)
         expected = error.get("ctx", {}).get("expected")
-        message = f"unknown key {loc[-2]!r}" + (f"; expected one of {expected}" if expected else f": {error.get('msg')}")
-        return Problem(filename, position[0], position[1], _dotted(root, parts), message)
+        unknown = f"unknown key {loc[-2]!r}" + (f"; expected one of {expected}" if expected else f": {error.get('msg')}")
+        return Problem(filename, position[0], position[1], _dotted(root, parts), unknown)
     parts, position, node, container = _locate(doc, loc, missing=kind == "missing", at_value=kind not in KEY_ERRORS)
-    message = hint(error, node) if hint else None
+    message: str | None = hint(error, node) if hint else None
     if kind in ("union_tag_invalid", "union_tag_not_found") and message is None:
         tag = _tag_name(error)
         if tag is not None and isinstance(node, dict):
@@ -110,13 +110,14 @@ def _locate(doc: Any, loc: tuple[Any, ...], *, missing: bool, at_value: bool) ->
     the last element of a "missing" error: the key that is not there, reported at its parent.
     A wrong value is reported where the value starts (``at_value``), an unknown key at the key.
     """
-    node, container = doc, None
+    node: Any = doc
+    container: Any = None
     position: Position = getattr(doc, "position", (1, 1))
     parts: list[str | int] = []
     for index, element in enumerate(loc):
         last = index == len(loc) - 1
         if isinstance(node, dict) and not isinstance(element, int) and element in node:
-            if hasattr(node, "where"):
+            if isinstance(node, LocatedDict):
                 position = node.where_value(element) if at_value and _last_present(loc, index, node[element]) else node.where(element)
             parts.append(element)
             container, node = node, node[element]

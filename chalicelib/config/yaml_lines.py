@@ -18,7 +18,7 @@ from chalicelib.errors import ConfigError
 Position = tuple[int, int]  # (line, column), 1-based
 
 
-class LocatedDict(dict):
+class LocatedDict(dict[Any, Any]):
     """A dict that knows the position of itself, each key and each value."""
 
     position: Position = (1, 1)
@@ -41,7 +41,7 @@ def subset(doc: LocatedDict, names: tuple[str, ...]) -> LocatedDict:
     return part
 
 
-class LocatedList(list):
+class LocatedList(list[Any]):
     position: Position = (1, 1)
     item_positions: list[Position]
 
@@ -55,10 +55,13 @@ def _pos(node: yaml.Node) -> Position:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when available: ~5x faster
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~5x faster
+
+
+class _LocatingLoader(_SafeLoader):  # type: ignore[misc,valid-type]  # a base chosen at import time
     """SafeLoader (no arbitrary objects) that records positions; rejects duplicate keys."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(None, None, "expected a mapping", node.start_mark)
         self.flatten_mapping(node)
@@ -83,7 +86,7 @@ class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml
             result.value_positions[key] = _pos(value_node)
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:
         result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
         result.position = _pos(node)
         result.item_positions = [_pos(child) for child in node.value]

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
-from chalicelib.config.yaml_lines import subset
+from chalicelib.config.yaml_lines import LocatedDict, subset
 
 Kind = Literal["salesforce", "hubspot", "odoo", "shopify", "generic_rest"]
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
@@ -240,7 +240,7 @@ class ApiSections(StrictModel):
 # ------------------------------------------------------------------ validation with positions
 def validate_api_sections(located: Any, filename: str) -> tuple[ApiSections | None, list[Problem]]:
     """Validate ``kind``/``api``/``streams`` of a loaded connector file; every problem names where to edit."""
-    if not isinstance(located, dict):
+    if not isinstance(located, LocatedDict):
         return None, [Problem(filename, 1, 1, "", "a connector file must be a mapping")]
     data = subset(located, ("kind", "api", "streams"))
     data["name"] = located.get("name") or _stem(filename)

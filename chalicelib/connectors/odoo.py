@@ -30,7 +30,7 @@ class OdooSource(Source):
     default_id_field = "id"
     default_cursor_field = "write_date"
 
-    def __init__(self, connector: Any, stream: Any, client: Any, resolve: Callable[[dict], str] | None = None):
+    def __init__(self, connector: Any, stream: Any, client: Any, resolve: Callable[[dict[str, Any]], str] | None = None):
         super().__init__(connector, stream, client)
         auth = connector.api.auth
         self.database = connector.api.database
@@ -86,8 +86,8 @@ class OdooSource(Source):
         field = self.cursor_field
         extra = [tuple(t) if isinstance(t, list) else t for t in self.stream.domain]
         if self.strict(after, overlap):
-            ts = odoo_datetime(after.modified)  # type: ignore[union-attr]
-            return [*extra, "|", (field, ">", ts), "&", (field, "=", ts), (self.id_field, ">", int(after.id))]  # type: ignore[union-attr]
+            ts = odoo_datetime(after.modified)
+            return [*extra, "|", (field, ">", ts), "&", (field, "=", ts), (self.id_field, ">", int(after.id))]
         lower = self.lower_bound(after, overlap)
         return [*extra, (field, ">=", odoo_datetime(lower))] if lower is not None else extra
 

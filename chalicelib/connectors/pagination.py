@@ -178,7 +178,7 @@ class OffsetPaginator(Paginator):
     def advance(self, page: Page, records: list[Any]) -> None:
         super().advance(page, records)
         if not self.finished:
-            self.offset = int(self.token)  # type: ignore[arg-type]
+            self.offset = int(str(self.token))
 
     def apply(self, request: RequestSpec, token: Hashable) -> RequestSpec:
         return _place(request, self.location, self.offset_param, token)
@@ -220,7 +220,7 @@ class PageNumberPaginator(Paginator):
     def advance(self, page: Page, records: list[Any]) -> None:
         super().advance(page, records)
         if not self.finished:
-            self.number = int(self.token)  # type: ignore[arg-type]
+            self.number = int(str(self.token))
 
     def apply(self, request: RequestSpec, token: Hashable) -> RequestSpec:
         return _place(request, self.location, self.page_param, token)

@@ -9,7 +9,7 @@ from chalicelib.connectors.api_config import ApiSections, StreamConfig
 from chalicelib.connectors.base import Source
 from chalicelib.connectors.rate_budget import BucketStore
 
-Resolver = Callable[[dict], str]
+Resolver = Callable[[dict[str, Any]], str]
 
 
 def build_client(

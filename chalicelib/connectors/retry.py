@@ -57,7 +57,8 @@ def vendor_error(body: bytes) -> tuple[str | None, str]:
     if isinstance(data, dict):
         err = data.get("error")
         if isinstance(err, dict):  # JSON-RPC
-            inner = err.get("data") if isinstance(err.get("data"), dict) else err
+            data_part = err.get("data")
+            inner: dict[str, Any] = data_part if isinstance(data_part, dict) else err
             return inner.get("name") or str(err.get("code")), str(inner.get("message", ""))
         code = (
             data.get("errorType") or data.get("category") or data.get("name") or data.get("code") or (err if isinstance(err, str) else None)
@@ -119,9 +120,9 @@ class RetryPolicy:
         """Retry-After when the vendor gave one (plus ≤10 % jitter), else full-jitter exponential."""
         hint = getattr(error, "retry_after", None)
         if hint is not None:
-            return hint * (1.0 + 0.1 * self.jitter())
+            return float(hint) * (1.0 + 0.1 * self.jitter())
         ceiling = min(self.max_wait, self.initial_wait * (2 ** (attempt - 1)))
-        return ceiling * (0.5 + 0.5 * self.jitter())
+        return float(ceiling * (0.5 + 0.5 * self.jitter()))
 
     def retrying(self) -> tenacity.Retrying:
         import httpx

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.dispatch.subscribers import Subscribers, Target
+from chalicelib.dispatch.subscribers import AnyTarget, Subscribers
 from chalicelib.dispatch.targets import SENDERS
 from chalicelib.errors import ConflictError, DeliveryFailed
 from chalicelib.runtime.settings import Settings
@@ -75,7 +75,7 @@ class Dispatcher:
             self._record(item, states, attempts)
         return all(s.get("status") in ("delivered", "dead") for s in states.values())
 
-    def _try_target(self, target: Target, event: dict[str, Any], state: dict[str, Any], attempts: list[Attempt]) -> dict[str, Any]:
+    def _try_target(self, target: AnyTarget, event: dict[str, Any], state: dict[str, Any], attempts: list[Attempt]) -> dict[str, Any]:
         """Up to TRIES_PER_INVOCATION attempts with jittered exponential backoff (tenacity).
 
         Attempts count across invocations; at ``max_attempts``, or on an answer that
@@ -105,7 +105,7 @@ class Dispatcher:
         attempts.append(Attempt(target.name, True, detail))
         return {"status": "delivered", "attempts": done, "delivered_at": datetime.now(UTC).isoformat()}
 
-    def _send(self, sender: Callable[..., str], target: Target, event: dict[str, Any], attempts: list[Attempt]) -> str:
+    def _send(self, sender: Callable[..., str], target: AnyTarget, event: dict[str, Any], attempts: list[Attempt]) -> str:
         """One attempt; every failure is recorded for the audit trail and raised as DeliveryFailed."""
         try:
             return sender(target, event, bus=self.settings.event_bus_name, secret=self.secret, http=self._client())

@@ -54,10 +54,13 @@ class DingTalkRobotTarget(Target):
     url: str = DINGTALK_ROBOT_URL
 
 
+AnyTarget = EventBridgeTarget | HttpTarget | WeComRobotTarget | DingTalkRobotTarget
+
+
 class Subscribers(StrictModel):
     kind: Literal["subscribers"] = "subscribers"
     max_attempts: int = Field(5, ge=1, le=50, description="Delivery attempts per target before dead-lettering")
-    targets: list[EventBridgeTarget | HttpTarget | WeComRobotTarget | DingTalkRobotTarget] = Field(default_factory=list)
+    targets: list[AnyTarget] = Field(default_factory=list)
 
 
 DEFAULT = Subscribers(targets=[EventBridgeTarget(name="eventbridge")])

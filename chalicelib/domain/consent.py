@@ -47,7 +47,7 @@ def allowed(item: dict[str, Any] | None, category: str | None, opt_in: tuple[str
     status = ((item or {}).get("categories") or {}).get(category, {}).get("status")
     if status is None:
         return category not in opt_in
-    return status == "granted"
+    return bool(status == "granted")
 
 
 @dataclass(frozen=True)

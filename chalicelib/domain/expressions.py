@@ -273,8 +273,8 @@ def _ordered(op: Callable[[Any, Any], bool], symbol: str) -> Callable[[Any, Any]
 
 def _equal(left: Any, right: Any) -> bool:
     if _is_number(left) and _is_number(right):
-        return to_number(left) == to_number(right)
-    return left == right
+        return bool(to_number(left) == to_number(right))
+    return bool(left == right)
 
 
 def _contains(left: Any, right: Any) -> bool:
@@ -348,7 +348,8 @@ class _Compiler:
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
             raise self.fail(node, f"{_node_label(node)} is not allowed in expressions")
-        return method(node)
+        evaluator: Evaluator = method(node)
+        return evaluator
 
     def _Constant(self, node: ast.Constant) -> Evaluator:
         value = node.value

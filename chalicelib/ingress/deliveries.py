@@ -9,7 +9,7 @@ is harmless downstream. Money stays exact: JSON numbers with a fraction become D
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -226,7 +226,7 @@ def split_shopify(connector: str, shape: ShopifyShape, delivery: VerifiedDeliver
 
 def _object_of(shape: Any, record: dict[str, Any], position: int) -> str:
     if shape.object:
-        return shape.object
+        return str(shape.object)
     value = _text_id(path_get(record, shape.object_path))
     if value is None:
         raise DeliveryError(f"record #{position} has no object type at '{shape.object_path}'")
@@ -301,7 +301,7 @@ def split_callback(connector: str, shape: CallbackShape, delivery: VerifiedDeliv
     return [_record(connector, delivery, object_type, event, key, receipt_id, None)]
 
 
-_SPLITTERS = {
+_SPLITTERS: dict[str, Callable[[str, Any, VerifiedDelivery, str | None], list[InboundRecord]]] = {
     "hubspot": split_hubspot,
     "salesforce_outbound": split_salesforce_outbound,
     "shopify": split_shopify,

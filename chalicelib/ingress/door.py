@@ -106,7 +106,7 @@ def _verifier(connector: Any) -> Any:
 def _inbound_request(connector_name: str, request: Any, body: bytes) -> Any:
     from urllib.parse import urlencode
 
-    from chalicelib.ingress.request import InboundRequest
+    from chalicelib.ingress.request import Headers, InboundRequest
 
     headers = dict(request.headers or {})
     context = getattr(request, "context", None) or {}
@@ -119,7 +119,7 @@ def _inbound_request(connector_name: str, request: Any, body: bytes) -> Any:
     return InboundRequest(
         method=request.method,
         path=path,
-        headers=headers,
+        headers=Headers(headers),
         body=body,
         received_at=datetime.now(UTC),
         query=query,

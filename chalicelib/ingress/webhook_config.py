@@ -139,10 +139,13 @@ class GenericHmacConfig(_Scheme):
         return self
 
 
+HubSpotVersion = Literal["v1", "v2", "v3"]
+
+
 class HubSpotConfig(_Scheme):
     scheme: Literal["hubspot"]
     secrets: Secrets
-    versions: list[Literal["v1", "v2", "v3"]] = Field(default_factory=lambda: ["v3"], min_length=1)
+    versions: list[HubSpotVersion] = Field(default_factory=lambda: list[HubSpotVersion](["v3"]), min_length=1)
     tolerance_seconds: Tolerance = DEFAULT_TOLERANCE_SECONDS
     url: str | None = Field(None, description="Public URL HubSpot calls, when the Lambda cannot see it (custom domain, stage)")
 

@@ -159,7 +159,9 @@ def _copy(value: Any) -> Any:
 
 def _prune(doc: Any, loc: tuple[Any, ...]) -> bool:
     """Remove the node an error points at (so the rest of the file can still be checked)."""
-    parent, key, node = None, None, doc
+    parent: Any = None
+    key: Any = None
+    node: Any = doc
     for item in loc:
         if isinstance(node, dict) and item in node:
             parent, key, node = node, item, node[item]
@@ -168,8 +170,7 @@ def _prune(doc: Any, loc: tuple[Any, ...]) -> bool:
     if parent is None:
         return False
     if isinstance(parent, list):
-        parent[key] = None
-        parent.remove(None)
+        del parent[key]
     else:
         del parent[key]
     return True

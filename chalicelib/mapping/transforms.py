@@ -305,7 +305,8 @@ def _build_date(arg: Any, ctx: BuildContext) -> Transform:
             return None
         if ctx.timezone is not None:
             moment = moment.astimezone(ctx.timezone)
-        return moment.date()
+        day: date = moment.date()
+        return day
 
     return moment_date
 
@@ -454,6 +455,13 @@ def _build_pick(arg: Any, ctx: BuildContext) -> Transform:
 # ----------------------------------------------------------------------------- numbers
 
 
+def _number(value: Any) -> Decimal:
+    """``to_decimal`` of a value known not to be None."""
+    number = to_decimal(value)
+    assert number is not None
+    return number
+
+
 def _decimal_arg(arg: Any, name: str) -> Decimal:
     if isinstance(arg, bool) or not isinstance(arg, (int, float, str)):
         raise TransformConfigError(f"{name} must be a number")
@@ -475,8 +483,8 @@ def _build_scale(arg: Any, ctx: BuildContext) -> Transform:
     if operation == "divide":
         if factor == 0:
             raise TransformConfigError("scale.divide must not be 0")
-        return lambda value: None if value is None else to_decimal(value) / factor
-    return lambda value: None if value is None else to_decimal(value) * factor
+        return lambda value: None if value is None else _number(value) / factor
+    return lambda value: None if value is None else _number(value) * factor
 
 
 def _build_round(arg: Any, ctx: BuildContext) -> Transform:
@@ -488,7 +496,7 @@ def _build_round(arg: Any, ctx: BuildContext) -> Transform:
     def round_half_up(value: Any) -> Decimal | None:
         if value is None:
             return None
-        rounded = to_decimal(value).quantize(quantum, rounding=ROUND_HALF_UP)
+        rounded = _number(value).quantize(quantum, rounding=ROUND_HALF_UP)
         return rounded if rounded else rounded.copy_abs()  # no "-0.00"
 
     return round_half_up

@@ -20,7 +20,7 @@ from chalicelib.domain.state import golden_key
 from chalicelib.errors import ConflictError, EventAlreadyStored, RecordMappingError, RetryLater, TriggerInputError
 from chalicelib.mapping import MappingSet
 from chalicelib.pipeline.evaluate import Evaluation, Rules, evaluate, state_keys, to_canonical
-from chalicelib.pipeline.record_outcome import RecordOutcome
+from chalicelib.pipeline.record_outcome import RecordOutcome, Status
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, keys
 from chalicelib.store.audit import AuditEntry
@@ -131,7 +131,7 @@ class Processor:
             event.mappingversion = event.mappingversion or record.mapping_version
         plan = self._plan(inbound, snapshot, evaluation, entity_key, correlation, replay_by)
         self.store.commit(plan)
-        status = "stale" if outcome.stale else "applied"
+        status: Status = "stale" if outcome.stale else "applied"
         return RecordOutcome(status, inbound.dedupe_key, entity_key, [e.id for e in outcome.events], evaluation=evaluation)
 
     def _plan(

@@ -128,7 +128,7 @@ def _read_secrets_manager(ref: SecretsManagerSecret) -> str:
         except UnicodeDecodeError:
             raise SecretError(f"{ref.describe()}: binary secret is not UTF-8 text") from None
     if ref.key is None:
-        return raw
+        return str(raw)
     try:
         document = json.loads(raw)
     except ValueError:
@@ -225,4 +225,5 @@ def resolve(ref: SsmSecret | SecretsManagerSecret | EnvSecret | dict[str, Any]) 
             ref = _REF_ADAPTER.validate_python(ref)
         except ValueError:
             raise SecretError("not a secret reference: expected {ssm: ...}, {secretsmanager: ..., key: ...} or {env: ...}") from None
+    assert not isinstance(ref, dict)
     return default_resolver().get(ref)

@@ -125,7 +125,7 @@ def verify_items(items: list[dict[str, Any]]) -> list[str]:
 def entry_view(item: dict[str, Any]) -> dict[str, Any]:
     """An audit item as the API shows it: the hashed entry plus its hash."""
     try:
-        body = json.loads(item["entry"])
+        body: dict[str, Any] = json.loads(item["entry"])
     except (KeyError, ValueError):
         body = {k: v for k, v in item.items() if k != "entry"}
     body["hash"] = item.get("hash")

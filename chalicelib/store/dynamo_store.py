@@ -247,7 +247,7 @@ class DynamoStore:
             raise ConflictError(str(exc)) from exc
         if code != "TransactionCanceledException":
             raise exc
-        reasons = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
+        reasons = exc.response.get("CancellationReasons") or []
         duplicate_events = []
         for action, reason in zip(actions, reasons, strict=False):
             failed = reason.get("Code")

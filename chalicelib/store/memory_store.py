@@ -105,8 +105,8 @@ class MemoryStore:
                 record = plan.input.record
                 previous = self.inputs.get(record.dedupe_key)
                 head = heads.get("input", previous.head if previous else ChainHead())
-                mark = {"status": plan.input.status, "entity": plan.input.entity}
-                self.inputs[record.dedupe_key] = _Versioned(mark, (previous.version if previous else 0) + 1, head)
+                outcome = {"status": plan.input.status, "entity": plan.input.entity}
+                self.inputs[record.dedupe_key] = _Versioned(outcome, (previous.version if previous else 0) + 1, head)
                 if plan.input.keep_raw:
                     self.raw_inputs.append(record)
                 qid = keys.quarantine_id(record.dedupe_key)

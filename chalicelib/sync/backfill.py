@@ -24,7 +24,7 @@ def backfill(
     progress: Callable[[PageProgress], None] | None = None,
     client: Any = None,
     store: WatermarkStore | None = None,
-    resolve: Callable[[dict], str] | None = None,
+    resolve: Callable[[dict[str, Any]], str] | None = None,
     rate_limit_pause: float = 60.0,
     max_rate_limit_pauses: int = 60,
     sleep: Callable[[float], None] = time.sleep,

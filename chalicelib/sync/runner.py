@@ -104,7 +104,7 @@ def run_stream(
     store: WatermarkStore,
     client: Any = None,
     budget_store: BucketStore | None = None,
-    resolve: Callable[[dict], str] | None = None,
+    resolve: Callable[[dict[str, Any]], str] | None = None,
     stop_margin: float = 10.0,
     on_page: Callable[[PageProgress], None] | None = None,
     run_id: str | None = None,

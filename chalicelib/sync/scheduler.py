@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.connectors.api_config import interval_seconds
+from chalicelib.domain.inbound import InboundRecord
 from chalicelib.runtime.settings import Settings
 
 log = logging.getLogger("salesbridge.sync")
@@ -36,7 +37,7 @@ def run_due_streams(config: Any, settings: Settings, deadline: Callable[[], floa
 
     leases, watermarks, budgets = SyncLeases(settings), DynamoWatermarkStore(settings), DynamoBucketStore(settings)
 
-    def sink(records: list) -> None:
+    def sink(records: list[InboundRecord]) -> None:
         queue.send(records, settings.inbound_queue_url)
 
     runs: list[StreamRun] = []

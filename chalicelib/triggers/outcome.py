@@ -12,8 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.events import CloudEvent, deterministic_id
-
-StateKey = tuple[str, str]
+from chalicelib.domain.state import StateKey
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,6 @@ class AuditNote:
 @dataclass
 class Outcome:
     puts: dict[StateKey, dict[str, Any]] = field(default_factory=dict)
-    deletes: list[StateKey] = field(default_factory=list)
     events: list[CloudEvent] = field(default_factory=list)
     notes: list[AuditNote] = field(default_factory=list)
     changed_fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)

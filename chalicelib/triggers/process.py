@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.canonical import CanonicalRecord
+from chalicelib.domain.events import CloudEvent
 from chalicelib.domain.golden import MergeResult, merge
 from chalicelib.domain.state import StateKey, States, golden_key, orders_key, rebate_basis_key
 from chalicelib.errors import StateKeysMissing
@@ -184,7 +185,7 @@ def _anomalies(
         out.events.append(_anomaly_event(finding, facts, ctx))
 
 
-def _anomaly_event(finding: Finding, facts: OrderFacts, ctx: EventContext):
+def _anomaly_event(finding: Finding, facts: OrderFacts, ctx: EventContext) -> CloudEvent:
     data: dict[str, Any] = {
         "order_id": facts.order_id,
         "customer_id": facts.customer_id,
@@ -223,10 +224,10 @@ def _rebate_contributions(
     """Replace this sale's contribution in each policy's basis (moving it if its period/distributor changed)."""
     for policy in config.policies:
         old_key, new_key = old.get(policy.name), new.get(policy.name)
-        if old_key and old_key != new_key and reader.get(old_key):
-            item = reader.get(old_key)
-            contributions = {k: v for k, v in item.get("contributions", {}).items() if k != ref}
-            _store_basis(old_key, {**item, "contributions": contributions}, policy, ctx, out)
+        stored = reader.get(old_key) if old_key and old_key != new_key else None
+        if old_key and stored:
+            contributions = {k: v for k, v in stored.get("contributions", {}).items() if k != ref}
+            _store_basis(old_key, {**stored, "contributions": contributions}, policy, ctx, out)
         if new_key:
             item = reader.get(new_key) or _empty(new_key, policy)
             contributions = {**item.get("contributions", {}), ref: amount(policy)}
@@ -240,9 +241,10 @@ def _rebate_settlement(
     new_key, old_key = _settlement_key(fields), _settlement_key(before)
     reader.require([k for k in (new_key, old_key) if k])
     policy = config.policy(fields.get("policy"))
-    if old_key and old_key != new_key and reader.get(old_key):
+    stored = reader.get(old_key) if old_key and old_key != new_key else None
+    if old_key and stored:
         old_policy = config.policy(before.get("policy"))
-        item = {k: v for k, v in reader.get(old_key).items() if k != "settlement"}
+        item = {k: v for k, v in stored.items() if k != "settlement"}
         if old_policy:
             _store_basis(old_key, item, old_policy, ctx, out)
     if new_key is None or policy is None:

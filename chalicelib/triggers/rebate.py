@@ -103,9 +103,9 @@ def evaluate(item: dict[str, Any], policy: RebatePolicy, ctx: EventContext) -> t
     ids = (item["distributor"], item["period"], item["policy"])
     if result.out_of_tolerance and not same_as_reported:
         updated = {**item, "reported": {"expected": result.expected, "settled": result.settled}, "open": True}
-        parts = (*ids, number_text(result.expected), number_text(result.settled))
+        parts: tuple[str, ...] = (*ids, number_text(result.expected), number_text(result.settled))
         return updated, [ctx.event(DETECTED, parts, item["settlement"]["id"], _data(item, result))]
-    if not result.out_of_tolerance and item.get("open"):
+    if not result.out_of_tolerance and item.get("open") and reported is not None:
         parts = (
             *ids,
             number_text(Decimal(reported["expected"])),
