@@ -10,7 +10,9 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def header(response: Any, name: str) -> Any:
-    return next((v for k, v in response.headers.items() if k.lower() == name.lower()), None)
+    """A header of a response (or of its headers dict), whatever its case."""
+    headers = response if isinstance(response, dict) else response.headers
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
 
 def csrf_of(html: str) -> str:
