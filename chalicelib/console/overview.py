@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.configuration import Configuration
@@ -12,7 +12,7 @@ from chalicelib.console.charts import Chart, hourly_chart
 from chalicelib.runtime.settings import Settings
 
 HOURS = 24
-EVENT_PAGES = 5  # at most 5 x 200 events are counted per type; the page says when there were more
+EVENT_PAGES = 5  # at most 5 x 200 events are read; the page says when there were more
 DEAD_SHOWN = 20
 
 
@@ -29,14 +29,18 @@ class StreamLag:
 def connector_charts(config: Configuration, settings: Settings, now: datetime) -> dict[str, Chart]:
     from chalicelib.store import stats
 
-    return {name: hourly_chart(stats.read_hours(settings.state_table, name, HOURS, now)) for name in sorted(config.connectors)}
+    return {name: hourly_chart(stats.read_hours(settings.stats_table, name, HOURS, now)) for name in sorted(config.connectors)}
 
 
-def events_by_type(settings: Settings, now: datetime) -> tuple[dict[str, int], bool]:
-    """Events fired in the last 24 hours per type; True when there were more than were counted."""
+def events_by_type(settings: Settings) -> tuple[dict[str, int], bool]:
+    """The newest events (at most 1,000) per type; True when there are older ones not counted.
+
+    Not "in the last 24 hours": an event's time is the source system's time of the change (SPEC),
+    which for a backfill or a late record lies long before it fired.
+    """
     from chalicelib.api.admin import list_events
 
-    params = {"since": (now - timedelta(hours=HOURS)).isoformat(), "limit": "200"}
+    params = {"limit": "200"}
     counts: Counter[str] = Counter()
     for _ in range(EVENT_PAGES):
         page = list_events(settings, params)

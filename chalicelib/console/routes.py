@@ -218,7 +218,7 @@ def console_overview(page: Page) -> Response:
         config = _config()
     except ConfigError as exc:
         return render_page("overview.html", 503, ctx=page, nav="overview", problems=[str(p) for p in exc.problems], health=None)
-    events, more_events = overview.events_by_type(page.settings, now)
+    events, more_events = overview.events_by_type(page.settings)
     return render_page(
         "overview.html",
         ctx=page,

@@ -157,5 +157,5 @@ def _audit_rejection(settings: Settings, connector: str, receipt_id: str, reques
         return False
     from chalicelib.store import stats
 
-    stats.count_refused(settings.state_table, connector)  # the overview's counter; approximate, never fails the reply
+    stats.count_refused(settings.stats_table, connector)  # the overview's counter; approximate, never fails the reply
     return True

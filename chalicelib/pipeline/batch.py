@@ -58,5 +58,5 @@ def process_batch(messages: Iterable[QueueMessage], processor: Processor) -> tup
             log.exception("processing failed for message %s; it will be redelivered", message.message_id)
             failures.append(message.message_id)
             failed_groups.add(message.group_id)
-    stats.count_outcomes(processor.settings.state_table, tally)  # approximate, outside the transactions: see stats.py
+    stats.count_outcomes(processor.settings.stats_table, tally)  # approximate, outside the transactions: see stats.py
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}, outcomes

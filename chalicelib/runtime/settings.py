@@ -28,6 +28,7 @@ class Settings:
     console_key_ref: str = "env:SALESBRIDGE_CONSOLE_KEY"  # signs console sessions and customer links
     privacy_token_ref: str = "env:SALESBRIDGE_PRIVACY_TOKEN"  # the privacy officer's console login
     public_url: str = ""  # the base URL customers' links point at; empty: the URL of the issuing request
+    stats_table: str = "salesbridge-stats"  # the overview's approximate counters
 
 
 def _env(name: str, default: str = "") -> str:
@@ -53,6 +54,7 @@ def get_settings() -> Settings:
         console_key_ref=_env("CONSOLE_KEY_REF", "env:SALESBRIDGE_CONSOLE_KEY"),
         privacy_token_ref=_env("PRIVACY_TOKEN_REF", "env:SALESBRIDGE_PRIVACY_TOKEN"),
         public_url=_env("PUBLIC_URL").rstrip("/"),
+        stats_table=_env("STATS_TABLE", "salesbridge-stats"),
     )
 
 

@@ -1,14 +1,17 @@
 """Per-connector, per-hour counters of what happened to inputs, for the console's overview chart.
 
-One item per (connector, UTC hour) in the state table, ``pk="stats#<connector>"``,
-``sk="hour#2026-11-25T08"``, holding one number per outcome. Each SQS batch adds its
-tallies with one ``UpdateItem … ADD`` per connector (the door adds one per refusal).
+One item per (connector, UTC hour) in their own table (``salesbridge-stats``), ``pk="stats#<connector>"``,
+``sk="hour#2026-11-25T08"``, holding one number per outcome and expiring after 35 days (TTL).
+Each SQS batch adds its tallies with one ``UpdateItem … ADD`` per connector; the door adds one
+per refusal.
 
 The counters are approximate, on purpose: they are written after the batch, outside the
 records' transactions, so a batch that is redelivered after a crash counts its records
 again, and a counter write that fails is logged and dropped. Keeping them exact would put
 a hot item into every record's transaction (conflicts between all records of a connector)
-for a number that only draws a chart; the audit trail stays the exact account.
+for a number that only draws a chart; the audit trail stays the exact account. They live
+apart from the state table because they are not state: a replayed or redelivered input
+must leave the state exactly as one delivery would, and the counters cannot promise that.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ log = logging.getLogger("salesbridge.stats")
 
 # What the overview shows; "received" counts every input a batch finished with.
 OUTCOMES = ("received", "applied", "stale", "skipped", "duplicate", "quarantined", "refused")
+RETENTION_DAYS = 35
 
 
 def hour_of(at: datetime) -> str:
@@ -40,14 +44,18 @@ def add(table: str, connector: str, counts: Mapping[str, int], at: datetime | No
     wanted = {name: int(n) for name, n in counts.items() if n and name in OUTCOMES}
     if not wanted:
         return True
-    hour = hour_of(at or datetime.now(UTC))
+    moment = at or datetime.now(UTC)
+    hour = hour_of(moment)
     names = {f"#{name}": name for name in wanted}
     values = {f":{name}": {"N": str(n)} for name, n in wanted.items()}
+    values[":expires"] = {"N": str(int((moment + timedelta(days=RETENTION_DAYS)).timestamp()))}
     try:
         aws.client("dynamodb").update_item(
             TableName=table,
             Key=_key(connector, hour),
-            UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in wanted),
+            UpdateExpression="ADD "
+            + ", ".join(f"#{name} :{name}" for name in wanted)
+            + " SET expires_at = if_not_exists(expires_at, :expires)",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )

@@ -18,7 +18,7 @@ def count_requests(client: Any) -> list[str]:
 def test_a_batch_adds_its_outcomes_with_one_request_per_connector(aws):
     from chalicelib.runtime import aws as clients
 
-    table = aws.env["STATE_TABLE"]
+    table = aws.env["STATS_TABLE"]
     calls = count_requests(clients.client("dynamodb"))
     at = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
     made = stats.count_outcomes(table, [("crm", "applied"), ("crm", "duplicate"), ("crm", "applied"), ("erp", "quarantined")], at)
@@ -35,9 +35,19 @@ def test_a_batch_adds_its_outcomes_with_one_request_per_connector(aws):
     assert stats.count_outcomes(table, []) == 0
 
 
-def test_a_counter_that_cannot_be_written_is_logged_not_raised(aws, caplog):
+def test_a_counter_that_cannot_be_written_is_dropped_not_raised(aws):
     assert stats.add("salesbridge-no-such-table", "crm", {"applied": 1}) is False
-    assert "could not add" in caplog.text
+
+
+def test_counters_expire_after_their_retention(aws):
+    from chalicelib.runtime import aws as clients
+
+    at = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+    stats.add(aws.env["STATS_TABLE"], "crm", {"applied": 1}, at)
+    item = clients.client("dynamodb").get_item(
+        TableName=aws.env["STATS_TABLE"], Key={"pk": {"S": "stats#crm"}, "sk": {"S": "hour#2026-11-25T08"}}
+    )
+    assert int(item["Item"]["expires_at"]["N"]) == int((at + timedelta(days=stats.RETENTION_DAYS)).timestamp())
 
 
 def test_the_pipeline_and_the_door_count_what_happened(stack):
@@ -47,5 +57,5 @@ def test_the_pipeline_and_the_door_count_what_happened(stack):
     drain()
     from chalicelib.runtime.settings import get_settings
 
-    (hour,) = stats.read_hours(get_settings().state_table, "demo_crm", 1)
+    (hour,) = stats.read_hours(get_settings().stats_table, "demo_crm", 1)
     assert hour.counts == {"received": 2, "applied": 1, "quarantined": 1, "refused": 1}
