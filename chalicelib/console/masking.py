@@ -11,11 +11,14 @@ everything else in the payload (unmapped keys included) is masked.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from chalicelib.configuration import Configuration
+
+_QUOTED = re.compile(r"""(['"])(.*?)\1""")
 
 
 class Masker:
@@ -40,6 +43,12 @@ class Masker:
 
     def fields(self, values: dict[str, Any]) -> dict[str, Any]:
         return {name: self.field(name, value) for name, value in values.items()}
+
+    def reason(self, message: str, field: str | None) -> str:
+        """A quarantine reason about a personal field quotes the bad value (``not a valid e-mail address: 'x'``): mask it."""
+        if self.reveal or field not in self.personal:
+            return message
+        return _QUOTED.sub(lambda m: m.group(1) + str(self.mask(m.group(2))) + m.group(1), message)
 
     def raw_input(self, payload: Any, mapping: str | None) -> Any:
         """The payload with every value outside the mapping's non-personal paths masked."""

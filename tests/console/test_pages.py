@@ -378,3 +378,18 @@ def api_gateway_event(method: str, path: str, headers: dict[str, str], body: str
         "body": body,
         "isBase64Encoded": False,
     }
+
+
+def test_a_reason_quoting_a_personal_value_is_masked_for_operators(client):
+    post_demo(client, demo_body(email="not-an-address@", updated_at="2026-11-03T08:00:00+08:00"))
+    drain()
+    from chalicelib.api.admin import list_quarantine
+
+    (record,) = list_quarantine(settings(), {"status": "open"})["records"]
+    assert "not-an-address@" in record["message"] and record["field"] == "email"
+    operator = logged_in(client)
+    for path in ("/console/quarantine", f"/console/quarantine/{record['id']}"):
+        status, _, html = operator.get(path)
+        assert status == 200 and "not-an-address@" not in html and "not a valid e-mail address: &#39;masked:" in html
+    _, _, html = logged_in(client, PRIVACY_TOKEN, "dora").get(f"/console/quarantine/{record['id']}")
+    assert "not-an-address@" in html
