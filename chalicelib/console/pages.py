@@ -7,9 +7,12 @@ and calls the same operator functions as the JSON API (chalicelib/api).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
+
+if TYPE_CHECKING:
+    from chalicelib.console.masking import Masker
 
 CUSTOMER_CSRF = "customer-csrf/v1"
 
@@ -78,6 +81,8 @@ def operator_page(handler: Callable[..., Response]) -> Callable[..., Response]:
     """Console routes: a valid session (else the login page), a CSRF token on every POST, errors as pages."""
 
     def wrapped(request: Any, **params: Any) -> Response:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         from chalicelib.api.errors import ApiError
         from chalicelib.config.problems import ConfigError
         from chalicelib.console import render, session
@@ -100,12 +105,14 @@ def operator_page(handler: Callable[..., Response]) -> Callable[..., Response]:
             return _error(page, 503, "The configuration does not load.", prefix, [str(p) for p in exc.problems])
         except ConsoleUnavailable as exc:
             return _error(None, 503, str(exc), prefix)
+        except (BotoCoreError, ClientError) as exc:
+            return _error(page, 503, f"AWS did not answer ({type(exc).__name__}); nothing was changed unless the page said so. Try again.")
 
     wrapped.__name__ = handler.__name__
     return wrapped
 
 
-def _masker(page: Page, config: Any) -> Any:
+def _masker(page: Page, config: Any) -> Masker:
     from chalicelib.console.masking import Masker
 
     return Masker(config, reveal=page.session.sees_personal_data)

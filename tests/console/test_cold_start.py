@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHECK = """
 import json, sys
 import app
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("jinja2", "markupsafe", "yaml") or m.startswith("chalicelib.console"))))
+loaded = [m for m in sys.modules if m.split(".")[0] in ("jinja2", "markupsafe", "yaml") or m.startswith("chalicelib.console")]
+print(json.dumps(sorted(loaded)))
 """
 
 

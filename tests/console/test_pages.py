@@ -393,3 +393,15 @@ def test_a_reason_quoting_a_personal_value_is_masked_for_operators(client):
         assert status == 200 and "not-an-address@" not in html and "not a valid e-mail address: &#39;masked:" in html
     _, _, html = logged_in(client, PRIVACY_TOKEN, "dora").get(f"/console/quarantine/{record['id']}")
     assert "not-an-address@" in html
+
+
+def test_when_aws_does_not_answer_a_page_says_so_with_a_503(client, monkeypatch):
+    from chalicelib.runtime import aws
+    from tests.console.conftest import free_port
+
+    browser = logged_in(client)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    aws.reset_clients()
+    status, _, html = browser.get("/console/quarantine")
+    assert status == 503 and "AWS did not answer (EndpointConnectionError)" in html
