@@ -8,6 +8,7 @@ from typing import Any
 
 from chalice import Chalice, Rate, Response
 
+from chalicelib.console.routes import console
 from chalicelib.errors import ApiError
 from chalicelib.runtime import tracing
 
@@ -15,6 +16,7 @@ tracing.install()
 
 app = Chalice(app_name="salesbridge")
 app.api.binary_types = []  # webhook bodies are read raw below, whatever their content type
+app.register_blueprint(console)  # /console and the customers' /my-data/{link} pages (chalicelib/console)
 
 INBOUND_QUEUE = "salesbridge-inbound.fifo"
 WEBHOOK_CONTENT_TYPES = [
@@ -192,7 +194,7 @@ def usage(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import entity_key_from
 
     params = _query(request)
-    return sovereignty.usage_report(_settings(), entity_key_from(params.get("entity"), params.get("source")))
+    return sovereignty.usage_report(_settings(), entity_key_from(params.get("entity"), params.get("source")), _config())
 
 
 @app.route("/erase", methods=["POST"])
@@ -206,6 +208,17 @@ def erase(actor: str, request: Any) -> Any:
         raise ApiError(400, "confirmation_required", 'erasure cannot be undone: send {"confirm": true}')
     key = entity_key_from(params.get("entity"), params.get("source"))
     return sovereignty.erase(_settings(), key, actor, _config().pii_key)
+
+
+@app.route("/customer-links", methods=["POST"])
+@_admin
+def customer_link(actor: str, request: Any) -> Any:
+    from chalicelib.api.admin import entity_key_from
+    from chalicelib.console.links import base_url, issue_link
+
+    params = _query(request)
+    key = entity_key_from(params.get("entity"), params.get("source"))
+    return issue_link(_settings(), key, _json_body(request).get("days", 7), actor, base_url(request, _settings()))
 
 
 @app.route("/mappings/try", methods=["POST"])
@@ -251,7 +264,8 @@ def process_inbound(event: Any) -> dict[str, Any]:
     from chalicelib.pipeline.batch import messages_from_event, process_batch
     from chalicelib.pipeline.processor import Processor
 
-    response, _ = process_batch(messages_from_event(event.to_dict()), Processor.of(_config(), _settings()))
+    settings = _settings()
+    response, _ = process_batch(messages_from_event(event.to_dict()), Processor.of(_config(), settings), settings.stats_table)
     return response
 
 

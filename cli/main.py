@@ -228,6 +228,12 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_customer_link(args: argparse.Namespace) -> int:
+    """A signed, expiring link to the customer's data-usage page (数据使用看板), to send them."""
+    _print(_call(args, "POST", "/customer-links", {"entity": args.entity, "source": args.source}, body={"days": args.days}))
+    return 0
+
+
 def _use_local_stack(args: argparse.Namespace) -> None:
     if getattr(args, "local", False):
         local = _local_env()
@@ -326,6 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     entity_args(p)
     p.add_argument("--yes", action="store_true", help="confirm; erasure cannot be undone")
     p.set_defaults(func=cmd_erase)
+
+    p = sub.add_parser("customer-link", help="a signed link to a customer's data-usage page, valid --days days")
+    entity_args(p)
+    p.add_argument("--days", type=int, default=7, help="how long the link works (1 to 90 days, default 7)")
+    p.set_defaults(func=cmd_customer_link)
 
     p = sub.add_parser("dry-run", help="what a payload would do on the running stack: record, state diff, events")
     p.add_argument("mapping", help="a deployed mapping's name (demo_crm_customer) or an edited mapping file")

@@ -79,6 +79,8 @@ TABLES: tuple[Table, ...] = (
     ),
     # Recently received raw inputs, for replay and mapping regression diffs.
     Table("InputsTable", "INPUTS_TABLE", f"{PREFIX}-inputs", ttl_attribute="expires_at"),
+    # Approximate counters per connector and hour for the console's overview (chalicelib/store/stats.py).
+    Table("StatsTable", "STATS_TABLE", f"{PREFIX}-stats", ttl_attribute="expires_at"),
 )
 
 QUEUES: tuple[Queue, ...] = (

@@ -32,6 +32,8 @@ LOCAL_SECRETS = {
     # Local-only values; deployed stages read theirs from SSM / Secrets Manager.
     "SALESBRIDGE_ADMIN_TOKEN": "local-admin-token",
     "SALESBRIDGE_PII_KEY": "local-pii-key",
+    "SALESBRIDGE_CONSOLE_KEY": "local-console-key",
+    "SALESBRIDGE_PRIVACY_TOKEN": "local-privacy-token",
 }
 
 
@@ -151,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nsalesbridge is running\n"
             f"  API            http://127.0.0.1:{args.port}   (admin token: {env['SALESBRIDGE_ADMIN_TOKEN']})\n"
+            f"  console        http://127.0.0.1:{args.port}/console   (log in with the admin token; privacy officer: "
+            f"{env['SALESBRIDGE_PRIVACY_TOKEN']})\n"
             f"  AWS stand-in   {env['AWS_ENDPOINT_URL']}\n"
             f"  worker         polling the inbound queue and the events stream\n"
             f"Press Ctrl-C to stop.\n",

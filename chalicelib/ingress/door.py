@@ -157,4 +157,7 @@ def _audit_rejection(settings: Settings, connector: str, receipt_id: str, reques
     except Exception:  # noqa: BLE001 - answered with a 503 (retry) instead of an unaudited refusal; logged for operators
         log.exception("could not audit rejection %s (%s)", receipt_id, reason)
         return False
+    from chalicelib.store import stats
+
+    stats.count_refused(settings.stats_table, connector)  # the overview's counter; approximate, never fails the reply
     return True

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.pipeline.processor import Processor
 from chalicelib.pipeline.record_outcome import RecordOutcome
+from chalicelib.store import stats
 
 log = logging.getLogger("salesbridge.pipeline")
 
@@ -35,10 +36,14 @@ def messages_from_event(raw_event: dict[str, Any]) -> list[QueueMessage]:
     ]
 
 
-def process_batch(messages: Iterable[QueueMessage], processor: Processor) -> tuple[dict[str, Any], list[RecordOutcome]]:
+def process_batch(
+    messages: Iterable[QueueMessage], processor: Processor, stats_table: str | None = None
+) -> tuple[dict[str, Any], list[RecordOutcome]]:
+    """``stats_table``: where the overview's hourly counts go (None: not counted)."""
     failures: list[str] = []
     failed_groups: set[str] = set()
     outcomes: list[RecordOutcome] = []
+    tally: list[tuple[str, str]] = []  # (connector, status) for the overview's counters
     for message in messages:
         if message.group_id in failed_groups:
             failures.append(message.message_id)
@@ -46,6 +51,7 @@ def process_batch(messages: Iterable[QueueMessage], processor: Processor) -> tup
         try:
             inbound = InboundRecord.from_message(message.body)
             outcomes.append(processor.process(inbound))
+            tally.append((inbound.connector, outcomes[-1].status))
         except ValidationError:
             # Not one of our messages: leave it to the dead-letter queue, where it is kept.
             log.error("unreadable queue message %s", message.message_id)
@@ -55,4 +61,6 @@ def process_batch(messages: Iterable[QueueMessage], processor: Processor) -> tup
             log.exception("processing failed for message %s; it will be redelivered", message.message_id)
             failures.append(message.message_id)
             failed_groups.add(message.group_id)
+    if stats_table:
+        stats.count_outcomes(stats_table, tally)  # approximate, outside the transactions: see stats.py
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}, outcomes

@@ -25,6 +25,10 @@ class Settings:
     pii_key_ref: str
     admin_token_ref: str
     stage: str
+    console_key_ref: str = "env:SALESBRIDGE_CONSOLE_KEY"  # signs console sessions and customer links
+    privacy_token_ref: str = "env:SALESBRIDGE_PRIVACY_TOKEN"  # the privacy officer's console login
+    public_url: str = ""  # the base URL customers' links point at; empty: the URL of the issuing request
+    stats_table: str = "salesbridge-stats"  # the overview's approximate counters
 
 
 def _env(name: str, default: str = "") -> str:
@@ -47,6 +51,10 @@ def get_settings() -> Settings:
         pii_key_ref=_env("PII_KEY_REF", "env:SALESBRIDGE_PII_KEY"),
         admin_token_ref=_env("ADMIN_TOKEN_REF", "env:SALESBRIDGE_ADMIN_TOKEN"),
         stage=_env("SALESBRIDGE_STAGE", "local"),
+        console_key_ref=_env("CONSOLE_KEY_REF", "env:SALESBRIDGE_CONSOLE_KEY"),
+        privacy_token_ref=_env("PRIVACY_TOKEN_REF", "env:SALESBRIDGE_PRIVACY_TOKEN"),
+        public_url=_env("PUBLIC_URL").rstrip("/"),
+        stats_table=_env("STATS_TABLE", "salesbridge-stats"),
     )
 
 
