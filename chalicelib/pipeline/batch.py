@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.pipeline.processor import Processor
 from chalicelib.pipeline.record_outcome import RecordOutcome
+from chalicelib.runtime import observability
 
 log = logging.getLogger("salesbridge.pipeline")
 
@@ -45,7 +46,9 @@ def process_batch(messages: Iterable[QueueMessage], processor: Processor) -> tup
             continue
         try:
             inbound = InboundRecord.from_message(message.body)
-            outcomes.append(processor.process(inbound))
+            with observability.record(inbound):
+                outcomes.append(processor.process(inbound))
+                observability.processed(inbound, outcomes[-1].status, entity=outcomes[-1].entity_key)
         except ValidationError:
             # Not one of our messages: leave it to the dead-letter queue, where it is kept.
             log.error("unreadable queue message %s", message.message_id)
@@ -53,6 +56,7 @@ def process_batch(messages: Iterable[QueueMessage], processor: Processor) -> tup
             failed_groups.add(message.group_id)
         except Exception:  # noqa: BLE001 - any failure: redeliver this message and its group's later ones
             log.exception("processing failed for message %s; it will be redelivered", message.message_id)
+            observability.count("RecordsFailed")
             failures.append(message.message_id)
             failed_groups.add(message.group_id)
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}, outcomes

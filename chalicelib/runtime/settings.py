@@ -25,6 +25,7 @@ class Settings:
     pii_key_ref: str
     admin_token_ref: str
     stage: str
+    ssm_prefix: str = "/salesbridge"  # where relative secret references live; deployed: /salesbridge/<stage>
 
 
 def _env(name: str, default: str = "") -> str:
@@ -47,6 +48,7 @@ def get_settings() -> Settings:
         pii_key_ref=_env("PII_KEY_REF", "env:SALESBRIDGE_PII_KEY"),
         admin_token_ref=_env("ADMIN_TOKEN_REF", "env:SALESBRIDGE_ADMIN_TOKEN"),
         stage=_env("SALESBRIDGE_STAGE", "local"),
+        ssm_prefix=_env("SSM_PREFIX", "/salesbridge"),
     )
 
 
