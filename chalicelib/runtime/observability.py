@@ -122,14 +122,19 @@ def configure_logging(stream: IO[str] | None = None) -> logging.Handler:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
-    app_logger = logging.getLogger("salesbridge")  # Chalice gives it its own plain handler at ERROR
-    app_logger.handlers = []
-    app_logger.propagate = True
-    app_logger.setLevel(logging.NOTSET)
+    _through_root(logging.getLogger("salesbridge"))
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
     _configured = True
     return handler
+
+
+def _through_root(app_logger: logging.Logger) -> None:
+    """Chalice gives the app's logger ("salesbridge") a plain handler at ERROR when the app is created."""
+    if app_logger.handlers or not app_logger.propagate:
+        app_logger.handlers = []
+        app_logger.propagate = True
+        app_logger.setLevel(logging.NOTSET)
 
 
 @contextmanager
@@ -137,6 +142,8 @@ def invocation(function: str) -> Iterator[None]:
     """One Lambda invocation: its log lines name the function; its metrics are written at the end."""
     if not _configured and wanted():
         configure_logging()
+    elif _configured:
+        _through_root(logging.getLogger("salesbridge"))  # the app may have been created since
     token = _context.set({"function": function})
     try:
         yield
