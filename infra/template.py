@@ -134,6 +134,7 @@ def build(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     _restrict_rest_api(res)
     res.update(resources.cloudformation_resources())
     res.update(monitoring.stack_resources(functions))
+    res["OperatorPolicy"] = _operator_policy()
     template["Parameters"] = parameters(stage)
     template["Conditions"] = conditions()
     template["Outputs"] = _outputs()
@@ -229,6 +230,26 @@ def _restrict_rest_api(res: dict[str, Any]) -> None:
     ]
 
 
+def _operator_policy() -> dict[str, Any]:
+    """Attach to the operators' roles or groups: calling the operator API is all it allows."""
+    return {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": {"Fn::Sub": f"salesbridge ${{{STAGE}}}: call the operator API (./salesbridge against this stage)"},
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "execute-api:Invoke",
+                        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestAPI}/*"},
+                    }
+                ],
+            },
+        },
+    }
+
+
 def _outputs() -> dict[str, Any]:
     outputs: dict[str, Any] = {
         "AdminApiUrl": {
@@ -240,6 +261,7 @@ def _outputs() -> dict[str, Any]:
             "Value": {"Fn::Sub": "https://${WebhookApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
         },
         "AlarmTopic": {"Value": monitoring.alarm_topic()},
+        "OperatorPolicyArn": {"Description": "Attach to the people (roles) who run ./salesbridge", "Value": {"Ref": "OperatorPolicy"}},
     }
     for table in resources.TABLES:
         outputs[table.logical_id] = {"Value": {"Ref": table.logical_id}}
