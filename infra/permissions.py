@@ -31,7 +31,7 @@ class Grant:
 # ----------------------------------------------------------------------------- resource ARNs
 def table(logical_id: str, *, indexes: bool = False) -> Callable[[], list[Any]]:
     def arns() -> list[Any]:
-        found = [{"Fn::GetAtt": [logical_id, "Arn"]}]
+        found: list[Any] = [{"Fn::GetAtt": [logical_id, "Arn"]}]
         if indexes and any(t.indexes for t in resources.TABLES if t.logical_id == logical_id):
             found.append({"Fn::Sub": f"${{{logical_id}.Arn}}/index/*"})
         return found

@@ -87,17 +87,28 @@ def test_metrics_are_written_as_emf_per_invocation(harness, capsys):
     assert per_connector["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["connector", "service"], ["service"]]
 
 
-def test_an_accepted_webhook_and_an_operator_read_import_no_observability_library():
-    """Cold start: Powertools is imported only when a line is logged or a metric counted."""
-    probe = (
-        "import sys, json; sys.path.insert(0, '.');"
-        "import app; from chalice.test import Client;"
-        "c = Client(app.app, stage_name='local'); c.__enter__();"
-        "r = c.http.get('/health');"
-        "print(json.dumps({'status': r.status_code, 'loaded': sorted(m for m in sys.modules if m.startswith('aws_lambda_powertools'))}))"
-    )
-    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_XRAY_SDK_ENABLED": "false", "PATH": "/usr/bin:/bin", "SALESBRIDGE_PII_KEY": "k"}
+def test_an_accepted_webhook_and_health_import_no_observability_library(aws):
+    """Cold start: Powertools is imported only when a line is logged or a metric counted, not on the door's happy path."""
+    import os
+
+    body = demo_body().decode()
+    probe = f"""
+import json, sys
+sys.path.insert(0, '.')
+import app
+from chalice.test import Client
+from tests.stack import demo_signature
+client = Client(app.app, stage_name='local')
+client.__enter__()
+health = client.http.get('/health').status_code
+body = {body!r}.encode()
+headers = {{'Content-Type': 'application/json', 'X-Demo-Signature': demo_signature(body)}}
+door = client.http.post('/webhooks/demo_crm', headers=headers, body=body)
+loaded = sorted(m for m in sys.modules if m.startswith('aws_lambda_powertools'))
+print(json.dumps({{'health': health, 'door': door.status_code, 'loaded': loaded}}))
+"""
+    env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "SALESBRIDGE_")) or k.endswith(("_TABLE", "_URL", "_NAME"))}
+    env.update(PATH="/usr/bin:/bin", SALESBRIDGE_PII_KEY="k", AWS_LAMBDA_FUNCTION_NAME="salesbridge-test-webhooks", SALESBRIDGE_LOCAL="1")
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout.splitlines()[-1])
-    assert outcome == {"status": 200, "loaded": []}
+    assert json.loads(result.stdout.splitlines()[-1]) == {"health": 200, "door": 202, "loaded": []}
