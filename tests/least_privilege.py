@@ -145,6 +145,7 @@ _SQS_BATCH = {
     "DeleteMessageBatch": "DeleteMessage",
     "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
 }
+_S3_ACTIONS = {"HeadObject": "GetObject", "ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadBucket": "ListBucket"}
 _NO_AUTHORISATION = {("sts", "GetCallerIdentity")}  # IAM never denies it
 
 
@@ -181,6 +182,9 @@ def requests_of(service: str, operation: str, params: dict[str, Any]) -> list[tu
         secret = params["SecretId"]
         # A name matches its ARN with AWS's 6-character suffix; the stand-in gives the same shape.
         return [(f"secretsmanager:{operation}", secret if secret.startswith("arn:") else _arn("secretsmanager", f"secret:{secret}-AbCdEf"))]
+    if service == "s3" and "Bucket" in params:
+        target = f"arn:aws:s3:::{params['Bucket']}" + (f"/{params['Key']}" if "Key" in params else "")
+        return [(f"s3:{_S3_ACTIONS.get(operation, operation)}", target)]
     return [(f"{service}:{operation}", "*")]
 
 

@@ -63,10 +63,10 @@ class Gateway:
         signed_names = presented.split("SignedHeaders=")[1].split(",")[0].split(";")
         kept = {k: v for k, v in headers.items() if k.lower() in signed_names}
         request = AWSRequest(method=method, url=self.url + path, data=body, headers=kept)
+        request.context["timestamp"] = headers["X-Amz-Date"]  # the time the client signed at
         signer = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "execute-api", "eu-central-1")
-        request.context["timestamp"] = headers["X-Amz-Date"]
-        signer.add_auth(request)
-        return request.headers["Authorization"] == presented
+        string_to_sign = signer.string_to_sign(request, signer.canonical_request(request))
+        return presented.endswith(f"Signature={signer.signature(string_to_sign, request)}")
 
     def close(self) -> None:
         self.server.shutdown()
