@@ -83,8 +83,7 @@ SECRETS = (
 # key, cross-references, audit entries, outbox events, the raw input kept for replay), or the
 # quarantine record. The operator API runs the same code for a replay.
 PROCESSOR = (
-    Grant(("dynamodb:BatchGetItem",), tables(STATE), "the state a record needs, in one read"),
-    Grant(("dynamodb:GetItem",), tables(STATE, QUARANTINE), "a record's dedupe key and its quarantine entry"),
+    Grant(("dynamodb:BatchGetItem",), tables(STATE, QUARANTINE), "all a record needs (state, dedupe key, quarantine entry) in one read"),
     Grant(("dynamodb:PutItem",), tables(*ALL_TABLES), "the per-record transaction's items, or the quarantine record"),
     *SECRETS,
 )
@@ -110,6 +109,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
             ],
             "audit trail, recent inputs, events and quarantine listings",
         ),
+        Grant(("dynamodb:GetItem",), tables(STATE, QUARANTINE), "one record: golden state, consent, a quarantined record"),
         Grant(("dynamodb:UpdateItem",), tables(QUARANTINE), "a replay closes the quarantined record"),
         Grant(("dynamodb:BatchWriteItem",), tables(STATE, AUDIT), "erasure deletes the customer's items and audit entries"),
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(EVENTS), "re-drive reads an event and records its delivery"),
