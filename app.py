@@ -254,8 +254,8 @@ def mapping_regression(actor: str, request: Any, name: str) -> Any:
 @_admin
 def events_redrive(actor: str, request: Any) -> Any:
     """Deliver again the events whose dispatch did not finish (the stream gave up on them)."""
+    from chalicelib.api.redrive import deadline_from, redrive
     from chalicelib.dispatch.deliver import Dispatcher
-    from chalicelib.dispatch.redrive import deadline_from, redrive
     from chalicelib.runtime.secrets import default_resolver
 
     body = _json_body(request)

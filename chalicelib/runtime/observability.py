@@ -35,9 +35,16 @@ _configured = False
 
 
 class Inbound(Protocol):
-    connector: str
-    dedupe_key: str
-    receipt_id: str | None
+    """What a record's log context needs (an InboundRecord has it)."""
+
+    @property
+    def connector(self) -> str: ...
+
+    @property
+    def dedupe_key(self) -> str: ...
+
+    @property
+    def receipt_id(self) -> str | None: ...
 
 
 # ----------------------------------------------------------------------------- metrics
