@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, IAMAuthorizer, Rate, Response
 
 from chalicelib.console.routes import console
 from chalicelib.errors import ApiError
@@ -17,6 +17,10 @@ tracing.install()
 app = Chalice(app_name="salesbridge")
 app.api.binary_types = []  # webhook bodies are read raw below, whatever their content type
 app.register_blueprint(console)  # /console and the customers' /my-data/{link} pages (chalicelib/console)
+
+# Operator routes: AWS IAM (SigV4) at API Gateway in deployed stages; the local stack checks a
+# bearer token instead (chalicelib/api/auth.py). Every route except the door and /health has it.
+OPERATOR = IAMAuthorizer()
 
 INBOUND_QUEUE = "salesbridge-inbound.fifo"
 WEBHOOK_CONTENT_TYPES = [
@@ -47,7 +51,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 
 def _admin(handler: Callable[..., Any]) -> Callable[..., Response]:
-    """Admin routes: bearer auth, JSON errors, never a 500 for bad input."""
+    """Admin routes: the verified caller (IAM, or the local token), JSON errors, never a 500 for bad input."""
 
     def wrapped(**params: Any) -> Response:
         from chalicelib.api.auth import require_admin
@@ -55,7 +59,7 @@ def _admin(handler: Callable[..., Any]) -> Callable[..., Response]:
         request = app.current_request
         assert request is not None
         try:
-            actor = require_admin(dict(request.headers))
+            actor = require_admin(dict(request.headers), request.context)
             return _json(200, handler(actor, request, **params))
         except ApiError as exc:
             return _json(exc.status, exc.body(), exc.headers)
@@ -78,6 +82,20 @@ def _settings():
     from chalicelib.runtime.settings import get_settings
 
     return get_settings()
+
+
+@app.middleware("all")
+def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Every invocation: JSON log lines that name the function, its metrics written at the end."""
+    from chalicelib.runtime import observability
+
+    with observability.invocation(_function_name(event)):
+        return get_response(event)
+
+
+def _function_name(event: Any) -> str:
+    context = getattr(event, "context", None) or app.lambda_context
+    return str(getattr(context, "function_name", None) or "api")
 
 
 # ----------------------------------------------------------------------------- the door
@@ -110,7 +128,7 @@ def health() -> Response:
 
 
 # ----------------------------------------------------------------------------- operator surface
-@app.route("/audit", methods=["GET"])
+@app.route("/audit", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def audit_trail(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import audit_trail as read
@@ -118,7 +136,7 @@ def audit_trail(actor: str, request: Any) -> Any:
     return read(_settings(), _query(request))
 
 
-@app.route("/audit/verify", methods=["GET"])
+@app.route("/audit/verify", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def audit_verify(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import verify_chain
@@ -126,7 +144,7 @@ def audit_verify(actor: str, request: Any) -> Any:
     return verify_chain(_settings(), _query(request))
 
 
-@app.route("/state", methods=["GET"])
+@app.route("/state", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def state(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import entity_state
@@ -134,7 +152,7 @@ def state(actor: str, request: Any) -> Any:
     return entity_state(_settings(), _query(request))
 
 
-@app.route("/events", methods=["GET"])
+@app.route("/events", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def events(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import list_events
@@ -142,7 +160,7 @@ def events(actor: str, request: Any) -> Any:
     return list_events(_settings(), _query(request))
 
 
-@app.route("/quarantine", methods=["GET"])
+@app.route("/quarantine", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def quarantine_list(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import list_quarantine
@@ -150,7 +168,7 @@ def quarantine_list(actor: str, request: Any) -> Any:
     return list_quarantine(_settings(), _query(request))
 
 
-@app.route("/quarantine/{qid}", methods=["GET"])
+@app.route("/quarantine/{qid}", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def quarantine_get(actor: str, request: Any, qid: str) -> Any:
     from chalicelib.api.admin import get_quarantined
@@ -158,7 +176,7 @@ def quarantine_get(actor: str, request: Any, qid: str) -> Any:
     return get_quarantined(_settings(), qid)
 
 
-@app.route("/quarantine/{qid}/replay", methods=["POST"])
+@app.route("/quarantine/{qid}/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
     from chalicelib.api.admin import replay_one
@@ -166,7 +184,7 @@ def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
     return replay_one(_config(), _settings(), qid, actor)
 
 
-@app.route("/quarantine/replay", methods=["POST"])
+@app.route("/quarantine/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import replay_matching
@@ -174,7 +192,7 @@ def quarantine_replay_matching(actor: str, request: Any) -> Any:
     return replay_matching(_config(), _settings(), _json_body(request), actor)
 
 
-@app.route("/consent", methods=["GET", "PUT"])
+@app.route("/consent", methods=["GET", "PUT"], authorizer=OPERATOR)
 @_admin
 def consent_registry(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
@@ -187,7 +205,7 @@ def consent_registry(actor: str, request: Any) -> Any:
     return sovereignty.set_consent(_config(), _settings(), key, _json_body(request), actor)
 
 
-@app.route("/usage", methods=["GET"])
+@app.route("/usage", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def usage(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
@@ -197,7 +215,7 @@ def usage(actor: str, request: Any) -> Any:
     return sovereignty.usage_report(_settings(), entity_key_from(params.get("entity"), params.get("source")), _config())
 
 
-@app.route("/erase", methods=["POST"])
+@app.route("/erase", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def erase(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
@@ -210,7 +228,7 @@ def erase(actor: str, request: Any) -> Any:
     return sovereignty.erase(_settings(), key, actor, _config().pii_key)
 
 
-@app.route("/customer-links", methods=["POST"])
+@app.route("/customer-links", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def customer_link(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import entity_key_from
@@ -221,7 +239,7 @@ def customer_link(actor: str, request: Any) -> Any:
     return issue_link(_settings(), key, _json_body(request).get("days", 7), actor, base_url(request, _settings()))
 
 
-@app.route("/mappings/try", methods=["POST"])
+@app.route("/mappings/try", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_try_edited(actor: str, request: Any) -> Any:
     from chalicelib.api.mappings import try_edited
@@ -229,7 +247,7 @@ def mapping_try_edited(actor: str, request: Any) -> Any:
     return try_edited(_config(), _settings(), _json_body(request))
 
 
-@app.route("/mappings/{name}/try", methods=["POST"])
+@app.route("/mappings/{name}/try", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_try(actor: str, request: Any, name: str) -> Any:
     from chalicelib.api.mappings import try_mapping
@@ -237,12 +255,28 @@ def mapping_try(actor: str, request: Any, name: str) -> Any:
     return try_mapping(_config(), _settings(), name, _json_body(request))
 
 
-@app.route("/mappings/{name}/regression", methods=["POST"])
+@app.route("/mappings/{name}/regression", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_regression(actor: str, request: Any, name: str) -> Any:
     from chalicelib.api.mappings import regression
 
     return regression(_config(), _settings(), name, _json_body(request))
+
+
+@app.route("/events/redrive", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def events_redrive(actor: str, request: Any) -> Any:
+    """Deliver again the events whose dispatch did not finish (the stream gave up on them)."""
+    from chalicelib.api.redrive import deadline_from, redrive
+    from chalicelib.dispatch.deliver import Dispatcher
+    from chalicelib.runtime.secrets import default_resolver
+
+    body = _json_body(request)
+    limit = body.get("limit", 100)
+    if type(limit) is not int or not 1 <= limit <= 1000:
+        raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 1000")
+    dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
+    return redrive(dispatcher.deliver, _settings(), limit=limit, seconds_left=deadline_from(app.lambda_context)).view()
 
 
 def _json_body(request: Any) -> dict[str, Any]:

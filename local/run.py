@@ -53,6 +53,9 @@ def stack_environment(aws_port: int) -> dict[str, str]:
     env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{aws_port}"
     env.update({k: env.get(k, v) for k, v in LOCAL_SECRETS.items()})
     env["SALESBRIDGE_STAGE"] = "local"
+    env["SALESBRIDGE_JSON_LOGS"] = "1"  # the worker's and the API's log lines are JSON, with EMF metrics, as in Lambda
+    # The operator routes' IAM authorizer is API Gateway's; locally the bearer token stands in (chalicelib/api/auth.py).
+    env["PYTHONWARNINGS"] = "ignore:IAMAuthorizer is not a supported in local mode"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

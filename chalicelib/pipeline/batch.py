@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.pipeline.processor import Processor
 from chalicelib.pipeline.record_outcome import RecordOutcome
+from chalicelib.runtime import observability
 from chalicelib.store import stats
 
 log = logging.getLogger("salesbridge.pipeline")
@@ -50,7 +51,9 @@ def process_batch(
             continue
         try:
             inbound = InboundRecord.from_message(message.body)
-            outcomes.append(processor.process(inbound))
+            with observability.record(inbound):
+                outcomes.append(processor.process(inbound))
+                observability.processed(inbound, outcomes[-1].status, entity=outcomes[-1].entity_key)
             tally.append((inbound.connector, outcomes[-1].status))
         except ValidationError:
             # Not one of our messages: leave it to the dead-letter queue, where it is kept.
@@ -59,6 +62,7 @@ def process_batch(
             failed_groups.add(message.group_id)
         except Exception:  # noqa: BLE001 - any failure: redeliver this message and its group's later ones
             log.exception("processing failed for message %s; it will be redelivered", message.message_id)
+            observability.count("RecordsFailed")
             failures.append(message.message_id)
             failed_groups.add(message.group_id)
     if stats_table:

@@ -29,6 +29,7 @@ class Settings:
     privacy_token_ref: str = "env:SALESBRIDGE_PRIVACY_TOKEN"  # the privacy officer's console login
     public_url: str = ""  # the base URL customers' links point at; empty: the URL of the issuing request
     stats_table: str = "salesbridge-stats"  # the overview's approximate counters
+    ssm_prefix: str = "/salesbridge"  # where relative secret references live; deployed: /salesbridge/<stage>
 
 
 def _env(name: str, default: str = "") -> str:
@@ -55,6 +56,7 @@ def get_settings() -> Settings:
         privacy_token_ref=_env("PRIVACY_TOKEN_REF", "env:SALESBRIDGE_PRIVACY_TOKEN"),
         public_url=_env("PUBLIC_URL").rstrip("/"),
         stats_table=_env("STATS_TABLE", "salesbridge-stats"),
+        ssm_prefix=_env("SSM_PREFIX", "/salesbridge"),
     )
 
 
