@@ -27,7 +27,7 @@ from chalicelib.errors import ConfigError
 from chalicelib.mapping import MappingSet, compile_documents
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
 
-MAPPING_KINDS = ("mapping", "grade_scale")
+MAPPING_KINDS = ("mapping", "grade_scale", "code_list")
 CONSENT_KINDS = ("consent_policy",)
 TRIGGER_KINDS = ("triggers", "rebate_policy")
 CONNECTOR_KINDS = ("connector", "subscribers")
@@ -70,7 +70,7 @@ def load_configuration(root: Path) -> Configuration:
         problems += exc.problems
     mappings = triggers = None
     try:
-        mappings = compile_documents(of_kind(mapping_docs, *MAPPING_KINDS))
+        mappings = compile_documents(of_kind(mapping_docs, *MAPPING_KINDS), {c.name: c.system for c in connectors.values()})
     except ConfigError as exc:
         problems += exc.problems
     try:
@@ -89,9 +89,9 @@ def load_configuration(root: Path) -> Configuration:
 
 
 def grade_scale_documents(root: Path) -> list[Document]:
-    """The grade scale files, which an edited mapping is compiled against."""
+    """The grade scale and code list files, which an edited mapping is compiled against."""
     docs, _ = read_documents(root, "mappings", KINDS)
-    return of_kind(docs, "grade_scale")
+    return of_kind(docs, "grade_scale", "code_list")
 
 
 def _consent_policy(docs: list[Document]) -> tuple[tuple[DataCategory, ...], list[Problem]]:
