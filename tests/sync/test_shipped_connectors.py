@@ -117,3 +117,45 @@ def test_a_kingdee_error_fails_the_run_clearly_and_lands_nothing(kingdee_stack):
     assert drain() == 0
     status, _ = get_json(stack, "/state?entity=product%23SKU-001")
     assert status == 404
+
+
+def test_a_pushed_kingdee_order_below_a_synced_floor_price_is_an_anomaly(kingdee_stack):
+    import hashlib
+    import hmac
+    import json
+
+    import app as application
+    from chalicelib.runtime import aws, settings
+
+    stack, server = kingdee_stack
+    assert kingdee_run(application.scheduled_sync(EVENT, _Context()))["records"] == 25
+    assert drain() == 25  # SKU-003: list price 12.1, floor price 10.1
+
+    secret = "kd-webhook-secret"
+    prefix = settings.get_settings().ssm_prefix
+    aws.client("ssm").put_parameter(Name=f"{prefix}/kingdee/webhook-secret", Value=secret, Type="SecureString", Overwrite=True)
+    bill = {
+        "FBillNo": "XSDD000900",
+        "FDate": "2026-11-20T00:00:00",
+        "FModifyDate": "2026-11-20T09:30:00.000",
+        "FDocumentStatus": "C",
+        "FCustId": {"FNumber": "CUST0001"},
+        "FSettleCurrId": {"FNumber": "PRE001"},
+        "FBillAllAmount": 95.0,
+        "FSaleOrderEntry": [
+            {"FEntryID": 900001, "FMaterialId": {"FNumber": "SKU-003"}, "FQty": 10, "FTaxPrice": 9.5, "FDiscount": 0, "FAllAmount": 95.0}
+        ],
+    }
+    body = json.dumps({"object": "SAL_SaleOrder", "bill": bill}, ensure_ascii=False).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    response = stack.http.post(
+        "/webhooks/kingdee", headers={"Content-Type": "application/json", "X-Kingdee-Signature": signature}, body=body
+    )
+    assert response.status_code in (200, 202), response.body
+    assert drain() == 1
+    status, listed = get_json(stack, "/events?type=order.anomaly_detected")
+    assert status == 200, listed
+    rules = [e["event"]["data"].get("rule") for e in listed["events"]]
+    assert rules == ["below_floor_price"], listed
+    finding = listed["events"][0]["event"]["data"]
+    assert "SKU-003" in json.dumps(finding) and "10.1" in json.dumps(finding)
