@@ -334,6 +334,8 @@ def _kind_problems(config: ApiSections) -> list[tuple[tuple[Any, ...], str]]:
         problems.append((("api", "database"), "required for kind 'odoo' (the Odoo database name)"))
     if config.kind == "odoo" and (config.api.auth is None or config.api.auth.type != "basic"):
         problems.append((("api", "auth"), "odoo needs auth type 'basic' (login and API key as password)"))
+    if config.api.timezone and config.kind not in ("kingdee", "generic_rest"):
+        problems.append((("api", "timezone"), f"only for kinds 'kingdee' and 'generic_rest': {config.kind} times carry their zone"))
     if config.kind == "kingdee" and not config.api.database:
         problems.append((("api", "database"), "required for kind 'kingdee' (the data centre id, acctID)"))
     if config.kind == "kingdee" and (config.api.auth is None or config.api.auth.type != "basic"):

@@ -40,17 +40,24 @@ def kingdee_time(moment: datetime, where: tzinfo) -> str:
 
 
 def nest(keys: list[str], row: list[Any]) -> dict[str, Any]:
-    """``["FNumber", "FBaseUnitId.FNumber"]`` + a row → ``{"FNumber": …, "FBaseUnitId": {"FNumber": …}}``."""
+    """``["FNumber", "FBaseUnitId.FNumber"]`` + a row → ``{"FNumber": …, "FBaseUnitId": {"FNumber": …}}``.
+
+    A base-data key asked both alone (its internal id) and with a property keeps the id
+    under ``Id``, as the View API does: ``{"FCustId": {"Id": 1001, "FNumber": "CUST0001"}}``.
+    """
     record: dict[str, Any] = {}
     for key, value in zip(keys, row, strict=True):
         *parents, last = key.split(".")
         node = record
         for part in parents:
             child = node.setdefault(part, {})
-            if not isinstance(child, dict):  # "FCustId" and "FCustId.FNumber" both asked: keep the object
-                child = node[part] = {"": child}
+            if not isinstance(child, dict):
+                child = node[part] = {"Id": child}
             node = child
-        node[last] = value
+        if isinstance(node.get(last), dict):
+            node[last]["Id"] = value
+        else:
+            node[last] = value
     return record
 
 

@@ -17,6 +17,8 @@ from tests.vendor_servers.kingdee import KingdeeServer
 def test_base_data_keys_nest_like_the_view_api():
     keys = ["FNumber", "FBaseUnitId.FNumber", "FBaseUnitId.FName"]
     assert nest(keys, ["SKU-1", "Pcs", "个"]) == {"FNumber": "SKU-1", "FBaseUnitId": {"FNumber": "Pcs", "FName": "个"}}
+    both = {"FCustId": {"Id": 1001, "FNumber": "C1"}}
+    assert nest(["FCustId", "FCustId.FNumber"], [1001, "C1"]) == both == nest(["FCustId.FNumber", "FCustId"], ["C1", 1001])
 
 
 def read_all(config, stream) -> list[dict]:
