@@ -453,9 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(ROOT))
     p.set_defaults(func=cmd_config_validate)
 
+    from cli.dictionary import register as register_dictionary
     from cli.mappings import register
 
     register(sub)
+    register_dictionary(sub)
     return parser
 
 
