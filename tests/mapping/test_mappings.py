@@ -13,7 +13,7 @@ from chalicelib.domain.inbound import InboundRecord
 from chalicelib.errors import ConfigError, RecordMappingError
 from chalicelib.mapping import compile_documents, load_mapping_set
 from chalicelib.mapping.examples import map_payload as dry_run
-from chalicelib.mapping.examples import run_examples
+from chalicelib.mapping.examples import run_example, run_examples
 from chalicelib.mapping.regression import regression_diff
 from chalicelib.mapping.schema import SCHEMA_FILE, schema_text
 from cli.mappings import main as cli_main
@@ -288,3 +288,39 @@ def test_regression_diff():
     assert changes[("k1", "fields.grade")] == ("A", "S")
     assert changes[("k1", "fields.name")] == ("Acme", "<absent>")
     assert changes[("k2", "outcome")] == ("mapped", "error: unknown_value")
+
+
+ORDER_BASE = """\
+kind: mapping
+source: {connector: demo_erp, object: order}
+entity: order
+id: id
+timestamp: changed
+fields:
+  placed_at: {path: placed, transforms: [datetime]}
+examples:
+  - name: placed at midnight UTC
+    input: {id: O-1, changed: "2026-11-01T00:00:00Z", placed: "2026-11-01T00:00:00Z"}
+    expect:
+      source_time: "2026-11-01T00:00:00+00:00"
+      fields: {placed_at: %s}
+"""
+
+
+@pytest.mark.parametrize(
+    "written, passes",
+    [
+        ('"2026-11-01T00:00:00+00:00"', True),  # the same offset written another way
+        ('"2026-11-01T00:00:00Z"', True),
+        ('"2026-11-01T08:00:00+08:00"', False),  # the same instant, but the record does not hold this offset
+        ('"2026-11-01T00:00:01Z"', False),
+        ('"2026-11-01"', False),
+        ("not a time", False),
+    ],
+)
+def test_example_times_compare_as_times_not_text(written, passes):
+    mapping = compile_text(ORDER_BASE % written).find("demo_erp", "order")
+    [result] = [run_example(mapping, example) for example in mapping.examples]
+    assert result.passed is passes, result.differences
+    if not passes:
+        assert result.differences[0].startswith("fields.placed_at: expected")
