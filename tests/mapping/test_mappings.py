@@ -1,6 +1,7 @@
 """Loading, compiling and applying mappings: the shipped files, the broken fixture, partial updates."""
 
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -324,3 +325,44 @@ def test_example_times_compare_as_times_not_text(written, passes):
     assert result.passed is passes, result.differences
     if not passes:
         assert result.differences[0].startswith("fields.placed_at: expected")
+
+
+def docs_block(marker: str) -> str:
+    text = (ROOT / "docs" / "mappings.md").read_text(encoding="utf-8")
+    match = re.search(rf"<!-- {marker} -->\s*```yaml\n(.*?)```", text, re.S)
+    assert match, f"docs/mappings.md has no {marker} block"
+    return match.group(1)
+
+
+RATE_BASED = """\
+kind: mapping
+source: {connector: odoo, object: pos.order}
+entity: pos_sale
+id: id
+timestamp: changed
+lines:
+  path: lines
+  fields:
+    sku: sku
+    quantity: qty
+    unit_price: price_unit
+%s
+examples:
+  - name: 3 x 100.00 at 12.5 %% off
+    input: {id: 1, changed: "2026-11-01T00:00:00Z", lines: [{sku: A, qty: 3, price_unit: 100.00, discount: 12.5}]}
+    expect:
+      fields:
+        lines: [{sku: A, quantity: "3", unit_price: "100.0", discount: "37.50"}]
+"""
+
+
+def test_docs_rate_based_discount_is_the_shipped_rule_and_gives_the_line_amount():
+    snippet = docs_block("rate-discount")
+    assert snippet in (MAPPINGS / "odoo_pos_order.yaml").read_text(encoding="utf-8")  # the docs quote the shipped file
+    mapping = compile_text(RATE_BASED % snippet.rstrip("\n")).find("odoo", "pos.order")
+    [result] = [run_example(mapping, example) for example in mapping.examples]
+    assert result.passed, result.differences
+    [line_] = mapping.apply(
+        {"id": 1, "changed": NOW, "lines": [{"sku": "A", "qty": 3, "price_unit": Decimal("100.00"), "discount": 12.5}]}
+    ).fields["lines"]
+    assert line_["unit_price"] * line_["quantity"] - line_["discount"] == Decimal("262.50")  # the net amount of the line
