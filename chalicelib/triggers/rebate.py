@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain.canonical import OrderLine
 from chalicelib.domain.events import CloudEvent
 from chalicelib.triggers.config import RebatePolicy, Tier
-from chalicelib.triggers.outcome import EventContext, number_text
+from chalicelib.triggers.outcome import EventContext
 
 DETECTED = "rebate.deviation_detected"
 RESOLVED = "rebate.deviation_resolved"
