@@ -93,6 +93,20 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
         return get_response(event)
 
 
+@app.middleware("http")
+def one_error_shape(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Errors Chalice answers itself (405, 415, an unhandled exception) in the routes' shape."""
+    response = get_response(request)
+    if response.status_code >= 400 and isinstance(response.body, dict):
+        from chalicelib.api.errors import from_chalice
+
+        body = from_chalice(response.body)
+        if body is not None:
+            headers = {k: str(v) for k, v in response.headers.items() if k.lower() != "content-type"}
+            return _json(response.status_code, body, headers)
+    return response
+
+
 def _function_name(event: Any) -> str:
     context = getattr(event, "context", None) or app.lambda_context
     return str(getattr(context, "function_name", None) or "api")
