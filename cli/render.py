@@ -74,8 +74,9 @@ def events(data: dict[str, Any]) -> str:
     for item in data.get("events", []):
         event, delivery = item.get("event") or {}, item.get("delivery") or {}
         delivered = [delivery.get("status"), delivery.get("attempts")]
-        rows.append([event.get("time"), event.get("type"), event.get("subject"), *delivered, event.get("id")])
-    body = table(["TIME", "TYPE", "SUBJECT", "DELIVERY", "ATTEMPTS", "ID"], rows) if rows else "no events"
+        targets = delivery.get("targets") or None
+        rows.append([event.get("time"), event.get("type"), event.get("subject"), *delivered, event.get("id"), targets])
+    body = table(["TIME", "TYPE", "SUBJECT", "DELIVERY", "ATTEMPTS", "ID", "TARGETS"], rows) if rows else "no events"
     return body + _next(data)
 
 

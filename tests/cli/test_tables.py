@@ -68,7 +68,7 @@ def test_operator_views_are_tables_by_default_and_json_with_the_flag(live, capsy
 
     code, out = run(capsys, live, "events")
     header, row = out.splitlines()[:2]
-    assert code == 0 and header.split() == ["TIME", "TYPE", "SUBJECT", "DELIVERY", "ATTEMPTS", "ID"]
+    assert code == 0 and header.split() == ["TIME", "TYPE", "SUBJECT", "DELIVERY", "ATTEMPTS", "ID", "TARGETS"]
     assert row.split()[1] == "customer.grade_changed"
 
     code, out = run(capsys, live, "quarantine", "list")
