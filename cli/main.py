@@ -479,8 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_config_validate)
 
     from cli.mappings import register
+    from cli.send import register as register_send
 
     register(sub)
+    register_send(sub, ROOT)
     return parser
 
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,36 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "demo_crm/customer/C-1001"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture()
-def live(stack) -> Iterator[str]:
-    """The app over HTTP on 127.0.0.1 (Chalice's local server, as `make run`), with one customer and one quarantined record."""
-    from chalice.config import Config
-    from chalice.local import create_local_server
-
-    import app as application
-
+def live(stack, served) -> str:
+    """The served app with one customer (a grade change) and one quarantined record."""
     assert post_demo(stack, demo_body(tier="Gold")).status_code == 202
     assert post_demo(stack, demo_body(tier="Platinum", updated_at="2026-11-02T08:00:00+08:00", name="长城贸易")).status_code == 202
     assert post_demo(stack, demo_body(customer_id="C-2", tier="Titanium")).status_code == 202
     drain()
-    original = application.app.__class__
-    port = free_port()
-    server = create_local_server(application.app, Config.create(chalice_stage="local", lambda_timeout=60), "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.server.shutdown()
-        server.server.server_close()
-        thread.join(timeout=10)
-        application.app.__class__ = original
+    return served
 
 
 def run(capsys, url: str, *args: str) -> tuple[int, str]:
