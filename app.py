@@ -193,17 +193,18 @@ def quarantine_get(actor: str, request: Any, qid: str) -> Any:
 @app.route("/quarantine/{qid}/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
-    from chalicelib.api.admin import replay_one
+    from chalicelib.api.admin import ReplayChoice, replay_one
 
-    return replay_one(_config(), _settings(), qid, actor)
+    return replay_one(_config(), _settings(), qid, actor, ReplayChoice.of(_json_body(request)))
 
 
 @app.route("/quarantine/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:
-    from chalicelib.api.admin import replay_matching
+    from chalicelib.api.admin import ReplayChoice, replay_matching
 
-    return replay_matching(_config(), _settings(), _json_body(request), actor)
+    body = _json_body(request)
+    return replay_matching(_config(), _settings(), body, actor, ReplayChoice.of(body))
 
 
 @app.route("/consent", methods=["GET", "PUT"], authorizer=OPERATOR)

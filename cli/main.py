@@ -200,19 +200,32 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     elif args.action == "show":
         _print(_call(args, "GET", f"/quarantine/{_need(args.id, 'show needs the quarantine id')}"))
     elif args.action == "replay":
-        if args.id:
-            _print(_call(args, "POST", f"/quarantine/{args.id}/replay"))
+        return _replay(args)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Replay one record or all matching; with --mapping-file, first (or only, with --dry-run) through that file, nothing stored."""
+    if not (args.id or args.connector or args.code or args.mapping or args.all):
+        raise CliError("replay needs an id, a filter (--connector, --code, --mapping) or --all")
+    path = f"/quarantine/{args.id}/replay" if args.id else "/quarantine/replay"
+    filters = {"connector": args.connector, "code": args.code, "mapping": args.mapping}
+    body: dict[str, Any] = {} if args.id else {k: v for k, v in filters.items() if v}
+    if args.mapping_file is None:
+        if args.dry_run:
+            _print(_call(args, "POST", path, body=body | {"dry_run": True}))
         else:
-            if not (args.connector or args.code or args.mapping or args.all):
-                raise CliError("replay needs an id, a filter (--connector, --code, --mapping) or --all")
-            _print(
-                _call(
-                    args,
-                    "POST",
-                    "/quarantine/replay",
-                    body={k: v for k, v in {"connector": args.connector, "code": args.code, "mapping": args.mapping}.items() if v},
-                )
-            )
+            _print(_call(args, "POST", path, body=body))
+        return 0
+    try:
+        body["mapping_file"] = Path(args.mapping_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {args.mapping_file}: {exc}") from None
+    dry = _call(args, "POST", path, body=body | {"dry_run": True})
+    if args.dry_run:
+        _print(dry)
+        return 0
+    _print({"dry_run": dry, "replay": _call(args, "POST", path, body=body)})
     return 0
 
 
@@ -420,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping")
     p.add_argument("--status", default="open")
     p.add_argument("--all", action="store_true", help="replay every open record")
+    p.add_argument("--mapping-file", help="replay through this edited mapping file: a dry run first; applied once it is deployed")
+    p.add_argument("--dry-run", action="store_true", help="show what the replay would do now; nothing is stored")
     p.set_defaults(func=cmd_quarantine)
 
     p = sub.add_parser("consent", help="a customer's consent per data category: show, grant, revoke")
