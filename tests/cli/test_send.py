@@ -3,6 +3,7 @@ door of a running app accepts it; a wrong secret is refused, as a forged deliver
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -28,6 +29,9 @@ def payloads(tmp_path: Path) -> dict[str, tuple[Path, list[str]]]:
     salesforce = (VENDORS / "salesforce" / "outbound_message.xml").read_text().replace("012345678901234", "00D000000000062")
     files = {
         "demo_crm": (demo_body(), []),
+        "demo_erp": (json.dumps({"event_id": "erp-77-1", "object": "customer", "data": {"id": "ERP-77", "name": "艾克米"}}).encode(), []),
+        "kingdee": (json.dumps({"object": "SAL_SaleOrder", "bill": {"FBillNo": "XSDD000123", "FDate": "2026-11-03"}}).encode(), []),
+        "odoo": (json.dumps({"_model": "sale.order", "_id": 42, "name": "S00042"}).encode(), []),
         "hubspot": ((VENDORS / "hubspot" / "contact_creation_webhook_body.json").read_bytes(), []),
         "shopify": ((VENDORS / "shopify" / "products_update_example.json").read_bytes(), ["-H", "X-Shopify-Topic: products/update"]),
         "salesforce": (salesforce.encode(), []),
@@ -47,8 +51,14 @@ def test_every_configured_webhook_connector_has_a_sample(tmp_path):
     assert configured == set(payloads(tmp_path))
 
 
-@pytest.mark.parametrize("connector", ["demo_crm", "hubspot", "shopify", "salesforce"])
+@pytest.mark.parametrize("connector", ["demo_crm", "demo_erp", "hubspot", "kingdee", "odoo", "shopify", "salesforce"])
 def test_send_signs_for_the_connector_and_the_door_accepts_it(served, tmp_path, capsys, connector):
+    from chalicelib.runtime import aws
+    from local.seed import LOCAL_PARAMETERS
+
+    name = f"/salesbridge/{connector}/webhook-secret"
+    if connector in ("kingdee", "odoo") and name not in LOCAL_PARAMETERS:  # not seeded locally: the operator stores it
+        aws.client("ssm").put_parameter(Name=name, Value=f"{connector}-secret", Type="SecureString", Overwrite=True)
     path, headers = payloads(tmp_path)[connector]
     code = cli.main(["--url", served, "send", connector, str(path), *headers])
     out = answer(capsys.readouterr().out)
@@ -70,6 +80,11 @@ def test_the_printed_curl_is_accepted_as_it_is(served, tmp_path, capsys):
 
 def test_what_send_cannot_do_is_said_plainly(served, tmp_path, capsys):
     path, _ = payloads(tmp_path)["shopify"]
+    from local.seed import LOCAL_PARAMETERS
+
+    if "/salesbridge/odoo/webhook-secret" not in LOCAL_PARAMETERS:
+        assert cli.main(["--url", served, "send", "odoo", str(path)]) == 2
+        assert "cannot read the connector's secret" in capsys.readouterr().err
     assert cli.main(["--url", served, "send", "shopify", str(path)]) == 2
     assert "X-Shopify-Topic" in capsys.readouterr().err
     assert cli.main(["--url", served, "send", "nosuch", str(path)]) == 2
