@@ -93,6 +93,20 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
         return get_response(event)
 
 
+@app.middleware("http")
+def one_error_shape(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Errors Chalice answers itself (405, 415, an unhandled exception) in the routes' shape."""
+    response = get_response(request)
+    if response.status_code >= 400 and isinstance(response.body, dict):
+        from chalicelib.api.errors import from_chalice
+
+        body = from_chalice(response.body)
+        if body is not None:
+            headers = {k: str(v) for k, v in response.headers.items() if k.lower() != "content-type"}
+            return _json(response.status_code, body, headers)
+    return response
+
+
 def _function_name(event: Any) -> str:
     context = getattr(event, "context", None) or app.lambda_context
     return str(getattr(context, "function_name", None) or "api")
@@ -179,17 +193,18 @@ def quarantine_get(actor: str, request: Any, qid: str) -> Any:
 @app.route("/quarantine/{qid}/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
-    from chalicelib.api.admin import replay_one
+    from chalicelib.api.admin import ReplayChoice, replay_one
 
-    return replay_one(_config(), _settings(), qid, actor)
+    return replay_one(_config(), _settings(), qid, actor, ReplayChoice.of(_json_body(request)))
 
 
 @app.route("/quarantine/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:
-    from chalicelib.api.admin import replay_matching
+    from chalicelib.api.admin import ReplayChoice, replay_matching
 
-    return replay_matching(_config(), _settings(), _json_body(request), actor)
+    body = _json_body(request)
+    return replay_matching(_config(), _settings(), body, actor, ReplayChoice.of(body))
 
 
 @app.route("/consent", methods=["GET", "PUT"], authorizer=OPERATOR)

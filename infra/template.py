@@ -213,9 +213,36 @@ def _wire_event_sources(res: dict[str, Any]) -> None:
     )
 
 
+# Errors API Gateway answers itself (an unknown path or an unsigned request, a denied caller,
+# throttling, a timeout) in the routes' shape {"error": code, "message": text}.
+GATEWAY_ERRORS = {
+    "DEFAULT_4XX": "request_rejected",
+    "DEFAULT_5XX": "gateway_error",
+    "MISSING_AUTHENTICATION_TOKEN": "unknown_route_or_unsigned",  # API Gateway answers both alike (403)
+    "ACCESS_DENIED": "forbidden",
+    "INVALID_SIGNATURE": "invalid_signature",
+    "EXPIRED_TOKEN": "expired_signature",
+    "RESOURCE_NOT_FOUND": "not_found",
+    "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",
+    "REQUEST_TOO_LARGE": "request_too_large",
+    "THROTTLED": "throttled",
+    "QUOTA_EXCEEDED": "throttled",
+    "INTEGRATION_TIMEOUT": "timeout",
+}
+
+
+def gateway_responses() -> dict[str, Any]:
+    """OpenAPI ``x-amazon-apigateway-gateway-responses``: the JSON error body for each response type."""
+    return {
+        kind: {"responseTemplates": {"application/json": f'{{"error": "{code}", "message": $context.error.messageString}}'}}
+        for kind, code in GATEWAY_ERRORS.items()
+    }
+
+
 def _restrict_rest_api(res: dict[str, Any]) -> None:
-    """The REST API keeps the operator routes only, throttled; the door is on the HTTP API."""
+    """The REST API keeps the operator routes only, throttled, its own errors in the routes' shape; the door is on the HTTP API."""
     api = res["RestAPI"]["Properties"]
+    api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"] = gateway_responses()
     paths = api["DefinitionBody"]["paths"]
     for method, path in WEBHOOK_ROUTES:
         paths.get(path, {}).pop(method.lower(), None)

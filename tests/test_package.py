@@ -223,3 +223,16 @@ def test_two_stages_from_one_checkout_share_no_resource_or_parameter_name(packag
     shared = set(prod.values()) & set(staging.values())
     assert not shared, shared
     assert prod["APIHandler.SSM_PREFIX"] == "/salesbridge/prod" and prod["StateTable.TableName"] == "salesbridge-prod-state"
+
+
+def test_api_gateways_own_errors_have_the_routes_shape(template):
+    """An unknown path, an unsigned call, throttling: API Gateway's answers are {"error", "message"} too."""
+    responses = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "ACCESS_DENIED", "THROTTLED"} <= set(responses)
+    for kind, spec in responses.items():
+        rendered = spec["responseTemplates"]["application/json"].replace(
+            "$context.error.messageString", json.dumps('Missing "Authentication" Token')
+        )  # API Gateway substitutes the message as a quoted JSON string
+        body = json.loads(rendered)
+        assert set(body) == {"error", "message"} and body["message"] == 'Missing "Authentication" Token', kind
+        assert body["error"].islower() and " " not in body["error"], kind

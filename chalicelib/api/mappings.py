@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.api.errors import bad_request, not_found
 from chalicelib.configuration import Configuration
 from chalicelib.errors import ApiError
+from chalicelib.mapping import CompiledMapping
 from chalicelib.pipeline.evaluate import Rules
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import inputs
@@ -39,11 +40,11 @@ def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) 
     payload = body.get("payload")
     if not isinstance(payload, dict):
         raise bad_request('send {"mapping": "<the mapping file\'s text>", "payload": {...the source record...}}')
-    edited = _compile_edited(config, body.get("mapping"), "edited mapping")
+    edited = compile_edited(config, body.get("mapping"), "edited mapping")
     return simulate(_rules(config), edited, payload, DynamoStore(settings))
 
 
-def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
+def compile_edited(config: Configuration, text: Any, filename: str) -> CompiledMapping:
     from chalicelib.config.yaml_lines import load_yaml_text
     from chalicelib.errors import ConfigError
     from chalicelib.mapping import compile_documents
@@ -74,7 +75,7 @@ def regression(config: Configuration, settings: Settings, name: str, body: dict[
         raise bad_request("limit must be a whole number") from None
     if not 1 <= limit <= MAX_REGRESSION_INPUTS:
         raise bad_request(f"limit must be between 1 and {MAX_REGRESSION_INPUTS}")
-    edited = _compile_edited(config, body.get("mapping"), f"{deployed.file} (edited)")
+    edited = compile_edited(config, body.get("mapping"), f"{deployed.file} (edited)")
     edited_set = MappingSet(mappings={edited.name: edited}, grade_scale=config.mappings.grade_scale)
     if (edited.connector, edited.object) != (deployed.connector, deployed.object):
         raise bad_request(f"the edited file must map {deployed.connector} {deployed.object}, like {deployed.file}")

@@ -108,3 +108,21 @@ def test_dlq_without_queues_is_a_clear_error():
     env = {k: v for k, v in os.environ.items() if k not in ("INBOUND_DLQ_URL", "INBOUND_QUEUE_URL")}
     result = run_cli("dlq", "count", env=env)
     assert result.returncode == 2 and "INBOUND_DLQ_URL" in result.stderr
+
+
+def test_the_quarantine_runbook_ends_green(tmp_path):
+    """The README's fix (add the unknown tier to the map) must not turn a shipped example red."""
+    import re
+    import shutil
+
+    readme = (ROOT / "README.md").read_text()
+    [addition] = re.findall(r"# add  (\w+: \w)  to the map", readme)
+    folder = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", folder)
+    mapping = folder / "demo_crm_customer.yaml"
+    text = mapping.read_text()
+    assert "Platinum: S," in text
+    mapping.write_text(text.replace("Platinum: S,", f"Platinum: S, {addition},", 1))
+    result = run_cli("mappings", "test", str(folder))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout

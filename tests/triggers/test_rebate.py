@@ -158,6 +158,7 @@ def test_event_data_carries_the_evidence():
         "settled": "1500",
         "deviation": "-500.00",
         "tolerance": "10.00000",
+        "occurrence": 1,
     }
 
 
@@ -213,3 +214,42 @@ def test_sell_in_basis_counts_orders_and_cancellation_removes():
 def test_settlement_for_unknown_policy_is_noted():
     outcome = Store(config()).send(settle("1", policy="nope"))
     assert outcome.events == [] and any(n.kind == "rebate_not_checked" for n in outcome.notes)
+
+
+def ids(store, record):
+    return [(e["type"].split(".")[-1], e["id"]) for e in store.events(store.send(record)) if e["type"].startswith("rebate.")]
+
+
+def test_a_deviation_that_reopens_after_its_resolution_fires_again_with_an_id_of_its_own():
+    """SPEC §2.3: the last pair reported includes the resolution; a re-opened deviation is a new occurrence."""
+    store = Store(config("all_units"))
+    store.send(sale("a", "150000"))  # expected 3000.00
+    [(_, first)] = ids(store, settle("2500"))
+    assert kinds(store, sale("r", "-25000", at=101)) == [("deviation_resolved", "2500.00", "2500")]  # 125000 x 2%
+    [(kind, again)] = ids(store, sale("r", "0", at=102))  # the return corrected away: back to (3000.00, 2500)
+    assert kind == "deviation_detected" and again != first
+    assert kinds(store, sale("x", "0", at=103)) == []  # the same open pair: not again
+    assert kinds(store, settle("3000", at=104)) == [("deviation_resolved", "3000.00", "3000")]
+    [(_, third)] = ids(store, settle("2500", at=105))
+    assert third not in (first, again)
+    item = next(v for k, v in store.items.items() if k.parts[0] == "d1" and k.parts[2] == "p1")
+    assert item["occurrence"] == 3 and item["open"] is True
+
+
+def test_rebate_event_ids_are_deterministic_for_the_same_history():
+    def history():
+        store = Store(config("all_units"))
+        store.send(sale("a", "150000"))
+        return [ids(store, r) for r in (settle("2500"), sale("r", "-25000", at=101), sale("r", "0", at=102))]
+
+    first, second = history(), history()
+    assert first == second and len({i for batch in first for _, i in batch}) == 3
+
+
+def test_every_report_of_one_occurrence_has_its_own_id():
+    store = Store(config("all_units"))
+    store.send(sale("a", "150000"))  # 3000.00
+    [(_, one)] = ids(store, settle("2500"))
+    [(_, two)] = ids(store, settle("2600", at=101))  # still out of tolerance, a new pair
+    [(_, three)] = ids(store, settle("2500", at=102))  # back to the first pair: it differs from the last reported
+    assert len({one, two, three}) == 3
