@@ -16,7 +16,7 @@ MAX_REGRESSION_INPUTS = 500
 
 
 def _rules(config: Configuration) -> Rules:
-    return Rules(config.triggers, config.consent_opt_in)
+    return Rules.of(config)
 
 
 def _mapping(config: Configuration, name: str) -> Any:
