@@ -20,12 +20,14 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -163,19 +165,14 @@ def batch() -> list[tuple[str, str, dict[str, Any], str]]:
 
 # ---------------------------------------------------------------------------- the run
 def main() -> None:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
     config = Path(tempfile.mkdtemp(prefix="bench-core-"))
+    standin, endpoint = start_standin()
     try:
-        run(f"http://{host}:{port}", config)
+        run(endpoint, config)
+        throughput_as_the_store_grows(endpoint)
     finally:
-        server.stop()
+        standin.terminate()
+        standin.wait(timeout=10)
         shutil.rmtree(config, ignore_errors=True)
 
 
@@ -213,8 +210,6 @@ def run(endpoint: str, config: Path) -> None:
         calls.append((model.name, params))
 
     ddb.meta.events.register("before-parameter-build.dynamodb.*", count)
-
-    from datetime import datetime
 
     records = []
     for i, (connector, obj, payload, kind) in enumerate(batch()):
@@ -281,6 +276,138 @@ def run(endpoint: str, config: Path) -> None:
     print(
         f"core throughput: {rate:.0f} records/s through the processor vs {floor_rate:.0f} bare PutItem/s "
         f"(same moto server, state table at {state_items} items) — ratio {rate / floor_rate:.2f}"
+    )
+
+
+# ---------------------------------------------------------------------------- the stand-in, and throughput as the store grows
+SCALE_SIZES = (1_000, 100_000)
+SCALE_RECORDS = 300  # per size: new customers, grade changes, duplicates and orders, in SQS batches of 10
+SEED_BATCH = 25  # BatchWriteItem's limit
+
+
+def start_standin() -> tuple[subprocess.Popen[bytes], str]:
+    """The local AWS stand-in as ``make run`` starts it (local/aws_standin.py), on a free port."""
+    from local.run import wait_for_port
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "local.aws_standin", "-p", str(port)], cwd=ROOT, stderr=subprocess.DEVNULL)
+    wait_for_port("127.0.0.1", port)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def scale_batch(phase: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """SCALE_RECORDS records about entities of their own (ids prefixed by ``phase``): (connector, object, payload)."""
+    t1, t2 = "2026-11-01T08:00:00+08:00", "2026-11-02T08:00:00+08:00"
+    n_new = SCALE_RECORDS // 2
+    out = [("demo_crm", "customer", demo_customer(f"{phase}-C-{n}", "Gold", t1)) for n in range(n_new)]
+    out += [("demo_crm", "customer", demo_customer(f"{phase}-C-{n}", "Platinum", t2)) for n in range(SCALE_RECORDS // 5)]
+    out += [("demo_crm", "customer", demo_customer(f"{phase}-C-{n}", "Gold", t1)) for n in range(SCALE_RECORDS // 10)]  # duplicates
+    while len(out) < SCALE_RECORDS:
+        n = len(out)
+        out.append(
+            ("demo_erp", "order", erp_order(f"{phase}-O-{n}", f"{phase}-C-{n % n_new}", "2026-11-03T10:00:00+08:00", "120.00", "SKU-A"))
+        )
+    return out
+
+
+def stored_items(ddb: Any, tables: list[str]) -> dict[str, int]:
+    """Items per table, counted by paginated scans (only ever called while the store is small)."""
+    counts: dict[str, int] = {}
+    for table in tables:
+        counts[table], page = 0, {}
+        while True:
+            response = ddb.scan(TableName=table, Select="COUNT", **page)
+            counts[table] += response["Count"]
+            if "LastEvaluatedKey" not in response:
+                break
+            page = {"ExclusiveStartKey": response["LastEvaluatedKey"]}
+    return counts
+
+
+def seed_store(ddb: Any, samples: dict[str, list[dict[str, Any]]], shares: dict[str, float], count: int, tag: str) -> None:
+    """Store ``count`` more items, cloned from real ones of each table in the proportions the pipeline writes them.
+
+    BatchWriteItem, 25 items a request: cheap, and the clones have the size and shape of golden
+    records, dedupe keys, audit entries, raw inputs and events.
+    """
+    pending: list[tuple[str, dict[str, Any]]] = []
+    for table, share in shares.items():
+        items = samples[table]
+        for n in range(round(count * share)):
+            item = dict(items[n % len(items)])
+            item["pk"] = {"S": f"seed#{tag}#{n}#{item['pk']['S']}"}
+            pending.append((table, item))
+    for start in range(0, len(pending), SEED_BATCH):
+        request: dict[str, list[dict[str, Any]]] = {}
+        for table, item in pending[start : start + SEED_BATCH]:
+            request.setdefault(table, []).append({"PutRequest": {"Item": item}})
+        while request:
+            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+
+def processor_rate(processor: Any, phase: str) -> float:
+    """Records/s through the SQS handler's logic, in batches of 10 like Lambda's event source."""
+    from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
+    from chalicelib.pipeline.batch import QueueMessage, process_batch
+    from chalicelib.runtime.queue import group_id
+
+    messages = []
+    for i, (connector, obj, payload) in enumerate(scale_batch(phase)):
+        entity = payload.get("customer", payload.get("order", {}))
+        inbound = InboundRecord(
+            connector=connector,
+            object=obj,
+            payload=payload,
+            dedupe_key=event_dedupe_key(connector, payload["event_id"]),
+            received_at=datetime.now(UTC),
+            receipt_id=f"rcp_scale_{phase}_{i}",
+            entity_hint=str(entity.get("id")),
+        )
+        messages.append(QueueMessage(f"m-{phase}-{i}", inbound.to_message(), group_id(inbound)))
+    started = time.perf_counter()
+    for start in range(0, len(messages), 10):
+        response, _ = process_batch(messages[start : start + 10], processor)
+        assert not response["batchItemFailures"], response
+    return len(messages) / (time.perf_counter() - started)
+
+
+def throughput_as_the_store_grows(endpoint: str) -> None:
+    """Processor records/s on the local stand-in with 1,000 and with 100,000 items stored, on fresh tables."""
+    import boto3
+    import httpx
+
+    from chalicelib.configuration import current
+    from chalicelib.pipeline.processor import Processor
+    from chalicelib.runtime import aws
+    from chalicelib.runtime.settings import get_settings
+    from infra import resources
+
+    httpx.post(f"{endpoint}/moto-api/reset")
+    os.environ.update(resources.create_all(boto3.session.Session()))
+    ddb = aws.client("dynamodb")
+    processor = Processor(current(), get_settings())
+    tables = [t.name for t in resources.TABLES]
+
+    processor_rate(processor, "warm-up")  # what the pipeline stores per record: the shapes and shares to seed
+    counts = stored_items(ddb, tables)
+    samples = {t: ddb.scan(TableName=t, Limit=200)["Items"] for t in tables if counts[t]}
+    shares = {t: counts[t] / sum(counts.values()) for t in samples}
+    rates: list[float] = []
+    seeding = 0.0
+    for size in SCALE_SIZES:
+        started = time.perf_counter()
+        seed_store(ddb, samples, shares, size - sum(stored_items(ddb, tables).values()), tag=str(size))
+        seeding += time.perf_counter() - started
+        rates.append(processor_rate(processor, f"at-{size}"))
+    low, high = rates
+    ratio = high / low
+    met = ratio >= 0.8 and high >= 50
+    print(
+        f"core throughput as the store grows: {low:.0f} records/s at {SCALE_SIZES[0]:,} stored items, {high:.0f} at "
+        f"{SCALE_SIZES[1]:,} (local stand-in, {SCALE_RECORDS} records each, seeded by BatchWriteItem in {seeding:.0f} s) — "
+        f"ratio {ratio:.2f} — done-when ≥ 0.8 and ≥ 50 records/s at {SCALE_SIZES[1]:,}: {'met' if met else 'NOT met'}"
     )
 
 

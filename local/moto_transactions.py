@@ -159,13 +159,14 @@ def _apply(backend: DynamoDBBackend, action: dict[str, Any], journal: ItemJourna
 
         if op_type in WRITES:
             journal.remember(table, *_key_values(table, key))
-        written = {"condition_expression": condition, "expression_attribute_names": names, "expression_attribute_values": values}
+        # The condition held just above, on this item, with no other request in between: not checked twice.
+        expressions = {"expression_attribute_names": names, "expression_attribute_values": values}
         if op_type == "Put":
-            backend.put_item(table_name, op["Item"], **written)
+            backend.put_item(table_name, op["Item"], **expressions)
         elif op_type == "Delete":
-            backend.delete_item(table_name, key, **written)
+            backend.delete_item(table_name, key, **expressions)
         elif op_type == "Update":
-            backend.update_item(table_name, key, update_expression=op["UpdateExpression"], **written)
+            backend.update_item(table_name, key, update_expression=op["UpdateExpression"], **expressions)
         return (None, None, None)
     except (MultipleTransactionsException, MockValidationException):
         raise
