@@ -169,7 +169,7 @@ def main() -> None:
     standin, endpoint = start_standin()
     try:
         run(endpoint, config)
-        throughput_as_the_store_grows(endpoint)
+        throughput_as_the_store_grows()
     finally:
         standin.terminate()
         standin.wait(timeout=10)
@@ -283,6 +283,7 @@ def run(endpoint: str, config: Path) -> None:
 SCALE_SIZES = (1_000, 100_000)
 SCALE_RECORDS = 300  # per size: new customers, grade changes, duplicates and orders, in SQS batches of 10
 SEED_BATCH = 25  # BatchWriteItem's limit
+SEED_THREADS = 4  # the stand-in applies one DynamoDB request at a time; the clients' own work overlaps
 
 
 def start_standin() -> tuple[subprocess.Popen[bytes], str]:
@@ -306,51 +307,15 @@ def scale_batch(phase: str) -> list[tuple[str, str, dict[str, Any]]]:
     out += [("demo_crm", "customer", demo_customer(f"{phase}-C-{n}", "Gold", t1)) for n in range(SCALE_RECORDS // 10)]  # duplicates
     while len(out) < SCALE_RECORDS:
         n = len(out)
-        out.append(
-            ("demo_erp", "order", erp_order(f"{phase}-O-{n}", f"{phase}-C-{n % n_new}", "2026-11-03T10:00:00+08:00", "120.00", "SKU-A"))
-        )
+        order = erp_order(f"{phase}-O-{n}", f"{phase}-C-{n % n_new}", "2026-11-03T10:00:00+08:00", "120.00", "SKU-A")
+        out.append(("demo_erp", "order", order))
     return out
 
 
-def stored_items(ddb: Any, tables: list[str]) -> dict[str, int]:
-    """Items per table, counted by paginated scans (only ever called while the store is small)."""
-    counts: dict[str, int] = {}
-    for table in tables:
-        counts[table], page = 0, {}
-        while True:
-            response = ddb.scan(TableName=table, Select="COUNT", **page)
-            counts[table] += response["Count"]
-            if "LastEvaluatedKey" not in response:
-                break
-            page = {"ExclusiveStartKey": response["LastEvaluatedKey"]}
-    return counts
-
-
-def seed_store(ddb: Any, samples: dict[str, list[dict[str, Any]]], shares: dict[str, float], count: int, tag: str) -> None:
-    """Store ``count`` more items, cloned from real ones of each table in the proportions the pipeline writes them.
-
-    BatchWriteItem, 25 items a request: cheap, and the clones have the size and shape of golden
-    records, dedupe keys, audit entries, raw inputs and events.
-    """
-    pending: list[tuple[str, dict[str, Any]]] = []
-    for table, share in shares.items():
-        items = samples[table]
-        for n in range(round(count * share)):
-            item = dict(items[n % len(items)])
-            item["pk"] = {"S": f"seed#{tag}#{n}#{item['pk']['S']}"}
-            pending.append((table, item))
-    for start in range(0, len(pending), SEED_BATCH):
-        request: dict[str, list[dict[str, Any]]] = {}
-        for table, item in pending[start : start + SEED_BATCH]:
-            request.setdefault(table, []).append({"PutRequest": {"Item": item}})
-        while request:
-            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-
-
-def processor_rate(processor: Any, phase: str) -> float:
-    """Records/s through the SQS handler's logic, in batches of 10 like Lambda's event source."""
+def scale_messages(phase: str) -> list[Any]:
+    """The batch as the SQS handler receives it."""
     from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
-    from chalicelib.pipeline.batch import QueueMessage, process_batch
+    from chalicelib.pipeline.batch import QueueMessage
     from chalicelib.runtime.queue import group_id
 
     messages = []
@@ -366,48 +331,126 @@ def processor_rate(processor: Any, phase: str) -> float:
             entity_hint=str(entity.get("id")),
         )
         messages.append(QueueMessage(f"m-{phase}-{i}", inbound.to_message(), group_id(inbound)))
-    started = time.perf_counter()
-    for start in range(0, len(messages), 10):
-        response, _ = process_batch(messages[start : start + 10], processor)
-        assert not response["batchItemFailures"], response
-    return len(messages) / (time.perf_counter() - started)
+    return messages
 
 
-def throughput_as_the_store_grows(endpoint: str) -> None:
-    """Processor records/s on the local stand-in with 1,000 and with 100,000 items stored, on fresh tables."""
+def stored_items(endpoint: str) -> int:
+    """Items in every table, counted by paginated scans (only while the store is small)."""
     import boto3
-    import httpx
 
-    from chalicelib.configuration import current
-    from chalicelib.pipeline.processor import Processor
+    from infra import resources
+
+    ddb = boto3.session.Session().client("dynamodb", endpoint_url=endpoint)
+    total = 0
+    for table in resources.TABLES:
+        page: dict[str, Any] = {}
+        while True:
+            response = ddb.scan(TableName=table.name, Select="COUNT", **page)
+            total += response["Count"]
+            if "LastEvaluatedKey" not in response:
+                break
+            page = {"ExclusiveStartKey": response["LastEvaluatedKey"]}
+    return total
+
+
+def seed_golden_records(endpoint: str, samples: list[dict[str, Any]], count: int, tag: str) -> None:
+    """Store ``count`` golden records, cloned from real ones, by BatchWriteItem from a few threads."""
+    import threading
+
+    import boto3
+
+    from chalicelib.runtime.settings import get_settings
+
+    table = get_settings().state_table
+
+    def write(first: int) -> None:
+        ddb = boto3.session.Session().client("dynamodb", endpoint_url=endpoint)
+        for start in range(first * SEED_BATCH, count, SEED_BATCH * SEED_THREADS):
+            puts = [
+                {"PutRequest": {"Item": dict(samples[n % len(samples)], pk={"S": f"customer#seed-{tag}-{n}"})}}
+                for n in range(start, min(start + SEED_BATCH, count))
+            ]
+            request: dict[str, Any] = {table: puts}
+            while request:
+                request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(SEED_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def use_standin(endpoint: str) -> None:
+    """Point the pipeline's clients at one stand-in; the client is made (and connected) here, outside any timing."""
+
+    from chalicelib.runtime import aws
+    from infra import resources
+
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    aws.reset_clients()
+    aws.client("dynamodb").describe_table(TableName=resources.TABLES[0].name)
+
+
+def prepare_store(endpoint: str, size: int, processor: Any) -> None:
+    """Fresh tables, a few real records, then golden records cloned from them up to ``size`` stored items."""
+    import boto3
+
+    from chalicelib.pipeline.batch import process_batch
     from chalicelib.runtime import aws
     from chalicelib.runtime.settings import get_settings
     from infra import resources
 
-    httpx.post(f"{endpoint}/moto-api/reset")
-    os.environ.update(resources.create_all(boto3.session.Session()))
-    ddb = aws.client("dynamodb")
-    processor = Processor(current(), get_settings())
-    tables = [t.name for t in resources.TABLES]
+    use_standin(endpoint)
+    resources.create_all(boto3.session.Session())
+    for start in range(0, 30, 10):
+        process_batch(scale_messages(f"real-{size}")[start : start + 10], processor)
+    scan = aws.client("dynamodb").scan(
+        TableName=get_settings().state_table, FilterExpression="sk = :g", ExpressionAttributeValues={":g": {"S": "golden"}}
+    )
+    seed_golden_records(endpoint, scan["Items"], size - stored_items(endpoint), tag=str(size))
 
-    processor_rate(processor, "warm-up")  # what the pipeline stores per record: the shapes and shares to seed
-    counts = stored_items(ddb, tables)
-    samples = {t: ddb.scan(TableName=t, Limit=200)["Items"] for t in tables if counts[t]}
-    shares = {t: counts[t] / sum(counts.values()) for t in samples}
-    rates: list[float] = []
-    seeding = 0.0
-    for size in SCALE_SIZES:
-        started = time.perf_counter()
-        seed_store(ddb, samples, shares, size - sum(stored_items(ddb, tables).values()), tag=str(size))
-        seeding += time.perf_counter() - started
-        rates.append(processor_rate(processor, f"at-{size}"))
-    low, high = rates
+
+def throughput_as_the_store_grows() -> None:
+    """Processor records/s on two local stand-ins, one holding 1,000 items, one 100,000, measured batch by batch in turn.
+
+    Taking turns, batch by batch, puts both under the same machine load (a shared 2-core box);
+    the two stand-ins are separate processes, so each has its own heap, as ``make run`` would.
+    """
+    from chalicelib.configuration import current
+    from chalicelib.pipeline.batch import process_batch
+    from chalicelib.pipeline.processor import Processor
+    from chalicelib.runtime.settings import get_settings
+
+    processor = Processor(current(), get_settings())
+    standins = [start_standin() for _ in SCALE_SIZES]
+    try:
+        seeding = time.perf_counter()
+        for (_, endpoint), size in zip(standins, SCALE_SIZES, strict=True):
+            prepare_store(endpoint, size, processor)
+        seeding = time.perf_counter() - seeding
+        messages = {size: scale_messages(f"at-{size}") for size in SCALE_SIZES}
+        spent = dict.fromkeys(SCALE_SIZES, 0.0)
+        for round_, start in enumerate(range(0, SCALE_RECORDS, 10)):
+            turns = list(zip(standins, SCALE_SIZES, strict=True))
+            for (_, endpoint), size in turns if round_ % 2 == 0 else reversed(turns):
+                use_standin(endpoint)
+                started = time.perf_counter()
+                response, _ = process_batch(messages[size][start : start + 10], processor)
+                spent[size] += time.perf_counter() - started
+                assert not response["batchItemFailures"], response
+    finally:
+        for process, _ in standins:
+            process.terminate()
+            process.wait(timeout=30)
+    low, high = (SCALE_RECORDS / spent[size] for size in SCALE_SIZES)
     ratio = high / low
     met = ratio >= 0.8 and high >= 50
     print(
         f"core throughput as the store grows: {low:.0f} records/s at {SCALE_SIZES[0]:,} stored items, {high:.0f} at "
-        f"{SCALE_SIZES[1]:,} (local stand-in, {SCALE_RECORDS} records each, seeded by BatchWriteItem in {seeding:.0f} s) — "
-        f"ratio {ratio:.2f} — done-when ≥ 0.8 and ≥ 50 records/s at {SCALE_SIZES[1]:,}: {'met' if met else 'NOT met'}"
+        f"{SCALE_SIZES[1]:,} (two local stand-ins taking turns, {SCALE_RECORDS} records each; golden records seeded by "
+        f"BatchWriteItem in {seeding:.0f} s) — ratio {ratio:.2f} — done-when ≥ 0.8 and ≥ 50 records/s at {SCALE_SIZES[1]:,}: "
+        f"{'met' if met else 'NOT met'}"
     )
 
 

@@ -39,6 +39,7 @@ class Queue:
     visibility_timeout: int = 1080  # AWS advice for SQS event sources: 6 x the function timeout (180 s)
     dead_letter: str | None = None  # logical id of the DLQ
     max_receive_count: int = 5
+    max_concurrency: int | None = None  # at most this many concurrent processor invocations from this queue
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,13 @@ TABLES: tuple[Table, ...] = (
 )
 
 QUEUES: tuple[Queue, ...] = (
+    # The webhook lane: records vendors push, each acknowledged only once queued here.
     Queue("InboundDeadLetterQueue", "INBOUND_DLQ_URL", f"{PREFIX}-inbound-dlq.fifo"),
     Queue("InboundQueue", "INBOUND_QUEUE_URL", f"{PREFIX}-inbound.fifo", dead_letter="InboundDeadLetterQueue"),
+    # The bulk lane: scheduled sync pages and backfills, so a replayed history never queues ahead of a webhook.
+    # Same processor; it may use at most 20 of the processor's 50 reserved invocations, the rest stay free for webhooks.
+    Queue("BulkDeadLetterQueue", "BULK_DLQ_URL", f"{PREFIX}-bulk-dlq.fifo"),
+    Queue("BulkQueue", "BULK_QUEUE_URL", f"{PREFIX}-bulk.fifo", dead_letter="BulkDeadLetterQueue", max_concurrency=20),
 )
 
 BUS = Bus("EventBus", "EVENT_BUS_NAME", f"{PREFIX}-events")

@@ -19,8 +19,8 @@ FUNCTIONS = ("APIHandler", "ProcessInbound", "DispatchEvents", "ScheduledSync")
 
 def environment() -> dict[str, Any]:
     env: dict[str, Any] = {t.env_var: {"Ref": t.logical_id} for t in resources.TABLES}
-    env["INBOUND_QUEUE_URL"] = {"Ref": "InboundQueue"}
-    env["INBOUND_DLQ_URL"] = {"Ref": "InboundDeadLetterQueue"}
+    for queue in resources.QUEUES:
+        env[queue.env_var] = {"Ref": queue.logical_id}
     env[resources.BUS.env_var] = {"Ref": resources.BUS.logical_id}
     return env
 
@@ -34,7 +34,8 @@ def merge_template(function_names: list[str]) -> dict[str, Any]:
         template["Resources"]["ProcessInbound"]["Properties"]["Events"] = {
             "ProcessInboundSqsEventSource": {
                 "Properties": {"Queue": {"Fn::Sub": "${InboundQueue.Arn}"}, "FunctionResponseTypes": ["ReportBatchItemFailures"]}
-            }
+            },
+            "ProcessInboundBulkSqsEventSource": bulk_lane_event_source(),
         }
     if "DispatchEvents" in function_names:
         template["Resources"]["DispatchEvents"]["Properties"]["Events"] = {
@@ -48,6 +49,19 @@ def merge_template(function_names: list[str]) -> dict[str, Any]:
             }
         }
     return template
+
+
+def bulk_lane_event_source() -> dict[str, Any]:
+    """The bulk lane feeds the same processor function, with a cap that keeps invocations free for webhooks."""
+    bulk = next(q for q in resources.QUEUES if q.logical_id == "BulkQueue")
+    properties: dict[str, Any] = {
+        "Queue": {"Fn::Sub": f"${{{bulk.logical_id}.Arn}}"},
+        "BatchSize": 10,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+    if bulk.max_concurrency:
+        properties["ScalingConfig"] = {"MaximumConcurrency": bulk.max_concurrency}
+    return {"Type": "SQS", "Properties": properties}
 
 
 def main(argv: list[str]) -> int:

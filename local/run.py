@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\nsalesbridge is running\n"
             f"  API            http://127.0.0.1:{args.port}   (admin token: {env['SALESBRIDGE_ADMIN_TOKEN']})\n"
             f"  AWS stand-in   {env['AWS_ENDPOINT_URL']}\n"
-            f"  worker         polling the inbound queue and the events stream\n"
+            f"  worker         polling the webhook lane, then the bulk lane, and the events stream\n"
             f"Press Ctrl-C to stop.\n",
             flush=True,
         )

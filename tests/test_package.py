@@ -55,3 +55,17 @@ def test_template_wires_queue_stream_and_partial_batch_responses(package):
     assert sqs["Queue"] == {"Fn::Sub": "${InboundQueue.Arn}"}
     env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert env["STATE_TABLE"] == {"Ref": "StateTable"} and env["INBOUND_QUEUE_URL"] == {"Ref": "InboundQueue"}
+    assert env["BULK_QUEUE_URL"] == {"Ref": "BulkQueue"} and env["BULK_DLQ_URL"] == {"Ref": "BulkDeadLetterQueue"}
+
+
+def test_the_bulk_lane_feeds_the_same_processor_with_its_own_dead_letter_queue(package):
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    bulk = resources["ProcessInbound"]["Properties"]["Events"]["ProcessInboundBulkSqsEventSource"]
+    assert bulk["Type"] == "SQS" and bulk["Properties"]["Queue"] == {"Fn::Sub": "${BulkQueue.Arn}"}
+    assert bulk["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (
+        bulk["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        < resources["ProcessInbound"]["Properties"]["ReservedConcurrentExecutions"]
+    )
+    redrive = resources["BulkQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}

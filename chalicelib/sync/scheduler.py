@@ -93,7 +93,7 @@ def run_due_streams(config: Any, settings: Settings, deadline: Callable[[], floa
     from chalicelib.sync.runner import run_stream
 
     def sink(records: list) -> None:
-        queue.send(records, settings.inbound_queue_url)
+        queue.send(records, settings.bulk_queue_url)  # the bulk lane: a long sync never delays a webhook
 
     runs: list[StreamRun] = []
     for connector in config.connectors.values():

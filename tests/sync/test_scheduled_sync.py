@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -80,6 +81,9 @@ def test_schedule_syncs_accounts_into_golden_records(stack, salesforce_server, t
     }
     result = application.scheduled_sync(event, _Context())
     assert result["runs"] == [{"connector": "salesforce", "stream": "accounts", "status": "synced", "records": 30, "reason": "caught_up"}]
+    from chalicelib.runtime import queue
+
+    assert queue.depth(os.environ["BULK_QUEUE_URL"]) == 30 and queue.depth(os.environ["INBOUND_QUEUE_URL"]) == 0  # the bulk lane
     assert drain() == 30
     some_id = next(iter(salesforce_server.dataset.records))
     status, state = get_json(stack, f"/state?source=salesforce/customer/{some_id}")
