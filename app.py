@@ -95,7 +95,7 @@ def webhook(connector: str) -> Response:
 
 @app.route("/health", methods=["GET"])
 def health() -> Response:
-    from chalicelib.api.admin import health as health_report
+    from chalicelib.api.health import health as health_report
     from chalicelib.config.problems import ConfigError
 
     try:

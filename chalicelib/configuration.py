@@ -115,8 +115,8 @@ def load_configuration(root: Path) -> Configuration:
 
 def _consent_policy(docs: list[Document]) -> tuple[tuple[str, ...], list[Problem]]:
     """`kind: consent_policy` — which data categories need an explicit grant (opt-in)."""
-    from chalicelib.api.sovereignty import CATEGORIES
     from chalicelib.domain.consent import DEFAULT_OPT_IN
+    from chalicelib.mapping.spec import DATA_CATEGORIES as CATEGORIES  # not api.sovereignty: it imports boto3
 
     if not docs:
         return DEFAULT_OPT_IN, []

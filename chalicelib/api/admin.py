@@ -45,10 +45,6 @@ def _with_next(body: dict[str, Any], cursor: str | None) -> dict[str, Any]:
     return body
 
 
-def health(config: Configuration, settings: Settings) -> dict[str, Any]:
-    return {"status": "ok", "stage": settings.stage, "versions": config.versions, "connectors": sorted(config.connectors)}
-
-
 def entity_key_from(entity: str | None, source: str | None) -> str:
     """``entity=customer#cus_…`` or ``source=<connector>/<entity>/<source id>``."""
     if entity:
