@@ -59,6 +59,7 @@ HUBSPOT_SECRET = "local-hubspot-secret"  # local/seed.py
 HUBSPOT_URL = "https://hooks.example.com/webhooks/hubspot"  # connectors/hubspot.yaml
 SUBSCRIBER_SECRET = "whsec_" + base64.b64encode(b"bench-subscriber-signing-key-32b").decode()
 STREAM_BATCH = 25  # app.py: dispatch_events batch_size
+DRAIN_EVERY = 10  # deliveries between two runs of the queue handlers
 SAMPLED_SHARE = Decimal("0.05")  # X-Ray's default sampling rule beyond the reservoir
 
 # The workload (records): one-record webhooks, many-record webhooks, sync pages.
@@ -554,14 +555,17 @@ def run(endpoint: str, config: Path, subscriber: Any) -> None:
     stream_iterators: dict[str, str] = {}
     with Client(application.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
         started = time.perf_counter()
-        for connector, body in demo_deliveries():
+        deliveries: list[tuple[str, bytes]] = demo_deliveries()
+        for n, body in enumerate(hubspot_deliveries()):  # the many-record deliveries arrive among the others
+            deliveries.insert(n * len(deliveries) // HUBSPOT_DELIVERIES, ("hubspot", body))
+        for n, (connector, body) in enumerate(deliveries, start=1):
             with meter.invoke("api_handler"):
-                records += post_demo(client, connector, body)
+                records += post_hubspot(client, body) if connector == "hubspot" else post_demo(client, connector, body)
             meter.api_requests += 1
-        for body in hubspot_deliveries():
-            with meter.invoke("api_handler"):
-                records += post_hubspot(client, body)
-            meter.api_requests += 1
+            if n % DRAIN_EVERY == 0:  # the queues' event sources keep up as deliveries arrive: batches of about 10
+                drain_queues(meter)
+            if n % (5 * DRAIN_EVERY) == 0:
+                drain_stream(meter, stream_iterators)
         drain_queues(meter)
         records += run_schedule(meter)
         drain_queues(meter)

@@ -42,20 +42,20 @@ ALWAYS_KEPT_SERVICES = frozenset({"xray", "sts"})
 _CLIENT_CALL = re.compile(r"""\bclient\(\s*["']([a-z0-9-]+)["']""")
 
 
-def chalice(*args: str) -> None:
+def chalice(*args: str, quiet: bool = False) -> None:
     exe = Path(sys.executable).parent / "chalice"
-    subprocess.run([str(exe), "package", "--stage", "prod", *args], cwd=ROOT, check=True)
+    subprocess.run([str(exe), "package", "--stage", "prod", *args], cwd=ROOT, check=True, capture_output=quiet)
 
 
-def build(out: Path, lint: bool = True) -> Path:
+def build(out: Path, lint: bool = True, quiet: bool = False) -> Path:
     with tempfile.TemporaryDirectory() as first:
-        chalice(first)
+        chalice(first, quiet=quiet)
         sam = json.loads((Path(first) / "sam.json").read_text())
     functions = [n for n, r in sam["Resources"].items() if r.get("Type") == "AWS::Serverless::Function"]
     merge = out.parent / f"{out.name}.merge.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     merge.write_text(json.dumps(merge_template(functions), indent=2))
-    chalice("--merge-template", str(merge), str(out))
+    chalice("--merge-template", str(merge), str(out), quiet=quiet)
     merge.unlink()
     finish_package(out / "deployment.zip", kept_services(ROOT))
     if lint:

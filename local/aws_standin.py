@@ -57,11 +57,13 @@ def standin_app() -> WsgiApp:
 
     from local.moto_attribute_values import PlainAttributeValues
     from local.moto_item_size import LinearItemSize
+    from local.moto_sqs_queues import LeanQueueScans
     from local.moto_transactions import JournaledTransactions
 
     JournaledTransactions.install()
     LinearItemSize.install()
     PlainAttributeValues.install()
+    LeanQueueScans.install()
     return SerialisedDynamoDB(DomainDispatcherApplication(create_backend_app))
 
 

@@ -102,8 +102,8 @@ print(json.dumps(report))
 
 def test_every_module_the_functions_import_ships_compiled_for_this_python(task_root):
     report = run_in_package(task_root, PYC_CHECK, SALESBRIDGE_PII_KEY="k", AWS_XRAY_SDK_ENABLED="false")
-    assert report["modules"] > 300  # app, chalicelib, chalice, pydantic, boto3/botocore, httpx ...
     assert report["without_pyc"] == [] and report["stale_pyc"] == [] and report["checked_pyc"] == []
+    assert report["modules"] > 200  # app, chalicelib, chalice, pydantic, boto3/botocore, httpx ...
 
 
 def test_the_package_keeps_the_sdk_models_of_every_service_the_code_calls_and_drops_the_others(package, task_root):
