@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench package lint-template clean
+.PHONY: install run test lint bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: $(STAMP)  ## the whole stack on 127.0.0.1 (API on :8000, AWS stand-in on :4
 
 test: $(STAMP)  ## the full test suite
 	$(PY) -m pytest
+
+lint: $(STAMP)  ## ruff (rules and format) and mypy (strict for chalicelib/)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy chalicelib app.py cli local infra
 
 bench: $(STAMP)  ## every benchmark, one summary line each
 	@for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib.api.errors import ApiError
+from chalicelib.errors import ApiError
 from chalicelib.runtime import tracing
 
 tracing.install()
@@ -51,6 +51,7 @@ def _admin(handler: Callable[..., Any]) -> Callable[..., Response]:
         from chalicelib.api.auth import require_admin
 
         request = app.current_request
+        assert request is not None
         try:
             actor = require_admin(dict(request.headers))
             return _json(200, handler(actor, request, **params))
@@ -80,7 +81,7 @@ def _settings():
 # ----------------------------------------------------------------------------- the door
 @app.route("/webhooks/{connector}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook(connector: str) -> Response:
-    from chalicelib.config.problems import ConfigError
+    from chalicelib.errors import ConfigError
     from chalicelib.ingress.door import receive
 
     request = app.current_request
@@ -90,13 +91,14 @@ def webhook(connector: str) -> Response:
         # Not acknowledged, so the vendor retries once the configuration is fixed: nothing is lost.
         return _json(503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health"})
     reply = receive(connector, request, config, _settings())
-    return Response(body=reply.body, status_code=reply.status, headers=reply.headers)
+    headers: dict[str, str | list[str]] = dict(reply.headers)
+    return Response(body=reply.body, status_code=reply.status, headers=headers)
 
 
 @app.route("/health", methods=["GET"])
 def health() -> Response:
     from chalicelib.api.health import health as health_report
-    from chalicelib.config.problems import ConfigError
+    from chalicelib.errors import ConfigError
 
     try:
         config = _config()
@@ -249,7 +251,7 @@ def process_inbound(event: Any) -> dict[str, Any]:
     from chalicelib.pipeline.batch import messages_from_event, process_batch
     from chalicelib.pipeline.processor import Processor
 
-    response, _ = process_batch(messages_from_event(event.to_dict()), Processor(_config(), _settings()))
+    response, _ = process_batch(messages_from_event(event.to_dict()), Processor.of(_config(), _settings()))
     return response
 
 

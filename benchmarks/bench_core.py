@@ -202,7 +202,7 @@ def run(endpoint: str, config: Path) -> None:
     from chalicelib.runtime.settings import get_settings
 
     settings = get_settings()
-    processor = Processor(current(), settings)
+    processor = Processor.of(current(), settings)
     ddb = aws.client("dynamodb")
     calls: list[tuple[str, dict[str, Any]]] = []
 
@@ -447,7 +447,7 @@ def throughput_as_the_store_grows() -> None:
     from chalicelib.pipeline.processor import Processor
     from chalicelib.runtime.settings import get_settings
 
-    processor = Processor(current(), get_settings())
+    processor = Processor.of(current(), get_settings())
     standins = [start_standin() for _ in SCALE_SIZES]
     try:
         seeding = time.perf_counter()

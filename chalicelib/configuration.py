@@ -1,139 +1,106 @@
-"""Load connectors/ and mappings/ once per container, check everything, fail with every problem.
+"""The composition root: load connectors/ and mappings/ once per container, check everything at once.
 
-Each YAML file declares its ``kind``; this module only routes documents to the
-module that owns that kind and collects all problems from all files.
+Each YAML file declares its ``kind``; each feature owns the model of its kinds (connectors,
+mappings, triggers, subscribers, consent policy). This module routes the documents to
+their owners, collects every problem of every file, and assembles one typed
+``Configuration`` that the pipeline, the door, dispatch, sync and the API read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
-from chalicelib.config.problems import ConfigError, Problem
-from chalicelib.config.yaml_lines import LocatedDict, load_yaml_file
+from pydantic import Field
+
+from chalicelib.config.documents import Document, of_kind, read_documents
+from chalicelib.config.models import StrictModel, validate
+from chalicelib.config.problems import Problem
+from chalicelib.connectors.definition import Connector, load_connectors
+from chalicelib.dispatch.subscribers import DEFAULT, Subscribers, load_subscribers
+from chalicelib.domain.consent import DEFAULT_OPT_IN, DataCategory
+from chalicelib.errors import ConfigError
+from chalicelib.mapping import MappingSet, compile_documents
+from chalicelib.triggers.config import TriggerConfig, load_trigger_config
 
 MAPPING_KINDS = ("mapping", "grade_scale")
 CONSENT_KINDS = ("consent_policy",)
 TRIGGER_KINDS = ("triggers", "rebate_policy")
 CONNECTOR_KINDS = ("connector", "subscribers")
+KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS
+LOCAL_PII_KEY = b"salesbridge-local-pii-key"
 
 
 @dataclass
 class Configuration:
-    connectors: dict[str, Any]
-    mappings: Any  # chalicelib.mapping.MappingSet
-    triggers: Any  # chalicelib.triggers.config.TriggerConfig
+    connectors: dict[str, Connector]
+    mappings: MappingSet
+    triggers: TriggerConfig
     root: Path
-    subscribers: Any = None  # chalicelib.dispatch.subscribers.Subscribers
-    consent_opt_in: tuple[str, ...] = ("meeting_recording", "trial_behaviour")
-    pii_key: bytes = b"salesbridge-local-pii-key"
+    subscribers: Subscribers = DEFAULT
+    consent_opt_in: tuple[DataCategory, ...] = DEFAULT_OPT_IN
+    pii_key: bytes = LOCAL_PII_KEY
     versions: dict[str, str] = field(default_factory=dict)
 
 
-Document = tuple[str, LocatedDict]
+class ConsentPolicyFile(StrictModel):
+    """`kind: consent_policy`: which data categories need an explicit grant (opt-in)."""
 
-
-def read_documents(root: Path, folder: str) -> tuple[list[Document], list[Problem]]:
-    docs: list[Document] = []
-    problems: list[Problem] = []
-    base = root / folder
-    if not base.is_dir():
-        return docs, [Problem(folder, 1, 1, "", f"folder {base} not found")]
-    for path in sorted(list(base.rglob("*.yaml")) + list(base.rglob("*.yml"))):
-        name = str(path.relative_to(root))
-        try:
-            doc = load_yaml_file(path, name)
-        except ConfigError as exc:
-            problems += exc.problems
-            continue
-        if not isinstance(doc, LocatedDict):
-            problems.append(Problem(name, 1, 1, "", "expected a mapping at the top of the file"))
-            continue
-        if "kind" not in doc:
-            problems.append(
-                Problem(
-                    name, *doc.position, "kind", f"missing 'kind' (one of: {', '.join(MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS)})"
-                )
-            )
-            continue
-        docs.append((name, doc))
-    return docs, problems
-
-
-def _of_kind(docs: list[Document], kinds: tuple[str, ...]) -> list[Document]:
-    return [(n, d) for n, d in docs if d.get("kind") in kinds]
+    kind: Literal["consent_policy"]
+    opt_in: list[DataCategory] = Field(default_factory=list)
 
 
 def load_configuration(root: Path) -> Configuration:
-    from chalicelib.connectors.definition import load_connectors
-    from chalicelib.dispatch.subscribers import load_subscribers
-    from chalicelib.mapping import compile_documents
-    from chalicelib.triggers.config import load_trigger_config
-
-    connector_docs, problems = read_documents(root, "connectors")
-    mapping_docs, more = read_documents(root, "mappings")
+    """Every file checked; raises ConfigError with every problem of every file."""
+    connector_docs, problems = read_documents(root, "connectors", KINDS)
+    mapping_docs, more = read_documents(root, "mappings", KINDS)
     problems += more
-    known = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS
     for name, doc in connector_docs + mapping_docs:
-        if doc.get("kind") not in known:
-            problems.append(
-                Problem(name, *doc.where_value("kind"), "kind", f"unknown kind {doc.get('kind')!r}; expected one of: {', '.join(known)}")
-            )
-    connectors = mappings = triggers = None
+        if doc.get("kind") not in KINDS:
+            message = f"unknown kind {doc.get('kind')!r}; expected one of: {', '.join(KINDS)}"
+            problems.append(Problem(name, *doc.where_value("kind"), "kind", message))
+    connectors: dict[str, Connector] = {}
     try:
-        connectors = load_connectors(_of_kind(connector_docs, ("connector",)))
+        connectors = load_connectors(of_kind(connector_docs, "connector"))
+    except ConfigError as exc:
+        problems += exc.problems
+    mappings = triggers = None
+    try:
+        mappings = compile_documents(of_kind(mapping_docs, *MAPPING_KINDS))
     except ConfigError as exc:
         problems += exc.problems
     try:
-        mappings = compile_documents(_of_kind(mapping_docs, MAPPING_KINDS))
+        triggers = load_trigger_config(of_kind(mapping_docs, *TRIGGER_KINDS, "grade_scale"))
     except ConfigError as exc:
         problems += exc.problems
-    try:
-        triggers = load_trigger_config(_of_kind(mapping_docs, TRIGGER_KINDS + ("grade_scale",)))
-    except ConfigError as exc:
-        problems += exc.problems
-    subscribers, found = load_subscribers(_of_kind(connector_docs, ("subscribers",)))
+    subscribers, found = load_subscribers(of_kind(connector_docs, "subscribers"))
     problems += found
-    opt_in, found = _consent_policy(_of_kind(mapping_docs, CONSENT_KINDS))
+    opt_in, found = _consent_policy(of_kind(mapping_docs, *CONSENT_KINDS))
     problems += found
-    if problems:
+    if problems or mappings is None or triggers is None:
         raise ConfigError(problems)
     versions = {name: m.version for name, m in mappings.mappings.items()}
     versions["_configuration"] = _fingerprint(root, connector_docs + mapping_docs)
-    return Configuration(
-        connectors=connectors,
-        mappings=mappings,
-        triggers=triggers,
-        subscribers=subscribers,
-        consent_opt_in=opt_in,
-        root=root,
-        versions=versions,
-    )
+    return Configuration(connectors, mappings, triggers, root, subscribers, opt_in, versions=versions)
 
 
-def _consent_policy(docs: list[Document]) -> tuple[tuple[str, ...], list[Problem]]:
-    """`kind: consent_policy` — which data categories need an explicit grant (opt-in)."""
-    from chalicelib.domain.consent import DEFAULT_OPT_IN
-    from chalicelib.mapping.spec import DATA_CATEGORIES as CATEGORIES  # not api.sovereignty: it imports boto3
+def grade_scale_documents(root: Path) -> list[Document]:
+    """The grade scale files, which an edited mapping is compiled against."""
+    docs, _ = read_documents(root, "mappings", KINDS)
+    return of_kind(docs, "grade_scale")
 
+
+def _consent_policy(docs: list[Document]) -> tuple[tuple[DataCategory, ...], list[Problem]]:
     if not docs:
         return DEFAULT_OPT_IN, []
     problems = [Problem(n, *d.position, "kind", "only one consent_policy file is allowed") for n, d in docs[1:]]
     name, doc = docs[0]
-    problems += [Problem(name, *doc.where(k), str(k), "unknown key; expected: kind, opt_in") for k in doc if k not in ("kind", "opt_in")]
-    opt_in = doc.get("opt_in", [])
-    if not isinstance(opt_in, list):
-        return DEFAULT_OPT_IN, problems + [Problem(name, *doc.where_value("opt_in"), "opt_in", "expected a list of data categories")]
-    for index, category in enumerate(opt_in):
-        if category not in CATEGORIES:
-            problems.append(
-                Problem(
-                    name, *opt_in.where(index), f"opt_in[{index}]", f"unknown data category {category!r}; one of: {', '.join(CATEGORIES)}"
-                )
-            )
-    return tuple(opt_in), problems
+    policy, found = validate(ConsentPolicyFile, doc, name)
+    return (tuple(policy.opt_in) if policy else DEFAULT_OPT_IN), problems + found
 
 
 def _fingerprint(root: Path, docs: list[Document]) -> str:
@@ -144,7 +111,14 @@ def _fingerprint(root: Path, docs: list[Document]) -> str:
     return h.hexdigest()[:12]
 
 
-_current: dict[str, Any] = {}
+@dataclass
+class _Loaded:
+    config: Configuration | None = None
+    checked: float = 0.0
+    signature: tuple[tuple[str, int, int], ...] | None = None
+
+
+_loaded = _Loaded()
 LOCAL_RECHECK_SECONDS = 1.0
 
 
@@ -155,30 +129,26 @@ def current() -> Configuration:
     when they change, so an edited mapping takes effect without a restart (and the
     quarantined records kept in the running stand-in can be replayed through it).
     """
-    import time
-
     from chalicelib.runtime.settings import get_settings
 
     settings = get_settings()
-    cached = _current.get("config")
-    if cached is not None and (settings.stage != "local" or time.monotonic() - _current["checked"] < LOCAL_RECHECK_SECONDS):
+    cached = _loaded.config
+    if cached is not None and (settings.stage != "local" or time.monotonic() - _loaded.checked < LOCAL_RECHECK_SECONDS):
         return cached
     signature = _signature(settings.config_dir) if settings.stage == "local" else None
-    _current["checked"] = time.monotonic()
-    if cached is not None and signature == _current.get("signature"):
+    _loaded.checked = time.monotonic()
+    if cached is not None and signature == _loaded.signature:
         return cached
     try:
         config = load_configuration(settings.config_dir)
     except ConfigError as exc:
         if cached is None:
             raise
-        import logging
-
         logging.getLogger("salesbridge.config").error("edited configuration not loaded, still running the previous one:\n%s", exc)
-        _current["signature"] = signature
+        _loaded.signature = signature
         return cached
     config.pii_key = _pii_key(settings.stage)
-    _current.update(config=config, signature=signature)
+    _loaded.config, _loaded.signature = config, signature
     return config
 
 
@@ -195,9 +165,10 @@ def _pii_key(stage: str) -> bytes:
         return resolve_ref_string(get_settings().pii_key_ref).encode()
     except Exception:
         if stage == "local":
-            return b"salesbridge-local-pii-key"
+            return LOCAL_PII_KEY
         raise
 
 
 def reset() -> None:
-    _current.clear()
+    global _loaded
+    _loaded = _Loaded()

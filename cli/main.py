@@ -187,7 +187,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         stream = connector.api.stream(args.stream)
     except (KeyError, ValueError):
         raise CliError(
-            f"connector {args.connector!r} has no stream {args.stream!r}; streams: {', '.join(s.name for s in connector.streams)}"
+            f"connector {args.connector!r} has no stream {args.stream!r}; streams: {', '.join(s.name for s in connector.api.streams)}"
         ) from None
     try:
         result = backfill(
@@ -255,8 +255,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def cmd_config_validate(args: argparse.Namespace) -> int:
-    from chalicelib.config.problems import ConfigError
     from chalicelib.configuration import load_configuration
+    from chalicelib.errors import ConfigError
 
     try:
         config = load_configuration(Path(args.root).resolve())
@@ -361,12 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(ROOT))
     p.set_defaults(func=cmd_config_validate)
 
-    try:
-        from cli.mappings import register
-    except ImportError:
-        register = None
-    if register is not None:
-        register(sub)
+    from cli.mappings import register
+
+    register(sub)
     return parser
 
 

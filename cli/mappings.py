@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from chalicelib.config.problems import ConfigError
+from chalicelib.errors import ConfigError
 from chalicelib.mapping.compiler import CompiledMapping, MappingSet, compile_documents, load_documents, yaml_files
 from chalicelib.mapping.examples import map_payload, run_example
 

@@ -192,7 +192,7 @@ def cloudformation_resources() -> dict[str, Any]:
     """The same resources as CloudFormation, for ``chalice package --merge-template``."""
     resources: dict[str, Any] = {}
     for table in TABLES:
-        props = _table_kwargs(table)
+        props: dict[str, Any] = _table_kwargs(table)
         props["TableName"] = _stack_name(table.name)
         if table.ttl_attribute:
             props["TimeToLiveSpecification"] = {"Enabled": True, "AttributeName": table.ttl_attribute}
@@ -201,7 +201,7 @@ def cloudformation_resources() -> dict[str, Any]:
         props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
         resources[table.logical_id] = {"Type": "AWS::DynamoDB::Table", "Properties": props}
     for queue in QUEUES:
-        props: dict[str, Any] = {"VisibilityTimeout": queue.visibility_timeout, "QueueName": _stack_name(queue.name)}
+        props = {"VisibilityTimeout": queue.visibility_timeout, "QueueName": _stack_name(queue.name)}
         if queue.fifo:
             props["FifoQueue"] = True
             props["ContentBasedDeduplication"] = False

@@ -103,7 +103,7 @@ class PlainAttributeValues:
     def parse_structure(parser: BaseJSONParser, shape: Any, value: Any) -> Any:
         if isinstance(value, dict) and _is_attribute_value(shape, parser.operation_model.service_model.service_name):
             return parsed(value, parser._blob_parser)
-        return PlainAttributeValues.moto_parse_structure(parser, shape, value)  # type: ignore[no-untyped-call]
+        return PlainAttributeValues.moto_parse_structure(parser, shape, value)
 
     @staticmethod
     def serialize_structure(serializer: BaseJSONSerializer, serialized: Any, value: Any, shape: Any, key: str) -> None:

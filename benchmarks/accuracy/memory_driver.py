@@ -1,68 +1,59 @@
-"""The pipeline's contract, in memory: dedupe → required_state_keys → one read → process → commit.
+"""The accuracy traffic through the real processor, on either storage adapter.
 
-A dict stands in for the DynamoDB table and a dict of event ids for the outbox (the outbox delivers
-each id once, so a second event with the same id is counted, not kept).
+Each generated delivery enters where a mapped record does (``Processor.apply_canonical``):
+the input's dedupe mark, one batched state read, the evaluate step (consent, golden merge,
+triggers), and one atomic commit with the outbox. The in-memory store makes it fast; the
+DynamoDB store (pipeline_driver) runs the very same loop against moto.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.events import CloudEvent
+from chalicelib.domain.inbound import InboundRecord
+from chalicelib.mapping import compile_documents
+from chalicelib.pipeline.evaluate import Rules
+from chalicelib.pipeline.processor import ProcessingConfig, Processor
+from chalicelib.store.memory_store import MemoryStore
+from chalicelib.store.port import Store
 from chalicelib.triggers.config import TriggerConfig
-from chalicelib.triggers.outcome import StateKeysMissing, TriggerInputError
-from chalicelib.triggers.process import MAX_KEYS, process, required_state_keys
+
+MAX_KEYS = 100  # one BatchGetItem
 
 
-class MemoryDriver:
-    def __init__(self, config: TriggerConfig):
-        self.config = config
-        self.table: dict[tuple[str, str], dict[str, Any]] = {}
-        self.seen: set[str] = set()
-        self.outbox: dict[str, CloudEvent] = {}
-        self.stats = {
-            "delivered": 0,
-            "deduplicated": 0,
-            "applied": 0,
-            "stale": 0,
-            "quarantined": 0,
-            "re-read": 0,
-            "repeated event ids": 0,
-            "max keys read": 0,
-        }
+def drive_through(traffic: Any, trigger_config: TriggerConfig, store: Store) -> Counter[str]:
+    processor = Processor(ProcessingConfig(compile_documents([]), Rules(trigger_config), b"accuracy-bench"), store)
+    stats: Counter[str] = Counter()
+    for delivery in traffic.deliveries:
+        record = delivery.record
+        inbound = InboundRecord(
+            connector=record.source.system,
+            object=record.entity,
+            payload={},
+            dedupe_key=delivery.dedupe_key,
+            received_at=datetime.now(UTC),
+            via="sync",
+            entity_hint=delivery.entity_id,
+        )
+        stats[processor.apply_canonical(inbound, record, delivery.entity_id).status] += 1
+    return stats
 
-    def deliver(self, dedupe_key: str, record: CanonicalRecord, entity_id: str) -> None:
-        self.stats["delivered"] += 1
-        if dedupe_key in self.seen:
-            self.stats["deduplicated"] += 1
-            return
-        keys = required_state_keys(record, entity_id, self.config)
-        while True:
-            if len(keys) > MAX_KEYS:
-                raise RuntimeError(f"{len(keys)} state keys for one record")
-            self.stats["max keys read"] = max(self.stats["max keys read"], len(keys))
-            states = {key: self.table.get(key) for key in keys}  # one BatchGetItem
-            try:
-                outcome = process(record, entity_id, states, self.config, correlation_id=dedupe_key)
-                break
-            except StateKeysMissing as exc:
-                self.stats["re-read"] += 1
-                keys = keys + exc.keys
-            except TriggerInputError:
-                self.stats["quarantined"] += 1
-                self.seen.add(dedupe_key)
-                return
-        self.seen.add(dedupe_key)  # the commit: dedupe mark, state and outbox together
-        self.stats["stale" if outcome.stale else "applied"] += 1
-        self.table.update(outcome.puts)
-        for key in outcome.deletes:
-            self.table.pop(key, None)
-        for event in outcome.events:
-            if event.id in self.outbox:
-                self.stats["repeated event ids"] += 1
-            else:
-                self.outbox[event.id] = event
 
-    def events(self) -> list[CloudEvent]:
-        return list(self.outbox.values())
+def drive(traffic: Any, trigger_config: TriggerConfig) -> tuple[list[CloudEvent], dict[str, Any]]:
+    store = MemoryStore()
+    stats = drive_through(traffic, trigger_config, store)
+    if store.max_keys > MAX_KEYS:
+        raise RuntimeError(f"{store.max_keys} state keys for one record: more than one BatchGetItem")
+    return list(store.outbox.values()), {
+        "delivered": len(traffic.deliveries),
+        "applied": stats["applied"],
+        "stale": stats["stale"],
+        "deduplicated": stats["duplicate"],
+        "quarantined": stats["quarantined"],
+        "re-read": store.reads - len(traffic.deliveries),
+        "max keys read": store.max_keys,
+        "repeated event ids": store.events_refused,
+    }

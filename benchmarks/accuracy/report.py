@@ -20,7 +20,7 @@ from typing import Any
 from benchmarks.accuracy.config import bench_config
 from benchmarks.accuracy.expectation import Key, expected_events
 from benchmarks.accuracy.generator import Traffic, generate
-from benchmarks.accuracy.memory_driver import MemoryDriver
+from benchmarks.accuracy.memory_driver import drive
 from chalicelib.domain.events import CloudEvent
 
 RULES = (
@@ -89,10 +89,7 @@ Driver = Callable[[Traffic], tuple[list[CloudEvent], dict[str, Any]]]
 
 
 def memory_driver(traffic: Traffic) -> tuple[list[CloudEvent], dict[str, Any]]:
-    driver = MemoryDriver(bench_config(traffic.sell_in_distributors, traffic.sell_in_skus))
-    for delivery in traffic.deliveries:
-        driver.deliver(delivery.dedupe_key, delivery.record, delivery.entity_id)
-    return driver.events(), driver.stats
+    return drive(traffic, bench_config(traffic.sell_in_distributors, traffic.sell_in_skus))
 
 
 def run(seed: int, customers: int, driver: Driver = memory_driver) -> tuple[list[Score], dict[str, Any]]:

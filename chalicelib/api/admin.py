@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from chalicelib.api.errors import ApiError, bad_request, not_found
+from chalicelib.api.errors import bad_request, not_found
 from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
+from chalicelib.errors import ApiError
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import audit, dynamo, quarantine
+from chalicelib.store import audit, keys, quarantine, queries
+from chalicelib.store.queries import EventFilter, InvalidCursor
 
 MAX_PAGE = 200
+DELIVERY_STATUSES = ("pending", "delivered", "retrying", "dead")
+CHAIN_KINDS = tuple(prefix.rstrip("#") for prefix in keys.CHAIN_PREFIXES)
 
 
 def _limit(value: str | None, default: int = 50) -> int:
@@ -28,28 +32,25 @@ def _limit(value: str | None, default: int = 50) -> int:
     return limit
 
 
-def _page(table: str, query: dict[str, Any], cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of a query; ``cursor`` is the opaque ``next`` of the previous page."""
-    if cursor:
-        try:
-            query["ExclusiveStartKey"] = quarantine.decode_cursor(cursor)
-        except ValueError:
-            raise bad_request("invalid cursor") from None
-    items, last = dynamo.query(table, **query)
-    return items, quarantine.encode_cursor(last) if last else None
-
-
 def _with_next(body: dict[str, Any], cursor: str | None) -> dict[str, Any]:
     if cursor:
         body["next"] = cursor
     return body
 
 
+def _time(value: str, message: str) -> str:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(message) from None
+    return value
+
+
 def entity_key_from(entity: str | None, source: str | None) -> str:
-    """``entity=customer#cus_…`` or ``source=<connector>/<entity>/<source id>``."""
+    """``entity=customer#cus_…`` (or another audit chain) or ``source=<connector>/<entity>/<source id>``."""
     if entity:
         kind, sep, ident = entity.partition("#")
-        if not sep or not ident or (kind not in ENTITY_TYPES and kind not in ("input", "event", "rejection", "consent")):
+        if not sep or not ident or (kind not in ENTITY_TYPES and kind not in CHAIN_KINDS):
             raise bad_request("entity must look like 'customer#cus_…' (entity type, '#', canonical id)")
         return entity
     if source:
@@ -64,55 +65,32 @@ def entity_key_from(entity: str | None, source: str | None) -> str:
 def audit_trail(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     limit = _limit(params.get("limit"), 100)
     if params.get("correlation"):
-        items = audit.read_correlation(settings.audit_table, params["correlation"], limit)
+        items = queries.audit_of_correlation(settings, params["correlation"], limit)
         return {"correlation": params["correlation"], "entries": [audit.entry_view(i) for i in items]}
     if params.get("day"):
         return audit_by_time(settings, params, limit)
     key = entity_key_from(params.get("entity"), params.get("source"))
-    cursor = params.get("next")
-    if cursor and not cursor.isdigit():
-        raise bad_request("invalid cursor")
-    items, last = audit.read_entity(settings.audit_table, key, limit=limit, after=cursor)
-    body: dict[str, Any] = {"entity": key, "entries": [audit.entry_view(i) for i in items]}
-    if last:
-        body["next"] = last
-    return body
+    try:
+        items, last = queries.audit_of_chain(settings, key, limit, params.get("next"))
+    except InvalidCursor:
+        raise bad_request("invalid cursor") from None
+    return _with_next({"entity": key, "entries": [audit.entry_view(i) for i in items]}, last)
 
 
 def audit_by_time(settings: Settings, params: dict[str, str], limit: int) -> dict[str, Any]:
     """Everything audited on one UTC day (optionally from/to a time), in time order."""
-    from datetime import date
-
     day = params["day"]
     try:
         date.fromisoformat(day)
     except ValueError:
         raise bad_request("day must look like 2026-11-25 (UTC)") from None
-    condition, values = "#d = :d", {":d": {"S": day}}
-    bounds = [params.get("from"), params.get("to")]
-    for bound in bounds:
-        if bound:
-            try:
-                datetime.fromisoformat(bound.replace("Z", "+00:00"))
-            except ValueError:
-                raise bad_request("from / to must be ISO 8601 times in UTC, e.g. 2026-11-25T08:00:00+00:00") from None
-    if bounds[0] and bounds[1]:
-        condition += " AND #at BETWEEN :from AND :to"
-        values.update({":from": {"S": bounds[0]}, ":to": {"S": bounds[1]}})
-    elif bounds[0]:
-        condition += " AND #at >= :from"
-        values[":from"] = {"S": bounds[0]}
-    elif bounds[1]:
-        condition += " AND #at <= :to"
-        values[":to"] = {"S": bounds[1]}
-    kwargs: dict[str, Any] = {
-        "IndexName": "by-day",
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": {"#d": "day", **({"#at": "at"} if any(bounds) else {})},
-        "ExpressionAttributeValues": values,
-        "Limit": limit,
-    }
-    items, cursor = _page(settings.audit_table, kwargs, params.get("next"))
+    message = "from / to must be ISO 8601 times in UTC, e.g. 2026-11-25T08:00:00+00:00"
+    start = _time(params["from"], message) if params.get("from") else None
+    end = _time(params["to"], message) if params.get("to") else None
+    try:
+        items, cursor = queries.audit_of_day(settings, day, start, end, limit, params.get("next"))
+    except InvalidCursor:
+        raise bad_request("invalid cursor") from None
     return _with_next({"day": day, "entries": [audit.entry_view(i) for i in items]}, cursor)
 
 
@@ -123,7 +101,8 @@ def verify_chain(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
 
 def entity_state(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     key = entity_key_from(params.get("entity"), params.get("source"))
-    item = dynamo.get(settings.state_table, key, "golden")
+    entity, _, entity_id = key.partition("#")
+    item = queries.golden(settings, entity, entity_id) if entity in ENTITY_TYPES else None
     if item is None:
         raise not_found(f"no state for {key}")
     return {k: v for k, v in item.items() if k not in ("pk", "sk")} | {"entity": key}
@@ -131,75 +110,42 @@ def entity_state(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
 
 def list_events(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     limit = _limit(params.get("limit"))
-    values: dict[str, Any] = {}
-    names: dict[str, str] = {}
-    if params.get("type"):
-        index, condition = "by-type", "#h = :h"
-        names["#h"], values[":h"] = "type", {"S": params["type"]}
-    elif params.get("subject"):
-        index, condition = "by-subject", "#h = :h"
-        names["#h"], values[":h"] = "subject", {"S": params["subject"]}
-    else:
-        index, condition = "all", "#h = :h"
-        names["#h"], values[":h"] = "all", {"S": "all"}
-    if params.get("since"):
-        since = params["since"]
-        try:
-            datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise bad_request("since must be an ISO 8601 time, e.g. 2026-11-01T00:00:00+00:00") from None
-        condition += " AND time_id >= :since"
-        values[":since"] = {"S": since}
-    kwargs: dict[str, Any] = {
-        "IndexName": index,
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    filters = []
-    if params.get("type") and params.get("subject"):
-        filters.append("subject = :subject")
-        values[":subject"] = {"S": params["subject"]}
-    if params.get("status"):
-        if params["status"] not in ("pending", "delivered", "retrying", "dead"):
-            raise bad_request("status must be one of: pending, delivered, retrying, dead")
-        filters.append("#st = :status")
-        names["#st"] = "status"
-        values[":status"] = {"S": params["status"]}
-    if filters:
-        kwargs["FilterExpression"] = " AND ".join(filters)
-    items, cursor = _page(settings.events_table, kwargs, params.get("next"))
+    status = params.get("status")
+    if status and status not in DELIVERY_STATUSES:
+        raise bad_request(f"status must be one of: {', '.join(DELIVERY_STATUSES)}")
+    since = _time(params["since"], "since must be an ISO 8601 time, e.g. 2026-11-01T00:00:00+00:00") if params.get("since") else None
+    wanted = EventFilter(type=params.get("type") or None, subject=params.get("subject") or None, status=status or None, since=since)
+    try:
+        items, cursor = queries.events(settings, wanted, limit, params.get("next"))
+    except InvalidCursor:
+        raise bad_request("invalid cursor") from None
     return _with_next({"events": [_event_view(i) for i in items]}, cursor)
 
 
 def _event_view(item: dict[str, Any]) -> dict[str, Any]:
+    event = json.loads(item["event"]) if isinstance(item.get("event"), str) else item.get("event")
     return {
-        "event": json.loads(item["event"]) if isinstance(item.get("event"), str) else item.get("event"),
+        "event": event,
         "delivery": {"status": item.get("status"), "attempts": item.get("attempts"), "targets": item.get("targets", {})},
     }
 
 
 def list_quarantine(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     try:
-        items, cursor = quarantine.list_items(
-            settings.quarantine_table,
+        items, cursor = queries.quarantined(
+            settings,
             connector=params.get("connector"),
             status=params.get("status"),
             limit=_limit(params.get("limit")),
             cursor=params.get("next"),
         )
-    except ValueError:
+    except InvalidCursor:
         raise bad_request("invalid cursor") from None
-    body: dict[str, Any] = {"records": [quarantine.view(i) for i in items]}
-    if cursor:
-        body["next"] = cursor
-    return body
+    return _with_next({"records": [quarantine.view(i) for i in items]}, cursor)
 
 
 def get_quarantined(settings: Settings, qid: str) -> dict[str, Any]:
-    item = quarantine.get(settings.quarantine_table, qid)
+    item = queries.quarantine_record(settings, qid)
     if item is None:
         raise not_found(f"no quarantined record {qid}")
     return quarantine.view(item, with_raw=True)
@@ -208,24 +154,22 @@ def get_quarantined(settings: Settings, qid: str) -> dict[str, Any]:
 def replay_one(config: Configuration, settings: Settings, qid: str, actor: str) -> dict[str, Any]:
     from chalicelib.pipeline.processor import Processor
 
-    item = quarantine.get(settings.quarantine_table, qid)
+    item = queries.quarantine_record(settings, qid)
     if item is None:
         raise not_found(f"no quarantined record {qid}")
     if item.get("status") != "open":
         raise ApiError(409, "already_replayed", f"{qid} is {item.get('status')}; nothing to replay")
-    outcome = Processor(config, settings).process(quarantine.raw_input(item), replay_by=actor)
+    outcome = Processor.of(config, settings).process(quarantine.raw_input(item), replay_by=actor)
     return {"id": qid, "status": outcome.status, "entity": outcome.entity_key, "events": outcome.event_ids, "message": outcome.message}
 
 
 def replay_matching(config: Configuration, settings: Settings, params: dict[str, Any], actor: str) -> dict[str, Any]:
     """Replay every open record matching the filter (connector, code, mapping), up to ``limit``."""
     limit = _limit(str(params.get("limit", MAX_PAGE)), MAX_PAGE)
-    results = []
+    results: list[dict[str, Any]] = []
     cursor = None
     while len(results) < limit:
-        items, cursor = quarantine.list_items(
-            settings.quarantine_table, connector=params.get("connector"), status="open", limit=MAX_PAGE, cursor=cursor
-        )
+        items, cursor = queries.quarantined(settings, connector=params.get("connector"), status="open", limit=MAX_PAGE, cursor=cursor)
         for item in items:
             if params.get("code") and item.get("code") != params["code"]:
                 continue

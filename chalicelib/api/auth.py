@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import time
 
-from chalicelib.api.errors import ApiError
+from chalicelib.errors import ApiError
 
 _CACHE: dict[str, tuple[float, str]] = {}
 TTL_SECONDS = 300

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.api.errors import ApiError, bad_request, not_found
+from chalicelib.api.errors import bad_request, not_found
 from chalicelib.configuration import Configuration
-from chalicelib.domain.inbound import InboundRecord
+from chalicelib.errors import ApiError
+from chalicelib.pipeline.evaluate import Rules
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import dynamo
+from chalicelib.store import inputs
+from chalicelib.store.dynamo_store import DynamoStore
 
 MAX_REGRESSION_INPUTS = 500
 
 
-def _reader(settings: Settings):
-    return lambda keys: dynamo.batch_get(settings.state_table, keys)
+def _rules(config: Configuration) -> Rules:
+    return Rules(config.triggers, config.consent_opt_in)
 
 
 def _mapping(config: Configuration, name: str) -> Any:
@@ -27,7 +29,7 @@ def _mapping(config: Configuration, name: str) -> Any:
 def try_mapping(config: Configuration, settings: Settings, name: str, payload: dict[str, Any]) -> dict[str, Any]:
     from chalicelib.pipeline.dry_run import simulate
 
-    return simulate(config, _mapping(config, name), payload, _reader(settings))
+    return simulate(_rules(config), _mapping(config, name), payload, DynamoStore(settings))
 
 
 def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
@@ -38,12 +40,12 @@ def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) 
     if not isinstance(payload, dict):
         raise bad_request('send {"mapping": "<the mapping file\'s text>", "payload": {...the source record...}}')
     edited = _compile_edited(config, body.get("mapping"), "edited mapping")
-    return simulate(config, edited, payload, _reader(settings))
+    return simulate(_rules(config), edited, payload, DynamoStore(settings))
 
 
 def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
-    from chalicelib.config.problems import ConfigError
     from chalicelib.config.yaml_lines import load_yaml_text
+    from chalicelib.errors import ConfigError
     from chalicelib.mapping import compile_documents
 
     if not isinstance(text, str) or not text.strip():
@@ -56,17 +58,6 @@ def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
     if edited is None:
         raise bad_request("the text holds no `kind: mapping` document")
     return edited
-
-
-def recent_inputs(settings: Settings, connector: str, object_type: str, limit: int) -> list[InboundRecord]:
-    items, _ = dynamo.query(
-        settings.inputs_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"{connector}#{object_type}"}},
-        ScanIndexForward=False,
-        Limit=limit,
-    )
-    return [InboundRecord.from_message(i["raw"]) for i in items]
 
 
 def regression(config: Configuration, settings: Settings, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -86,20 +77,19 @@ def regression(config: Configuration, settings: Settings, name: str, body: dict[
     edited_set = MappingSet(mappings={edited.name: edited}, grade_scale=config.mappings.grade_scale)
     if (edited.connector, edited.object) != (deployed.connector, deployed.object):
         raise bad_request(f"the edited file must map {deployed.connector} {deployed.object}, like {deployed.file}")
-    inputs = recent_inputs(settings, deployed.connector, deployed.object, limit)
-    changes = regression_diff(config.mappings, edited_set, inputs)
+    recent = inputs.recent(settings, deployed.connector, deployed.object, limit)
+    changes = regression_diff(config.mappings, edited_set, recent)
     return {
         "mapping": name,
         "deployed_version": deployed.version,
         "edited_version": edited.version,
-        "inputs": len(inputs),
+        "inputs": len(recent),
         "field_changes": [{"input": c.input, "field": c.field, "old": c.old, "new": c.new} for c in changes],
-        "event_changes": event_changes(config, config.mappings, edited_set, inputs, _reader(settings)),
+        "event_changes": event_changes(_rules(config), config.mappings, edited_set, recent, DynamoStore(settings)),
     }
 
 
 def _scale_docs(config: Configuration) -> list[tuple[str, Any]]:
-    from chalicelib.configuration import read_documents
+    from chalicelib.configuration import grade_scale_documents
 
-    docs, _ = read_documents(config.root, "mappings")
-    return [(n, d) for n, d in docs if d.get("kind") == "grade_scale"]
+    return list(grade_scale_documents(config.root))

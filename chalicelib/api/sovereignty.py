@@ -6,15 +6,19 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.api.errors import ApiError, bad_request, not_found
+from chalicelib.api.errors import bad_request, not_found
+from chalicelib.configuration import Configuration
 from chalicelib.domain import consent
-from chalicelib.runtime import aws
+from chalicelib.domain.canonical import SourceRef
+from chalicelib.domain.state import consent_key, golden_key, orders_key
+from chalicelib.errors import ApiError, ConflictError
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import audit, dynamo
-from chalicelib.store.audit import AuditEntry, ChainHead
-from chalicelib.store.commit import Commit, ConflictError, version_of
+from chalicelib.store import audit, erasure, keys
+from chalicelib.store.audit import AuditEntry
+from chalicelib.store.dynamo_store import DynamoStore
+from chalicelib.store.port import ChainAppend, Plan, Snapshot
 
-CATEGORIES = ("contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location")
+CATEGORIES = consent.DATA_CATEGORIES
 
 
 def _customer_id(entity_key: str) -> str:
@@ -24,19 +28,20 @@ def _customer_id(entity_key: str) -> str:
     return ident
 
 
-def get_consent(config: Any, settings: Settings, entity_key: str) -> dict[str, Any]:
+def get_consent(config: Configuration, settings: Settings, entity_key: str) -> dict[str, Any]:
     customer_id = _customer_id(entity_key)
-    item = dynamo.get(settings.state_table, *consent.consent_key(customer_id)) or {}
+    key = consent_key(customer_id)
+    item = DynamoStore(settings).read([key]).states[key] or {}
     categories = item.get("categories") or {}
     default = {c: {"status": "not_granted" if c in config.consent_opt_in else "granted", "default": True} for c in CATEGORIES}
     return {"customer": entity_key, "categories": {c: categories.get(c, default[c]) for c in CATEGORIES}}
 
 
-def set_consent(config: Any, settings: Settings, entity_key: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+def set_consent(config: Configuration, settings: Settings, entity_key: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """Grant or revoke one category, effective at once.
 
     A revocation also removes the stored golden values of that category (the fields the
-    customer mappings declare in it), in the same transaction, audited on both chains.
+    customer mappings declare in it), in the same commit, audited on both chains.
     """
     customer_id = _customer_id(entity_key)
     category, status = body.get("category"), body.get("status")
@@ -47,41 +52,34 @@ def set_consent(config: Any, settings: Settings, entity_key: str, body: dict[str
     purpose = body.get("purpose")
     if purpose is not None and (not isinstance(purpose, str) or len(purpose) > 200):
         raise bad_request("purpose must be text of at most 200 characters")
-    key = consent.consent_key(customer_id)
+    store = DynamoStore(settings)
+    key, golden = consent_key(customer_id), golden_key("customer", customer_id)
     purge = _fields_in(config, category) if status == "revoked" else set()
     for _ in range(5):
-        item = dynamo.get(settings.state_table, *key)
-        updated = consent.updated_item(item, customer_id, category, status, actor, purpose)
+        snapshot = store.read([key, golden] if purge else [key])
+        updated = consent.updated_item(snapshot.states[key], customer_id, category, status, actor, purpose)
         entry = AuditEntry(
             action=f"consent_{status}",
             actor=actor,
-            correlation_id=f"consent#{customer_id}",
+            correlation_id=keys.consent_chain(customer_id),
             details={"category": category, "purpose": purpose},
         )
-        items, head = audit.chain(f"consent#{customer_id}", [entry], ChainHead.of(item), settings.audit_retention_days)
-        updated.update(audit_seq=head.seq, audit_hash=head.hash)
-        commit = Commit(settings.state_table, settings.audit_table, settings.events_table)
-        commit.put_state(updated, version_of(item))
-        commit.audits.append(items[0])
-        golden = dynamo.get(settings.state_table, entity_key, "golden") if purge else None
-        removed = sorted(purge & set((golden or {}).get("fields", {})))
-        if golden and removed:
-            fields = {k: v for k, v in golden["fields"].items() if k not in removed}
-            provenance = {k: v for k, v in (golden.get("provenance") or {}).items() if k not in removed}
+        plan = Plan(snapshot, puts={key: updated}, audit=[ChainAppend(keys.consent_chain(customer_id), [entry])])
+        stored = snapshot.states.get(golden)
+        removed = sorted(purge & set((stored or {}).get("fields", {})))
+        if stored and removed:
+            fields = {k: v for k, v in stored["fields"].items() if k not in removed}
+            provenance = {k: v for k, v in (stored.get("provenance") or {}).items() if k not in removed}
+            plan.puts[golden] = dict(stored, fields=fields, provenance=provenance)
             purge_entry = AuditEntry(
                 action="consent_purged",
                 actor=actor,
-                correlation_id=f"consent#{customer_id}",
+                correlation_id=keys.consent_chain(customer_id),
                 details={"category": category, "fields": removed},
             )
-            purge_items, golden_head = audit.chain(entity_key, [purge_entry], ChainHead.of(golden), settings.audit_retention_days)
-            commit.put_state(
-                dict(golden, fields=fields, provenance=provenance, audit_seq=golden_head.seq, audit_hash=golden_head.hash),
-                version_of(golden),
-            )
-            commit.audits.append(purge_items[0])
+            plan.audit.append(ChainAppend(entity_key, [purge_entry]))
         try:
-            commit.execute()
+            store.commit(plan)
         except ConflictError:
             continue
         return get_consent(config, settings, entity_key) | {"purged_fields": removed}
@@ -95,7 +93,7 @@ def _fields_in(config: Any, category: str) -> set[str]:
 def usage_report(settings: Settings, entity_key: str) -> dict[str, Any]:
     """How often was this customer's data used, for what, by which mapping, rule and target."""
     customer_id = _customer_id(entity_key)
-    entries = _all_entries(settings, entity_key) + _all_entries(settings, f"consent#{customer_id}")
+    entries = audit.read_chain(settings.audit_table, entity_key) + audit.read_chain(settings.audit_table, keys.consent_chain(customer_id))
     views = [audit.entry_view(i) for i in entries]
     by_action = Counter(v["action"] for v in views)
     by_mapping = Counter(
@@ -105,9 +103,9 @@ def usage_report(settings: Settings, entity_key: str) -> dict[str, Any]:
     fired = [v["details"] for v in views if v["action"] == "trigger_fired"]
     by_rule = Counter(f"{d.get('type')}" for d in fired)
     dropped = Counter(cat for v in views if v["action"] == "consent_dropped" for cat in (v.get("details", {}).get("fields") or {}).values())
-    deliveries = Counter()
+    deliveries: Counter[str] = Counter()
     for d in fired:
-        for item in _all_entries(settings, f"event#{d.get('event_id')}"):
+        for item in audit.read_chain(settings.audit_table, keys.event_chain(str(d.get("event_id")))):
             view = audit.entry_view(item)
             if view["action"] == "delivered":
                 deliveries[view["details"].get("target")] += 1
@@ -125,16 +123,6 @@ def usage_report(settings: Settings, entity_key: str) -> dict[str, Any]:
     }
 
 
-def _all_entries(settings: Settings, entity_key: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    after = None
-    while True:
-        page, after = audit.read_entity(settings.audit_table, entity_key, limit=500, after=after)
-        items += page
-        if not after:
-            return items
-
-
 def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> dict[str, Any]:
     """Remove the customer's state and cross-references; keep only a masked tombstone in the audit.
 
@@ -142,36 +130,30 @@ def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> di
     erasure itself stays verifiable without keeping anything about the person.
     """
     customer_id = _customer_id(entity_key)
-    golden = dynamo.get(settings.state_table, entity_key, "golden")
-    consent_item = dynamo.get(settings.state_table, *consent.consent_key(customer_id))
-    if golden is None and consent_item is None:
+    store = DynamoStore(settings)
+    golden, registry = golden_key("customer", customer_id), consent_key(customer_id)
+    snapshot = store.read([golden, registry])
+    stored = snapshot.states[golden]
+    if stored is None and snapshot.states[registry] is None:
         raise not_found(f"nothing stored for {entity_key}")
-    state_keys = [(entity_key, "golden"), (entity_key, "orders"), consent.consent_key(customer_id)]
-    for system, source in ((golden or {}).get("sources") or {}).items():
-        if source.get("record_id"):
-            state_keys.append((f"xref#{system}#customer#{source['record_id']}", "xref"))
-    entries = _all_entries(settings, entity_key) + _all_entries(settings, f"consent#{customer_id}")
-    _delete(settings.state_table, state_keys)
-    _delete(settings.audit_table, [(str(i["pk"]), str(i["sk"])) for i in entries])
+    sources = [
+        SourceRef(system=system, entity="customer", id=str(source["record_id"]))
+        for system, source in ((stored or {}).get("sources") or {}).items()
+        if source.get("record_id")
+    ]
+    entries = audit.read_chain(settings.audit_table, entity_key) + audit.read_chain(settings.audit_table, keys.consent_chain(customer_id))
+    removed = erasure.delete(settings, [golden, orders_key(customer_id), registry], sources, entries)
+    masked = audit.mask(customer_id, pii_key)
     tombstone = AuditEntry(
         action="erased",
         actor=actor,
-        correlation_id=f"erase#{audit.mask(customer_id, pii_key)}",
+        correlation_id=f"erase#{masked}",
         details={
-            "subject": audit.mask(customer_id, pii_key),
+            "subject": masked,
             "entries_removed": len(entries),
             "last_hash": entries[-1]["hash"] if entries else None,
             "at": datetime.now(UTC).isoformat(),
         },
     )
-    items, _ = audit.chain(entity_key, [tombstone], ChainHead(), settings.audit_retention_days)
-    aws.client("dynamodb").put_item(TableName=settings.audit_table, Item=dynamo.to_item(items[0]))
-    return {"erased": entity_key, "state_items_removed": len(state_keys), "audit_entries_removed": len(entries)}
-
-
-def _delete(table: str, keys: list[tuple[str, str]]) -> None:
-    client = aws.client("dynamodb")
-    for start in range(0, len(keys), 25):
-        request = {table: [{"DeleteRequest": {"Key": dynamo.key_of(pk, sk)}} for pk, sk in keys[start : start + 25]]}
-        while request:
-            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+    store.commit(Plan(Snapshot(), audit=[ChainAppend(entity_key, [tombstone], headless=True)]))
+    return {"erased": entity_key, "state_items_removed": removed, "audit_entries_removed": len(entries)}

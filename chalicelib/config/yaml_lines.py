@@ -12,12 +12,13 @@ from typing import Any
 
 import yaml
 
-from chalicelib.config.problems import ConfigError, Problem
+from chalicelib.config.problems import Problem
+from chalicelib.errors import ConfigError
 
 Position = tuple[int, int]  # (line, column), 1-based
 
 
-class LocatedDict(dict):
+class LocatedDict(dict[Any, Any]):
     """A dict that knows the position of itself, each key and each value."""
 
     position: Position = (1, 1)
@@ -31,7 +32,16 @@ class LocatedDict(dict):
         return self.value_positions.get(key, self.where(key))
 
 
-class LocatedList(list):
+def subset(doc: LocatedDict, names: tuple[str, ...]) -> LocatedDict:
+    """The named keys of a located mapping, keeping their positions."""
+    part = LocatedDict({k: doc[k] for k in names if k in doc})
+    part.position = doc.position
+    part.key_positions = {k: v for k, v in doc.key_positions.items() if k in names}
+    part.value_positions = {k: v for k, v in doc.value_positions.items() if k in names}
+    return part
+
+
+class LocatedList(list[Any]):
     position: Position = (1, 1)
     item_positions: list[Position]
 
@@ -45,10 +55,13 @@ def _pos(node: yaml.Node) -> Position:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when available: ~5x faster
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~5x faster
+
+
+class _LocatingLoader(_SafeLoader):  # type: ignore[misc,valid-type]  # a base chosen at import time
     """SafeLoader (no arbitrary objects) that records positions; rejects duplicate keys."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(None, None, "expected a mapping", node.start_mark)
         self.flatten_mapping(node)
@@ -73,7 +86,7 @@ class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml
             result.value_positions[key] = _pos(value_node)
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:
         result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
         result.position = _pos(node)
         result.item_positions = [_pos(child) for child in node.value]

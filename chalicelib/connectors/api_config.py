@@ -11,19 +11,42 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
+from chalicelib.config.yaml_lines import LocatedDict, subset
 
 Kind = Literal["salesforce", "hubspot", "odoo", "shopify", "generic_rest"]
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hour": 3600,
+    "hours": 3600,
+}
+_SCHEDULE = re.compile(r"^\s*(?:every\s+)?(\d+)\s*([a-z]+)\s*$")
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def interval_seconds(schedule: str | None) -> int:
+    """ "15m" → 900. None → 0 (due at every run). Raises ValueError on anything else."""
+    if not schedule:
+        return 0
+    match = _SCHEDULE.match(schedule.lower())
+    if not match or match.group(2) not in _UNITS:
+        raise ValueError(f"schedule {schedule!r}: use e.g. '15m', '1h' or '30 minutes'")
+    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-class SecretRef(_Model):
+class SecretRef(StrictModel):
     """Where a secret lives; never the secret itself."""
 
     ssm: str | None = None
@@ -47,7 +70,7 @@ class SecretRef(_Model):
         return self.model_dump(exclude_none=True)
 
 
-class OAuth2ClientCredentialsAuth(_Model):
+class OAuth2ClientCredentialsAuth(StrictModel):
     type: Literal["oauth2_client_credentials"]
     token_url: str
     client_id: str | SecretRef
@@ -57,7 +80,7 @@ class OAuth2ClientCredentialsAuth(_Model):
     client_auth: Literal["body", "basic"] = "body"
 
 
-class ApiKeyAuthConfig(_Model):
+class ApiKeyAuthConfig(StrictModel):
     type: Literal["api_key"]
     key: SecretRef
     header: str | None = "Authorization"
@@ -65,12 +88,12 @@ class ApiKeyAuthConfig(_Model):
     query_param: str | None = None
 
 
-class BearerAuthConfig(_Model):
+class BearerAuthConfig(StrictModel):
     type: Literal["bearer"]
     token: SecretRef
 
 
-class BasicAuthConfig(_Model):
+class BasicAuthConfig(StrictModel):
     type: Literal["basic"]
     username: str | SecretRef
     password: SecretRef
@@ -79,7 +102,7 @@ class BasicAuthConfig(_Model):
 AuthConfig = Annotated[OAuth2ClientCredentialsAuth | ApiKeyAuthConfig | BearerAuthConfig | BasicAuthConfig, Field(discriminator="type")]
 
 
-class RateLimitConfig(_Model):
+class RateLimitConfig(StrictModel):
     """The shared budget: ``budget`` names it so connectors hitting one account can share it."""
 
     requests_per_second: float = Field(gt=0)
@@ -87,12 +110,12 @@ class RateLimitConfig(_Model):
     budget: str | None = None
 
 
-class RetryConfig(_Model):
+class RetryConfig(StrictModel):
     max_attempts: int = Field(6, ge=1, le=20)
     max_wait_seconds: float = Field(60.0, gt=0)
 
 
-class ApiConfig(_Model):
+class ApiConfig(StrictModel):
     base_url: str
     auth: AuthConfig | None = None
     api_version: str | None = None
@@ -118,24 +141,24 @@ class ApiConfig(_Model):
         return value
 
 
-class BodyCursorPagination(_Model):
+class BodyCursorPagination(StrictModel):
     style: Literal["body_cursor"]
     cursor_path: str
     param: str
     location: Literal["query", "body"] = "query"
 
 
-class NextUrlPagination(_Model):
+class NextUrlPagination(StrictModel):
     style: Literal["next_url"]
     next_paths: list[str] = Field(default_factory=lambda: ["nextRecordsUrl", "@odata.nextLink", "d.__next"], min_length=1)
 
 
-class LinkHeaderPagination(_Model):
+class LinkHeaderPagination(StrictModel):
     style: Literal["link_header"]
     rel: str = "next"
 
 
-class OffsetPagination(_Model):
+class OffsetPagination(StrictModel):
     style: Literal["offset"]
     offset_param: str = "offset"
     limit_param: str = "limit"
@@ -143,7 +166,7 @@ class OffsetPagination(_Model):
     total_path: str | None = None
 
 
-class PageNumberPagination(_Model):
+class PageNumberPagination(StrictModel):
     style: Literal["page_number"]
     page_param: str = "page"
     size_param: str | None = "per_page"
@@ -152,7 +175,7 @@ class PageNumberPagination(_Model):
     total_pages_path: str | None = None
 
 
-class NoPagination(_Model):
+class NoPagination(StrictModel):
     style: Literal["none"]
 
 
@@ -162,7 +185,7 @@ PaginationConfig = Annotated[
 ]
 
 
-class StreamConfig(_Model):
+class StreamConfig(StrictModel):
     """One object pulled incrementally. Kind-specific defaults fill what is left out."""
 
     name: str
@@ -194,8 +217,14 @@ class StreamConfig(_Model):
             raise ValueError("use letters, digits, '_', '-' or '.', starting with a letter")
         return value
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        interval_seconds(value)
+        return value
 
-class ApiSections(_Model):
+
+class ApiSections(StrictModel):
     name: str
     kind: Kind
     api: ApiConfig
@@ -211,18 +240,13 @@ class ApiSections(_Model):
 # ------------------------------------------------------------------ validation with positions
 def validate_api_sections(located: Any, filename: str) -> tuple[ApiSections | None, list[Problem]]:
     """Validate ``kind``/``api``/``streams`` of a loaded connector file; every problem names where to edit."""
-    if not isinstance(located, dict):
+    if not isinstance(located, LocatedDict):
         return None, [Problem(filename, 1, 1, "", "a connector file must be a mapping")]
-    data = {
-        "name": located.get("name") or _stem(filename),
-        "kind": located.get("kind"),
-        "api": located.get("api"),
-        "streams": located.get("streams"),
-    }
-    try:
-        config = ApiSections.model_validate(data)
-    except ValidationError as exc:
-        return None, [_problem(located, filename, err) for err in exc.errors(include_url=False)]
+    data = subset(located, ("kind", "api", "streams"))
+    data["name"] = located.get("name") or _stem(filename)
+    config, problems = validate(ApiSections, data, filename)
+    if config is None:
+        return None, problems
     problems = [_located_problem(located, filename, path, message) for path, message in _kind_problems(config)]
     return (config if not problems else None), problems
 
@@ -246,38 +270,10 @@ def _walk(located: Any, loc: tuple[Any, ...]) -> tuple[tuple[int, int], str]:
             position = node.where(element) if hasattr(node, "where") else position
             parts.append(f"[{element}]")
             node = node[element]
-        elif isinstance(element, str) and not isinstance(node, (dict, list)):
-            break
-        elif (
-            isinstance(element, str)
-            and element not in ("function-after", "function-before")
-            and isinstance(node, dict)
-            and not _is_tag(node, element)
-        ):
-            parts.append(element)  # a missing key: point at its parent, name the key
+        elif isinstance(element, str):
+            parts.append(element)  # a key that is not there: point at its parent, name the key
             break
     return position, ".".join(parts).replace(".[", "[")
-
-
-def _is_tag(node: dict, element: str) -> bool:
-    """pydantic puts a discriminated union's tag (``oauth2_client_credentials``) into the error path."""
-    return node.get("type") == element or node.get("style") == element
-
-
-def _problem(located: Any, filename: str, error: dict[str, Any]) -> Problem:
-    loc = tuple(error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "union_tag_invalid":  # point at `type:`/`style:` and list the choices
-        ctx = error.get("ctx", {})
-        tag_field = str(ctx.get("discriminator", "type")).strip("'")
-        loc = loc + (tag_field,)
-        message = f"unknown {tag_field} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
-    (line, column), field = _walk(located, loc)
-    if error["type"] == "extra_forbidden":
-        message = "unknown field (check the spelling)"
-    elif error["type"] == "missing":
-        message = "required field is missing"
-    return Problem(filename, line, column, field, message)
 
 
 def _located_problem(located: Any, filename: str, path: tuple[Any, ...], message: str) -> Problem:

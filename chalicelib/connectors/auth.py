@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from chalicelib.connectors.errors import AuthError
 from chalicelib.connectors.retry import vendor_error
+from chalicelib.errors import AuthError
 
 Secret = Callable[[], str]
 
@@ -161,7 +161,7 @@ class BasicAuth(httpx.Auth):
         yield request
 
 
-def build_auth(config: Any, resolve: Callable[[dict], str]) -> httpx.Auth | None:
+def build_auth(config: Any, resolve: Callable[[dict[str, Any]], str]) -> httpx.Auth | None:
     """The httpx auth for an ``api.auth`` config section (see api_config.py)."""
     if config is None:
         return None

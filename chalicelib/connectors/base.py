@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
-from chalicelib.connectors.errors import MalformedPageError
 from chalicelib.connectors.models import dig
+from chalicelib.errors import MalformedPageError
 
 
 def id_order(value: str) -> tuple[int, int | str]:
@@ -52,13 +52,13 @@ class Position:
         """A string whose order is the position's order (for DynamoDB conditions)."""
         ts = self.modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         rank, value = id_order(self.id)
-        return f"{ts}|{rank}{value:0>20}" if rank == 0 else f"{ts}|{rank}{value}"
+        return f"{ts}|{rank}{value!s:0>20}" if rank == 0 else f"{ts}|{rank}{value}"
 
 
 def parse_time(value: Any, *, field: str, naive_is_utc: bool = True) -> datetime:
     """ISO 8601 (incl. Salesforce ``+0000``, ``Z``, Odoo ``YYYY-MM-DD HH:MM:SS`` in UTC) or epoch s/ms."""
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        seconds = float(value) / (1000.0 if abs(value) > 100_000_000_000 else 1.0)
+        seconds = float(value) / (1000.0 if abs(Decimal(value)) > 100_000_000_000 else 1.0)  # epoch s or ms
         return datetime.fromtimestamp(seconds, tz=UTC)
     if isinstance(value, str) and value.strip():
         text = value.strip()
@@ -116,11 +116,12 @@ class Source(ABC):
     def lower_bound(self, after: Position | None, overlap: timedelta) -> datetime | None:
         """The inclusive lower time bound for a non-strict query."""
         if after is None:
-            return self.stream.start_date
+            start: datetime | None = self.stream.start_date
+            return start
         return after.modified - overlap
 
     @staticmethod
-    def strict(after: Position | None, overlap: timedelta) -> bool:
+    def strict(after: Position | None, overlap: timedelta) -> TypeGuard[Position]:
         return after is not None and overlap <= timedelta(0) and after.id != ""
 
     def records_at(self, body: Any, path: str, url: str) -> list[dict[str, Any]]:

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from chalicelib.connectors.errors import MalformedPageError
 from chalicelib.connectors.models import Page, RequestSpec
 from chalicelib.connectors.rate_budget import RateBudget
 from chalicelib.connectors.retry import RetryPolicy, describe, raise_for_response, slowdown_seconds
+from chalicelib.errors import MalformedPageError
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.connectors.base import Position, Source, SourcePage
-from chalicelib.connectors.errors import ConnectorError
 from chalicelib.connectors.models import RequestSpec
 from chalicelib.connectors.pagination import BodyCursorPaginator
+from chalicelib.errors import ConnectorError
 
 SEARCH_RESULT_CAP = 10_000
 MAX_PAGE_SIZE = 200

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.connectors.base import Position, Source, SourcePage
-from chalicelib.connectors.errors import ApiError, AuthError, MalformedPageError
 from chalicelib.connectors.models import RequestSpec
+from chalicelib.errors import AuthError, MalformedPageError, VendorApiError
 
 _ids = itertools.count(1)
 
@@ -30,7 +30,7 @@ class OdooSource(Source):
     default_id_field = "id"
     default_cursor_field = "write_date"
 
-    def __init__(self, connector: Any, stream: Any, client: Any, resolve: Callable[[dict], str] | None = None):
+    def __init__(self, connector: Any, stream: Any, client: Any, resolve: Callable[[dict[str, Any]], str] | None = None):
         super().__init__(connector, stream, client)
         auth = connector.api.auth
         self.database = connector.api.database
@@ -55,7 +55,7 @@ class OdooSource(Source):
             error = body["error"] or {}
             data = error.get("data") or {}
             name, message = data.get("name", ""), data.get("message") or error.get("message", "")
-            cls = AuthError if "AccessDenied" in name or error.get("code") == 100 else ApiError
+            cls = AuthError if "AccessDenied" in name or error.get("code") == 100 else VendorApiError
             raise cls(f"Odoo {name or 'error'}: {message}", status=200, url=page.url, vendor_code=name or None)
         if "result" not in body:
             raise MalformedPageError("JSON-RPC answer has neither result nor error", url=page.url)
@@ -86,8 +86,8 @@ class OdooSource(Source):
         field = self.cursor_field
         extra = [tuple(t) if isinstance(t, list) else t for t in self.stream.domain]
         if self.strict(after, overlap):
-            ts = odoo_datetime(after.modified)  # type: ignore[union-attr]
-            return [*extra, "|", (field, ">", ts), "&", (field, "=", ts), (self.id_field, ">", int(after.id))]  # type: ignore[union-attr]
+            ts = odoo_datetime(after.modified)
+            return [*extra, "|", (field, ">", ts), "&", (field, "=", ts), (self.id_field, ">", int(after.id))]
         lower = self.lower_bound(after, overlap)
         return [*extra, (field, ">=", odoo_datetime(lower))] if lower is not None else extra
 

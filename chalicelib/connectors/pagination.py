@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import urljoin
 
-from chalicelib.connectors.errors import MalformedPageError, PaginationLoopError
 from chalicelib.connectors.models import Page, RequestSpec, dig
+from chalicelib.errors import MalformedPageError, PaginationLoopError
 
 Location = Literal["query", "body"]
 
@@ -178,7 +178,7 @@ class OffsetPaginator(Paginator):
     def advance(self, page: Page, records: list[Any]) -> None:
         super().advance(page, records)
         if not self.finished:
-            self.offset = int(self.token)  # type: ignore[arg-type]
+            self.offset = int(str(self.token))
 
     def apply(self, request: RequestSpec, token: Hashable) -> RequestSpec:
         return _place(request, self.location, self.offset_param, token)
@@ -220,7 +220,7 @@ class PageNumberPaginator(Paginator):
     def advance(self, page: Page, records: list[Any]) -> None:
         super().advance(page, records)
         if not self.finished:
-            self.number = int(self.token)  # type: ignore[arg-type]
+            self.number = int(str(self.token))
 
     def apply(self, request: RequestSpec, token: Hashable) -> RequestSpec:
         return _place(request, self.location, self.page_param, token)

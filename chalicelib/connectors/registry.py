@@ -7,8 +7,9 @@ from typing import Any
 
 from chalicelib.connectors.api_config import ApiSections, StreamConfig
 from chalicelib.connectors.base import Source
+from chalicelib.connectors.rate_budget import BucketStore
 
-Resolver = Callable[[dict], str]
+Resolver = Callable[[dict[str, Any]], str]
 
 
 def build_client(
@@ -17,7 +18,7 @@ def build_client(
     *,
     deadline: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
-    budget_store: Any = None,
+    budget_store: BucketStore | None = None,
     transport: Any = None,
 ) -> Any:
     """An ApiClient for ``config.api``: auth from secret references, the shared budget, retry policy."""
@@ -33,6 +34,8 @@ def build_client(
     policy = RetryPolicy(max_attempts=api.retry.max_attempts, max_wait=api.retry.max_wait_seconds, sleep=sleep, deadline=deadline)
     budget = None
     if api.rate_limit is not None:
+        if budget_store is None:
+            raise ValueError(f"connector {config.name}: its rate_limit needs a budget store (the shared one in DynamoDB in production)")
         budget = RateBudget(
             api.rate_limit.budget or config.name,
             rate=api.rate_limit.requests_per_second,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.connectors.errors import ApiError, AuthError, RateLimited, RetryableError
+from chalicelib.errors import AuthError, RateLimited, RetryableError, VendorApiError
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -57,7 +57,8 @@ def vendor_error(body: bytes) -> tuple[str | None, str]:
     if isinstance(data, dict):
         err = data.get("error")
         if isinstance(err, dict):  # JSON-RPC
-            inner = err.get("data") if isinstance(err.get("data"), dict) else err
+            data_part = err.get("data")
+            inner: dict[str, Any] = data_part if isinstance(data_part, dict) else err
             return inner.get("name") or str(err.get("code")), str(inner.get("message", ""))
         code = (
             data.get("errorType") or data.get("category") or data.get("name") or data.get("code") or (err if isinstance(err, str) else None)
@@ -79,7 +80,7 @@ def raise_for_response(response: httpx.Response) -> None:
         raise RateLimited(f"rate limited by {url}: {message or status}", status=status, url=url, retry_after=retry_after, vendor_code=code)
     if status in RETRYABLE_STATUS:
         raise RetryableError(f"HTTP {status} from {url}: {message}", status=status, url=url, retry_after=retry_after, vendor_code=code)
-    error_cls = AuthError if status in (401, 403) else ApiError
+    error_cls = AuthError if status in (401, 403) else VendorApiError
     raise error_cls(message or response.reason_phrase, status=status, url=url, body=response.text[:500], vendor_code=code)
 
 
@@ -119,9 +120,9 @@ class RetryPolicy:
         """Retry-After when the vendor gave one (plus ≤10 % jitter), else full-jitter exponential."""
         hint = getattr(error, "retry_after", None)
         if hint is not None:
-            return hint * (1.0 + 0.1 * self.jitter())
+            return float(hint) * (1.0 + 0.1 * self.jitter())
         ceiling = min(self.max_wait, self.initial_wait * (2 ** (attempt - 1)))
-        return ceiling * (0.5 + 0.5 * self.jitter())
+        return float(ceiling * (0.5 + 0.5 * self.jitter()))
 
     def retrying(self) -> tenacity.Retrying:
         import httpx

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.connectors.base import Position, Source, SourcePage
-from chalicelib.connectors.errors import MalformedPageError
 from chalicelib.connectors.models import RequestSpec
 from chalicelib.connectors.pagination import NextUrlPaginator
+from chalicelib.errors import MalformedPageError
 
 
 def soql_datetime(moment: datetime) -> str:
@@ -34,8 +34,8 @@ class SalesforceSource(Source):
         fields = list(dict.fromkeys([self.id_field, self.cursor_field, *self.stream.fields]))
         conditions: list[str] = []
         if self.strict(after, overlap):
-            ts = soql_datetime(after.modified)  # type: ignore[union-attr]
-            conditions.append(f"({self.cursor_field} > {ts} OR ({self.cursor_field} = {ts} AND {self.id_field} > {soql_string(after.id)}))")  # type: ignore[union-attr]
+            ts = soql_datetime(after.modified)
+            conditions.append(f"({self.cursor_field} > {ts} OR ({self.cursor_field} = {ts} AND {self.id_field} > {soql_string(after.id)}))")
         else:
             lower = self.lower_bound(after, overlap)
             if lower is not None:

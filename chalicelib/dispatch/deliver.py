@@ -18,18 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
-
-from chalicelib.dispatch.subscribers import Subscribers, Target
-from chalicelib.dispatch.targets import SENDERS, DeliveryFailed
-from chalicelib.runtime import aws
+from chalicelib.dispatch.subscribers import AnyTarget, Subscribers
+from chalicelib.dispatch.targets import SENDERS
+from chalicelib.errors import ConflictError, DeliveryFailed
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import audit, dynamo
-from chalicelib.store.audit import AuditEntry, ChainHead
+from chalicelib.store import keys, queries
+from chalicelib.store.audit import AuditEntry
+from chalicelib.store.dynamo_store import DynamoStore, outbox_inserts, outbox_snapshot
+from chalicelib.store.port import ChainAppend, DeliveryState, Plan
 
 log = logging.getLogger("salesbridge.dispatch")
-_deserializer = TypeDeserializer()
 TRIES_PER_INVOCATION = 3
 
 
@@ -52,24 +50,18 @@ class Dispatcher:
     def handle_stream(self, raw_event: dict[str, Any]) -> dict[str, Any]:
         """Returns the partial-batch response: records whose delivery must be retried."""
         failures = []
-        for record in raw_event.get("Records", []):
-            if record.get("eventName") != "INSERT":
-                continue
-            image = record.get("dynamodb", {}).get("NewImage") or {}
-            item = {k: _deserializer.deserialize(v) for k, v in image.items()}
-            if item.get("sk") != "event":
-                continue
+        for event_id, sequence_number in outbox_inserts(raw_event):
             try:
-                if not self.deliver(str(item["pk"])):
-                    failures.append(record["dynamodb"].get("SequenceNumber", ""))
+                if not self.deliver(event_id):
+                    failures.append(sequence_number)
             except Exception:  # noqa: BLE001 - retried by the stream; logged for operators
-                log.exception("dispatch of %s failed", item.get("pk"))
-                failures.append(record["dynamodb"].get("SequenceNumber", ""))
+                log.exception("dispatch of %s failed", event_id)
+                failures.append(sequence_number)
         return {"batchItemFailures": [{"itemIdentifier": s} for s in failures]}
 
     def deliver(self, event_id: str) -> bool:
         """Deliver one stored event; True when nothing is left to retry."""
-        item = dynamo.get(self.settings.events_table, event_id, "event")
+        item = queries.event(self.settings, event_id)
         if item is None:
             return True
         event = json.loads(item["event"])
@@ -83,7 +75,7 @@ class Dispatcher:
             self._record(item, states, attempts)
         return all(s.get("status") in ("delivered", "dead") for s in states.values())
 
-    def _try_target(self, target: Target, event: dict[str, Any], state: dict[str, Any], attempts: list[Attempt]) -> dict[str, Any]:
+    def _try_target(self, target: AnyTarget, event: dict[str, Any], state: dict[str, Any], attempts: list[Attempt]) -> dict[str, Any]:
         """Up to TRIES_PER_INVOCATION attempts with jittered exponential backoff (tenacity).
 
         Attempts count across invocations; at ``max_attempts``, or on an answer that
@@ -113,7 +105,7 @@ class Dispatcher:
         attempts.append(Attempt(target.name, True, detail))
         return {"status": "delivered", "attempts": done, "delivered_at": datetime.now(UTC).isoformat()}
 
-    def _send(self, sender: Callable[..., str], target: Target, event: dict[str, Any], attempts: list[Attempt]) -> str:
+    def _send(self, sender: Callable[..., str], target: AnyTarget, event: dict[str, Any], attempts: list[Attempt]) -> str:
         """One attempt; every failure is recorded for the audit trail and raised as DeliveryFailed."""
         try:
             return sender(target, event, bus=self.settings.event_bus_name, secret=self.secret, http=self._client())
@@ -133,10 +125,10 @@ class Dispatcher:
         return self.http
 
     def _record(self, item: dict[str, Any], states: dict[str, dict[str, Any]], attempts: list[Attempt]) -> None:
-        """Target states and one audit entry per attempt, in one transaction on the event's own chain."""
+        """Target states and one audit entry per attempt, committed together on the event's own chain."""
         event_id = str(item["pk"])
+        store = DynamoStore(self.settings)
         for _ in range(5):
-            head = ChainHead.of(item)
             entries = [
                 AuditEntry(
                     action="delivered" if a.ok else "delivery_failed",
@@ -157,45 +149,17 @@ class Dispatcher:
                 for name, s in states.items()
                 if s.get("status") == "dead" and (item.get("targets") or {}).get(name, {}).get("status") != "dead"
             ]
-            items, head_after = audit.chain(f"event#{event_id}", entries, head, self.settings.audit_retention_days)
-            status = _overall(states)
-            update = {
-                "TableName": self.settings.events_table,
-                "Key": dynamo.key_of(event_id, "event"),
-                "UpdateExpression": "SET targets = :t, #s = :s, attempts = :a, audit_seq = :seq, audit_hash = :h",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": dynamo.to_item(
-                    {
-                        ":t": states,
-                        ":s": status,
-                        ":a": sum(int(s.get("attempts", 0)) for s in states.values()),
-                        ":seq": head_after.seq,
-                        ":h": head_after.hash,
-                    }
-                ),
-            }
-            if head.seq:
-                update["ConditionExpression"] = "audit_seq = :prev"
-                update["ExpressionAttributeValues"][":prev"] = {"N": str(head.seq)}
-            else:
-                update["ConditionExpression"] = "attribute_not_exists(audit_seq)"
-            actions = [{"Update": update}] + [
-                {
-                    "Put": {
-                        "TableName": self.settings.audit_table,
-                        "Item": dynamo.to_item(i),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-                for i in items
-            ]
+            attempts_made = sum(int(s.get("attempts", 0)) for s in states.values())
+            plan = Plan(
+                outbox_snapshot(item),
+                audit=[ChainAppend(keys.event_chain(event_id), entries)],
+                delivery=DeliveryState(event_id, states, _overall(states), attempts_made),
+            )
             try:
-                aws.client("dynamodb").transact_write_items(TransactItems=actions)
+                store.commit(plan)
                 return
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") not in ("TransactionCanceledException", "TransactionConflictException"):
-                    raise
-                item = dynamo.get(self.settings.events_table, event_id, "event") or item
+            except ConflictError:
+                item = queries.event(self.settings, event_id) or item
         raise RuntimeError(f"could not record delivery of {event_id}")
 
 

@@ -5,10 +5,11 @@ Secrets (HTTP signing secrets, robot keys) are references, resolved at run time.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
+from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict
 from chalicelib.runtime.secrets import SecretRef
@@ -17,11 +18,7 @@ WECOM_ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 DINGTALK_ROBOT_URL = "https://oapi.dingtalk.com/robot/send"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Target(_Strict):
+class Target(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     types: list[str] = Field(default_factory=lambda: ["*"], description="Event types to deliver; '*' = all")
     enabled: bool = True
@@ -57,10 +54,13 @@ class DingTalkRobotTarget(Target):
     url: str = DINGTALK_ROBOT_URL
 
 
-class Subscribers(_Strict):
+AnyTarget = EventBridgeTarget | HttpTarget | WeComRobotTarget | DingTalkRobotTarget
+
+
+class Subscribers(StrictModel):
     kind: Literal["subscribers"] = "subscribers"
     max_attempts: int = Field(5, ge=1, le=50, description="Delivery attempts per target before dead-lettering")
-    targets: list[EventBridgeTarget | HttpTarget | WeComRobotTarget | DingTalkRobotTarget] = Field(default_factory=list)
+    targets: list[AnyTarget] = Field(default_factory=list)
 
 
 DEFAULT = Subscribers(targets=[EventBridgeTarget(name="eventbridge")])
@@ -72,21 +72,5 @@ def load_subscribers(docs: list[tuple[str, LocatedDict]]) -> tuple[Subscribers, 
     if len(docs) > 1:
         return DEFAULT, [Problem(n, *d.position, "kind", "only one 'kind: subscribers' file is allowed") for n, d in docs[1:]]
     filename, doc = docs[0]
-    try:
-        return Subscribers.model_validate(dict(doc)), []
-    except ValidationError as exc:
-        return DEFAULT, [_problem(filename, doc, err) for err in exc.errors()]
-
-
-def _problem(filename: str, doc: LocatedDict, err: dict[str, Any]) -> Problem:
-    node: Any = doc
-    position = doc.position
-    for part in err.get("loc", ()):
-        if isinstance(node, LocatedDict) and part in node:
-            position = node.where(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            position = node.where(part) if hasattr(node, "where") else position
-            node = node[part]
-    field = ".".join(str(p) for p in err.get("loc", ()) if not str(p).endswith("Target"))
-    return Problem(filename, position[0], position[1], field, err.get("msg", "invalid"))
+    subscribers, problems = validate(Subscribers, doc, filename)
+    return subscribers or DEFAULT, problems

@@ -12,13 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.dispatch.subscribers import DingTalkRobotTarget, EventBridgeTarget, HttpTarget, WeComRobotTarget
-
-
-class DeliveryFailed(Exception):
-    def __init__(self, message: str, retryable: bool = True):
-        super().__init__(message)
-        self.retryable = retryable
-
+from chalicelib.errors import DeliveryFailed
 
 Secret = Callable[[Any], str]
 
@@ -49,7 +43,7 @@ def send_eventbridge(target: EventBridgeTarget, event: dict[str, Any], bus: str,
     if response.get("FailedEntryCount"):
         failed = response["Entries"][0]
         raise DeliveryFailed(f"EventBridge refused the event: {failed.get('ErrorCode')} {failed.get('ErrorMessage')}")
-    return response["Entries"][0].get("EventId", "")
+    return str(response["Entries"][0].get("EventId", ""))
 
 
 def _post(http: Any, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Any:
@@ -103,7 +97,7 @@ def _robot_result(response: Any) -> str:
 
 
 def send_wecom_robot(target: WeComRobotTarget, event: dict[str, Any], *, secret: Secret, http: Any, **_: Any) -> str:
-    _, text = robot_text(event)
+    _title, text = robot_text(event)
     url = f"{target.url}?{urllib.parse.urlencode({'key': secret(target.key)})}"
     body = json.dumps({"msgtype": "markdown", "markdown": {"content": text}}, ensure_ascii=False).encode()
     return _robot_result(_post(http, url, body, {}, 5.0))

@@ -16,11 +16,21 @@ from typing import Any, Literal
 from chalicelib.domain.canonical import CanonicalRecord
 
 Status = Literal["granted", "revoked"]
-DEFAULT_OPT_IN = ("meeting_recording", "trial_behaviour")
 
-
-def consent_key(customer_id: str) -> tuple[str, str]:
-    return (f"customer#{customer_id}", "consent")
+# The data categories every mapped field is filed under: consent, masking and usage reports speak of these.
+DataCategory = Literal["contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location"]
+DATA_CATEGORIES: tuple[DataCategory, ...] = (
+    "contact_personal",  # names, e-mail, phone of people
+    "inquiry",  # what a prospect asked
+    "meeting_recording",  # notes, recordings, transcripts
+    "trial_behaviour",  # product-trial usage
+    "commercial",  # prices, orders, grades, credit
+    "location",  # addresses
+)
+# Personal data: masked in the audit trail (before/after values are keyed hashes).
+PERSONAL_CATEGORIES: frozenset[str] = frozenset({"contact_personal", "inquiry", "meeting_recording", "trial_behaviour"})
+# Used only after an explicit grant, unless consent_policy.yaml says otherwise.
+DEFAULT_OPT_IN: tuple[DataCategory, ...] = ("meeting_recording", "trial_behaviour")
 
 
 def customer_of(record: CanonicalRecord, entity_id: str) -> str | None:
@@ -37,7 +47,7 @@ def allowed(item: dict[str, Any] | None, category: str | None, opt_in: tuple[str
     status = ((item or {}).get("categories") or {}).get(category, {}).get("status")
     if status is None:
         return category not in opt_in
-    return status == "granted"
+    return bool(status == "granted")
 
 
 @dataclass(frozen=True)
@@ -63,9 +73,8 @@ def apply_consent(
 def updated_item(
     item: dict[str, Any] | None, customer_id: str, category: str, status: Status, by: str, purpose: str | None
 ) -> dict[str, Any]:
-    pk, sk = consent_key(customer_id)
     categories = dict((item or {}).get("categories") or {})
     categories[category] = {"status": status, "at": datetime.now(UTC).isoformat(), "by": by, "purpose": purpose}
     updated = {k: v for k, v in (item or {}).items() if k not in ("categories",)}
-    updated.update(pk=pk, sk=sk, customer_id=customer_id, categories=categories)
+    updated.update(customer_id=customer_id, categories=categories)
     return updated

@@ -19,6 +19,8 @@ from collections.abc import Callable, Collection, Mapping
 from decimal import ROUND_HALF_UP, Decimal, DecimalException, InvalidOperation
 from typing import Any
 
+from chalicelib.errors import EvaluationError, ExpressionError
+
 MAX_SOURCE_LENGTH = 2_000
 MAX_NODES = 300
 MAX_STRING_LENGTH = 10_000
@@ -27,19 +29,6 @@ MAX_ROUND_DIGITS = 28
 
 Env = Mapping[str, Any]
 Evaluator = Callable[[Env], Any]
-
-
-class ExpressionError(ValueError):
-    """An expression that may not be compiled; ``column`` is 1-based within the expression."""
-
-    def __init__(self, message: str, column: int = 1):
-        self.message = message
-        self.column = column
-        super().__init__(f"column {column}: {message}")
-
-
-class EvaluationError(Exception):
-    """An expression that failed on this data (wrong type, division by zero, ...)."""
 
 
 class Expression:
@@ -284,8 +273,8 @@ def _ordered(op: Callable[[Any, Any], bool], symbol: str) -> Callable[[Any, Any]
 
 def _equal(left: Any, right: Any) -> bool:
     if _is_number(left) and _is_number(right):
-        return to_number(left) == to_number(right)
-    return left == right
+        return bool(to_number(left) == to_number(right))
+    return bool(left == right)
 
 
 def _contains(left: Any, right: Any) -> bool:
@@ -359,7 +348,8 @@ class _Compiler:
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
             raise self.fail(node, f"{_node_label(node)} is not allowed in expressions")
-        return method(node)
+        evaluator: Evaluator = method(node)
+        return evaluator
 
     def _Constant(self, node: ast.Constant) -> Evaluator:
         value = node.value

@@ -8,7 +8,7 @@ Why it works this way:
 - Updates are partial: an absent field is unchanged, an explicit None clears the value.
 - A field nobody owns takes the newest value from any source.
 
-Item shape stored at ``(f"{entity}#{id}", "golden")``::
+The golden item (state key ``golden_key(entity, id)``)::
 
     {"entity": str, "id": str, "first_seen": iso,
      "fields": {field: value},                                 # JSON-safe; money stays Decimal
@@ -27,12 +27,7 @@ from typing import Any
 
 from chalicelib.domain.canonical import CanonicalRecord
 
-StateKey = tuple[str, str]
 OwnerLookup = Callable[[str], "str | None"]
-
-
-def golden_key(entity: str, entity_id: str) -> StateKey:
-    return (f"{entity}#{entity_id}", "golden")
 
 
 def to_state(value: Any) -> Any:

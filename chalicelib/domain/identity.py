@@ -41,7 +41,3 @@ def resolve_references(record: CanonicalRecord) -> CanonicalRecord:
             continue
         fields[name] = str(ref.id) if ref.entity == "product" else id_for(ref)
     return record.model_copy(update={"fields": fields})
-
-
-def xref_key(ref: SourceRef) -> tuple[str, str]:
-    return (f"xref#{ref.system}#{ref.entity}#{ref.id}", "xref")

@@ -9,12 +9,13 @@ is harmless downstream. Money stays exact: JSON numbers with a fraction become D
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.inbound import InboundRecord, content_dedupe_key, event_dedupe_key
-from chalicelib.ingress.safe_xml import UnsafeOrMalformedXml, local_name, parse_xml
+from chalicelib.errors import DeliveryError, UnsafeOrMalformedXml
+from chalicelib.ingress.safe_xml import local_name, parse_xml
 from chalicelib.ingress.verify.base import VerifiedDelivery
 from chalicelib.ingress.webhook_config import (
     CallbackShape,
@@ -31,10 +32,6 @@ OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 # HubSpot's generic ``object.*`` events name the type by id; the standard objects have fixed ids.
 HUBSPOT_OBJECT_TYPE_IDS = {"0-1": "contact", "0-2": "company", "0-3": "deal", "0-5": "ticket", "0-7": "product", "0-8": "line_item"}
 _MISSING = object()
-
-
-class DeliveryError(ValueError):
-    """The delivery's body cannot be turned into records (the route answers 400)."""
 
 
 # --- parsing helpers ----------------------------------------------------------------------------
@@ -229,7 +226,7 @@ def split_shopify(connector: str, shape: ShopifyShape, delivery: VerifiedDeliver
 
 def _object_of(shape: Any, record: dict[str, Any], position: int) -> str:
     if shape.object:
-        return shape.object
+        return str(shape.object)
     value = _text_id(path_get(record, shape.object_path))
     if value is None:
         raise DeliveryError(f"record #{position} has no object type at '{shape.object_path}'")
@@ -304,7 +301,7 @@ def split_callback(connector: str, shape: CallbackShape, delivery: VerifiedDeliv
     return [_record(connector, delivery, object_type, event, key, receipt_id, None)]
 
 
-_SPLITTERS = {
+_SPLITTERS: dict[str, Callable[[str, Any, VerifiedDelivery, str | None], list[InboundRecord]]] = {
     "hubspot": split_hubspot,
     "salesforce_outbound": split_salesforce_outbound,
     "shopify": split_shopify,

@@ -40,7 +40,8 @@ def _error(status: int, code: str, message: str, receipt_id: str) -> Reply:
 
 def receive(connector_name: str, request: Any, config: Configuration, settings: Settings) -> Reply:
     """Handle one vendor call (``request`` is Chalice's current_request)."""
-    from chalicelib.ingress.deliveries import DeliveryError, split_delivery
+    from chalicelib.errors import DeliveryError
+    from chalicelib.ingress.deliveries import split_delivery
     from chalicelib.ingress.verify import RejectedRequest
     from chalicelib.runtime import queue
 
@@ -105,7 +106,7 @@ def _verifier(connector: Any) -> Any:
 def _inbound_request(connector_name: str, request: Any, body: bytes) -> Any:
     from urllib.parse import urlencode
 
-    from chalicelib.ingress.request import InboundRequest
+    from chalicelib.ingress.request import Headers, InboundRequest
 
     headers = dict(request.headers or {})
     context = getattr(request, "context", None) or {}
@@ -118,7 +119,7 @@ def _inbound_request(connector_name: str, request: Any, body: bytes) -> Any:
     return InboundRequest(
         method=request.method,
         path=path,
-        headers=headers,
+        headers=Headers(headers),
         body=body,
         received_at=datetime.now(UTC),
         query=query,
@@ -133,10 +134,12 @@ def _audit_rejection(settings: Settings, connector: str, receipt_id: str, reques
     Returns False when the entry could not be written: the caller then answers 503 instead of the
     4xx, so no refusal is ever given without its audit entry (the vendor retries; the retry is audited).
     """
-    from chalicelib.runtime import aws
-    from chalicelib.store import audit, dynamo
+    from chalicelib.store import keys
+    from chalicelib.store.audit import AuditEntry
+    from chalicelib.store.dynamo_store import DynamoStore
+    from chalicelib.store.port import ChainAppend, Plan, Snapshot
 
-    entry = audit.AuditEntry(
+    entry = AuditEntry(
         action="rejected",
         actor=f"caller:{request.source_ip or 'unknown'}",
         correlation_id=receipt_id,
@@ -149,9 +152,8 @@ def _audit_rejection(settings: Settings, connector: str, receipt_id: str, reques
             "user_agent": (request.header("user-agent") or "")[:200],
         },
     )
-    items, _ = audit.chain(f"rejection#{receipt_id}", [entry], audit.ChainHead(), settings.audit_retention_days)
     try:
-        aws.client("dynamodb").put_item(TableName=settings.audit_table, Item=dynamo.to_item(items[0]))
+        DynamoStore(settings).commit(Plan(Snapshot(), audit=[ChainAppend(keys.rejection_chain(receipt_id), [entry], headless=True)]))
     except Exception:  # noqa: BLE001 - answered with a 503 (retry) instead of an unaudited refusal; logged for operators
         log.exception("could not audit rejection %s (%s)", receipt_id, reason)
         return False

@@ -9,13 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-class UnsafeOrMalformedXml(ValueError):
-    """The body is not XML we will read; ``reason`` is ``unsafe_xml`` or ``malformed_xml``."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        self.reason = reason
-        super().__init__(message)
+from chalicelib.errors import UnsafeOrMalformedXml
 
 
 def parse_xml(body: bytes) -> Any:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, TypeAdapter, model_validator
 
+from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
 from chalicelib.runtime.secrets import EnvSecret, SecretRef, SecretsManagerSecret, SsmSecret
 
@@ -27,14 +28,10 @@ Secrets = Annotated[
 Tolerance = Annotated[int | None, Field(gt=0, le=86_400)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --- How a delivery becomes records -------------------------------------------------------------
 
 
-class _Shape(_Strict):
+class _Shape(StrictModel):
     max_records: int = Field(DEFAULT_MAX_RECORDS, gt=0, le=100_000)
 
 
@@ -100,7 +97,7 @@ PayloadShape = Annotated[
 # --- How the door checks a request --------------------------------------------------------------
 
 
-class _Scheme(_Strict):
+class _Scheme(StrictModel):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0, le=10 * MIB)
     payload: PayloadShape | None = None
 
@@ -142,10 +139,13 @@ class GenericHmacConfig(_Scheme):
         return self
 
 
+HubSpotVersion = Literal["v1", "v2", "v3"]
+
+
 class HubSpotConfig(_Scheme):
     scheme: Literal["hubspot"]
     secrets: Secrets
-    versions: list[Literal["v1", "v2", "v3"]] = Field(default_factory=lambda: ["v3"], min_length=1)
+    versions: list[HubSpotVersion] = Field(default_factory=lambda: list[HubSpotVersion](["v3"]), min_length=1)
     tolerance_seconds: Tolerance = DEFAULT_TOLERANCE_SECONDS
     url: str | None = Field(None, description="Public URL HubSpot calls, when the Lambda cannot see it (custom domain, stage)")
 
@@ -190,7 +190,7 @@ class StripeStyleConfig(_Scheme):
         return GenericJsonShape(event_id="id", object_path="data.object.object", entity_id="data.object.id")
 
 
-class SharedSecret(_Strict):
+class SharedSecret(StrictModel):
     header: str | None = None
     query: str | None = None
     secrets: Secrets
@@ -211,7 +211,7 @@ class SalesforceOutboundConfig(_Scheme):
         return SalesforceOutboundShape()
 
 
-class CallbackCredential(_Strict):
+class CallbackCredential(StrictModel):
     token: SecretRef
     encoding_aes_key: SecretRef
 
@@ -276,66 +276,12 @@ __all__ = [
 # --- Validation with positions ------------------------------------------------------------------
 
 
-def _field_name(parts: list[Any]) -> str:
-    name = "webhook"
-    for part in parts:
-        name += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return name
-
-
-def _locate(section: Any, loc: tuple[Any, ...], missing: bool) -> tuple[list[Any], tuple[int, int]]:
-    """Follow a pydantic error location through the YAML; skip union tags that are not keys."""
-    node = section
-    matched: list[Any] = []
-    position = getattr(section, "position", (1, 1))
-    remaining = list(loc)
-    while remaining:
-        part = remaining.pop(0)
-        if isinstance(node, dict) and part in node:
-            where = node.where_value if (not remaining and hasattr(node, "where_value")) else getattr(node, "where", None)
-            position = where(part) if where else position
-            matched.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            position = node.where(part) if hasattr(node, "where") else position
-            matched.append(part)
-            node = node[part]
-        elif missing and not remaining and isinstance(node, dict):
-            matched.append(part)  # a missing key: point at the mapping that lacks it
-            position = getattr(node, "position", position)
-    return matched, position
-
-
-def _message(error: dict[str, Any]) -> str:
-    msg = str(error.get("msg", "invalid value"))
-    if error.get("type") == "union_tag_invalid":
-        ctx = error.get("ctx", {})
-        name = str(ctx.get("discriminator", "kind")).strip("'")
-        return f"unknown {name} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
-    if error.get("type") == "union_tag_not_found":
-        return f"missing {str(error.get('ctx', {}).get('discriminator', 'discriminator')).strip(chr(39))}"
-    if error.get("type") == "extra_forbidden":
-        return "unknown field (check the spelling; secret values are never written here)"
-    return msg.removeprefix("Value error, ")
-
-
 def validate_webhook_section(section: Any, filename: str) -> tuple[Any | None, list[Problem]]:
     """Validate a connector file's ``webhook:`` mapping; return the config or the problems found."""
     position = getattr(section, "position", (1, 1))
     if not isinstance(section, dict):
         return None, [Problem(filename, position[0], position[1], "webhook", "must be a mapping with at least 'scheme'")]
-    try:
-        return _ADAPTER.validate_python(dict(section)), []
-    except ValidationError as exc:
-        problems: list[Problem] = []
-        for error in exc.errors(include_url=False, include_input=False):
-            missing = error.get("type") == "missing"
-            matched, (line, column) = _locate(section, tuple(error.get("loc", ())), missing)
-            if error.get("type") in {"union_tag_invalid", "union_tag_not_found"} and "scheme" not in matched:
-                line, column = section.where("scheme") if hasattr(section, "where") else position
-                matched = ["scheme"]
-            problems.append(Problem(filename, line, column, _field_name(matched), _message(error)))
-        return None, problems
+    return validate(_ADAPTER, section, filename, root="webhook", models=list(SCHEME_MODELS.values()))
 
 
 def parse_webhook_section(section: dict[str, Any]) -> Any:

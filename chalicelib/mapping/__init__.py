@@ -6,6 +6,5 @@ and raises ``RecordMappingError`` (only) when it cannot.
 """
 
 from chalicelib.mapping.compiler import CompiledMapping, MappingSet, compile_documents, load_mapping_set
-from chalicelib.mapping.errors import RecordMappingError
 
-__all__ = ["CompiledMapping", "MappingSet", "RecordMappingError", "compile_documents", "load_mapping_set"]
+__all__ = ["CompiledMapping", "MappingSet", "compile_documents", "load_mapping_set"]

@@ -25,14 +25,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel
 
-from chalicelib.config.problems import ConfigError, Problem
+from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList, load_yaml_file
-from chalicelib.domain.canonical import ENTITY_MODELS, CanonicalRecord, OrderLine, SourceRef
-from chalicelib.domain.expressions import EvaluationError, Expression, ExpressionError, compile_expression
-from chalicelib.mapping.errors import RecordMappingError, ValueProblem
-from chalicelib.mapping.paths import MISSING, PathError, compile_getter, parse_path
+from chalicelib.domain.canonical import ENTITY_MODELS, CanonicalRecord, EntityType, OrderLine, SourceRef
+from chalicelib.domain.expressions import Expression, compile_expression
+from chalicelib.errors import (
+    ConfigError,
+    EvaluationError,
+    ExpressionError,
+    PathError,
+    RecordMappingError,
+    TransformConfigError,
+    ValueProblem,
+)
+from chalicelib.mapping.paths import MISSING, compile_getter, parse_path
 from chalicelib.mapping.spec import (
     Example,
     FieldSpec,
@@ -47,7 +55,6 @@ from chalicelib.mapping.spec import (
 from chalicelib.mapping.transforms import (
     BuildContext,
     Transform,
-    TransformConfigError,
     build_transform,
     load_timezone,
     parse_iso8601,
@@ -60,7 +67,8 @@ OWNED_KINDS = ("mapping", "grade_scale")
 DEFAULT_SCALE_NAME = "grade_scale"
 
 Reader = Callable[[Any, Any], Any]  # (source object, whole record) -> value | None | MISSING
-FieldRunner = Callable[[Any, Any, dict], None]
+FieldRunner = Callable[[Any, Any, dict[str, Any]], None]
+CompiledReference = tuple[str, "ReferenceSpec", Callable[[Any], "str | None"], str]  # name, spec, read its id, lineage
 
 
 # ----------------------------------------------------------------------------- results
@@ -80,9 +88,9 @@ class CompiledMapping:
     description: str | None = None
     categories: dict[str, str] = field(default_factory=dict)  # canonical field -> data category
     rules: dict[str, str] = field(default_factory=dict)  # canonical field -> "file:line" of the rule that makes it
-    _run: Callable[[dict, str], CanonicalRecord] = field(repr=False, default=None)  # type: ignore[assignment]
+    _run: Callable[[dict[str, Any], str], CanonicalRecord] = field(repr=False, default=None)  # type: ignore[assignment]
 
-    def apply(self, payload: dict, *, connector: str | None = None) -> CanonicalRecord:
+    def apply(self, payload: dict[str, Any], *, connector: str | None = None) -> CanonicalRecord:
         """Map one source payload; raises ``RecordMappingError`` only, never anything else."""
         if type(payload) is not dict and not isinstance(payload, dict):
             raise RecordMappingError(
@@ -150,7 +158,7 @@ def _patterns_of(info: Any) -> str | None:
     for item in info.metadata:
         pattern = getattr(item, "pattern", None)
         if pattern:
-            return pattern
+            return str(pattern)
     return None
 
 
@@ -162,7 +170,7 @@ class CanonicalField:
     pattern: str | None
 
 
-def canonical_fields(model: type) -> dict[str, CanonicalField]:
+def canonical_fields(model: type[BaseModel]) -> dict[str, CanonicalField]:
     return {
         name: CanonicalField(name, _kind_of(info.annotation), info.is_required(), _patterns_of(info))
         for name, info in model.model_fields.items()
@@ -199,7 +207,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def mapping_version(doc: dict) -> str:
+def mapping_version(doc: dict[str, Any]) -> str:
     """Short sha256 of the normalised content (comments, key order and examples do not count)."""
     content = {key: value for key, value in doc.items() if key != "examples"}
     text = json.dumps(_plain(content), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -556,7 +564,7 @@ class _FileCompiler:
         context = _Context(self.name, self.file, self.connector, "lines", spec.path or "", self.line_of(keys))
         return _lines_runner(getter, keep, tuple(runners), needed, context)
 
-    def reference(self, name: str, spec: ReferenceSpec, target: dict[str, Any]) -> tuple | None:
+    def reference(self, name: str, spec: ReferenceSpec, target: dict[str, Any]) -> CompiledReference | None:
         keys: tuple[Any, ...] = ("references", name)
         if name not in target:
             self.problem(keys, f"unknown canonical field {name!r} for {self.spec.entity}; a reference fills a field such as customer_id")
@@ -622,7 +630,7 @@ def _field_runner(
     if getter is not None and when is None and check is None and not required:
         return _simple_runner(name, getter, steps, coerce, nullable, context)
 
-    def run(source: Any, record: Any, out: dict) -> None:
+    def run(source: Any, record: Any, out: dict[str, Any]) -> None:
         try:
             if when is not None:
                 env = {"record": record, "line": source} if in_line else {"record": record}
@@ -661,7 +669,7 @@ def _simple_runner(
     """The common case (a path, maybe transforms, nothing conditional), with no step it does not need."""
     if not steps:
 
-        def run_plain(source: Any, record: Any, out: dict) -> None:
+        def run_plain(source: Any, record: Any, out: dict[str, Any]) -> None:
             try:
                 value = get(source)
                 if value is MISSING:
@@ -676,7 +684,7 @@ def _simple_runner(
         run_plain.plain = (name, get, coerce, nullable, context)  # type: ignore[attr-defined]  # for inlining in lines
         return run_plain
 
-    def run_steps(source: Any, record: Any, out: dict) -> None:
+    def run_steps(source: Any, record: Any, out: dict[str, Any]) -> None:
         try:
             value = get(source)
             if value is MISSING:
@@ -705,10 +713,10 @@ def _lines_runner(
     Plain fields (a path, no transforms) are read in one inline loop: this is the
     hottest loop of the engine (an order has many lines).
     """
-    plain = tuple(runner.plain for runner in runners if hasattr(runner, "plain"))  # type: ignore[attr-defined]
+    plain = tuple(getattr(runner, "plain") for runner in runners if hasattr(runner, "plain"))  # noqa: B009 - plain runners carry it
     others = tuple(runner for runner in runners if not hasattr(runner, "plain"))
 
-    def run(source: Any, record: Any, out: dict) -> None:
+    def run(source: Any, record: Any, out: dict[str, Any]) -> None:
         if getter is None:
             items: Any = [record]
         else:
@@ -770,7 +778,7 @@ def _reference_reader(read: Reader, steps: tuple[Transform, ...], required: bool
                 if required:
                     raise ValueProblem("missing_required", "the referenced id is missing")
                 return None
-            return value
+            return str(value)
         except ValueProblem as problem:
             raise context.error(problem) from None
 
@@ -780,24 +788,24 @@ def _reference_reader(read: Reader, steps: tuple[Transform, ...], required: bool
 def _record_builder(
     name: str,
     version: str,
-    entity: str,
+    entity: EntityType,
     record_id: Callable[[Any], Any],
     timestamp: Callable[[Any], Any],
     keep: Expression | None,
     runners: tuple[FieldRunner, ...],
-    references: tuple[tuple, ...],
+    references: tuple[CompiledReference, ...],
     lineage: dict[str, str],
     categories: dict[str, str],
     owners: dict[str, str],
     context: _Context,
-) -> Callable[[dict, str], CanonicalRecord]:
+) -> Callable[[dict[str, Any], str], CanonicalRecord]:
     """The whole mapping as one function of (payload, connector)."""
     construct_record = CanonicalRecord.model_construct
     construct_ref = SourceRef.model_construct
     refs = tuple((ref_name, spec.entity, spec.connector, read) for ref_name, spec, read, _ in references)
     all_names = len(runners)
 
-    def run(payload: dict, connector: str) -> CanonicalRecord:
+    def run(payload: dict[str, Any], connector: str) -> CanonicalRecord:
         if keep is not None:
             try:
                 wanted = keep({"record": payload})
@@ -870,7 +878,7 @@ def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
     mapping_docs: list[tuple[str, LocatedDict]] = []
     scale_docs: list[tuple[str, LocatedDict]] = []
     for file, doc in documents:
-        if not isinstance(doc, dict):
+        if not isinstance(doc, LocatedDict):
             problems.append(Problem(file, 1, 1, "", "expected key: value lines at the top of the file (with `kind:`)"))
             continue
         kind = doc.get("kind")

@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.domain.canonical import CanonicalRecord
+from chalicelib.errors import RecordMappingError
 from chalicelib.mapping.compiler import CompiledMapping, MappingSet
-from chalicelib.mapping.errors import RecordMappingError
 
 CHECKED_PARTS = ("id", "source_time", "fields", "references", "lineage", "categories", "owners")
 

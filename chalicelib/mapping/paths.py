@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.mapping.errors import ValueProblem
+from chalicelib.errors import PathError, ValueProblem
 
 
 class _Missing:
@@ -37,15 +37,6 @@ MISSING: Any = _Missing()
 
 Segment = str | int
 Getter = Callable[[Any], Any]
-
-
-class PathError(ValueError):
-    """A path that does not parse; ``column`` is 1-based within the path."""
-
-    def __init__(self, message: str, column: int):
-        self.message = message
-        self.column = column
-        super().__init__(f"column {column}: {message}")
 
 
 _PLAIN = re.compile(r"[^.\[\]\"'\s]+")

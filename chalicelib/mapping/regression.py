@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.errors import RecordMappingError
 from chalicelib.mapping.compiler import MappingSet
-from chalicelib.mapping.errors import RecordMappingError
 from chalicelib.mapping.examples import record_json
 
 ABSENT = "<absent>"

@@ -10,37 +10,26 @@ the offending key in the YAML file.
 
 from __future__ import annotations
 
-import difflib
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, WithJsonSchema
+from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, WithJsonSchema
 
+from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
 from chalicelib.domain.canonical import ENTITY_MODELS, EntityType
+from chalicelib.domain.consent import DataCategory
 from chalicelib.mapping.transforms import transform_list_schema
 
-DATA_CATEGORIES = (
-    "contact_personal",  # names, e-mail, phone of people
-    "inquiry",  # what a prospect asked
-    "meeting_recording",  # notes, recordings, transcripts
-    "trial_behaviour",  # product-trial usage
-    "commercial",  # prices, orders, grades, credit
-    "location",  # addresses
-)
-DataCategory = Literal["contact_personal", "inquiry", "meeting_recording", "trial_behaviour", "commercial", "location"]
+M = TypeVar("M", bound=BaseModel)
 
 TransformList = Annotated[list[Any], WithJsonSchema(transform_list_schema())]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def _path_or_spec(value: Any) -> str:
     return "path" if isinstance(value, str) else "spec"
 
 
-class ValueSpec(_Strict):
+class ValueSpec(StrictModel):
     """Where a value comes from: exactly one of ``path``, ``value`` or ``expr``; then ``transforms``."""
 
     path: str | list[str] | None = Field(
@@ -70,7 +59,7 @@ class FieldSpec(ValueSpec):
     description: str | None = None
 
 
-class ReferenceSpec(_Strict):
+class ReferenceSpec(StrictModel):
     """Another entity this record points at, by that entity's source id (resolved to a canonical id later)."""
 
     entity: EntityType
@@ -79,7 +68,7 @@ class ReferenceSpec(_Strict):
     required: bool = False
 
 
-class LinesSpec(_Strict):
+class LinesSpec(StrictModel):
     """Item-by-item mapping of a list into order lines."""
 
     path: str | None = Field(None, description="The source list; omit it when the whole record is one line")
@@ -87,13 +76,13 @@ class LinesSpec(_Strict):
     fields: dict[str, shorthand(FieldSpec)]  # type: ignore[valid-type]
 
 
-class ExpectedError(_Strict):
+class ExpectedError(StrictModel):
     code: str
     field: str | None = None
     message_contains: str | None = None
 
 
-class Example(_Strict):
+class Example(StrictModel):
     """An embedded test: this input must give this canonical output (or this error)."""
 
     name: str
@@ -104,12 +93,12 @@ class Example(_Strict):
     expect_error: ExpectedError | None = None
 
 
-class SourceSpec(_Strict):
+class SourceSpec(StrictModel):
     connector: str = Field(description="Connector name, e.g. salesforce, hubspot, kingdee")
     object: str = Field(description="Source object, e.g. Account, company, sale.order")
 
 
-class MappingFile(_Strict):
+class MappingFile(StrictModel):
     """One source object → one canonical entity."""
 
     kind: Literal["mapping"]
@@ -128,77 +117,26 @@ class MappingFile(_Strict):
     examples: list[Example] = Field(default_factory=list)
 
 
-class GradeScaleFile(_Strict):
+class GradeScaleFile(StrictModel):
     """The ordered canonical grade scale, lowest first."""
 
     kind: Literal["grade_scale"]
     name: str | None = Field(None, description="Defaults to the file name; mappings use the scale named grade_scale")
     description: str | None = None
-    levels: list[str] = Field(min_length=1, description="Lowest first, e.g. [D, C, B, A, S]")
+    levels: list[str] = Field(min_length=2, description="Lowest first, e.g. [D, C, B, A, S]")
 
 
 # ----------------------------------------------------------------------------- problems
 
 
-def _walk(doc: Any, loc: tuple[Any, ...]) -> tuple[Any, Any, Any, list[str]]:
-    """Follow a pydantic error location through the YAML; returns (container, key, node, field parts)."""
-    container, key, node = None, None, doc
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(node, dict) and item in node:
-            container, key, node = node, item, node[item]
-            parts.append(f"[{item}]" if isinstance(item, int) else str(item))
-        elif isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node):
-            container, key, node = node, item, node[item]
-            parts.append(f"[{item}]")
-        elif isinstance(node, dict) and isinstance(item, str) and item not in ("path", "spec", "str", "list[str]"):
-            # a key that is not there (missing) or a tag pydantic adds for unions
-            parts.append(item)
-            container, key, node = node, None, None
-            break
-    return container, key, node, parts
-
-
-def _position(container: Any, key: Any, doc: Any) -> tuple[int, int]:
-    if container is None:
-        return getattr(doc, "position", (1, 1))
-    if key is None:
-        return getattr(container, "position", (1, 1))
-    return container.where(key)
-
-
-def _dotted(parts: list[str]) -> str:
-    return "".join(part if part.startswith("[") or not index else "." + part for index, part in enumerate(parts))
-
-
-def _message(error: Any, node: Any, parts: list[str], model: type[BaseModel]) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(error["loc"][:-1], model)
-        guess = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
-        hint = f"; did you mean {guess[0]!r}?" if guess else ""
-        return f"unknown key {error['loc'][-1]!r} (expected one of: {', '.join(allowed)}){hint}"
-    if kind == "missing":
-        return f"missing required key {parts[-1]!r}" if parts else "missing required key"
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"expected an object (key: value lines), got {_describe(node)}"
-    if kind == "string_type":
-        return f"expected text, got {_describe(node)}"
-    if kind == "list_type":
-        return f"expected a list, got {_describe(node)}"
-    if kind == "bool_type" or kind == "bool_parsing":
-        return f"expected true or false, got {_describe(node)}"
-    if kind == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
-        return f"expected one of {expected}, got {node!r}"
-    if kind == "union_tag_invalid" or kind == "model_attributes_type":
+def _hint(error: dict[str, Any], node: Any) -> str | None:
+    """Mapping files' own wording: a value may be a path text or an object."""
+    if error.get("type") in ("union_tag_invalid", "model_attributes_type") and not isinstance(node, (dict, list)):
         return f"expected a path text or an object, got {_describe(node)}"
-    return error["msg"]
+    return None
 
 
 def _describe(node: Any) -> str:
-    if isinstance(node, dict):
-        return "an object"
     if isinstance(node, list):
         return "a list"
     if node is None:
@@ -206,58 +144,9 @@ def _describe(node: Any) -> str:
     return f"{type(node).__name__} {node!r}"
 
 
-def _allowed_keys(loc: tuple[Any, ...], model: type[BaseModel]) -> list[str]:
-    """The keys a model at ``loc`` accepts (for 'did you mean' messages)."""
-    current: Any = model
-    for item in loc:
-        if isinstance(item, int) or current is None:
-            continue
-        if item in ("path", "spec"):
-            continue
-        field = getattr(current, "model_fields", {}).get(item)
-        if field is None:
-            if current in (MappingFile, LinesSpec) and item:  # inside a dict of fields
-                continue
-            continue
-        current = _model_in(field.annotation)
-    fields = getattr(current, "model_fields", {})
-    return list(fields)
-
-
-def _model_in(annotation: Any) -> Any:
-    """The pydantic model inside an annotation like ``dict[str, X]``, ``list[X]``, ``X | None``."""
-    from typing import get_args
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def check_shape(doc: Any, file: str, model: type[BaseModel]) -> tuple[BaseModel | None, list[Problem]]:
+def check_shape(doc: Any, file: str, model: type[M]) -> tuple[M | None, list[Problem]]:
     """Validate a loaded YAML document against a file model; every problem has file:line:column."""
-    try:
-        return model.model_validate(doc), []
-    except ValidationError as exc:
-        problems = []
-        seen = set()
-        for error in exc.errors(include_url=False):
-            container, key, node, parts = _walk(doc, tuple(error["loc"]))
-            if error["type"] == "extra_forbidden" and container is not None and key is not None:
-                line, column = container.where(key)
-            else:
-                line, column = _position(container, key, doc)
-            if error["type"] == "missing" and container is not None and key is None:
-                line, column = getattr(container, "position", (line, column))
-            message = _message(error, node, parts, model)
-            item = Problem(file, line, column, _dotted(parts), message)
-            if item not in seen:
-                seen.add(item)
-                problems.append(item)
-        return None, problems
+    return validate(model, doc, file, hint=_hint)
 
 
 def _copy(value: Any) -> Any:
@@ -270,7 +159,9 @@ def _copy(value: Any) -> Any:
 
 def _prune(doc: Any, loc: tuple[Any, ...]) -> bool:
     """Remove the node an error points at (so the rest of the file can still be checked)."""
-    parent, key, node = None, None, doc
+    parent: Any = None
+    key: Any = None
+    node: Any = doc
     for item in loc:
         if isinstance(node, dict) and item in node:
             parent, key, node = node, item, node[item]
@@ -279,8 +170,7 @@ def _prune(doc: Any, loc: tuple[Any, ...]) -> bool:
     if parent is None:
         return False
     if isinstance(parent, list):
-        parent[key] = None
-        parent.remove(None)
+        del parent[key]
     else:
         del parent[key]
     return True

@@ -17,19 +17,10 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from chalicelib.domain.expressions import EvaluationError, ExpressionError, compile_expression
-from chalicelib.mapping.errors import ValueProblem
+from chalicelib.domain.expressions import compile_expression
+from chalicelib.errors import EvaluationError, ExpressionError, TransformConfigError, ValueProblem
 
 Transform = Callable[[Any], Any]
-
-
-class TransformConfigError(ValueError):
-    """A transform whose name or argument is wrong (reported at load time)."""
-
-    def __init__(self, message: str, column: int | None = None):
-        self.message = message
-        self.column = column  # column within an expression argument, when there is one
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -314,7 +305,8 @@ def _build_date(arg: Any, ctx: BuildContext) -> Transform:
             return None
         if ctx.timezone is not None:
             moment = moment.astimezone(ctx.timezone)
-        return moment.date()
+        day: date = moment.date()
+        return day
 
     return moment_date
 
@@ -463,6 +455,13 @@ def _build_pick(arg: Any, ctx: BuildContext) -> Transform:
 # ----------------------------------------------------------------------------- numbers
 
 
+def _number(value: Any) -> Decimal:
+    """``to_decimal`` of a value known not to be None."""
+    number = to_decimal(value)
+    assert number is not None
+    return number
+
+
 def _decimal_arg(arg: Any, name: str) -> Decimal:
     if isinstance(arg, bool) or not isinstance(arg, (int, float, str)):
         raise TransformConfigError(f"{name} must be a number")
@@ -484,8 +483,8 @@ def _build_scale(arg: Any, ctx: BuildContext) -> Transform:
     if operation == "divide":
         if factor == 0:
             raise TransformConfigError("scale.divide must not be 0")
-        return lambda value: None if value is None else to_decimal(value) / factor
-    return lambda value: None if value is None else to_decimal(value) * factor
+        return lambda value: None if value is None else _number(value) / factor
+    return lambda value: None if value is None else _number(value) * factor
 
 
 def _build_round(arg: Any, ctx: BuildContext) -> Transform:
@@ -497,7 +496,7 @@ def _build_round(arg: Any, ctx: BuildContext) -> Transform:
     def round_half_up(value: Any) -> Decimal | None:
         if value is None:
             return None
-        rounded = to_decimal(value).quantize(quantum, rounding=ROUND_HALF_UP)
+        rounded = _number(value).quantize(quantum, rounding=ROUND_HALF_UP)
         return rounded if rounded else rounded.copy_abs()  # no "-0.00"
 
     return round_half_up

@@ -1,43 +1,59 @@
 """Apply one queued input: the heart of "nothing lost, nothing twice".
 
 Per record: map it (a failure quarantines it), resolve canonical ids, read every
-state item it needs in one batched request, run the golden merge and the triggers,
-and write state + audit entries + outbox events + the input's dedupe key in one
-transaction conditional on the versions read. A conflict re-reads and re-applies.
+state item it needs and the input's dedupe mark in one request, evaluate it
+(consent, golden merge, triggers), and commit state + audit entries + outbox events
++ the input's one outcome as one plan, conditional on nothing read having changed.
+A conflict re-reads and re-applies.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from chalicelib.configuration import Configuration
-from chalicelib.domain import consent, identity
+from chalicelib.domain import identity
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.pipeline.record_outcome import RecordOutcome
+from chalicelib.domain.state import golden_key
+from chalicelib.errors import ConflictError, EventAlreadyStored, RecordMappingError, RetryLater, TriggerInputError
+from chalicelib.mapping import MappingSet
+from chalicelib.pipeline.evaluate import Evaluation, Rules, evaluate, state_keys, to_canonical
+from chalicelib.pipeline.record_outcome import RecordOutcome, Status
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import audit, dynamo, quarantine
-from chalicelib.store.audit import AuditEntry, ChainHead
-from chalicelib.store.commit import Commit, ConflictError, EventAlreadyStored, version_of
+from chalicelib.store import audit, keys
+from chalicelib.store.audit import AuditEntry
+from chalicelib.store.port import DONE_STATUSES, ChainAppend, InputOutcome, Plan, Quarantined, Snapshot, Store
 
 MAX_ATTEMPTS = 8
-DONE_STATUSES = ("applied", "skipped")
 
 
-class RetryLater(Exception):
-    """Contention did not settle: leave the message on the queue for redelivery."""
+@dataclass(frozen=True)
+class ProcessingConfig:
+    """What processing needs from the configuration."""
+
+    mappings: MappingSet
+    rules: Rules
+    pii_key: bytes
+
+
+def processing_config(config: Configuration) -> ProcessingConfig:
+    return ProcessingConfig(config.mappings, Rules(config.triggers, config.consent_opt_in), config.pii_key)
 
 
 @dataclass
 class Processor:
-    config: Configuration
-    settings: Settings
+    config: ProcessingConfig
+    store: Store
     actor: str = "pipeline"
+
+    @classmethod
+    def of(cls, config: Configuration, settings: Settings) -> Processor:
+        """The production processor: the loaded configuration over DynamoDB."""
+        from chalicelib.store.dynamo_store import DynamoStore
+
+        return cls(processing_config(config), DynamoStore(settings))
 
     # ------------------------------------------------------------------ entry point
     def process(self, inbound: InboundRecord, *, replay_by: str | None = None) -> RecordOutcome:
@@ -48,96 +64,92 @@ class Processor:
                 f"no mapping for connector '{inbound.connector}' object '{inbound.object}': "
                 f"add a mapping file under mappings/ with source.connector={inbound.connector} and source.object={inbound.object}"
             )
-            return self._quarantine(inbound, "no_mapping", message, None, None, correlation, replay_by)
-        from chalicelib.mapping import RecordMappingError
-
+            return self._quarantine(inbound, Quarantined("no_mapping", message), correlation, replay_by)
         try:
-            record = mapping.apply(inbound.payload, connector=inbound.connector)
+            record, entity_id = to_canonical(mapping, inbound.payload, inbound.connector)
         except RecordMappingError as exc:
             if exc.code == "filtered_out":
-                return self._skip(inbound, mapping, str(exc), correlation, replay_by)
-            return self._quarantine(
-                inbound, exc.code, str(exc), mapping.name, mapping.version, correlation, replay_by, getattr(exc, "field", None)
-            )
-        try:
-            record.validated_fields()
-        except ValidationError as exc:
-            message = f"mapping {mapping.file} produced an invalid {record.entity}: {_first_error(exc)}"
-            return self._quarantine(inbound, "invalid_canonical", message, mapping.name, mapping.version, correlation, replay_by)
-        record = identity.resolve_references(record)
-        return self.apply_canonical(inbound, record, identity.canonical_id(record), replay_by=replay_by)
+                return self._skip(inbound, mapping.name, mapping.version, str(exc), correlation, replay_by)
+            if exc.code == "invalid_canonical":
+                why = Quarantined(exc.code, exc.message, mapping.name, mapping.version)
+            else:
+                why = Quarantined(exc.code, str(exc), mapping.name, mapping.version, exc.field)
+            return self._quarantine(inbound, why, correlation, replay_by)
+        return self.apply_canonical(inbound, record, entity_id, replay_by=replay_by)
 
     def apply_canonical(
         self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, *, replay_by: str | None = None
     ) -> RecordOutcome:
         """Apply a mapped record whose ids are resolved: the part of processing after mapping."""
-        from chalicelib.triggers.outcome import TriggerInputError
+        correlation = inbound.receipt_id or inbound.dedupe_key
+        try:
+            return self.apply(inbound, record, entity_id, replay_by=replay_by)
+        except TriggerInputError as exc:
+            why = Quarantined("trigger_input", str(exc), record.mapping, record.mapping_version)
+            return self._quarantine(inbound, why, correlation, replay_by)
 
+    def apply(self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, *, replay_by: str | None = None) -> RecordOutcome:
+        """Like apply_canonical, but a record the triggers refuse raises TriggerInputError."""
         correlation = inbound.receipt_id or inbound.dedupe_key
         already_stored: set[str] = set()
         for _ in range(MAX_ATTEMPTS):
             try:
-                return self._apply(inbound, record, entity_id, correlation, replay_by, frozenset(already_stored))
+                return self._apply_once(inbound, record, entity_id, correlation, replay_by, frozenset(already_stored))
             except ConflictError:
                 continue
             except EventAlreadyStored as exc:
                 # The same logical occurrence is already in the outbox: apply the change without emitting it again.
                 already_stored.update(exc.event_ids)
-            except TriggerInputError as exc:
-                return self._quarantine(inbound, "trigger_input", str(exc), record.mapping, record.mapping_version, correlation, replay_by)
         raise RetryLater(f"{inbound.dedupe_key}: state kept changing under us")
 
     # ------------------------------------------------------------------ applying
-    def _apply(
+    def _apply_once(
         self,
         inbound: InboundRecord,
         record: CanonicalRecord,
         entity_id: str,
         correlation: str,
         replay_by: str | None,
-        already_stored: frozenset[str] = frozenset(),
+        already_stored: frozenset[str],
     ) -> RecordOutcome:
-        from chalicelib.triggers.outcome import StateKeysMissing
-        from chalicelib.triggers.process import process as run_triggers
-        from chalicelib.triggers.process import required_state_keys
-
-        s = self.settings
         entity_key = identity.entity_key(record.entity, entity_id)
-        golden_key = (entity_key, "golden")
-        dedupe_key = _dedupe_state_key(inbound.dedupe_key)
-        customer = consent.customer_of(record, entity_id)
-        consent_key = consent.consent_key(customer) if customer else None
-        keys = [dedupe_key, golden_key, *required_state_keys(record, entity_id, self.config.triggers)]
-        if consent_key:
-            keys.append(consent_key)
-        states = dynamo.batch_get(s.state_table, keys)
-        seen = states[dedupe_key]
-        if seen and (seen.get("status") in DONE_STATUSES or replay_by is None):
-            return RecordOutcome("duplicate", inbound.dedupe_key, entity_key, message=f"already {seen.get('status')}")
-        dropped = consent.Dropped({})
-        if consent_key:
-            record, dropped = consent.apply_consent(record, states.pop(consent_key), self.config.consent_opt_in)
-        try:
-            outcome = run_triggers(record, entity_id, _without_bookkeeping(states), self.config.triggers, correlation_id=correlation)
-        except StateKeysMissing as missing:
-            # A partial update hid where its dependent state lives: read that too (rare second read).
-            states.update(dynamo.batch_get(s.state_table, [k for k in missing.keys if k not in states]))
-            outcome = run_triggers(record, entity_id, _without_bookkeeping(states), self.config.triggers, correlation_id=correlation)
+        snapshot = self.store.read(state_keys(record, entity_id, self.config.rules), input_key=inbound.dedupe_key)
+        if _already_done(snapshot, replay_by):
+            return RecordOutcome("duplicate", inbound.dedupe_key, entity_key, message=f"already {snapshot.input.status}")  # type: ignore[union-attr]
+        evaluation = evaluate(
+            record,
+            entity_id,
+            dict(snapshot.states),
+            self.config.rules,
+            read_more=lambda more: self.store.read_more(snapshot, more),
+            correlation_id=correlation,
+        )
+        outcome = evaluation.outcome
         outcome.events = [e for e in outcome.events if e.id not in already_stored]
-        commit = Commit(s.state_table, s.audit_table, s.events_table)
-        head = ChainHead.of(states[golden_key])
+        for event in outcome.events:
+            event.correlationid = event.correlationid or correlation
+            event.mappingversion = event.mappingversion or record.mapping_version
+        plan = self._plan(inbound, snapshot, evaluation, entity_key, correlation, replay_by)
+        self.store.commit(plan)
+        status: Status = "stale" if outcome.stale else "applied"
+        return RecordOutcome(status, inbound.dedupe_key, entity_key, [e.id for e in outcome.events], evaluation=evaluation)
+
+    def _plan(
+        self, inbound: InboundRecord, snapshot: Snapshot, evaluation: Evaluation, entity_key: str, correlation: str, replay_by: str | None
+    ) -> Plan:
+        record, outcome = evaluation.record, evaluation.outcome
+        golden = golden_key(record.entity, evaluation.entity_id)
         entries = [self._received_entry(inbound, record, correlation, replay_by)]
-        if dropped:
+        if evaluation.dropped:
             entries.append(
                 AuditEntry(
                     action="consent_dropped",
                     actor=self.actor,
                     correlation_id=correlation,
                     connector=inbound.connector,
-                    details={"fields": dropped.fields, "customer": customer},
+                    details={"fields": evaluation.dropped.fields, "customer": evaluation.customer},
                 )
             )
-        status = "stale" if outcome.stale else "applied"
         entries.append(
             AuditEntry(
                 action="stale_ignored" if outcome.stale else "applied",
@@ -156,11 +168,7 @@ class Processor:
                 ),
             )
         )
-        events = []
         for event in outcome.events:
-            event.correlationid = event.correlationid or correlation
-            event.mappingversion = event.mappingversion or record.mapping_version
-            events.append(_event_item(event, s.audit_retention_days))
             entries.append(
                 AuditEntry(
                     action="trigger_fired",
@@ -171,27 +179,18 @@ class Processor:
                     details={"event_id": event.id, "type": event.type, "subject": event.subject},
                 )
             )
-        audit_items, head = audit.chain(entity_key, entries, head, s.audit_retention_days)
-
         puts = dict(outcome.puts)
-        golden = dict(puts.get(golden_key) or _strip(states[golden_key]) or {"pk": entity_key, "sk": "golden"})
-        golden.update(pk=entity_key, sk="golden", audit_seq=head.seq, audit_hash=head.hash)
-        puts[golden_key] = golden
-        for key, item in puts.items():
-            item = dict(item, pk=key[0], sk=key[1])
-            commit.put_state(item, version_of(states.get(key)))
-        commit.put_state(_dedupe_item(inbound, status, entity_key, seen), version_of(seen))
-        if not _knows_source(states[golden_key], record):
-            commit.others.append((s.state_table, _xref_item(record, entity_id)))
-        commit.others.append((s.inputs_table, _input_item(inbound, s)))
-        if replay_by and seen and seen.get("status") == "quarantined":
-            commit.updates.append(
-                quarantine.mark_replayed_update(s.quarantine_table, quarantine.quarantine_id(inbound.dedupe_key), replay_by)
-            )
-        commit.audits.extend(audit_items)
-        commit.events.extend(events)
-        commit.execute()
-        return RecordOutcome(status, inbound.dedupe_key, entity_key, [e.id for e in outcome.events])
+        puts[golden] = puts.get(golden) or snapshot.states.get(golden) or {}  # keeps the chain head, even when stale
+        first_sight_of_source = not _knows_source(snapshot.states.get(golden), record)
+        return Plan(
+            snapshot=snapshot,
+            puts=puts,
+            audit=[ChainAppend(entity_key, entries)],
+            events=list(outcome.events),
+            input=InputOutcome(inbound, "stale" if outcome.stale else "applied", entity_key),
+            xref=(record.source, evaluation.entity_id) if first_sight_of_source else None,
+            closes_quarantine=replay_by if _replaying_quarantined(snapshot, replay_by) else None,
+        )
 
     def _rules(self, record: CanonicalRecord) -> dict[str, str]:
         mapping = self.config.mappings.mappings.get(record.mapping)
@@ -220,28 +219,15 @@ class Processor:
         )
 
     # ------------------------------------------------------------------ quarantine / skip
-    def _quarantine(
-        self,
-        inbound: InboundRecord,
-        code: str,
-        message: str,
-        mapping: str | None,
-        mapping_version: str | None,
-        correlation: str,
-        replay_by: str | None,
-        field: str | None = None,
-    ) -> RecordOutcome:
-        s = self.settings
-        dedupe_key = _dedupe_state_key(inbound.dedupe_key)
-        qid = quarantine.quarantine_id(inbound.dedupe_key)
+    def _quarantine(self, inbound: InboundRecord, why: Quarantined, correlation: str, replay_by: str | None) -> RecordOutcome:
+        qid = keys.quarantine_id(inbound.dedupe_key)
+        chain = keys.input_chain(inbound.dedupe_key)
         for _ in range(MAX_ATTEMPTS):
-            seen = dynamo.get(s.state_table, *dedupe_key)
+            snapshot = self.store.read([], input_key=inbound.dedupe_key, with_quarantine=True)
             # Like _apply and _skip: outside a replay, an input already recorded (applied, stale, skipped
             # or quarantined) keeps that one outcome, even if the mapping has changed since.
-            if seen and (seen.get("status") in DONE_STATUSES or replay_by is None):
-                return RecordOutcome("duplicate", inbound.dedupe_key, message=f"already {seen.get('status')}", quarantine_id=qid)
-            previous = quarantine.get(s.quarantine_table, qid)
-            entity_key = f"input#{inbound.dedupe_key}"
+            if _already_done(snapshot, replay_by):
+                return RecordOutcome("duplicate", inbound.dedupe_key, message=f"already {snapshot.input.status}", quarantine_id=qid)  # type: ignore[union-attr]
             entries = [
                 self._received_entry(inbound, None, correlation, replay_by),
                 AuditEntry(
@@ -249,46 +235,28 @@ class Processor:
                     actor=self.actor,
                     correlation_id=correlation,
                     connector=inbound.connector,
-                    mapping=mapping,
-                    mapping_version=mapping_version,
-                    details={"quarantine_id": qid, "code": code, "message": message},
+                    mapping=why.mapping,
+                    mapping_version=why.mapping_version,
+                    details={"quarantine_id": qid, "code": why.code, "message": why.message},
                 ),
             ]
-            items, head = audit.chain(entity_key, entries, ChainHead.of(seen), s.audit_retention_days)
-            commit = Commit(s.state_table, s.audit_table, s.events_table)
-            item = _dedupe_item(inbound, "quarantined", entity_key, seen)
-            item.update(audit_seq=head.seq, audit_hash=head.hash)
-            commit.put_state(item, version_of(seen))
-            commit.others.append(
-                (
-                    s.quarantine_table,
-                    quarantine.quarantine_item(
-                        inbound,
-                        code=code,
-                        message=message,
-                        mapping=mapping,
-                        mapping_version=mapping_version,
-                        previous=previous,
-                        field=field,
-                    ),
-                )
+            plan = Plan(
+                snapshot=snapshot, audit=[ChainAppend(chain, entries)], input=InputOutcome(inbound, "quarantined", chain), quarantine=why
             )
-            commit.others.append((s.inputs_table, _input_item(inbound, s)))
-            commit.audits.extend(items)
             try:
-                commit.execute()
+                self.store.commit(plan)
             except ConflictError:
                 continue
-            return RecordOutcome("quarantined", inbound.dedupe_key, entity_key, message=message, quarantine_id=qid)
+            return RecordOutcome("quarantined", inbound.dedupe_key, chain, message=why.message, quarantine_id=qid)
         raise RetryLater(f"{inbound.dedupe_key}: could not record the quarantine")
 
-    def _skip(self, inbound: InboundRecord, mapping: Any, message: str, correlation: str, replay_by: str | None) -> RecordOutcome:
-        s = self.settings
-        dedupe_key = _dedupe_state_key(inbound.dedupe_key)
-        seen = dynamo.get(s.state_table, *dedupe_key)
-        if seen and (seen.get("status") in DONE_STATUSES or replay_by is None):
-            return RecordOutcome("duplicate", inbound.dedupe_key, message=f"already {seen.get('status')}")
-        entity_key = f"input#{inbound.dedupe_key}"
+    def _skip(
+        self, inbound: InboundRecord, mapping: str, version: str, message: str, correlation: str, replay_by: str | None
+    ) -> RecordOutcome:
+        chain = keys.input_chain(inbound.dedupe_key)
+        snapshot = self.store.read([], input_key=inbound.dedupe_key)
+        if _already_done(snapshot, replay_by):
+            return RecordOutcome("duplicate", inbound.dedupe_key, message=f"already {snapshot.input.status}")  # type: ignore[union-attr]
         entries = [
             self._received_entry(inbound, None, correlation, replay_by),
             AuditEntry(
@@ -296,116 +264,42 @@ class Processor:
                 actor=self.actor,
                 correlation_id=correlation,
                 connector=inbound.connector,
-                mapping=mapping.name,
-                mapping_version=mapping.version,
+                mapping=mapping,
+                mapping_version=version,
                 details={"reason": message},
             ),
         ]
-        items, head = audit.chain(entity_key, entries, ChainHead.of(seen), s.audit_retention_days)
-        commit = Commit(s.state_table, s.audit_table, s.events_table)
-        item = _dedupe_item(inbound, "skipped", entity_key, seen)
-        item.update(audit_seq=head.seq, audit_hash=head.hash)
-        commit.put_state(item, version_of(seen))
-        if replay_by and seen and seen.get("status") == "quarantined":
+        plan = Plan(
+            snapshot=snapshot,
+            audit=[ChainAppend(chain, entries)],
+            input=InputOutcome(inbound, "skipped", chain, keep_raw=False),
             # A replay that the fixed mapping now filters out still closes the quarantined record.
-            commit.updates.append(
-                quarantine.mark_replayed_update(s.quarantine_table, quarantine.quarantine_id(inbound.dedupe_key), replay_by)
-            )
-        commit.audits.extend(items)
+            closes_quarantine=replay_by if _replaying_quarantined(snapshot, replay_by) else None,
+        )
         try:
-            commit.execute()
+            self.store.commit(plan)
         except ConflictError:
             return RecordOutcome("duplicate", inbound.dedupe_key, message="recorded concurrently")
-        return RecordOutcome("skipped", inbound.dedupe_key, entity_key, message=message)
+        return RecordOutcome("skipped", inbound.dedupe_key, chain, message=message)
 
 
 # ---------------------------------------------------------------------- small helpers
-_BOOKKEEPING = ("pk", "sk", "version", "audit_seq", "audit_hash")
 
 
-def _dedupe_state_key(dedupe_key: str) -> tuple[str, str]:
-    return (f"dedupe#{dedupe_key}", "dedupe")
+def _already_done(snapshot: Snapshot, replay_by: str | None) -> bool:
+    """An input keeps its one outcome; only a replay may move a quarantined (or stale) input on."""
+    seen = snapshot.input
+    return seen is not None and (seen.status in DONE_STATUSES or replay_by is None)
 
 
-def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if item is None else {k: v for k, v in item.items() if k not in ("version",)}
-
-
-def _without_bookkeeping(states: dict[tuple[str, str], dict[str, Any] | None]) -> dict[tuple[str, str], dict[str, Any] | None]:
-    return {
-        k: (None if v is None else {a: b for a, b in v.items() if a not in _BOOKKEEPING})
-        for k, v in states.items()
-        if not k[0].startswith("dedupe#")
-    }
-
-
-def _dedupe_item(inbound: InboundRecord, status: str, entity_key: str, previous: dict[str, Any] | None) -> dict[str, Any]:
-    item = {
-        "pk": f"dedupe#{inbound.dedupe_key}",
-        "sk": "dedupe",
-        "status": status,
-        "entity": entity_key,
-        "connector": inbound.connector,
-        "at": datetime.now(UTC).isoformat(),
-    }
-    if previous:
-        for name in ("audit_seq", "audit_hash"):
-            if name in previous:
-                item[name] = previous[name]
-    return item
+def _replaying_quarantined(snapshot: Snapshot, replay_by: str | None) -> bool:
+    return bool(replay_by) and snapshot.input is not None and snapshot.input.status == "quarantined"
 
 
 def _knows_source(golden: dict[str, Any] | None, record: CanonicalRecord) -> bool:
     """The cross-reference was written when the entity first heard from this source record."""
     source = ((golden or {}).get("sources") or {}).get(record.source.system) or {}
-    return source.get("record_id") == record.source.id
-
-
-def _xref_item(record: CanonicalRecord, entity_id: str) -> dict[str, Any]:
-    pk, sk = identity.xref_key(record.source)
-    return {
-        "pk": pk,
-        "sk": sk,
-        "entity": record.entity,
-        "entity_id": entity_id,
-        "system": record.source.system,
-        "source_id": record.source.id,
-    }
-
-
-def _input_item(inbound: InboundRecord, s: Settings) -> dict[str, Any]:
-    import time
-
-    return {
-        "pk": f"{inbound.connector}#{inbound.object}",
-        "sk": f"{inbound.received_at.isoformat()}#{inbound.dedupe_key}",
-        "raw": inbound.to_message(),
-        "expires_at": int(time.time()) + s.inputs_retention_days * 86400,
-    }
-
-
-def _event_item(event: Any, retention_days: int) -> dict[str, Any]:
-    """The outbox item; the event is kept as its exact JSON text (numbers stay as emitted).
-
-    It expires with the audit trail: "once per (order, rule)" is kept by markers on the
-    golden records, not by the outbox, so expiry never lets an event fire twice.
-    """
-    import time
-
-    body = event.to_json_dict()
-    time_id = f"{body['time']}#{event.id}"
-    return {
-        "pk": event.id,
-        "sk": "event",
-        "type": event.type,
-        "subject": event.subject,
-        "time_id": time_id,
-        "all": "all",
-        "event": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        "status": "pending",
-        "attempts": 0,
-        "expires_at": int(time.time()) + retention_days * 86400,
-    }
+    return bool(source.get("record_id") == record.source.id)
 
 
 def _note(note: Any) -> Any:
@@ -414,9 +308,3 @@ def _note(note: Any) -> Any:
     if hasattr(note, "__dict__"):
         return {k: str(v) for k, v in vars(note).items()}
     return str(note)
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ()))
-    return f"{where}: {err.get('msg')}"

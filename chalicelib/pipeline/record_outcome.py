@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from chalicelib.pipeline.evaluate import Evaluation
 
 Status = Literal["applied", "stale", "duplicate", "quarantined", "skipped"]
 
@@ -16,3 +19,4 @@ class RecordOutcome:
     event_ids: list[str] = field(default_factory=list)
     message: str = ""
     quarantine_id: str | None = None
+    evaluation: Evaluation | None = field(default=None, repr=False, compare=False)  # what evaluation decided (applied / stale)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.errors import EnqueueError
 from chalicelib.runtime import aws
 
 BATCH = 10
@@ -29,10 +30,6 @@ class Lane:
 WEBHOOK_LANE = Lane("webhook", "INBOUND_QUEUE_URL", "INBOUND_DLQ_URL")
 BULK_LANE = Lane("bulk", "BULK_QUEUE_URL", "BULK_DLQ_URL")
 LANES = (WEBHOOK_LANE, BULK_LANE)  # in the order a worker drains them
-
-
-class EnqueueError(Exception):
-    """Some records could not be queued; the caller must not acknowledge them."""
 
 
 def group_id(record: InboundRecord) -> str:

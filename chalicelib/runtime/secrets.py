@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
+from chalicelib.errors import SecretError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 300.0
@@ -87,10 +89,6 @@ SecretRef = Annotated[
 ]
 
 
-class SecretError(Exception):
-    """A secret could not be resolved. The message names the reference, never a value."""
-
-
 def _in_deployed_lambda() -> bool:
     return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get("SALESBRIDGE_LOCAL")
 
@@ -130,7 +128,7 @@ def _read_secrets_manager(ref: SecretsManagerSecret) -> str:
         except UnicodeDecodeError:
             raise SecretError(f"{ref.describe()}: binary secret is not UTF-8 text") from None
     if ref.key is None:
-        return raw
+        return str(raw)
     try:
         document = json.loads(raw)
     except ValueError:
@@ -227,4 +225,5 @@ def resolve(ref: SsmSecret | SecretsManagerSecret | EnvSecret | dict[str, Any]) 
             ref = _REF_ADAPTER.validate_python(ref)
         except ValueError:
             raise SecretError("not a secret reference: expected {ssm: ...}, {secretsmanager: ..., key: ...} or {env: ...}") from None
+    assert not isinstance(ref, dict)
     return default_resolver().get(ref)

@@ -63,11 +63,13 @@ def resolve_ref_string(ref: str) -> str:
     kind, _, target = ref.partition(":")
     if not target:
         raise ValueError(f"secret reference {ref!r} must look like ssm:/path, secretsmanager:name or env:VAR")
-    refs = {
-        "ssm": lambda: SsmSecret(ssm=target),
-        "secretsmanager": lambda: SecretsManagerSecret(secretsmanager=target),
-        "env": lambda: EnvSecret(env=target),
-    }
-    if kind not in refs:
+    secret: SsmSecret | SecretsManagerSecret | EnvSecret
+    if kind == "ssm":
+        secret = SsmSecret(ssm=target)
+    elif kind == "secretsmanager":
+        secret = SecretsManagerSecret(secretsmanager=target)
+    elif kind == "env":
+        secret = EnvSecret(env=target)
+    else:
         raise ValueError(f"secret reference {ref!r}: unknown kind {kind!r} (ssm, secretsmanager, env)")
-    return default_resolver().get(refs[kind]())
+    return default_resolver().get(secret)

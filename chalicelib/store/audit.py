@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.store import dynamo
+from chalicelib.domain.consent import PERSONAL_CATEGORIES
+from chalicelib.domain.state import StateKey
+from chalicelib.store import dynamo, keys
 
 GENESIS = "0" * 64
-PERSONAL_CATEGORIES = frozenset({"contact_personal", "personal", "inquiry", "meeting_recording", "trial_behaviour"})
 
 
 @dataclass
@@ -60,8 +61,8 @@ def digest(text: str) -> str:
 _INDEXED = ("pk", "sk", "seq", "at", "action", "actor", "correlation_id", "prev_hash")
 
 
-def chain(entity_key: str, entries: list[AuditEntry], head: ChainHead, retention_days: int) -> tuple[list[dict[str, Any]], ChainHead]:
-    """Turn entries into audit items that continue the entity's chain.
+def chain(chain_id: str, entries: list[AuditEntry], head: ChainHead, retention_days: int) -> tuple[list[dict[str, Any]], ChainHead]:
+    """Turn entries into audit items that continue a chain (an entity's, an input's, an event's ...).
 
     The hashed content is kept verbatim as JSON text (``entry``), so verification
     does not depend on how DynamoDB normalises numbers.
@@ -71,9 +72,10 @@ def chain(entity_key: str, entries: list[AuditEntry], head: ChainHead, retention
     for entry in entries:
         seq = head.seq + 1
         at = entry.at.astimezone(UTC).isoformat(timespec="microseconds")
+        pk, sk = keys.audit_entry(chain_id, seq)
         body: dict[str, Any] = {
-            "pk": entity_key,
-            "sk": f"{seq:012d}",
+            "pk": pk,
+            "sk": sk,
             "seq": seq,
             "at": at,
             "action": entry.action,
@@ -123,7 +125,7 @@ def verify_items(items: list[dict[str, Any]]) -> list[str]:
 def entry_view(item: dict[str, Any]) -> dict[str, Any]:
     """An audit item as the API shows it: the hashed entry plus its hash."""
     try:
-        body = json.loads(item["entry"])
+        body: dict[str, Any] = json.loads(item["entry"])
     except (KeyError, ValueError):
         body = {k: v for k, v in item.items() if k != "entry"}
     body["hash"] = item.get("hash")
@@ -170,7 +172,7 @@ def read_entity(
         "ScanIndexForward": not newest_first,
     }
     if after:
-        kwargs["ExclusiveStartKey"] = {"pk": {"S": entity_key}, "sk": {"S": after}}
+        kwargs["ExclusiveStartKey"] = dynamo.key_of(entity_key, after)
     items, last = dynamo.query(table, **kwargs)
     return items, (last["sk"]["S"] if last else None)
 
@@ -186,14 +188,19 @@ def read_correlation(table: str, correlation_id: str, limit: int = 200) -> list[
     return items
 
 
-def verify_entity(table: str, entity_key: str) -> dict[str, Any]:
+def read_chain(table: str, chain_id: str) -> list[dict[str, Any]]:
+    """Every entry of one chain, in order."""
     items: list[dict[str, Any]] = []
     after = None
     while True:
-        page, after = read_entity(table, entity_key, limit=500, after=after)
+        page, after = read_entity(table, chain_id, limit=500, after=after)
         items += page
         if not after:
-            break
+            return items
+
+
+def verify_entity(table: str, entity_key: str) -> dict[str, Any]:
+    items = read_chain(table, entity_key)
     problems = verify_items(items)
     problems += verify_head(items, stored_head(entity_key))
     return {"entity": entity_key, "entries": len(items), "intact": not problems, "problems": problems}
@@ -212,18 +219,18 @@ def verify_head(items: list[dict[str, Any]], head: ChainHead | None) -> list[str
     return []
 
 
-def stored_head(entity_key: str) -> ChainHead | None:
-    """The head kept on the item that owns the chain (golden item, input's dedupe item, event item)."""
+def stored_head(chain_id: str) -> ChainHead | None:
+    """The head kept on the item that owns the chain (golden, consent, dedupe or event item)."""
     from chalicelib.runtime.settings import get_settings
 
     s = get_settings()
-    kind, _, ident = entity_key.partition("#")
-    if kind == "rejection":
+    owner = keys.chain_owner(chain_id)
+    if owner is None:
         return None  # one-entry chains written alone; nothing else holds their head
-    if kind == "event":
-        owner = dynamo.get(s.events_table, ident, "event")
-    elif kind == "input":
-        owner = dynamo.get(s.state_table, f"dedupe#{ident}", "dedupe")
+    if isinstance(owner, StateKey):
+        item = dynamo.get(s.state_table, *keys.state(owner))
+    elif owner == keys.INPUT_OWNER:
+        item = dynamo.get(s.state_table, *keys.dedupe(chain_id.removeprefix(keys.INPUT_CHAIN)))
     else:
-        owner = dynamo.get(s.state_table, entity_key, "golden")
-    return ChainHead.of(owner) if owner else None
+        item = dynamo.get(s.events_table, *keys.event(owner[1]))
+    return ChainHead.of(item) if item else None

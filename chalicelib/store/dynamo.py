@@ -44,16 +44,25 @@ def key_of(pk: str, sk: str) -> dict[str, Any]:
 
 def batch_get(table: str, keys: Iterable[Key]) -> dict[Key, dict[str, Any] | None]:
     """Read up to 100 items in (normally) one request; unprocessed keys are retried."""
-    wanted = list(dict.fromkeys(keys))
-    found: dict[Key, dict[str, Any] | None] = {k: None for k in wanted}
+    return batch_get_tables({table: list(keys)})[table]
+
+
+def batch_get_tables(requests: dict[str, list[Key]]) -> dict[str, dict[Key, dict[str, Any] | None]]:
+    """Read items of several tables in (normally) one BatchGetItem; absent items come back as None."""
+    wanted = {table: list(dict.fromkeys(keys)) for table, keys in requests.items()}
+    found: dict[str, dict[Key, dict[str, Any] | None]] = {t: dict.fromkeys(k) for t, k in wanted.items()}
+    pending = [(table, key) for table, keys in wanted.items() for key in keys]
     client = aws.client("dynamodb")
-    for start in range(0, len(wanted), 100):
-        request = {table: {"Keys": [key_of(pk, sk) for pk, sk in wanted[start : start + 100]], "ConsistentRead": True}}
+    for start in range(0, len(pending), 100):
+        request: dict[str, Any] = {}
+        for table, (pk, sk) in pending[start : start + 100]:
+            request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key_of(pk, sk))
         while request:
             response = client.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(table, []):
-                plain = from_item(item)
-                found[(plain["pk"], plain["sk"])] = plain
+            for table, items in response["Responses"].items():
+                for item in items:
+                    plain = from_item(item)
+                    found[table][(plain["pk"], plain["sk"])] = plain
             request = response.get("UnprocessedKeys") or {}
     return found
 

@@ -24,7 +24,7 @@ def backfill(
     progress: Callable[[PageProgress], None] | None = None,
     client: Any = None,
     store: WatermarkStore | None = None,
-    resolve: Callable[[dict], str] | None = None,
+    resolve: Callable[[dict[str, Any]], str] | None = None,
     rate_limit_pause: float = 60.0,
     max_rate_limit_pauses: int = 60,
     sleep: Callable[[float], None] = time.sleep,
@@ -39,9 +39,23 @@ def backfill(
         if progress is not None:
             progress(PageProgress(counted["records"] + step.records, counted["pages"] + step.pages, step.position, step.total))
 
+    budget_store = None
+    if store is None:  # the deployed stage's own watermark and rate budget
+        from chalicelib.runtime.settings import get_settings
+        from chalicelib.store.sync_state import DynamoBucketStore, DynamoWatermarkStore
+
+        store, budget_store = DynamoWatermarkStore(get_settings()), DynamoBucketStore(get_settings())
     while True:
         result = run_stream(
-            connector_config, stream_config, sink=sink, deadline=deadline, client=client, store=store, resolve=resolve, on_page=report
+            connector_config,
+            stream_config,
+            sink=sink,
+            deadline=deadline,
+            client=client,
+            store=store,
+            budget_store=budget_store,
+            resolve=resolve,
+            on_page=report,
         )
         counted["records"] += result.records
         counted["pages"] += result.pages

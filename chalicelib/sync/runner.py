@@ -38,9 +38,10 @@ from typing import Any, Literal
 
 from chalicelib.connectors.api_config import ApiSections, StreamConfig
 from chalicelib.connectors.base import Position, Source
-from chalicelib.connectors.errors import BudgetExhausted, MalformedPageError, RateLimited
+from chalicelib.connectors.rate_budget import BucketStore
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.sync.watermark import DynamoWatermarkStore, WatermarkStore
+from chalicelib.errors import BudgetExhausted, MalformedPageError, RateLimited
+from chalicelib.sync.watermark import WatermarkStore
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,10 @@ def run_stream(
     *,
     sink: Sink,
     deadline: Callable[[], float],
+    store: WatermarkStore,
     client: Any = None,
-    store: WatermarkStore | None = None,
-    resolve: Callable[[dict], str] | None = None,
+    budget_store: BucketStore | None = None,
+    resolve: Callable[[dict[str, Any]], str] | None = None,
     stop_margin: float = 10.0,
     on_page: Callable[[PageProgress], None] | None = None,
     run_id: str | None = None,
@@ -115,14 +117,13 @@ def run_stream(
     """
     from chalicelib.connectors.registry import build_client, build_source
 
-    store = store if store is not None else DynamoWatermarkStore()
     owns_client = client is None
     if client is None:
         if resolve is None:
-            from chalicelib.runtime.secrets import resolve as default_resolve  # type: ignore[import-not-found]
+            from chalicelib.runtime.secrets import resolve as default_resolve
 
             resolve = default_resolve
-        client = build_client(connector_config, resolve, deadline=deadline)
+        client = build_client(connector_config, resolve, deadline=deadline, budget_store=budget_store)
     source = build_source(connector_config, stream_config, client, resolve)
     result = SyncResult(connector_config.name, stream_config.name, run_id or f"sync-{uuid.uuid4().hex[:16]}")
     started = time.monotonic()

@@ -11,11 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from chalicelib.domain.expressions import EvaluationError, Expression, ExpressionError, compile_expression
-
-
-class ConditionError(ValueError):
-    """The condition text is not a valid expression; the message says where and why."""
+from chalicelib.domain.expressions import Expression, compile_expression
+from chalicelib.errors import ConditionError, EvaluationError, ExpressionError
 
 
 class Condition:

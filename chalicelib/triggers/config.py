@@ -5,9 +5,10 @@ order-anomaly parameters, rebate tolerances, custom rules), `kind: rebate_policy
 and `kind: grade_scale` (the canonical grade levels, owned by the mappings). Every problem in every
 document is collected and raised together as one ConfigError naming file:line:column.
 
-The models are frozen dataclasses read by hand from the located YAML rather than pydantic models:
-each value is checked where its line and column are known, every problem is collected (not the
-first), and the Lambda pays no model-building cost at cold start.
+The files are checked by pydantic models (``TriggersFile``, ``RebatePolicyFile``) through the
+shared translator (chalicelib.config.models); rules that span items or documents (tier order, a
+scale that must exist, unique policy names) are checked after, at the place they point to. The
+result is the frozen dataclasses below, which the triggers read.
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chalicelib.config.problems import ConfigError, Problem
-from chalicelib.config.yaml_lines import LocatedDict, LocatedList
-from chalicelib.triggers.conditions import Condition, ConditionError, compile_condition
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError, field_validator
+
+from chalicelib.config.documents import Document
+from chalicelib.config.models import StrictModel, problem_at, validate
+from chalicelib.config.problems import Problem
+from chalicelib.config.yaml_lines import LocatedDict
+from chalicelib.domain.canonical import EntityType
+from chalicelib.errors import ConditionError, ConfigError
+from chalicelib.triggers.conditions import Condition, compile_condition
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-ENTITIES = ("customer", "product", "order", "pos_sale", "rebate_settlement")
 
 
 @dataclass(frozen=True)
@@ -123,396 +129,318 @@ class TriggerConfig:
         return next((p for p in self.policies if p.name == name), None)
 
 
-# --------------------------------------------------------------------------- reading helpers
+# --------------------------------------------------------------------------- value types of the files
 
 
-class _Reader:
-    """Collects problems while reading one document, so all are reported at once."""
+def _number(value: Any) -> Decimal:
+    """A number written as 3, 0.5, "1.00" or "0.5%" (a percentage); never a boolean."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise ValueError("expected a number")
+    text = str(value).strip()
+    try:
+        number = Decimal(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except InvalidOperation:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
 
-    def __init__(self, file: str):
-        self.file = file
-        self.problems: list[Problem] = []
 
-    def problem(self, node: Any, key: Any, path: str, message: str, *, at_value: bool = False) -> None:
-        if isinstance(node, LocatedDict):
-            line, column = node.where_value(key) if at_value else node.where(key)
-        elif isinstance(node, LocatedList) and isinstance(key, int):
-            line, column = node.where(key)
-        else:
-            line, column = getattr(node, "position", (1, 1))
-        self.problems.append(Problem(self.file, line, column, path, message))
+def _positive(number: Decimal) -> Decimal:
+    if number <= 0:
+        raise ValueError(f"must be greater than 0, got {number}")
+    return number
 
-    def section(self, node: LocatedDict, key: str, path: str) -> LocatedDict:
-        value = node.get(key)
-        if value is None:
-            empty = LocatedDict()
-            empty.position, empty.key_positions, empty.value_positions = node.where(key), {}, {}
-            return empty
-        if not isinstance(value, LocatedDict):
-            self.problem(node, key, path, "expected a mapping", at_value=True)
-            empty = LocatedDict()
-            empty.position, empty.key_positions, empty.value_positions = node.where(key), {}, {}
-            return empty
+
+def _not_negative(number: Decimal) -> Decimal:
+    if number < 0:
+        raise ValueError(f"must be at least 0, got {number}")
+    return number
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a whole number >= 1, got {value!r}")
+    return value
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Shanghai)") from None
+    return name
+
+
+def _ids(value: Any) -> Any:
+    if value == "*":
         return value
-
-    def unknown_keys(self, node: LocatedDict, allowed: set[str], path: str) -> None:
-        for key in node:
-            if key not in allowed:
-                self.problem(
-                    node, key, f"{path}.{key}" if path else str(key), f"unknown key; expected one of: {', '.join(sorted(allowed))}"
-                )
-
-    def boolean(self, node: LocatedDict, key: str, path: str, default: bool) -> bool:
-        value = node.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(node, key, path, "expected true or false", at_value=True)
-            return default
-        return value
-
-    def decimal(
-        self, node: LocatedDict, key: str, path: str, default: Decimal, *, positive: bool = False, minimum: Decimal | None = None
-    ) -> Decimal:
-        if key not in node:
-            return default
-        value = node[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            self.problem(node, key, path, "expected a number", at_value=True)
-            return default
-        try:
-            number = Decimal(str(value).strip().rstrip("%")) / (100 if str(value).strip().endswith("%") else 1)
-        except InvalidOperation:
-            self.problem(node, key, path, f"expected a number, got {value!r}", at_value=True)
-            return default
-        if not number.is_finite() or (positive and number <= 0) or (minimum is not None and number < minimum):
-            bound = "greater than 0" if positive else f"at least {minimum}"
-            self.problem(node, key, path, f"must be {bound}, got {value!r}", at_value=True)
-            return default
-        return number
-
-    def integer(self, node: LocatedDict, key: str, path: str, default: int, *, minimum: int = 1) -> int:
-        value = node.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.problem(node, key, path, f"expected a whole number >= {minimum}, got {value!r}", at_value=True)
-            return default
-        return value
-
-    def text(self, node: LocatedDict, key: str, path: str, default: str | None = None) -> str | None:
-        if key not in node:
-            if default is None:
-                self.problem(node, key, path, "is required")
-            return default
-        value = node[key]
-        if not isinstance(value, str) or not value.strip():
-            self.problem(node, key, path, "expected a non-empty text", at_value=True)
-            return default
-        return value.strip()
-
-    def names(self, node: LocatedDict, key: str, path: str) -> frozenset[str] | None:
-        """A list of ids, or '*' (or absent) for all."""
-        value = node.get(key, "*")
-        if value == "*":
-            return None
-        if not isinstance(value, list) or not value or not all(isinstance(v, (str, int)) for v in value):
-            self.problem(node, key, path, "expected '*' or a non-empty list of ids", at_value=True)
-            return None
-        return frozenset(str(v) for v in value)
-
-    def timezone(self, node: LocatedDict, key: str, path: str, default: str) -> str:
-        name = self.text(node, key, path, default) or default
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.problem(node, key, path, f"unknown time zone {name!r} (use an IANA name such as Asia/Shanghai)", at_value=True)
-            return default
-        return name
+    if not isinstance(value, list) or not value or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        raise ValueError("expected '*' or a non-empty list of ids")
+    return [str(v) for v in value]
 
 
-# --------------------------------------------------------------------------- kind: triggers
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a non-empty text")
+    return value.strip()
 
-_TRIGGERS_KEYS = {"kind", "version", "owners", "grade_changed", "order_anomaly", "rebate", "custom_rules"}
+
+Positive = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_positive)]
+NotNegative = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_not_negative)]
+Whole = Annotated[int, BeforeValidator(_whole)]
+TimeZoneName = Annotated[str, BeforeValidator(_text), AfterValidator(_zone)]
+Text = Annotated[str, BeforeValidator(_text)]
+Ids = Annotated[Literal["*"] | list[str], BeforeValidator(_ids)]
+
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 BUILTIN_RULES = ("amount_spike", "below_floor_price", "duplicate_order", "credit_limit_exceeded")
 CONDITION_NAMES = frozenset({"order", "customer", "product", "line"})
 
 
-def _owners(r: _Reader, doc: LocatedDict) -> dict[str, dict[str, str]]:
-    section = r.section(doc, "owners", "owners")
-    owners: dict[str, dict[str, str]] = {}
-    for entity, fields in section.items():
-        if entity not in ENTITIES:
-            r.problem(section, entity, f"owners.{entity}", f"unknown entity; expected one of: {', '.join(ENTITIES)}")
-            continue
-        if not isinstance(fields, LocatedDict):
-            r.problem(section, entity, f"owners.{entity}", "expected a mapping of field: system", at_value=True)
-            continue
-        owners[entity] = {}
-        for name, system in fields.items():
-            if not isinstance(system, str) or not system.strip():
-                r.problem(fields, name, f"owners.{entity}.{name}", "expected a system name", at_value=True)
-                continue
-            owners[entity][str(name)] = system.strip()
-    return owners
+# --------------------------------------------------------------------------- kind: triggers
 
 
-def _grade(r: _Reader, doc: LocatedDict) -> tuple[GradeConfig, str | None]:
-    node = r.section(doc, "grade_changed", "grade_changed")
-    r.unknown_keys(node, {"enabled", "scale", "baseline_on_first_sight"}, "grade_changed")
-    scale = r.text(node, "scale", "grade_changed.scale", "grade_scale")
-    config = GradeConfig(
-        enabled=r.boolean(node, "enabled", "grade_changed.enabled", True),
-        baseline_on_first_sight=r.boolean(node, "baseline_on_first_sight", "grade_changed.baseline_on_first_sight", True),
-    )
-    return config, scale
+class GradeChangedSpec(StrictModel):
+    enabled: bool = Field(True, strict=True)
+    scale: Text = "grade_scale"
+    baseline_on_first_sight: bool = Field(True, strict=True, description="The first grade seen is a baseline: no event")
 
 
-def _order_anomaly(r: _Reader, doc: LocatedDict) -> OrderAnomalyConfig:
-    p = "order_anomaly"
-    node = r.section(doc, "order_anomaly", p)
-    r.unknown_keys(node, {"enabled", "history_limit", *BUILTIN_RULES}, p)
-    spike = r.section(node, "amount_spike", f"{p}.amount_spike")
-    r.unknown_keys(spike, {"enabled", "factor", "window", "min_history"}, f"{p}.amount_spike")
-    floor = r.section(node, "below_floor_price", f"{p}.below_floor_price")
-    r.unknown_keys(floor, {"enabled"}, f"{p}.below_floor_price")
-    dup = r.section(node, "duplicate_order", f"{p}.duplicate_order")
-    r.unknown_keys(dup, {"enabled", "window_minutes"}, f"{p}.duplicate_order")
-    credit = r.section(node, "credit_limit_exceeded", f"{p}.credit_limit_exceeded")
-    r.unknown_keys(credit, {"enabled", "closed_statuses"}, f"{p}.credit_limit_exceeded")
-    closed = credit.get("closed_statuses", ["paid", "cancelled"])
-    if not isinstance(closed, list) or not all(isinstance(s, str) for s in closed):
-        r.problem(
-            credit, "closed_statuses", f"{p}.credit_limit_exceeded.closed_statuses", "expected a list of order statuses", at_value=True
-        )
-        closed = ["paid", "cancelled"]
-    window = r.integer(spike, "window", f"{p}.amount_spike.window", 20)
-    history_limit = r.integer(node, "history_limit", f"{p}.history_limit", max(50, window))
-    if history_limit < window:
-        r.problem(node, "history_limit", f"{p}.history_limit", f"must be at least amount_spike.window ({window})", at_value=True)
-    minutes = r.decimal(dup, "window_minutes", f"{p}.duplicate_order.window_minutes", Decimal(10), positive=True)
-    return OrderAnomalyConfig(
-        enabled=r.boolean(node, "enabled", f"{p}.enabled", True),
-        history_limit=max(history_limit, window),
-        amount_spike=AmountSpikeConfig(
-            enabled=r.boolean(spike, "enabled", f"{p}.amount_spike.enabled", True),
-            factor=r.decimal(spike, "factor", f"{p}.amount_spike.factor", Decimal("3.0"), positive=True),
-            window=window,
-            min_history=r.integer(spike, "min_history", f"{p}.amount_spike.min_history", 5),
-        ),
-        below_floor_price=FloorPriceConfig(enabled=r.boolean(floor, "enabled", f"{p}.below_floor_price.enabled", True)),
-        duplicate_order=DuplicateOrderConfig(
-            enabled=r.boolean(dup, "enabled", f"{p}.duplicate_order.enabled", True),
-            window=timedelta(seconds=float(minutes * 60)),
-        ),
-        credit_limit_exceeded=CreditLimitConfig(
-            enabled=r.boolean(credit, "enabled", f"{p}.credit_limit_exceeded.enabled", True),
-            closed_statuses=frozenset(s.strip().lower() for s in closed),
-        ),
-    )
+class AmountSpikeSpec(StrictModel):
+    enabled: bool = Field(True, strict=True)
+    factor: Positive = Decimal("3.0")
+    window: Whole = 20
+    min_history: Whole = 5
 
 
-def _custom_rules(r: _Reader, doc: LocatedDict) -> list[CustomRule]:
-    rules_node = doc.get("custom_rules", [])
-    if not isinstance(rules_node, LocatedList):
-        if rules_node:
-            r.problem(doc, "custom_rules", "custom_rules", "expected a list of rules", at_value=True)
-        return []
-    rules: list[CustomRule] = []
-    for index, node in enumerate(rules_node):
-        path = f"custom_rules[{index}]"
-        if not isinstance(node, LocatedDict):
-            r.problem(rules_node, index, path, "expected a mapping with name, severity, event_type, when")
-            continue
-        r.unknown_keys(node, {"name", "severity", "event_type", "when"}, path)
-        name = r.text(node, "name", f"{path}.name")
-        if name and (not _RULE_NAME.match(name) or name in BUILTIN_RULES):
-            r.problem(node, "name", f"{path}.name", f"{name!r}: use lower_snake_case, not a built-in rule name", at_value=True)
-        severity = r.text(node, "severity", f"{path}.severity", "warning")
-        if severity not in ("info", "warning", "high", "critical"):
-            r.problem(node, "severity", f"{path}.severity", f"{severity!r}: expected one of info, warning, high, critical", at_value=True)
-        event_type = r.text(node, "event_type", f"{path}.event_type", "order.anomaly_detected")
-        if event_type and not _EVENT_TYPE.match(event_type):
-            r.problem(
-                node,
-                "event_type",
-                f"{path}.event_type",
-                f"{event_type!r}: expected a dotted lower-case type such as order.anomaly_detected",
-                at_value=True,
-            )
-        text = r.text(node, "when", f"{path}.when")
-        if not (name and text):
-            continue
+class FloorPriceSpec(StrictModel):
+    enabled: bool = Field(True, strict=True)
+
+
+class DuplicateOrderSpec(StrictModel):
+    enabled: bool = Field(True, strict=True)
+    window_minutes: Positive = Decimal(10)
+
+
+class CreditLimitSpec(StrictModel):
+    enabled: bool = Field(True, strict=True)
+    closed_statuses: list[str] = Field(default_factory=lambda: ["paid", "cancelled"])
+
+
+class OrderAnomalySpec(StrictModel):
+    enabled: bool = Field(True, strict=True)
+    amount_spike: AmountSpikeSpec = AmountSpikeSpec()
+    below_floor_price: FloorPriceSpec = FloorPriceSpec()
+    duplicate_order: DuplicateOrderSpec = DuplicateOrderSpec()
+    credit_limit_exceeded: CreditLimitSpec = CreditLimitSpec()
+    history_limit: Whole | None = Field(None, description="Orders kept per customer (every open one besides); at least amount_spike.window")
+
+
+class RebateSpec(StrictModel):
+    abs_tolerance: NotNegative = Decimal("1.00")
+    pct_tolerance: NotNegative = Decimal("0.005")
+    default_timezone: TimeZoneName = DEFAULT_TIMEZONE
+
+
+class CustomRuleSpec(StrictModel):
+    name: Text
+    severity: Literal["info", "warning", "high", "critical"] = "warning"
+    event_type: Text = "order.anomaly_detected"
+    when: Text
+
+    @field_validator("name")
+    @classmethod
+    def _rule_name(cls, name: str) -> str:
+        if not _RULE_NAME.match(name) or name in BUILTIN_RULES:
+            raise ValueError(f"{name!r}: use lower_snake_case, not a built-in rule name")
+        return name
+
+    @field_validator("event_type")
+    @classmethod
+    def _event_type(cls, event_type: str) -> str:
+        if not _EVENT_TYPE.match(event_type):
+            raise ValueError(f"{event_type!r}: expected a dotted lower-case type such as order.anomaly_detected")
+        return event_type
+
+    @field_validator("when")
+    @classmethod
+    def _condition(cls, text: str) -> str:
         try:
-            condition = compile_condition(text, CONDITION_NAMES)
+            compile_condition(text, CONDITION_NAMES)
         except ConditionError as exc:
-            r.problem(node, "when", f"{path}.when", str(exc), at_value=True)
-            continue
-        rules.append(CustomRule(name, severity or "warning", event_type or "order.anomaly_detected", condition, text))
-    return rules
+            raise ValueError(str(exc)) from None
+        return text
+
+
+class TriggersFile(StrictModel):
+    """`kind: triggers`: owners, the grade trigger, order-anomaly rules, rebate tolerances, custom rules."""
+
+    kind: Literal["triggers"]
+    version: Any = None
+    owners: dict[EntityType, dict[str, Text]] = Field(default_factory=dict, description="entity -> field (or *) -> owner system")
+    grade_changed: GradeChangedSpec = GradeChangedSpec()
+    order_anomaly: OrderAnomalySpec = OrderAnomalySpec()
+    rebate: RebateSpec = RebateSpec()
+    custom_rules: list[CustomRuleSpec] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- kind: rebate_policy
 
-_POLICY_KEYS = {
-    "kind",
-    "version",
-    "name",
-    "distributors",
-    "skus",
-    "timezone",
-    "basis",
-    "tier_mode",
-    "tiers",
-    "abs_tolerance",
-    "pct_tolerance",
-}
+
+class TierSpec(StrictModel):
+    start: NotNegative = Field(alias="from")
+    rate: NotNegative
+    name: str | None = None
 
 
-def _policy(r: _Reader, doc: LocatedDict, defaults: TriggerConfig) -> RebatePolicy | None:
-    r.unknown_keys(doc, _POLICY_KEYS, "")
-    before = len(r.problems)
-    name = r.text(doc, "name", "name")
-    basis = doc.get("basis", "sell_through")
-    if basis not in ("sell_through", "sell_in"):
-        r.problem(doc, "basis", "basis", f"{basis!r}: expected sell_through or sell_in", at_value=True)
-    mode = doc.get("tier_mode", "all_units")
-    if mode not in ("all_units", "incremental"):
-        r.problem(doc, "tier_mode", "tier_mode", f"{mode!r}: expected all_units or incremental", at_value=True)
-    tiers = _tiers(r, doc)
-    policy = RebatePolicy(
-        name=name or "",
-        distributors=r.names(doc, "distributors", "distributors"),
-        skus=r.names(doc, "skus", "skus"),
-        timezone=r.timezone(doc, "timezone", "timezone", defaults.default_timezone),
-        basis=basis,
-        tier_mode=mode,
-        tiers=tuple(tiers),
-        abs_tolerance=r.decimal(doc, "abs_tolerance", "abs_tolerance", defaults.abs_tolerance, minimum=Decimal(0)),
-        pct_tolerance=r.decimal(doc, "pct_tolerance", "pct_tolerance", defaults.pct_tolerance, minimum=Decimal(0)),
-    )
-    return policy if len(r.problems) == before else None
+class RebatePolicyFile(StrictModel):
+    """`kind: rebate_policy`: one policy per file."""
+
+    kind: Literal["rebate_policy"]
+    version: Any = None
+    name: Text
+    distributors: Ids = "*"
+    skus: Ids = "*"
+    timezone: TimeZoneName | None = None
+    basis: Literal["sell_through", "sell_in"] = "sell_through"
+    tier_mode: Literal["all_units", "incremental"] = "all_units"
+    tiers: list[TierSpec] = Field(min_length=1)
+    abs_tolerance: NotNegative | None = None
+    pct_tolerance: NotNegative | None = None
 
 
-def _tiers(r: _Reader, doc: LocatedDict) -> list[Tier]:
-    node = doc.get("tiers")
-    if not isinstance(node, LocatedList) or not node:
-        r.problem(doc, "tiers", "tiers", "expected a non-empty list of {from, rate}", at_value="tiers" in doc)
-        return []
-    tiers: list[Tier] = []
-    for index, item in enumerate(node):
-        path = f"tiers[{index}]"
-        if not isinstance(item, LocatedDict):
-            r.problem(node, index, path, "expected a mapping {from, rate, name}")
-            continue
-        r.unknown_keys(item, {"from", "rate", "name"}, path)
-        if "from" not in item or "rate" not in item:
-            r.problem(node, index, path, "each tier needs 'from' and 'rate'")
-            continue
-        start = r.decimal(item, "from", f"{path}.from", Decimal(0), minimum=Decimal(0))
-        rate = r.decimal(item, "rate", f"{path}.rate", Decimal(0), minimum=Decimal(0))
-        if tiers and start <= tiers[-1].start:
-            r.problem(item, "from", f"{path}.from", "tiers must be in increasing 'from' order", at_value=True)
-        tiers.append(Tier(start, rate, str(item.get("name", f"tier {index + 1}"))))
-    if tiers and tiers[0].start != 0:
-        r.problem(node, 0, "tiers[0].from", "the first tier must start from 0")
-    return tiers
+_TIERS = TypeAdapter(list[TierSpec])
 
 
-# --------------------------------------------------------------------------- entry point
+# --------------------------------------------------------------------------- from files to the configuration
 
 
-def load_trigger_config(docs: list[tuple[str, Any]]) -> TriggerConfig:
+def load_trigger_config(docs: list[Document]) -> TriggerConfig:
     """Build the trigger configuration from (file name, parsed YAML) pairs of every mapping document.
 
     Documents of other kinds are ignored. Raises ConfigError listing every problem.
     """
     problems: list[Problem] = []
-    scales: dict[str, tuple[str, LocatedDict]] = {}
-    trigger_docs: list[tuple[str, LocatedDict]] = []
-    policy_docs: list[tuple[str, LocatedDict]] = []
-    for file, doc in docs:
-        if not isinstance(doc, LocatedDict):
-            continue
-        kind = doc.get("kind")
-        if kind == "grade_scale":
-            stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-            scales[str(doc.get("name", stem))] = (file, doc)
-        elif kind == "triggers":
-            trigger_docs.append((file, doc))
-        elif kind == "rebate_policy":
-            policy_docs.append((file, doc))
-
+    scales = {_scale_name(file, doc): doc for file, doc in docs if doc.get("kind") == "grade_scale"}
+    trigger_docs = [(f, d) for f, d in docs if d.get("kind") == "triggers"]
+    problems += [
+        Problem(file, *doc.where("kind"), "kind", f"a second 'kind: triggers' document (the first is {trigger_docs[0][0]}); keep one")
+        for file, doc in trigger_docs[1:]
+    ]
     config = TriggerConfig()
-    if len(trigger_docs) > 1:
-        for file, doc in trigger_docs[1:]:
-            problems.append(
-                Problem(
-                    file, *doc.where("kind"), "kind", f"a second 'kind: triggers' document (the first is {trigger_docs[0][0]}); keep one"
-                )
-            )
     scale_name = "grade_scale"
     if trigger_docs:
         file, doc = trigger_docs[0]
-        r = _Reader(file)
-        r.unknown_keys(doc, _TRIGGERS_KEYS, "")
-        grade, scale_name = _grade(r, doc)
-        rebate = r.section(doc, "rebate", "rebate")
-        r.unknown_keys(rebate, {"abs_tolerance", "pct_tolerance", "default_timezone"}, "rebate")
-        config = TriggerConfig(
-            owners=_owners(r, doc),
-            grade=grade,
-            order_anomaly=_order_anomaly(r, doc),
-            abs_tolerance=r.decimal(rebate, "abs_tolerance", "rebate.abs_tolerance", Decimal("1.00"), minimum=Decimal(0)),
-            pct_tolerance=r.decimal(rebate, "pct_tolerance", "rebate.pct_tolerance", Decimal("0.005"), minimum=Decimal(0)),
-            default_timezone=r.timezone(rebate, "default_timezone", "rebate.default_timezone", DEFAULT_TIMEZONE),
-            custom_rules=tuple(_custom_rules(r, doc)),
-        )
-        problems.extend(r.problems)
-        if config.grade.enabled and scale_name not in scales:
-            section = doc.get("grade_changed")
-            line, column = section.where("scale") if isinstance(section, LocatedDict) else doc.where("grade_changed")
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    column,
-                    "grade_changed.scale",
-                    f"no 'kind: grade_scale' document named {scale_name!r} (found: {', '.join(sorted(scales)) or 'none'})",
+        spec, found = validate(TriggersFile, doc, file)
+        problems += found
+        if spec is not None:
+            problems += _history_problem(spec, doc, file)
+            config, scale_name = _triggers(spec), spec.grade_changed.scale
+            if config.grade.enabled and scale_name not in scales:
+                known = ", ".join(sorted(scales)) or "none"
+                problems.append(
+                    problem_at(
+                        doc, file, ("grade_changed", "scale"), f"no 'kind: grade_scale' document named {scale_name!r} (found: {known})"
+                    )
                 )
-            )
-    levels = _levels(scales.get(scale_name or "grade_scale"), problems)
-    config = _replace(config, grade=GradeConfig(config.grade.enabled, levels, config.grade.baseline_on_first_sight))
-
+    grade = GradeConfig(config.grade.enabled, _levels(scales.get(scale_name)), config.grade.baseline_on_first_sight)
     policies: list[RebatePolicy] = []
-    seen: dict[str, str] = {}
-    for file, doc in policy_docs:
-        r = _Reader(file)
-        policy = _policy(r, doc, config)
-        problems.extend(r.problems)
-        if policy is None:
+    declared: dict[str, str] = {}
+    for file, doc in docs:
+        if doc.get("kind") != "rebate_policy":
             continue
-        if policy.name in seen:
-            problems.append(
-                Problem(file, *doc.where_value("name"), "name", f"policy {policy.name!r} is already declared in {seen[policy.name]}")
-            )
-            continue
-        seen[policy.name] = file
-        policies.append(policy)
+        policy_spec, found = validate(RebatePolicyFile, doc, file)
+        found += _tier_problems(doc, file)
+        if policy_spec is not None and policy_spec.name in declared:
+            message = f"policy {policy_spec.name!r} is already declared in {declared[policy_spec.name]}"
+            found.append(problem_at(doc, file, ("name",), message))
+        problems += found
+        if policy_spec is not None and not found:
+            declared[policy_spec.name] = file
+            policies.append(_policy(policy_spec, config))
     if problems:
         raise ConfigError(problems)
-    return _replace(config, policies=tuple(policies))
+    return _replace(config, grade=grade, policies=tuple(policies))
 
 
-def _levels(found: tuple[str, LocatedDict] | None, problems: list[Problem]) -> tuple[str, ...]:
-    if found is None:
+def _scale_name(file: str, doc: LocatedDict) -> str:
+    return str(doc.get("name") or file.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+
+
+def _levels(doc: LocatedDict | None) -> tuple[str, ...]:
+    """The scale's levels; a broken scale file is reported by the mappings, which own it."""
+    from chalicelib.mapping.spec import GradeScaleFile
+
+    if doc is None:
         return ()
-    file, doc = found
-    levels = doc.get("levels")
-    if not isinstance(levels, list) or len(levels) < 2 or not all(isinstance(v, str) and v.strip() for v in levels):
-        problems.append(Problem(file, *doc.where_value("levels"), "levels", "expected a list of at least two grade names, lowest first"))
-        return ()
-    if len(set(levels)) != len(levels):
-        problems.append(Problem(file, *doc.where_value("levels"), "levels", "grade names must be unique"))
-    return tuple(v.strip() for v in levels)
+    scale, _ = validate(GradeScaleFile, doc, "")
+    return tuple(level.strip() for level in scale.levels) if scale else ()
+
+
+def _history_problem(spec: TriggersFile, doc: LocatedDict, file: str) -> list[Problem]:
+    anomaly = spec.order_anomaly
+    if anomaly.history_limit is not None and anomaly.history_limit < anomaly.amount_spike.window:
+        message = f"must be at least amount_spike.window ({anomaly.amount_spike.window})"
+        return [problem_at(doc, file, ("order_anomaly", "history_limit"), message)]
+    return []
+
+
+def _tier_problems(doc: LocatedDict, file: str) -> list[Problem]:
+    """Tiers start from 0 and rise (checked even when other parts of the file are wrong)."""
+    try:
+        tiers = _TIERS.validate_python(doc.get("tiers"))
+    except ValidationError:
+        return []  # reported with the rest of the file
+    problems = []
+    if tiers and tiers[0].start != 0:
+        problems.append(problem_at(doc, file, ("tiers", 0, "from"), "the first tier must start from 0"))
+    for index in range(1, len(tiers)):
+        if tiers[index].start <= tiers[index - 1].start:
+            problems.append(problem_at(doc, file, ("tiers", index, "from"), "tiers must be in increasing 'from' order"))
+    return problems
+
+
+def _triggers(spec: TriggersFile) -> TriggerConfig:
+    anomaly, spike, rebate = spec.order_anomaly, spec.order_anomaly.amount_spike, spec.rebate
+    return TriggerConfig(
+        owners={entity: dict(fields) for entity, fields in spec.owners.items()},
+        grade=GradeConfig(spec.grade_changed.enabled, (), spec.grade_changed.baseline_on_first_sight),
+        order_anomaly=OrderAnomalyConfig(
+            enabled=anomaly.enabled,
+            history_limit=max(anomaly.history_limit or 50, spike.window),
+            amount_spike=AmountSpikeConfig(spike.enabled, spike.factor, spike.window, spike.min_history),
+            below_floor_price=FloorPriceConfig(anomaly.below_floor_price.enabled),
+            duplicate_order=DuplicateOrderConfig(
+                anomaly.duplicate_order.enabled, timedelta(seconds=float(anomaly.duplicate_order.window_minutes * 60))
+            ),
+            credit_limit_exceeded=CreditLimitConfig(
+                anomaly.credit_limit_exceeded.enabled, frozenset(s.strip().lower() for s in anomaly.credit_limit_exceeded.closed_statuses)
+            ),
+        ),
+        abs_tolerance=rebate.abs_tolerance,
+        pct_tolerance=rebate.pct_tolerance,
+        default_timezone=rebate.default_timezone,
+        custom_rules=tuple(
+            CustomRule(rule.name, rule.severity, rule.event_type, compile_condition(rule.when, CONDITION_NAMES), rule.when)
+            for rule in spec.custom_rules
+        ),
+    )
+
+
+def _policy(spec: RebatePolicyFile, config: TriggerConfig) -> RebatePolicy:
+    return RebatePolicy(
+        name=spec.name,
+        distributors=None if spec.distributors == "*" else frozenset(spec.distributors),
+        skus=None if spec.skus == "*" else frozenset(spec.skus),
+        timezone=spec.timezone or config.default_timezone,
+        basis=spec.basis,
+        tier_mode=spec.tier_mode,
+        tiers=tuple(Tier(tier.start, tier.rate, tier.name or f"tier {index + 1}") for index, tier in enumerate(spec.tiers)),
+        abs_tolerance=config.abs_tolerance if spec.abs_tolerance is None else spec.abs_tolerance,
+        pct_tolerance=config.pct_tolerance if spec.pct_tolerance is None else spec.pct_tolerance,
+    )
 
 
 def _replace(config: TriggerConfig, **changes: Any) -> TriggerConfig:

@@ -12,8 +12,9 @@ from typing import Any
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.events import CloudEvent
 from chalicelib.domain.golden import MergeResult, iso
+from chalicelib.errors import TriggerInputError
 from chalicelib.triggers.config import GradeConfig
-from chalicelib.triggers.outcome import AuditNote, EventContext, TriggerInputError
+from chalicelib.triggers.outcome import AuditNote, EventContext
 
 EVENT_TYPE = "customer.grade_changed"
 

@@ -1,6 +1,6 @@
 """A customer's order history, kept in one state item for the anomaly rules.
 
-Item at ``("customer#<id>", "orders")``::
+The item at ``orders_key(customer_id)``::
 
     {"customer_id": str,
      "orders": {order_id: {"total": Decimal, "status": str | None, "placed_at": iso,
@@ -21,10 +21,6 @@ from chalicelib.domain.canonical import OrderLine
 from chalicelib.domain.golden import iso
 
 Entry = dict[str, Any]
-
-
-def orders_key(customer_id: str) -> tuple[str, str]:
-    return (f"customer#{customer_id}", "orders")
 
 
 @dataclass(frozen=True)

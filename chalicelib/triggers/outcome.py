@@ -12,8 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.events import CloudEvent, deterministic_id
-
-StateKey = tuple[str, str]
+from chalicelib.domain.state import StateKey
 
 
 @dataclass(frozen=True)
@@ -28,26 +27,10 @@ class AuditNote:
 @dataclass
 class Outcome:
     puts: dict[StateKey, dict[str, Any]] = field(default_factory=dict)
-    deletes: list[StateKey] = field(default_factory=list)
     events: list[CloudEvent] = field(default_factory=list)
     notes: list[AuditNote] = field(default_factory=list)
     changed_fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     stale: bool = False
-
-
-class TriggerInputError(Exception):
-    """The record cannot be applied as it is: quarantine it with this message (replayable after a fix)."""
-
-
-class StateKeysMissing(Exception):
-    """Processing needs state that was not read (a partial update hid the keys): read these too, retry.
-
-    Keys that were read and found absent must be present in ``states`` with value None.
-    """
-
-    def __init__(self, keys: list[StateKey]):
-        self.keys = keys
-        super().__init__(f"state not read: {keys}")
 
 
 def json_data(value: Any) -> Any:

@@ -4,11 +4,11 @@
 2. ``process(record, entity_id, states, config, correlation_id=...)`` → an ``Outcome`` (puts, events,
    notes, changed fields, stale) that the pipeline commits atomically.
 
-State keys (pk, sk) and who owns them:
-- ``("<entity>#<id>", "golden")``        golden record (chalicelib.domain.golden), incl. once-only markers
-- ``("customer#<id>", "orders")``         the customer's order history (order_history)
-- ``("product#<sku>", "golden")``         product master, read for floor prices and custom rules
-- ``("rebate#<dist>#<YYYY-MM>#<policy>", "basis")``  rebate basis, settlement, last report (rebate)
+State it reads and writes (chalicelib.domain.state) and who owns it:
+- ``golden_key(entity, id)``            golden record (chalicelib.domain.golden), incl. once-only markers
+- ``orders_key(customer)``              the customer's order history (order_history)
+- ``golden_key("product", sku)``        product master, read for floor prices and custom rules
+- ``rebate_basis_key(dist, month, policy)``  rebate basis, settlement, last report (rebate)
 
 A partial update may omit the fields that locate dependent state (an order's customer, a sale's date):
 then ``process`` raises ``StateKeysMissing`` with the extra keys; the pipeline reads them and retries.
@@ -22,14 +22,16 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.canonical import CanonicalRecord
-from chalicelib.domain.golden import MergeResult, StateKey, golden_key, merge
+from chalicelib.domain.events import CloudEvent
+from chalicelib.domain.golden import MergeResult, merge
+from chalicelib.domain.state import StateKey, States, golden_key, orders_key, rebate_basis_key
+from chalicelib.errors import StateKeysMissing
 from chalicelib.triggers import custom_rules, grade, rebate
 from chalicelib.triggers.config import RebatePolicy, TriggerConfig
 from chalicelib.triggers.order_anomaly import Finding, builtin_findings
-from chalicelib.triggers.order_history import OrderFacts, order_facts, orders_key, with_order, without_order
-from chalicelib.triggers.outcome import AuditNote, EventContext, Outcome, StateKeysMissing
+from chalicelib.triggers.order_history import OrderFacts, order_facts, with_order, without_order
+from chalicelib.triggers.outcome import AuditNote, EventContext, Outcome
 
-States = dict[StateKey, "dict[str, Any] | None"]
 MAX_KEYS = 100
 
 
@@ -183,7 +185,7 @@ def _anomalies(
         out.events.append(_anomaly_event(finding, facts, ctx))
 
 
-def _anomaly_event(finding: Finding, facts: OrderFacts, ctx: EventContext):
+def _anomaly_event(finding: Finding, facts: OrderFacts, ctx: EventContext) -> CloudEvent:
     data: dict[str, Any] = {
         "order_id": facts.order_id,
         "customer_id": facts.customer_id,
@@ -222,10 +224,10 @@ def _rebate_contributions(
     """Replace this sale's contribution in each policy's basis (moving it if its period/distributor changed)."""
     for policy in config.policies:
         old_key, new_key = old.get(policy.name), new.get(policy.name)
-        if old_key and old_key != new_key and reader.get(old_key):
-            item = reader.get(old_key)
-            contributions = {k: v for k, v in item.get("contributions", {}).items() if k != ref}
-            _store_basis(old_key, {**item, "contributions": contributions}, policy, ctx, out)
+        stored = reader.get(old_key) if old_key and old_key != new_key else None
+        if old_key and stored:
+            contributions = {k: v for k, v in stored.get("contributions", {}).items() if k != ref}
+            _store_basis(old_key, {**stored, "contributions": contributions}, policy, ctx, out)
         if new_key:
             item = reader.get(new_key) or _empty(new_key, policy)
             contributions = {**item.get("contributions", {}), ref: amount(policy)}
@@ -239,9 +241,10 @@ def _rebate_settlement(
     new_key, old_key = _settlement_key(fields), _settlement_key(before)
     reader.require([k for k in (new_key, old_key) if k])
     policy = config.policy(fields.get("policy"))
-    if old_key and old_key != new_key and reader.get(old_key):
+    stored = reader.get(old_key) if old_key and old_key != new_key else None
+    if old_key and stored:
         old_policy = config.policy(before.get("policy"))
-        item = {k: v for k, v in reader.get(old_key).items() if k != "settlement"}
+        item = {k: v for k, v in stored.items() if k != "settlement"}
         if old_policy:
             _store_basis(old_key, item, old_policy, ctx, out)
     if new_key is None or policy is None:
@@ -265,7 +268,7 @@ def _store_basis(key: StateKey, item: dict[str, Any], policy: RebatePolicy, ctx:
 
 
 def _empty(key: StateKey, policy: RebatePolicy) -> dict[str, Any]:
-    _, distributor, period, _ = key[0].split("#", 3)
+    distributor, period, _ = key.parts
     return rebate.empty_item(distributor, period, policy.name)
 
 
@@ -282,7 +285,7 @@ def _sale_keys(distributor_id: str | None, moment: Any, config: TriggerConfig, b
     if not distributor_id or moment is None:
         return {}
     return {
-        p.name: rebate.basis_key(distributor_id, rebate.period_of(moment, p.timezone), p.name)
+        p.name: rebate_basis_key(distributor_id, rebate.period_of(moment, p.timezone), p.name)
         for p in config.policies
         if p.basis == basis and p.covers_distributor(distributor_id)
     }
@@ -292,7 +295,7 @@ def _settlement_key(fields: dict[str, Any]) -> StateKey | None:
     distributor, period, policy = fields.get("distributor_id"), fields.get("period"), fields.get("policy")
     if not (distributor and period and policy):
         return None
-    return rebate.basis_key(distributor, period, policy)
+    return rebate_basis_key(distributor, period, policy)
 
 
 _HANDLERS: dict[str, Callable[..., None]] = {

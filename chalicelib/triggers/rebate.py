@@ -1,6 +1,6 @@
 """`rebate.deviation_detected` / `rebate.deviation_resolved` (SPEC §2.3).
 
-One state item per (distributor, period, policy) at ``("rebate#<distributor>#<period>#<policy>", "basis")``::
+One state item per (distributor, period, policy), at ``rebate_basis_key(distributor, period, policy)``::
 
     {"distributor": str, "period": "YYYY-MM", "policy": str,
      "contributions": {"<entity>#<id>": Decimal},   # per sale (or sell-in order): re-delivery replaces
@@ -27,10 +27,6 @@ from chalicelib.triggers.outcome import EventContext, number_text
 DETECTED = "rebate.deviation_detected"
 RESOLVED = "rebate.deviation_resolved"
 CENT = Decimal("0.01")
-
-
-def basis_key(distributor_id: str, period: str, policy: str) -> tuple[str, str]:
-    return (f"rebate#{distributor_id}#{period}#{policy}", "basis")
 
 
 def period_of(moment: datetime | str, timezone_name: str) -> str:
@@ -107,9 +103,9 @@ def evaluate(item: dict[str, Any], policy: RebatePolicy, ctx: EventContext) -> t
     ids = (item["distributor"], item["period"], item["policy"])
     if result.out_of_tolerance and not same_as_reported:
         updated = {**item, "reported": {"expected": result.expected, "settled": result.settled}, "open": True}
-        parts = (*ids, number_text(result.expected), number_text(result.settled))
+        parts: tuple[str, ...] = (*ids, number_text(result.expected), number_text(result.settled))
         return updated, [ctx.event(DETECTED, parts, item["settlement"]["id"], _data(item, result))]
-    if not result.out_of_tolerance and item.get("open"):
+    if not result.out_of_tolerance and item.get("open") and reported is not None:
         parts = (
             *ids,
             number_text(Decimal(reported["expected"])),

@@ -98,10 +98,12 @@ def test_erasure_removes_state_and_xrefs_and_leaves_a_masked_tombstone(stack):
     assert response.status_code == 200, response.body
     assert json.loads(response.body)["audit_entries_removed"] == 2
     assert get_json(stack, f"/state?{SOURCE}")[0] == 404
+    from chalicelib.domain.canonical import SourceRef
     from chalicelib.runtime.settings import get_settings
-    from chalicelib.store import dynamo
+    from chalicelib.store import dynamo, keys
 
-    assert dynamo.get(get_settings().state_table, "xref#demo_crm#customer#C-1001", "xref") is None
+    xref = keys.xref(SourceRef(system="demo_crm", entity="customer", id="C-1001"))
+    assert dynamo.get(get_settings().state_table, *xref) is None
     _, trail = get_json(stack, f"/audit?{SOURCE}")
     (tombstone,) = trail["entries"]
     assert tombstone["action"] == "erased" and tombstone["details"]["subject"].startswith("masked:")

@@ -42,7 +42,7 @@ def test_valid_file():
 def test_literal_secret_is_refused_at_its_line():
     _, found = problems(GOOD.replace("{secretsmanager: salesbridge/acme, key: client_secret}", "hunter2"))
     assert found == [
-        "connectors/acme.yaml:10:5: api.auth.client_secret: secrets must be references "
+        "connectors/acme.yaml:10:20: api.auth.client_secret: secrets must be references "
         "({ssm: /path}, {secretsmanager: name} or {env: VAR}), never literal values"
     ]
 
@@ -50,7 +50,7 @@ def test_literal_secret_is_refused_at_its_line():
 def test_unknown_and_missing_fields():
     text = GOOD.replace("    fields: [Name, Rating]\n", "    feilds: [Name]\n").replace("  api_version: v60.0\n", "")
     _, found = problems(text)
-    assert "connectors/acme.yaml:14:5: streams[0].feilds: unknown field (check the spelling)" in found
+    assert "connectors/acme.yaml:14:5: streams[0].feilds: unknown field 'feilds'; did you mean 'fields'?" in found
 
 
 def test_kind_rules_point_at_the_stream():
@@ -65,7 +65,7 @@ def test_wrong_auth_type_and_bad_url():
             "base_url: https://acme.my.salesforce.com", "base_url: acme.my.salesforce.com"
         )
     )
-    assert any(p.startswith("connectors/acme.yaml:4:3: api.base_url: must be an absolute http(s) URL") for p in found)
+    assert any(p.startswith("connectors/acme.yaml:4:13: api.base_url: must be an absolute http(s) URL") for p in found)
     assert any(p.startswith("connectors/acme.yaml:7:5: api.auth.type:") and "oauth2_client_credentials" in p for p in found)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.connectors.auth import forget_tokens
-from chalicelib.connectors.errors import AuthError
 from chalicelib.connectors.models import RequestSpec
+from chalicelib.errors import AuthError
 from tests.vendor_servers import configs
 from tests.vendor_servers.generic import GenericServer
 from tests.vendor_servers.harness import Sleeps, test_client

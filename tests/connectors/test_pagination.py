@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.connectors.errors import PaginationLoopError
 from chalicelib.connectors.models import Page, RequestSpec
 from chalicelib.connectors.pagination import (
     BodyCursorPaginator,
@@ -17,6 +16,7 @@ from chalicelib.connectors.pagination import (
     PageNumberPaginator,
     parse_link_header,
 )
+from chalicelib.errors import PaginationLoopError
 from tests.vendor_servers import configs
 from tests.vendor_servers.generic import GenericServer
 from tests.vendor_servers.harness import test_client

@@ -6,8 +6,10 @@ import threading
 
 import pytest
 
-from chalicelib.connectors.errors import BudgetExhausted
-from chalicelib.connectors.rate_budget import DynamoBucketStore, MemoryBucketStore, RateBudget
+from chalicelib.connectors.rate_budget import MemoryBucketStore, RateBudget
+from chalicelib.errors import BudgetExhausted
+from chalicelib.runtime.settings import get_settings
+from chalicelib.store.sync_state import DynamoBucketStore
 
 
 class FakeTime:
@@ -22,8 +24,8 @@ class FakeTime:
 
 def test_two_clients_share_one_bucket(aws):
     t = FakeTime()
-    a = RateBudget("hubspot-portal-1", rate=2.0, capacity=4, store=DynamoBucketStore(), clock=lambda: t.now, sleep=t.sleep)
-    b = RateBudget("hubspot-portal-1", rate=2.0, capacity=4, store=DynamoBucketStore(), clock=lambda: t.now, sleep=t.sleep)
+    a = RateBudget("hubspot-portal-1", rate=2.0, capacity=4, store=DynamoBucketStore(get_settings()), clock=lambda: t.now, sleep=t.sleep)
+    b = RateBudget("hubspot-portal-1", rate=2.0, capacity=4, store=DynamoBucketStore(get_settings()), clock=lambda: t.now, sleep=t.sleep)
     for budget in (a, b, a, b):  # the burst of 4 is shared
         budget.acquire()
     assert t.slept == []
@@ -39,7 +41,9 @@ def test_concurrent_callers_get_exactly_the_capacity(aws):
     lock = threading.Lock()
 
     def worker() -> None:
-        budget = RateBudget("shopify-store", rate=0.001, capacity=10, store=DynamoBucketStore(), clock=lambda: frozen, deadline=lambda: 0.0)
+        budget = RateBudget(
+            "shopify-store", rate=0.001, capacity=10, store=DynamoBucketStore(get_settings()), clock=lambda: frozen, deadline=lambda: 0.0
+        )
         while True:
             try:
                 budget.acquire()

@@ -9,9 +9,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from chalicelib.connectors.errors import ApiError, RateLimited, RetryableError
 from chalicelib.connectors.models import RequestSpec
 from chalicelib.connectors.retry import parse_retry_after, slowdown_seconds
+from chalicelib.errors import RateLimited, RetryableError, VendorApiError
 from tests.vendor_servers import configs
 from tests.vendor_servers.base import Response, json_response
 from tests.vendor_servers.generic import GenericServer
@@ -86,7 +86,7 @@ def test_client_errors_are_not_retried():
     with GenericServer(5) as server:
         server.fail(json_response({"error": "bad_request", "message": "unknown field 'colour'"}, 400), at=1)
         with test_client(configs.generic(server.url, "cursor"), sleeps) as client:
-            with pytest.raises(ApiError, match="unknown field 'colour'") as caught:
+            with pytest.raises(VendorApiError, match="unknown field 'colour'") as caught:
                 client.send(RequestSpec("GET", "/api/cursor/items"))
     assert caught.value.status == 400 and sleeps == []
 

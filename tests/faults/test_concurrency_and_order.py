@@ -24,7 +24,7 @@ def _processor() -> Any:
     from chalicelib.pipeline.processor import Processor
     from chalicelib.runtime.settings import get_settings
 
-    return Processor(current(), get_settings())
+    return Processor.of(current(), get_settings())
 
 
 def _records(harness: Any, connector: str, bodies: list[bytes]) -> list[Any]:

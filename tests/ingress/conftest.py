@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.errors import SecretError
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.webhook_config import parse_webhook_section
-from chalicelib.runtime.secrets import SecretError, SecretResolver
+from chalicelib.runtime.secrets import SecretResolver
 
 VENDORS = Path(__file__).parent / "fixtures" / "vendors"
 FIXTURES = Path(__file__).parent / "fixtures"

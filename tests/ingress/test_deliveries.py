@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.ingress.deliveries import DeliveryError, split_delivery
+from chalicelib.errors import DeliveryError
+from chalicelib.ingress.deliveries import split_delivery
 from chalicelib.ingress.verify import VerifiedDelivery
 from chalicelib.ingress.webhook_config import GenericJsonShape, HubSpotShape, SalesforceOutboundShape, ShopifyShape
 from tests.ingress.conftest import config, request, vendor_bytes

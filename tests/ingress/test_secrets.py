@@ -7,10 +7,11 @@ import logging
 
 import pytest
 
+from chalicelib.errors import SecretError
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify import make_verifier
 from chalicelib.runtime import aws as aws_clients
-from chalicelib.runtime.secrets import EnvSecret, SecretError, SecretResolver, SecretsManagerSecret, SsmSecret, read_secret
+from chalicelib.runtime.secrets import EnvSecret, SecretResolver, SecretsManagerSecret, SsmSecret, read_secret
 from tests.ingress.conftest import config, request, vendor_bytes
 
 

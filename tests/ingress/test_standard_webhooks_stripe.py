@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.errors import SecretError
 from chalicelib.ingress.verify import SignatureError, make_verifier
-from chalicelib.runtime.secrets import SecretError
 from tests.ingress.conftest import TableSecrets, at, config, request, vendor_bytes
 
 SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

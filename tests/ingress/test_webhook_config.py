@@ -51,7 +51,7 @@ def test_unknown_and_missing_scheme_and_missing_field():
     [p] = problems_of("webhook:\n  secrets: [{ssm: /a}]\n")[1]
     assert p.field == "webhook.scheme" and "missing scheme" in p.message
     [p] = problems_of("webhook:\n  scheme: generic_hmac\n  secrets: [{ssm: /a}]\n")[1]
-    assert p.field == "webhook.header" and p.message == "Field required"
+    assert p.field == "webhook.header" and p.message == "missing required field 'header'"
 
 
 def test_generic_hmac_timestamp_must_be_signed():

@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.domain.expressions import EvaluationError, ExpressionError, compile_expression
+from chalicelib.domain.expressions import compile_expression
+from chalicelib.errors import EvaluationError, ExpressionError
 
 
 def run(source: str, **env):

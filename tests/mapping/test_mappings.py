@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.config.problems import ConfigError
 from chalicelib.config.yaml_lines import load_yaml_text
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.mapping import RecordMappingError, compile_documents, load_mapping_set
+from chalicelib.errors import ConfigError, RecordMappingError
+from chalicelib.mapping import compile_documents, load_mapping_set
 from chalicelib.mapping.examples import map_payload as dry_run
 from chalicelib.mapping.examples import run_examples
 from chalicelib.mapping.regression import regression_diff
@@ -96,7 +96,7 @@ def test_broken_fixture_reports_every_problem_with_position():
         ("broken_customer.yaml", 16, 18, "fields.email.transforms[0]"),
         ("broken_customer.yaml", 18, 11, "fields.credit_limit.expr"),
         ("broken_customer.yaml", 19, 3, "fields.colour"),
-        ("broken_customer.yaml", 22, 5, "fields.phone.nullable"),
+        ("broken_customer.yaml", 22, 15, "fields.phone.nullable"),
         ("broken_customer.yaml", 24, 12, "fields.is_distributor.value"),
         ("broken_customer.yaml", 25, 3, "fields.region"),
         ("broken_customer.yaml", 30, 11, "fields.city.when"),

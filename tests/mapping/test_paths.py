@@ -2,8 +2,8 @@
 
 import pytest
 
-from chalicelib.mapping.errors import ValueProblem
-from chalicelib.mapping.paths import MISSING, PathError, compile_getter, format_path, parse_path
+from chalicelib.errors import PathError, ValueProblem
+from chalicelib.mapping.paths import MISSING, compile_getter, format_path, parse_path
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.canonical import CanonicalRecord
-from chalicelib.mapping import RecordMappingError, load_mapping_set
+from chalicelib.errors import RecordMappingError
+from chalicelib.mapping import load_mapping_set
 from chalicelib.mapping.examples import as_payload
 
 MAPPINGS = load_mapping_set(Path(__file__).resolve().parents[2] / "mappings")

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.mapping.errors import ValueProblem
-from chalicelib.mapping.transforms import CATALOG, BuildContext, TransformConfigError, build_transform
+from chalicelib.errors import TransformConfigError, ValueProblem
+from chalicelib.mapping.transforms import CATALOG, BuildContext, build_transform
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

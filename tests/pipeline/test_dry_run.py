@@ -81,3 +81,30 @@ def test_try_an_edited_mapping_before_deploying_it(stack):
     status, broken = post(stack, "/mappings/try", {"mapping": edited.replace("Titanium: S", "Titanium: Q"), "payload": {}})
     assert status == 400 and broken["error"] == "invalid_mapping" and "edited mapping:" in broken["message"]
     assert post(stack, "/mappings/try", {"mapping": edited})[0] == 400
+
+
+def test_dry_run_and_the_real_run_agree_for_a_customer_who_revoked_consent(stack):
+    """One evaluate step: the dry run drops what consent drops, and shows exactly what processing then stores and fires."""
+    source = "source=demo_crm/customer/C-1001"
+    post_demo(stack, demo_body(tier="Gold", updated_at="2026-11-01T08:00:00+08:00"))
+    drain()
+    revoke = {"category": "contact_personal", "status": "revoked", "purpose": "customer request"}
+    response = stack.http.put(f"/consent?{source}", headers={**ADMIN, "Content-Type": "application/json"}, body=json.dumps(revoke))
+    assert response.status_code == 200, response.body
+    change = payload("Platinum", "2026-11-05T08:00:00+08:00")
+    change["customer"]["email"] = "new.buyer@acme.example"
+
+    status, dry = post(stack, "/mappings/demo_crm_customer/try", change)
+    assert status == 200, dry
+    assert dry["consent_dropped"] == {"email": "contact_personal"}
+    assert "email" not in dry["changes"] and dry["changes"]["grade"] == {"before": "A", "after": "S"}
+
+    post_demo(stack, json.dumps(change).encode())
+    drain()
+    state = json.loads(stack.http.get(f"/state?{source}", headers=ADMIN).body)
+    assert "email" not in state["fields"]
+    for name, change_seen in dry["changes"].items():
+        assert state["fields"].get(name) == change_seen["after"]
+    fired = json.loads(stack.http.get("/events", headers=ADMIN).body)["events"]
+    assert sorted(e["event"]["id"] for e in fired) == sorted(e["id"] for e in dry["events"])
+    assert [e["event"]["data"] for e in fired] == [e["data"] for e in dry["events"]]

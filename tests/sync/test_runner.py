@@ -10,9 +10,11 @@ from datetime import UTC
 
 import pytest
 
-from chalicelib.connectors.errors import MalformedPageError, RetryableError
+from chalicelib.errors import MalformedPageError, RetryableError
+from chalicelib.runtime.settings import get_settings
+from chalicelib.store.sync_state import DynamoWatermarkStore
 from chalicelib.sync.runner import run_stream
-from chalicelib.sync.watermark import DynamoWatermarkStore, MemoryWatermarkStore
+from chalicelib.sync.watermark import MemoryWatermarkStore
 from tests.vendor_servers import configs
 from tests.vendor_servers.base import Response, json_response
 from tests.vendor_servers.harness import KINDS, Sink, expected_keys, test_client
@@ -218,11 +220,11 @@ def test_rate_limit_stops_cleanly_and_resumes():
 def test_dynamodb_watermark_survives_interruption(aws):
     server, config = setup("odoo")
     with server:
-        store, broken, healthy = DynamoWatermarkStore(), Sink(fail_on_call=3), Sink()
+        store, broken, healthy = DynamoWatermarkStore(get_settings()), Sink(fail_on_call=3), Sink()
         with pytest.raises(RuntimeError):
             sync(config, broken, store)
         assert store.load(config.name, "orders").position.id == "20"
-        sync(config, healthy, DynamoWatermarkStore())  # a fresh Lambda reads the same item
+        sync(config, healthy, DynamoWatermarkStore(get_settings()))  # a fresh Lambda reads the same item
         expected = expected_keys(config.name, "sale.order", server)
     assert set(broken.keys + healthy.keys) == expected and len(broken.keys + healthy.keys) == RECORDS
 
@@ -232,7 +234,7 @@ def test_dynamodb_watermark_never_moves_backwards(aws):
 
     from chalicelib.connectors.base import Position
 
-    store, other = DynamoWatermarkStore(), DynamoWatermarkStore()
+    store, other = DynamoWatermarkStore(get_settings()), DynamoWatermarkStore(get_settings())
     late = Position(datetime(2024, 5, 1, tzinfo=UTC), "7")
     early = Position(datetime(2024, 4, 1, tzinfo=UTC), "9")
     tie = Position(datetime(2024, 5, 1, tzinfo=UTC), "10")  # same time, larger id (numeric order)

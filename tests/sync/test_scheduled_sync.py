@@ -94,8 +94,8 @@ def test_schedule_syncs_accounts_into_golden_records(stack, salesforce_server, t
 
 
 def test_a_bad_schedule_is_a_config_error_with_file_and_line(tmp_path):
-    from chalicelib.config.problems import ConfigError
     from chalicelib.configuration import load_configuration
+    from chalicelib.errors import ConfigError
 
     root = config_dir(tmp_path, "https://example.invalid", schedule="whenever")
     with pytest.raises(ConfigError) as caught:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import textwrap
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from chalicelib.config.yaml_lines import load_yaml_file, load_yaml_text
 from chalicelib.domain.canonical import CanonicalRecord, SourceRef
+from chalicelib.domain.state import StateKey
+from chalicelib.pipeline.evaluate import Rules, evaluate, state_keys
+from chalicelib.store.memory_store import MemoryStore
+from chalicelib.store.port import Plan
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
-from chalicelib.triggers.outcome import Outcome, StateKeysMissing
-from chalicelib.triggers.process import process, required_state_keys
+from chalicelib.triggers.outcome import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -64,26 +68,25 @@ def line(sku: str, qty: int | str, price: str, discount: str = "0") -> dict[str,
 
 
 class Store:
-    """In-memory state with the pipeline's read → process → write loop."""
+    """The evaluate step over the in-memory store: read → evaluate (with its second read) → commit."""
 
     def __init__(self, config: TriggerConfig):
         self.config = config
-        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.rules = Rules(config)
+        self.memory = MemoryStore()
 
     def send(self, record: CanonicalRecord, entity_id: str | None = None) -> Outcome:
         entity_id = entity_id or record.source.id
-        keys = required_state_keys(record, entity_id, self.config)
-        while True:
-            states = {k: self.items.get(k) for k in keys}
-            try:
-                outcome = process(record, entity_id, states, self.config, correlation_id="corr-1")
-                break
-            except StateKeysMissing as exc:
-                keys = keys + exc.keys
-        self.items.update(outcome.puts)
-        for key in outcome.deletes:
-            self.items.pop(key, None)
-        return outcome
+        snapshot = self.memory.read(state_keys(record, entity_id, self.rules))
+        read_more = partial(self.memory.read_more, snapshot)
+        evaluation = evaluate(record, entity_id, dict(snapshot.states), self.rules, read_more=read_more, correlation_id="corr-1")
+        self.memory.commit(Plan(snapshot, puts=dict(evaluation.outcome.puts)))
+        return evaluation.outcome
+
+    @property
+    def items(self) -> dict[StateKey, dict[str, Any]]:
+        """What the store holds."""
+        return {key: stored.item for key, stored in self.memory.states.items()}
 
     def events(self, outcome: Outcome, event_type: str | None = None) -> list[dict[str, Any]]:
         return [e.to_json_dict() for e in outcome.events if event_type is None or e.type == event_type]

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.config.problems import ConfigError
+from chalicelib.errors import ConfigError
 from chalicelib.triggers.config import load_trigger_config
 from tests.triggers.helpers import load, shipped_docs
 

@@ -1,6 +1,8 @@
 from decimal import Decimal
 
-from chalicelib.domain.golden import golden_key, merge
+from chalicelib.domain.golden import merge
+from chalicelib.domain.state import golden_key
+from chalicelib.store import keys
 from tests.triggers.helpers import rec
 
 OWNERS = {"grade": "crm", "credit_limit": "erp"}.get
@@ -51,4 +53,4 @@ def test_unowned_field_takes_the_newest_value_from_any_source():
 
 
 def test_golden_key():
-    assert golden_key("customer", "c1") == ("customer#c1", "golden")
+    assert keys.state(golden_key("customer", "c1")) == ("customer#c1", "golden")

@@ -1,6 +1,7 @@
 import pytest
 
-from chalicelib.triggers.outcome import TriggerInputError
+from chalicelib.domain.state import golden_key
+from chalicelib.errors import TriggerInputError
 from tests.triggers.helpers import Store, load, rec
 
 OWNERS = """
@@ -45,7 +46,7 @@ def test_same_grade_duplicate_and_stale_do_not_fire_nor_overwrite():
     outcome = store.send(crm("A", 5), "c1")  # duplicate timestamp: stale
     assert outcome.stale and outcome.events == [] and outcome.puts == {}
     assert store.send(crm("A", 3), "c1").stale  # older: stale
-    assert store.items[("customer#c1", "golden")]["fields"]["grade"] == "B"
+    assert store.items[golden_key("customer", "c1")]["fields"]["grade"] == "B"
     assert len(grade_events(store, crm("A", 6))) == 1
 
 
@@ -61,7 +62,7 @@ def test_non_owner_grade_fires_nothing():
     grade_events(store, crm("B", 0))
     outcome = store.send(crm("S", 1, system="erp"), "c1")
     assert outcome.events == [] and any(n.kind == "not_owner" and "grade" in n.data["fields"] for n in outcome.notes)
-    assert store.items[("customer#c1", "golden")]["fields"]["grade"] == "B"
+    assert store.items[golden_key("customer", "c1")]["fields"]["grade"] == "B"
 
 
 def test_baseline_can_be_switched_off():

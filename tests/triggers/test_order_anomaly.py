@@ -1,6 +1,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from chalicelib.domain.state import orders_key
 from tests.triggers.helpers import T0, Store, line, load, rec
 
 OWNERS = """
@@ -202,7 +203,7 @@ def test_status_only_update_without_customer_asks_for_more_state():
     store.send(customer("1000"))
     store.send(order("o1", 600, at=0))
     store.send(rec("order", "o1", {"status": "paid"}, at=1))  # Store retries on StateKeysMissing
-    assert store.items[("customer#c1", "orders")]["orders"]["o1"]["status"] == "paid"
+    assert store.items[orders_key("c1")]["orders"]["o1"]["status"] == "paid"
 
 
 # ---------------------------------------------------------------- custom rules

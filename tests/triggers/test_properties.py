@@ -5,6 +5,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.domain.state import golden_key, rebate_basis_key
 from tests.triggers.helpers import T0, Store, line, load, rec
 from tests.triggers.test_rebate import POLICY
 
@@ -21,7 +22,7 @@ def test_any_delivery_order_ends_on_the_newest_owner_value(grades, rnd):
     store = Store(CONFIG)
     for record in deliveries:
         store.send(record, "c1")
-    assert store.items[("customer#c1", "golden")]["fields"]["grade"] == grades[-1]
+    assert store.items[golden_key("customer", "c1")]["fields"]["grade"] == grades[-1]
 
 
 @settings(max_examples=60, deadline=None)
@@ -36,5 +37,5 @@ def test_rebate_basis_counts_each_sale_once_whatever_the_order(amounts, rnd):
     store = Store(CONFIG)
     for record in sales:
         store.send(record)
-    item = store.items[("rebate#d1#2026-03#p1", "basis")]
+    item = store.items[rebate_basis_key("d1", "2026-03", "p1")]
     assert sum(item["contributions"].values(), Decimal(0)) == sum(Decimal(a) for a in amounts)

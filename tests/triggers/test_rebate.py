@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.domain.state import golden_key
 from chalicelib.triggers.rebate import expected_rebate, period_of
 from tests.triggers.helpers import Store, line, load, rec
 
@@ -181,7 +182,7 @@ def test_eligible_skus_and_distributors():
     lines = [line("SKU-1", 1, "10000"), line("SKU-2", 1, "99999")]
     store.send(sale("a", "0", lines=lines))
     assert kinds(store, settle("100")) == []
-    assert store.send(sale("b", "5000", dist="d2")).puts.keys() == {("pos_sale#b", "golden")}
+    assert store.send(sale("b", "5000", dist="d2")).puts.keys() == {golden_key("pos_sale", "b")}
 
 
 def test_sell_in_basis_counts_orders_and_cancellation_removes():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.config.problems import ConfigError
 from chalicelib.config.yaml_lines import load_yaml_text
 from chalicelib.connectors.api_config import ApiSections, validate_api_sections
+from chalicelib.errors import ConfigError
 
 SECRETS = {
     "SF_CLIENT_SECRET": "s3cr3t",

@@ -9,16 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.ingress.verify.base import (
-    BodyTooLarge,
-    MalformedRequest,
-    RejectedRequest,
-    SecretSource,
-    SignatureError,
-    VendorReply,
-    VerifiedDelivery,
-    Verifier,
-)
+from chalicelib.errors import BodyTooLarge, MalformedRequest, RejectedRequest, SignatureError
+from chalicelib.ingress.verify.base import SecretSource, VendorReply, VerifiedDelivery, Verifier
 from chalicelib.ingress.verify.dingtalk import DingTalkVerifier
 from chalicelib.ingress.verify.generic_hmac import GenericHmacVerifier
 from chalicelib.ingress.verify.hubspot import HubSpotVerifier

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+from chalicelib.errors import CallbackCryptoError, SignatureError
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify import callback_crypto
-from chalicelib.ingress.verify.base import SignatureError, Verifier, check_window, parse_timestamp
+from chalicelib.ingress.verify.base import Verifier, check_window, parse_timestamp
 
 
 class EncryptedCallbackVerifier(Verifier):
@@ -38,7 +39,7 @@ class EncryptedCallbackVerifier(Verifier):
         key = callback_crypto.aes_key(self._secrets.get(self.config.credentials[index].encoding_aes_key))
         try:
             message, receive_id = callback_crypto.decrypt(key, encrypted)
-        except callback_crypto.CallbackCryptoError as exc:
+        except CallbackCryptoError as exc:
             raise SignatureError("decrypt_failed", str(exc)) from None
         if not any(hmac.compare_digest(receive_id.encode("utf-8"), r.encode("utf-8")) for r in self.config.receive_ids):
             raise SignatureError("receive_id_mismatch", f"message is addressed to {receive_id!r}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib.errors import BodyTooLarge, SignatureError
 from chalicelib.ingress.request import InboundRequest
 
 
@@ -22,34 +23,6 @@ class SecretSource(Protocol):
     """Anything that turns a secret reference into its value (``chalicelib.runtime.secrets.SecretResolver``)."""
 
     def get(self, ref: Any) -> str: ...
-
-
-class RejectedRequest(Exception):
-    """The door refuses the request; ``reason`` is a short audit code, ``status`` the HTTP answer."""
-
-    status = 400
-
-    def __init__(self, reason: str, detail: str = "", response: VendorReply | None = None) -> None:
-        self.reason = reason
-        self.detail = detail
-        self.response = response
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-
-
-class SignatureError(RejectedRequest):
-    """Unsigned, forged, stale or from an unknown sender: 401 and an audit entry."""
-
-    status = 401
-
-
-class BodyTooLarge(RejectedRequest):
-    status = 413
-
-
-class MalformedRequest(RejectedRequest):
-    """The envelope needed to verify (XML, JSON, encrypted field) cannot be read."""
-
-    status = 400
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,9 @@ import hashlib
 import os
 import struct
 
-from chalicelib.runtime.secrets import SecretError
+from chalicelib.errors import CallbackCryptoError, SecretError
 
 BLOCK = 32
-
-
-class CallbackCryptoError(ValueError):
-    """The ciphertext does not decrypt to a well-formed envelope."""
 
 
 def msg_signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:

@@ -9,18 +9,20 @@ from __future__ import annotations
 import json
 import secrets as random_source
 import string
+from collections.abc import Mapping
 
+from chalicelib.errors import MalformedRequest
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify import callback_crypto
 from chalicelib.ingress.verify._encrypted_callback import EncryptedCallbackVerifier
-from chalicelib.ingress.verify.base import MalformedRequest, VendorReply, VerifiedDelivery
+from chalicelib.ingress.verify.base import VendorReply, VerifiedDelivery
 
 _NONCE_ALPHABET = string.ascii_letters + string.digits
 
 
-def _first(query: object, *names: str) -> str | None:
+def _first(query: Mapping[str, str], *names: str) -> str | None:
     for name in names:
-        value = query.get(name)  # type: ignore[attr-defined]
+        value = query.get(name)
         if value is not None:
             return value
     return None

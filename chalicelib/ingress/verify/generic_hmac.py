@@ -6,9 +6,9 @@ import hashlib
 import hmac
 import re
 
+from chalicelib.errors import SignatureError
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify.base import (
-    SignatureError,
     VerifiedDelivery,
     Verifier,
     check_window,
@@ -26,7 +26,10 @@ def signed_message(template: str, body: bytes, timestamp: str, method: str, url:
     """Fill the ``signed_payload`` template; the body goes in as raw bytes, never re-encoded."""
     values = {"timestamp": timestamp, "method": method, "url": url}
     before, after = template.split("{body}", 1)
-    fill = lambda text: _PLACEHOLDER.sub(lambda m: values[m.group(1)], text).encode("utf-8")  # noqa: E731
+
+    def fill(text: str) -> bytes:
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text).encode("utf-8")
+
     return fill(before) + body + fill(after)
 
 

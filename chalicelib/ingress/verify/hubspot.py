@@ -10,9 +10,9 @@ import base64
 import hashlib
 import hmac
 
+from chalicelib.errors import SignatureError
 from chalicelib.ingress.request import InboundRequest
 from chalicelib.ingress.verify.base import (
-    SignatureError,
     VerifiedDelivery,
     Verifier,
     check_window,

@@ -8,9 +8,10 @@ come in a header or query parameter. Salesforce re-sends until it gets the SOAP
 
 from __future__ import annotations
 
+from chalicelib.errors import MalformedRequest, SignatureError, UnsafeOrMalformedXml
 from chalicelib.ingress.request import InboundRequest
-from chalicelib.ingress.safe_xml import UnsafeOrMalformedXml, parse_xml
-from chalicelib.ingress.verify.base import MalformedRequest, SignatureError, VendorReply, VerifiedDelivery, Verifier, first_match
+from chalicelib.ingress.safe_xml import parse_xml
+from chalicelib.ingress.verify.base import VendorReply, VerifiedDelivery, Verifier, first_match
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from chalicelib.errors import SignatureError
 from chalicelib.ingress.request import InboundRequest
-from chalicelib.ingress.verify.base import SignatureError, VerifiedDelivery, Verifier, decode_b64, first_match, required_header
+from chalicelib.ingress.verify.base import VerifiedDelivery, Verifier, decode_b64, first_match, required_header
 
 
 class ShopifyVerifier(Verifier):

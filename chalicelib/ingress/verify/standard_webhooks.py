@@ -11,9 +11,9 @@ import binascii
 import hashlib
 import hmac
 
+from chalicelib.errors import SecretError, SignatureError
 from chalicelib.ingress.request import InboundRequest
-from chalicelib.ingress.verify.base import SignatureError, VerifiedDelivery, Verifier, check_window, first_match, parse_timestamp
-from chalicelib.runtime.secrets import SecretError
+from chalicelib.ingress.verify.base import VerifiedDelivery, Verifier, check_window, first_match, parse_timestamp
 
 SECRET_PREFIX = "whsec_"
 

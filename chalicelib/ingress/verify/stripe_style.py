@@ -9,16 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from chalicelib.errors import SignatureError
 from chalicelib.ingress.request import InboundRequest
-from chalicelib.ingress.verify.base import (
-    SignatureError,
-    VerifiedDelivery,
-    Verifier,
-    check_window,
-    first_match,
-    parse_timestamp,
-    required_header,
-)
+from chalicelib.ingress.verify.base import VerifiedDelivery, Verifier, check_window, first_match, parse_timestamp, required_header
 
 
 def parse_header(header: str) -> tuple[str, list[bytes]]:

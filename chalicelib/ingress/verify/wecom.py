@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 
+from chalicelib.errors import MalformedRequest, UnsafeOrMalformedXml
 from chalicelib.ingress.request import InboundRequest
-from chalicelib.ingress.safe_xml import UnsafeOrMalformedXml, parse_xml
+from chalicelib.ingress.safe_xml import parse_xml
 from chalicelib.ingress.verify._encrypted_callback import EncryptedCallbackVerifier
-from chalicelib.ingress.verify.base import MalformedRequest, VendorReply, VerifiedDelivery
+from chalicelib.ingress.verify.base import VendorReply, VerifiedDelivery
 
 
 def encrypted_field(body: bytes) -> str:

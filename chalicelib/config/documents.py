@@ -1,0 +1,39 @@
+"""Reading a folder of configuration files: every YAML document, with its kind, or the problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chalicelib.config.problems import Problem
+from chalicelib.config.yaml_lines import LocatedDict, load_yaml_file
+from chalicelib.errors import ConfigError
+
+Document = tuple[str, LocatedDict]  # (file name relative to the configuration root, the located YAML)
+
+
+def read_documents(root: Path, folder: str, kinds: tuple[str, ...]) -> tuple[list[Document], list[Problem]]:
+    """Every ``*.yaml``/``*.yml`` under ``root/folder``; a file without ``kind`` is a problem naming ``kinds``."""
+    docs: list[Document] = []
+    problems: list[Problem] = []
+    base = root / folder
+    if not base.is_dir():
+        return docs, [Problem(folder, 1, 1, "", f"folder {base} not found")]
+    for path in sorted([*base.rglob("*.yaml"), *base.rglob("*.yml")]):
+        name = str(path.relative_to(root))
+        try:
+            doc = load_yaml_file(path, name)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        if not isinstance(doc, LocatedDict):
+            problems.append(Problem(name, 1, 1, "", "expected a mapping at the top of the file"))
+            continue
+        if "kind" not in doc:
+            problems.append(Problem(name, *doc.position, "kind", f"missing 'kind' (one of: {', '.join(kinds)})"))
+            continue
+        docs.append((name, doc))
+    return docs, problems
+
+
+def of_kind(docs: list[Document], *kinds: str) -> list[Document]:
+    return [(n, d) for n, d in docs if d.get("kind") in kinds]

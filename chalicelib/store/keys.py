@@ -1,0 +1,168 @@
+"""Where every item lives: the one place that knows key layouts and key prefixes.
+
+The state table holds several kinds of item side by side, told apart by the prefix
+of their partition key; the other tables are keyed by what they hold. Evaluation
+names state by ``StateKey`` (chalicelib.domain.state); this module turns those names
+into DynamoDB keys. Audit chains are named by a *chain id*: an entity's chain is its
+entity reference (``customer#cus_…``), the other chains carry a prefix below.
+
+| table      | partition key (pk)                         | sort key (sk)              | item                         |
+|------------|--------------------------------------------|----------------------------|------------------------------|
+| state      | ``<entity>#<canonical id>``                | ``golden``                 | golden record + chain head   |
+| state      | ``customer#<id>``                          | ``orders``                 | order history (anomaly rules)|
+| state      | ``customer#<id>``                          | ``consent``                | consent registry + chain head|
+| state      | ``rebate#<distributor>#<YYYY-MM>#<policy>``| ``basis``                  | rebate basis and settlement  |
+| state      | ``dedupe#<dedupe key>``                    | ``dedupe``                 | an input's one outcome       |
+| state      | ``xref#<system>#<entity>#<source id>``     | ``xref``                   | source id → canonical id     |
+| state      | ``watermark#<connector>#<stream>``         | ``watermark``              | sync position                |
+| state      | ``syncrun#<connector>#<stream>``           | ``run``                    | sync lease                   |
+| state      | ``ratebudget#<api>``                       | ``bucket``                 | shared rate budget           |
+| audit      | chain id                                   | sequence, 12 digits        | one chained audit entry      |
+| events     | event id                                   | ``event``                  | outbox event + delivery      |
+| quarantine | quarantine id ``q_…``                      | ``quarantine``             | a record waiting for a fix   |
+| inputs     | ``<connector>#<object>``                   | ``<received at>#<dedupe>`` | raw input kept for replay    |
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from chalicelib.domain.canonical import SourceRef
+from chalicelib.domain.state import StateKey
+
+Key = tuple[str, str]
+
+INPUT_CHAIN = "input#"
+CONSENT_CHAIN = "consent#"
+EVENT_CHAIN = "event#"
+REJECTION_CHAIN = "rejection#"
+CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN)
+
+
+# --------------------------------------------------------------------------- state table
+
+
+def state(key: StateKey) -> Key:
+    """The DynamoDB key of an evaluation state item."""
+    if key.kind == "golden":
+        entity, entity_id = key.parts
+        return (f"{entity}#{entity_id}", "golden")
+    if key.kind == "orders":
+        return (f"customer#{key.parts[0]}", "orders")
+    if key.kind == "consent":
+        return (f"customer#{key.parts[0]}", "consent")
+    if key.kind == "rebate_basis":
+        distributor, period, policy = key.parts
+        return (f"rebate#{distributor}#{period}#{policy}", "basis")
+    raise ValueError(f"unknown state kind {key.kind!r}")
+
+
+def state_key_of(pk: str, sk: str) -> StateKey | None:
+    """The StateKey stored at (pk, sk), or None for items that are not evaluation state."""
+    if sk == "golden":
+        entity, _, entity_id = pk.partition("#")
+        return StateKey("golden", (entity, entity_id))
+    if sk in ("orders", "consent") and pk.startswith("customer#"):
+        return StateKey(sk, (pk.removeprefix("customer#"),))  # type: ignore[arg-type]
+    if sk == "basis" and pk.startswith("rebate#"):
+        distributor, period, policy = pk.removeprefix("rebate#").split("#", 2)
+        return StateKey("rebate_basis", (distributor, period, policy))
+    return None
+
+
+def dedupe(dedupe_key: str) -> Key:
+    return (f"dedupe#{dedupe_key}", "dedupe")
+
+
+def is_dedupe(pk: str) -> bool:
+    return pk.startswith("dedupe#")
+
+
+def dedupe_key_of(pk: str) -> str:
+    return pk.removeprefix("dedupe#")
+
+
+def xref(ref: SourceRef) -> Key:
+    return (f"xref#{ref.system}#{ref.entity}#{ref.id}", "xref")
+
+
+def watermark(connector: str, stream: str) -> Key:
+    return (f"watermark#{connector}#{stream}", "watermark")
+
+
+def sync_lease(connector: str, stream: str) -> Key:
+    return (f"syncrun#{connector}#{stream}", "run")
+
+
+def rate_budget(api: str) -> Key:
+    return (f"ratebudget#{api}", "bucket")
+
+
+# --------------------------------------------------------------------------- audit chains
+
+
+def entity_chain(entity: str, entity_id: str) -> str:
+    return f"{entity}#{entity_id}"
+
+
+def input_chain(dedupe_key: str) -> str:
+    return f"{INPUT_CHAIN}{dedupe_key}"
+
+
+def consent_chain(customer_id: str) -> str:
+    return f"{CONSENT_CHAIN}{customer_id}"
+
+
+def event_chain(event_id: str) -> str:
+    return f"{EVENT_CHAIN}{event_id}"
+
+
+def rejection_chain(receipt_id: str) -> str:
+    return f"{REJECTION_CHAIN}{receipt_id}"
+
+
+INPUT_OWNER = "input"  # an input's chain head lives on its dedupe item
+ChainOwner = StateKey | str | tuple[str, str] | None
+
+
+def chain_owner(chain: str) -> ChainOwner:
+    """Which item keeps a chain's head: a state item, the input's dedupe item (INPUT_OWNER),
+    an outbox event ``("event", id)``, or nobody (a refusal's one-entry chain)."""
+    if chain.startswith(REJECTION_CHAIN):
+        return None
+    if chain.startswith(INPUT_CHAIN):
+        return INPUT_OWNER
+    if chain.startswith(EVENT_CHAIN):
+        return ("event", chain.removeprefix(EVENT_CHAIN))
+    if chain.startswith(CONSENT_CHAIN):
+        return StateKey("consent", (chain.removeprefix(CONSENT_CHAIN),))
+    entity, _, entity_id = chain.partition("#")
+    return StateKey("golden", (entity, entity_id))
+
+
+def audit_entry(chain: str, seq: int) -> Key:
+    return (chain, f"{seq:012d}")
+
+
+# --------------------------------------------------------------------------- other tables
+
+
+def event(event_id: str) -> Key:
+    return (event_id, "event")
+
+
+def quarantine_id(dedupe_key: str) -> str:
+    return "q_" + hashlib.sha256(dedupe_key.encode()).hexdigest()[:24]
+
+
+def quarantine(qid: str) -> Key:
+    return (qid, "quarantine")
+
+
+def inputs_partition(connector: str, object_type: str) -> str:
+    return f"{connector}#{object_type}"
+
+
+def raw_input(connector: str, object_type: str, received_at: datetime, dedupe_key: str) -> Key:
+    return (inputs_partition(connector, object_type), f"{received_at.isoformat()}#{dedupe_key}")

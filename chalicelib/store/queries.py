@@ -1,0 +1,181 @@
+"""The operator surface's reads: audit by entity, correlation or day; events; quarantine; golden records.
+
+Lists come a page at a time with an opaque ``next`` cursor: DynamoDB's last evaluated
+key, encoded. A cursor is checked against the key shape of the query it continues, so a
+forged or truncated one is refused (``InvalidCursor``, answered 400) instead of reaching
+DynamoDB.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.runtime.settings import Settings
+from chalicelib.store import audit, dynamo, keys
+from chalicelib.store.quarantine import get as get_quarantined
+
+Page = tuple[list[dict[str, Any]], "str | None"]
+
+# The attributes of each listing's last evaluated key (table key + index key), and their types.
+_EVENTS_KEY = {"pk": "S", "sk": "S", "time_id": "S"}
+_QUARANTINE_KEY = {"pk": "S", "sk": "S", "order_key": "S"}
+_AUDIT_DAY_KEY = {"pk": "S", "sk": "S", "day": "S", "at": "S"}
+
+
+class InvalidCursor(ValueError):
+    """A ``next`` value this listing did not hand out."""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    type: str | None = None
+    subject: str | None = None
+    status: str | None = None
+    since: str | None = None
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":"), sort_keys=True).encode()).decode()
+
+
+def decode_cursor(cursor: str, shape: dict[str, str], index_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The last evaluated key inside a cursor; raises InvalidCursor unless it has exactly the expected shape."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise InvalidCursor("invalid cursor") from None
+    if not isinstance(key, dict) or set(key) != {"pk", "sk", *index_keys}:
+        raise InvalidCursor("invalid cursor")
+    for name, value in key.items():
+        kind = shape.get(name)
+        if kind is None or not isinstance(value, dict) or set(value) != {kind} or not isinstance(value[kind], str) or not value[kind]:
+            raise InvalidCursor("invalid cursor")
+        if len(value[kind]) > 2048:
+            raise InvalidCursor("invalid cursor")
+    return key
+
+
+def _page(table: str, query: dict[str, Any], cursor: str | None, shape: dict[str, str], index_keys: tuple[str, ...]) -> Page:
+    if cursor:
+        query["ExclusiveStartKey"] = decode_cursor(cursor, shape, index_keys)
+    items, last = dynamo.query(table, **query)
+    return items, encode_cursor(last) if last else None
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def audit_of_chain(settings: Settings, chain: str, limit: int, after: str | None) -> Page:
+    if after is not None and not after.isdigit():
+        raise InvalidCursor("invalid cursor")
+    return audit.read_entity(settings.audit_table, chain, limit=limit, after=after)
+
+
+def audit_of_correlation(settings: Settings, correlation_id: str, limit: int) -> list[dict[str, Any]]:
+    return audit.read_correlation(settings.audit_table, correlation_id, limit)
+
+
+def audit_of_day(settings: Settings, day: str, start: str | None, end: str | None, limit: int, cursor: str | None) -> Page:
+    """Everything audited on one UTC day (optionally from/to a time), in time order."""
+    condition, values = "#d = :d", {":d": {"S": day}}
+    if start and end:
+        condition += " AND #at BETWEEN :from AND :to"
+        values.update({":from": {"S": start}, ":to": {"S": end}})
+    elif start:
+        condition += " AND #at >= :from"
+        values[":from"] = {"S": start}
+    elif end:
+        condition += " AND #at <= :to"
+        values[":to"] = {"S": end}
+    query: dict[str, Any] = {
+        "IndexName": "by-day",
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": {"#d": "day", **({"#at": "at"} if start or end else {})},
+        "ExpressionAttributeValues": values,
+        "Limit": limit,
+    }
+    return _page(settings.audit_table, query, cursor, _AUDIT_DAY_KEY, ("day", "at"))
+
+
+# --------------------------------------------------------------------------- events
+
+
+def events(settings: Settings, wanted: EventFilter, limit: int, cursor: str | None) -> Page:
+    """Events newest first, by type, subject or all; optionally since a time and by delivery status."""
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {"#h": "all"}
+    if wanted.type:
+        index, names["#h"], values[":h"] = "by-type", "type", {"S": wanted.type}
+    elif wanted.subject:
+        index, names["#h"], values[":h"] = "by-subject", "subject", {"S": wanted.subject}
+    else:
+        index, values[":h"] = "all", {"S": "all"}
+    condition = "#h = :h"
+    if wanted.since:
+        condition += " AND time_id >= :since"
+        values[":since"] = {"S": wanted.since}
+    query: dict[str, Any] = {
+        "IndexName": index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    filters = []
+    if wanted.type and wanted.subject:
+        filters.append("subject = :subject")
+        values[":subject"] = {"S": wanted.subject}
+    if wanted.status:
+        filters.append("#st = :status")
+        names["#st"] = "status"
+        values[":status"] = {"S": wanted.status}
+    if filters:
+        query["FilterExpression"] = " AND ".join(filters)
+    index_keys = {"by-type": ("type", "time_id"), "by-subject": ("subject", "time_id"), "all": ("all", "time_id")}[index]
+    return _page(settings.events_table, query, cursor, {**_EVENTS_KEY, index_keys[0]: "S"}, index_keys)
+
+
+def event(settings: Settings, event_id: str) -> dict[str, Any] | None:
+    return dynamo.get(settings.events_table, *keys.event(event_id))
+
+
+# --------------------------------------------------------------------------- quarantine
+
+
+def quarantined(settings: Settings, *, connector: str | None, status: str | None, limit: int, cursor: str | None) -> Page:
+    """Quarantined records, newest first; ``cursor`` is the opaque ``next`` of the previous page."""
+    query: dict[str, Any] = {"ScanIndexForward": False, "Limit": limit}
+    if connector:
+        query.update(IndexName="by-connector", KeyConditionExpression="connector = :h", ExpressionAttributeValues={":h": {"S": connector}})
+        index_keys: tuple[str, ...] = ("connector", "order_key")
+    else:
+        query.update(
+            IndexName="all",
+            KeyConditionExpression="#a = :h",
+            ExpressionAttributeNames={"#a": "all"},
+            ExpressionAttributeValues={":h": {"S": "all"}},
+        )
+        index_keys = ("all", "order_key")
+    if status:
+        query["FilterExpression"] = "#s = :s"
+        query.setdefault("ExpressionAttributeNames", {})["#s"] = "status"
+        query["ExpressionAttributeValues"][":s"] = {"S": status}
+    return _page(settings.quarantine_table, query, cursor, {**_QUARANTINE_KEY, index_keys[0]: "S"}, index_keys)
+
+
+def quarantine_record(settings: Settings, qid: str) -> dict[str, Any] | None:
+    return get_quarantined(settings.quarantine_table, qid)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def golden(settings: Settings, entity: str, entity_id: str) -> dict[str, Any] | None:
+    from chalicelib.domain.state import golden_key
+
+    return dynamo.get(settings.state_table, *keys.state(golden_key(entity, entity_id)))
