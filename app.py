@@ -248,6 +248,7 @@ def _json_body(request: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- queue, stream, schedule
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
 def process_inbound(event: Any) -> dict[str, Any]:
+    """Both lanes: the webhook lane (this decorator) and the bulk lane (its event source is added by infra/template.py)."""
     from chalicelib.pipeline.batch import messages_from_event, process_batch
     from chalicelib.pipeline.processor import Processor
 
