@@ -57,6 +57,7 @@ def standin_app() -> WsgiApp:
 
     from local.moto_attribute_values import PlainAttributeValues
     from local.moto_item_size import LinearItemSize
+    from local.moto_request_lookups import CachedRequestLookups
     from local.moto_sqs_queues import LeanQueueScans
     from local.moto_transactions import JournaledTransactions
 
@@ -64,6 +65,7 @@ def standin_app() -> WsgiApp:
     LinearItemSize.install()
     PlainAttributeValues.install()
     LeanQueueScans.install()
+    CachedRequestLookups.install()
     return SerialisedDynamoDB(DomainDispatcherApplication(create_backend_app))
 
 
