@@ -9,10 +9,9 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 
 from chalicelib.errors import ApiError
-from chalicelib.runtime import tracing
 
-tracing.install()
-
+# X-Ray is installed when the first AWS or HTTP client is made (chalicelib/runtime/tracing.py), not at import:
+# a cold start that needs no client (GET /health) does not pay for the SDK and its patches.
 app = Chalice(app_name="salesbridge")
 app.api.binary_types = []  # webhook bodies are read raw below, whatever their content type
 

@@ -13,7 +13,8 @@ patches botocore and httpx at import).
 
 Secrets come from the environment here (``SALESBRIDGE_LOCAL``); a deployed stage's first
 request also reads its masking key from SSM, one GetParameter that no local run can price.
-Median wall time and peak RSS over BENCH_RUNS processes; one line per tracing mode.
+Median wall time and peak RSS over BENCH_RUNS processes per package, the two packages taking
+turns run by run so both see the same machine load; one line per tracing mode.
 """
 
 from __future__ import annotations
@@ -151,19 +152,26 @@ def extract_read_only(zip_path: Path, target: Path) -> Path:
     return target
 
 
-def measure(task_root: Path, tracing: bool) -> tuple[float, float]:
-    """Median wall milliseconds and peak MiB of a fresh process importing app.py and answering one request."""
+def run_once(task_root: Path, tracing: bool) -> tuple[float, float]:
+    """Wall seconds and peak MiB of a fresh process importing app.py and answering one request."""
     code = CHILD.format(root=str(task_root), event=json.dumps(REQUEST))
-    env = lambda_env(task_root, tracing)
-    walls, peaks = [], []
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", code], env=lambda_env(task_root, tracing), cwd=task_root, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    if out.returncode != 0:
+        raise SystemExit(f"the package in {task_root} failed:\n{out.stderr[-3000:]}")
+    return wall, int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def measure(roots: dict[str, Path], tracing: bool) -> dict[str, tuple[float, float]]:
+    """Median milliseconds and MiB per package, the packages taking turns run by run (the same machine load for both)."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in roots}
     for _ in range(RUNS):
-        started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code], env=env, cwd=task_root, capture_output=True, text=True)
-        walls.append(time.perf_counter() - started)
-        if out.returncode != 0:
-            raise SystemExit(f"the package in {task_root} failed:\n{out.stderr[-3000:]}")
-        peaks.append(int(out.stdout.strip().splitlines()[-1]) / 1024)
-    return statistics.median(walls) * 1000, statistics.median(peaks)
+        for name, root in roots.items():
+            samples[name].append(run_once(root, tracing))
+    return {name: (statistics.median(w for w, _ in runs) * 1000, statistics.median(m for _, m in runs)) for name, runs in samples.items()}
 
 
 def verdict(ratio: float, memory: float) -> str:
@@ -184,8 +192,8 @@ def main() -> None:
         bare_root = extract_read_only(bare, work / "task-bare")
         try:
             for tracing in (False, True):
-                base_ms, base_mib = measure(bare_root, tracing)
-                app_ms, app_mib = measure(app_root, tracing)
+                measured = measure({"bare": bare_root, "app": app_root}, tracing)
+                (base_ms, base_mib), (app_ms, app_mib) = measured["bare"], measured["app"]
                 ratio, memory = app_ms / base_ms, app_mib / base_mib
                 print(
                     f"cold start, tracing {'on ' if tracing else 'off'}: deployment package {app_ms:.0f} ms / {app_mib:.0f} MiB vs "
