@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint bench package clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-sam.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip<26.3"
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The AWS SAM CLI pins older boto3/pydantic than the app: it gets a virtualenv of its own.
+	$(PYTHON) -m venv $(VENV)/sam
+	$(VENV)/sam/bin/pip install --quiet -r requirements-sam.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,8 +32,10 @@ bench: $(STAMP)  ## every benchmark, one summary line each
 	@for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 	$(PY) -m benchmarks.accuracy.report --seed 7 --customers 2000
 
-package: $(STAMP)  ## the deployment package and SAM template in out/
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PY) -m infra.package out
+STAGE ?= prod
+
+package: $(STAMP)  ## the deployment package and the stack's template in out/ (STAGE=staging for another stage)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PY) -m infra.package out --stage $(STAGE)
 
 clean:
 	rm -rf out .local-stack .pytest_cache

@@ -6,14 +6,20 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, IAMAuthorizer, Rate, Response
 
+from chalicelib.console.routes import console
 from chalicelib.errors import ApiError
 
 # X-Ray is installed when the first AWS or HTTP client is made (chalicelib/runtime/tracing.py), not at import:
 # a cold start that needs no client (GET /health) does not pay for the SDK and its patches.
 app = Chalice(app_name="salesbridge")
 app.api.binary_types = []  # webhook bodies are read raw below, whatever their content type
+app.register_blueprint(console)  # /console and the customers' /my-data/{link} pages (chalicelib/console)
+
+# Operator routes: AWS IAM (SigV4) at API Gateway in deployed stages; the local stack checks a
+# bearer token instead (chalicelib/api/auth.py). Every route except the door and /health has it.
+OPERATOR = IAMAuthorizer()
 
 INBOUND_QUEUE = "salesbridge-inbound.fifo"
 WEBHOOK_CONTENT_TYPES = [
@@ -44,7 +50,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 
 def _admin(handler: Callable[..., Any]) -> Callable[..., Response]:
-    """Admin routes: bearer auth, JSON errors, never a 500 for bad input."""
+    """Admin routes: the verified caller (IAM, or the local token), JSON errors, never a 500 for bad input."""
 
     def wrapped(**params: Any) -> Response:
         from chalicelib.api.auth import require_admin
@@ -52,7 +58,7 @@ def _admin(handler: Callable[..., Any]) -> Callable[..., Response]:
         request = app.current_request
         assert request is not None
         try:
-            actor = require_admin(dict(request.headers))
+            actor = require_admin(dict(request.headers), request.context)
             return _json(200, handler(actor, request, **params))
         except ApiError as exc:
             return _json(exc.status, exc.body(), exc.headers)
@@ -75,6 +81,20 @@ def _settings():
     from chalicelib.runtime.settings import get_settings
 
     return get_settings()
+
+
+@app.middleware("all")
+def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Every invocation: JSON log lines that name the function, its metrics written at the end."""
+    from chalicelib.runtime import observability
+
+    with observability.invocation(_function_name(event)):
+        return get_response(event)
+
+
+def _function_name(event: Any) -> str:
+    context = getattr(event, "context", None) or app.lambda_context
+    return str(getattr(context, "function_name", None) or "api")
 
 
 # ----------------------------------------------------------------------------- the door
@@ -107,7 +127,7 @@ def health() -> Response:
 
 
 # ----------------------------------------------------------------------------- operator surface
-@app.route("/audit", methods=["GET"])
+@app.route("/audit", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def audit_trail(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import audit_trail as read
@@ -115,7 +135,7 @@ def audit_trail(actor: str, request: Any) -> Any:
     return read(_settings(), _query(request))
 
 
-@app.route("/audit/verify", methods=["GET"])
+@app.route("/audit/verify", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def audit_verify(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import verify_chain
@@ -123,7 +143,7 @@ def audit_verify(actor: str, request: Any) -> Any:
     return verify_chain(_settings(), _query(request))
 
 
-@app.route("/state", methods=["GET"])
+@app.route("/state", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def state(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import entity_state
@@ -131,7 +151,7 @@ def state(actor: str, request: Any) -> Any:
     return entity_state(_settings(), _query(request))
 
 
-@app.route("/events", methods=["GET"])
+@app.route("/events", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def events(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import list_events
@@ -139,7 +159,7 @@ def events(actor: str, request: Any) -> Any:
     return list_events(_settings(), _query(request))
 
 
-@app.route("/quarantine", methods=["GET"])
+@app.route("/quarantine", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def quarantine_list(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import list_quarantine
@@ -147,7 +167,7 @@ def quarantine_list(actor: str, request: Any) -> Any:
     return list_quarantine(_settings(), _query(request))
 
 
-@app.route("/quarantine/{qid}", methods=["GET"])
+@app.route("/quarantine/{qid}", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def quarantine_get(actor: str, request: Any, qid: str) -> Any:
     from chalicelib.api.admin import get_quarantined
@@ -155,7 +175,7 @@ def quarantine_get(actor: str, request: Any, qid: str) -> Any:
     return get_quarantined(_settings(), qid)
 
 
-@app.route("/quarantine/{qid}/replay", methods=["POST"])
+@app.route("/quarantine/{qid}/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
     from chalicelib.api.admin import replay_one
@@ -163,7 +183,7 @@ def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
     return replay_one(_config(), _settings(), qid, actor)
 
 
-@app.route("/quarantine/replay", methods=["POST"])
+@app.route("/quarantine/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import replay_matching
@@ -171,7 +191,7 @@ def quarantine_replay_matching(actor: str, request: Any) -> Any:
     return replay_matching(_config(), _settings(), _json_body(request), actor)
 
 
-@app.route("/consent", methods=["GET", "PUT"])
+@app.route("/consent", methods=["GET", "PUT"], authorizer=OPERATOR)
 @_admin
 def consent_registry(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
@@ -184,17 +204,17 @@ def consent_registry(actor: str, request: Any) -> Any:
     return sovereignty.set_consent(_config(), _settings(), key, _json_body(request), actor)
 
 
-@app.route("/usage", methods=["GET"])
+@app.route("/usage", methods=["GET"], authorizer=OPERATOR)
 @_admin
 def usage(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
     from chalicelib.api.admin import entity_key_from
 
     params = _query(request)
-    return sovereignty.usage_report(_settings(), entity_key_from(params.get("entity"), params.get("source")))
+    return sovereignty.usage_report(_settings(), entity_key_from(params.get("entity"), params.get("source")), _config())
 
 
-@app.route("/erase", methods=["POST"])
+@app.route("/erase", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def erase(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
@@ -207,7 +227,18 @@ def erase(actor: str, request: Any) -> Any:
     return sovereignty.erase(_settings(), key, actor, _config().pii_key)
 
 
-@app.route("/mappings/try", methods=["POST"])
+@app.route("/customer-links", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def customer_link(actor: str, request: Any) -> Any:
+    from chalicelib.api.admin import entity_key_from
+    from chalicelib.console.links import base_url, issue_link
+
+    params = _query(request)
+    key = entity_key_from(params.get("entity"), params.get("source"))
+    return issue_link(_settings(), key, _json_body(request).get("days", 7), actor, base_url(request, _settings()))
+
+
+@app.route("/mappings/try", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_try_edited(actor: str, request: Any) -> Any:
     from chalicelib.api.mappings import try_edited
@@ -215,7 +246,7 @@ def mapping_try_edited(actor: str, request: Any) -> Any:
     return try_edited(_config(), _settings(), _json_body(request))
 
 
-@app.route("/mappings/{name}/try", methods=["POST"])
+@app.route("/mappings/{name}/try", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_try(actor: str, request: Any, name: str) -> Any:
     from chalicelib.api.mappings import try_mapping
@@ -223,12 +254,28 @@ def mapping_try(actor: str, request: Any, name: str) -> Any:
     return try_mapping(_config(), _settings(), name, _json_body(request))
 
 
-@app.route("/mappings/{name}/regression", methods=["POST"])
+@app.route("/mappings/{name}/regression", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_regression(actor: str, request: Any, name: str) -> Any:
     from chalicelib.api.mappings import regression
 
     return regression(_config(), _settings(), name, _json_body(request))
+
+
+@app.route("/events/redrive", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def events_redrive(actor: str, request: Any) -> Any:
+    """Deliver again the events whose dispatch did not finish (the stream gave up on them)."""
+    from chalicelib.api.redrive import deadline_from, redrive
+    from chalicelib.dispatch.deliver import Dispatcher
+    from chalicelib.runtime.secrets import default_resolver
+
+    body = _json_body(request)
+    limit = body.get("limit", 100)
+    if type(limit) is not int or not 1 <= limit <= 1000:
+        raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 1000")
+    dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
+    return redrive(dispatcher.deliver, _settings(), limit=limit, seconds_left=deadline_from(app.lambda_context)).view()
 
 
 def _json_body(request: Any) -> dict[str, Any]:
@@ -251,7 +298,8 @@ def process_inbound(event: Any) -> dict[str, Any]:
     from chalicelib.pipeline.batch import messages_from_event, process_batch
     from chalicelib.pipeline.processor import Processor
 
-    response, _ = process_batch(messages_from_event(event.to_dict()), Processor.of(_config(), _settings()))
+    settings = _settings()
+    response, _ = process_batch(messages_from_event(event.to_dict()), Processor.of(_config(), settings), settings.stats_table)
     return response
 
 

@@ -185,7 +185,7 @@ def main() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        ours = build(work / "out", lint=False, quiet=True) / "deployment.zip"
+        ours = build(work / "out", lint_template=False, quiet=True) / "deployment.zip"
         bare = package_bare_app(work)
         sizes = f"{ours.stat().st_size / 1e6:.1f} MB vs {bare.stat().st_size / 1e6:.1f} MB zipped"
         app_root = extract_read_only(ours, work / "task-app")

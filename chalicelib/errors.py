@@ -37,6 +37,9 @@ the caller does about it::
     │   ├── MalformedPageError      a page that cannot be trusted
     │   ├── PaginationLoopError     the API handed back a page token it already gave
     │   └── BudgetExhausted         no token in the shared rate budget before the deadline
+    ├── ConsoleUnavailable          the console's signing key cannot be read: 503
+    ├── LoginRefused                a console login that is not accepted
+    ├── LinkRefused                 a customer link that is malformed, tampered with or expired: 403
     └── ApiError                    the operator API answers this HTTP status and JSON error
 
 Errors that must also be caught as ``ValueError`` by callers that validate input keep
@@ -310,6 +313,30 @@ class PaginationLoopError(ConnectorError):
 
 class BudgetExhausted(ConnectorError):
     """The shared rate budget has no token before the caller's deadline."""
+
+
+# --------------------------------------------------------------------------- the console
+
+
+class ConsoleUnavailable(SalesbridgeError):
+    """The console's key could not be read: pages answer 503 rather than sign with anything else."""
+
+
+class LoginRefused(SalesbridgeError):
+    """A console login that is not accepted; ``status`` is the page's HTTP answer."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class LinkRefused(SalesbridgeError):
+    """A customer link that is malformed, tampered with or expired (``reason``; the page says the same to all)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 # --------------------------------------------------------------------------- the operator API

@@ -1,7 +1,8 @@
 """`./salesbridge …` — the same operations as the HTTP operator surface, plus local config tools.
 
-Operator commands talk to a running salesbridge (local or deployed) over HTTP with
-the admin token; `config` and `mappings` commands work on the files in this checkout.
+Operator commands talk to a running salesbridge over HTTP: a deployed stage with your AWS
+credentials (SigV4), the local stack with its admin token; `config` and `mappings` commands
+work on the files in this checkout.
 """
 
 from __future__ import annotations
@@ -28,32 +29,81 @@ def _local_env() -> dict[str, str]:
     return {k: v for k, v in pairs}
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _uses_iam(args: argparse.Namespace, url: str) -> bool:
+    """Deployed stages authenticate operators with AWS IAM; the local stack with its token."""
+    from urllib.parse import urlparse
+
+    chosen = getattr(args, "auth", None) or os.environ.get("SALESBRIDGE_AUTH") or "auto"
+    if chosen != "auto":
+        return chosen == "iam"
+    return (urlparse(url).hostname or "") not in LOCAL_HOSTS
+
+
 def _connection(args: argparse.Namespace) -> tuple[str, str]:
     local = _local_env()
     url = args.url or os.environ.get("SALESBRIDGE_URL") or "http://127.0.0.1:8000"
     token = args.token or os.environ.get("SALESBRIDGE_TOKEN") or local.get("SALESBRIDGE_ADMIN_TOKEN", "")
-    if not token:
+    if not token and not _uses_iam(args, url):
         raise CliError("no admin token: pass --token or set SALESBRIDGE_TOKEN")
     return url.rstrip("/"), token
+
+
+def _region_of(host: str) -> str | None:
+    """``abc123.execute-api.eu-central-1.amazonaws.com`` → ``eu-central-1``."""
+    parts = host.split(".")
+    if len(parts) > 3 and parts[1] == "execute-api":
+        return parts[2]
+    return None
+
+
+def sign(method: str, url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+    """SigV4 for API Gateway (service ``execute-api``) with the caller's AWS credentials."""
+    from urllib.parse import urlparse
+
+    import botocore.session
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    session = botocore.session.get_session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise CliError("no AWS credentials found (AWS_PROFILE, environment, SSO): the deployed operator API needs them")
+    region = _region_of(urlparse(url).hostname or "") or session.get_config_variable("region")
+    if not region:
+        raise CliError("cannot tell the API's region from its address: set AWS_REGION")
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
 
 
 def _call(args: argparse.Namespace, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
     import httpx
 
-    url, token = _connection(args)
-    headers = {"Authorization": f"Bearer {token}"}
-    if getattr(args, "actor", None):
-        headers["X-Salesbridge-Actor"] = args.actor
+    base, token = _connection(args)
     clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+    url = str(httpx.URL(base + path, params=clean))
+    content = b"" if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if _uses_iam(args, base):
+        headers = sign(method, url, content, headers)  # the audit trail records the IAM identity
+    else:
+        headers["Authorization"] = f"Bearer {token}"
+        if getattr(args, "actor", None):
+            headers["X-Salesbridge-Actor"] = args.actor
     try:
-        response = httpx.request(method, url + path, params=clean, json=body, headers=headers, timeout=60)
+        response = httpx.request(method, url, content=content, headers=headers, timeout=60)
     except httpx.HTTPError as exc:
-        raise CliError(f"cannot reach {url}: {exc} (is `make run` running?)") from None
+        raise CliError(f"cannot reach {base}: {exc} (is `make run` running?)") from None
     try:
         data = response.json()
     except ValueError:
         data = {"error": "bad_response", "message": response.text[:500]}
     if response.status_code >= 400:
+        if isinstance(data, dict) and "error" not in data and "message" in data:
+            data = {"error": "gateway", "message": data["message"]}  # API Gateway's own refusals (403, 429)
         raise CliError(f"{response.status_code} {data.get('error')}: {data.get('message')}")
     return data
 
@@ -228,6 +278,12 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_customer_link(args: argparse.Namespace) -> int:
+    """A signed, expiring link to the customer's data-usage page (数据使用看板), to send them."""
+    _print(_call(args, "POST", "/customer-links", {"entity": args.entity, "source": args.source}, body={"days": args.days}))
+    return 0
+
+
 def _use_local_stack(args: argparse.Namespace) -> None:
     if getattr(args, "local", False):
         local = _local_env()
@@ -254,6 +310,13 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    """Deliver again the events whose dispatch did not finish (after the stream gave up on them)."""
+    result = _call(args, "POST", "/events/redrive", body={"limit": args.limit})
+    _print(result)
+    return 0 if not result.get("still_failing") and result.get("complete") else 1
+
+
 def cmd_config_validate(args: argparse.Namespace) -> int:
     from chalicelib.configuration import load_configuration
     from chalicelib.errors import ConfigError
@@ -271,8 +334,13 @@ def cmd_config_validate(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="salesbridge", description=__doc__)
     parser.add_argument("--url", help="salesbridge API (default $SALESBRIDGE_URL or http://127.0.0.1:8000)")
-    parser.add_argument("--token", help="admin token (default $SALESBRIDGE_TOKEN, or the local stack's)")
-    parser.add_argument("--actor", help="your name, recorded in the audit trail of replays")
+    parser.add_argument("--token", help="admin token of the local stack (default $SALESBRIDGE_TOKEN, or the running stack's)")
+    parser.add_argument(
+        "--auth",
+        choices=["auto", "iam", "token"],
+        help="iam: sign with your AWS credentials (deployed stages); token: the local stack's; auto (default): by address",
+    )
+    parser.add_argument("--actor", help="local stack: your name in the audit trail (deployed stages record your IAM identity)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def entity_args(p: argparse.ArgumentParser) -> None:
@@ -330,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="confirm; erasure cannot be undone")
     p.set_defaults(func=cmd_erase)
 
+    p = sub.add_parser("customer-link", help="a signed link to a customer's data-usage page, valid --days days")
+    entity_args(p)
+    p.add_argument("--days", type=int, default=7, help="how long the link works (1 to 90 days, default 7)")
+    p.set_defaults(func=cmd_customer_link)
+
     p = sub.add_parser("dry-run", help="what a payload would do on the running stack: record, state diff, events")
     p.add_argument("mapping", help="a deployed mapping's name (demo_crm_customer) or an edited mapping file")
     p.add_argument("payload", help="a JSON file with the source payload, or - for standard input")
@@ -355,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--local", action="store_true", help="use the stack started by `make run`")
     p.set_defaults(func=cmd_dlq)
+
+    p = sub.add_parser("dispatch", help="re-drive: deliver again the events whose delivery did not finish")
+    p.add_argument("action", choices=["redrive"])
+    p.add_argument("--limit", type=int, default=100, help="at most this many events in one call (default 100)")
+    p.set_defaults(func=cmd_dispatch)
 
     p = sub.add_parser("config", help="check every connector and mapping file in this checkout")
     p.add_argument("action", choices=["validate"])

@@ -1,8 +1,12 @@
 """The AWS resources salesbridge needs beside Chalice's own: one definition.
 
-The CloudFormation merge template (infra/template.json) and the local stand-in
-(moto) are both generated from ``TABLES``, ``QUEUES`` and ``BUS`` below, so local
-runs and the cloud never drift.
+The CloudFormation template (infra/template.py) and the local stand-in (moto) are
+both generated from ``TABLES``, ``QUEUES`` and ``BUS`` below, so local runs and the
+cloud never drift. The IAM policies (infra/permissions.py) name these resources by
+logical id, so a resource added here is granted only where a function is given it.
+
+Names: the local stand-in uses ``name`` as is; a deployed stack inserts its stage
+(``salesbridge-prod-state``), so two stages live side by side in one account.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ class Queue:
     visibility_timeout: int = 1080  # AWS advice for SQS event sources: 6 x the function timeout (180 s)
     dead_letter: str | None = None  # logical id of the DLQ
     max_receive_count: int = 5
-    max_concurrency: int | None = None  # at most this many concurrent processor invocations from this queue
+    retention_days: int = 4  # SQS's default; dead-letter queues keep 14 (the maximum)
+    consumer: str | None = None  # the app.py handler this queue feeds (its Lambda event source)
+    max_concurrency: int | None = None  # at most this many concurrent consumer invocations from this queue
 
 
 @dataclass(frozen=True)
@@ -80,19 +86,47 @@ TABLES: tuple[Table, ...] = (
     ),
     # Recently received raw inputs, for replay and mapping regression diffs.
     Table("InputsTable", "INPUTS_TABLE", f"{PREFIX}-inputs", ttl_attribute="expires_at"),
+    # Approximate counters per connector and hour for the console's overview (chalicelib/store/stats.py).
+    Table("StatsTable", "STATS_TABLE", f"{PREFIX}-stats", ttl_attribute="expires_at"),
 )
 
 QUEUES: tuple[Queue, ...] = (
     # The webhook lane: records vendors push, each acknowledged only once queued here.
-    Queue("InboundDeadLetterQueue", "INBOUND_DLQ_URL", f"{PREFIX}-inbound-dlq.fifo"),
-    Queue("InboundQueue", "INBOUND_QUEUE_URL", f"{PREFIX}-inbound.fifo", dead_letter="InboundDeadLetterQueue"),
+    Queue("InboundDeadLetterQueue", "INBOUND_DLQ_URL", f"{PREFIX}-inbound-dlq.fifo", retention_days=14),
+    Queue(
+        "InboundQueue",
+        "INBOUND_QUEUE_URL",
+        f"{PREFIX}-inbound.fifo",
+        dead_letter="InboundDeadLetterQueue",
+        consumer="process_inbound",
+    ),
     # The bulk lane: scheduled sync pages and backfills, so a replayed history never queues ahead of a webhook.
-    # Same processor; it may use at most 20 of the processor's 50 reserved invocations, the rest stay free for webhooks.
-    Queue("BulkDeadLetterQueue", "BULK_DLQ_URL", f"{PREFIX}-bulk-dlq.fifo"),
-    Queue("BulkQueue", "BULK_QUEUE_URL", f"{PREFIX}-bulk.fifo", dead_letter="BulkDeadLetterQueue", max_concurrency=20),
+    # Same processor; it may use at most 20 concurrent invocations, the rest stay free for webhooks.
+    Queue("BulkDeadLetterQueue", "BULK_DLQ_URL", f"{PREFIX}-bulk-dlq.fifo", retention_days=14),
+    Queue(
+        "BulkQueue",
+        "BULK_QUEUE_URL",
+        f"{PREFIX}-bulk.fifo",
+        dead_letter="BulkDeadLetterQueue",
+        consumer="process_inbound",
+        max_concurrency=20,
+    ),
+    # Where the events stream's mapping reports a batch it gave up on (Lambda destinations take
+    # standard queues only); `salesbridge events redrive` delivers those events again.
+    Queue("DispatchFailureQueue", "DISPATCH_FAILURE_QUEUE_URL", f"{PREFIX}-dispatch-failures", fifo=False, retention_days=14),
 )
 
 BUS = Bus("EventBus", "EVENT_BUS_NAME", f"{PREFIX}-events")
+ARCHIVE_RETENTION_DAYS = 30  # the bus archive: events can be replayed to the bus for this long
+
+
+def find_queue(logical_id: str) -> Queue:
+    return next(q for q in QUEUES if q.logical_id == logical_id)
+
+
+def lanes() -> tuple[Queue, ...]:
+    """The queues that feed the processor: every producer (door, sync, replay) may send to them."""
+    return tuple(q for q in QUEUES if q.consumer)
 
 
 def env_defaults() -> dict[str, str]:
@@ -180,7 +214,7 @@ def _table_kwargs(table: Table) -> dict[str, Any]:
 
 
 def _queue_attributes(queue: Queue) -> dict[str, str]:
-    attrs = {"VisibilityTimeout": str(queue.visibility_timeout)}
+    attrs = {"VisibilityTimeout": str(queue.visibility_timeout), "MessageRetentionPeriod": str(queue.retention_days * 86400)}
     if queue.fifo:
         attrs["FifoQueue"] = "true"
         attrs["ContentBasedDeduplication"] = "false"
@@ -188,20 +222,44 @@ def _queue_attributes(queue: Queue) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------- CloudFormation
+# Template parameters and conditions these resources refer to (declared in infra/template.py).
+STAGE = "Stage"
+KMS_KEY = "KmsKeyArn"
+USE_KMS = "UseKms"
+SSM_PREFIX = "SsmPrefix"
+HAS_SSM_PREFIX = "HasSsmPrefix"
+
+# Durable state survives a stack deletion or a replacement, and cannot be deleted by accident.
+RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+# Queues and log groups go with the stack (drain the failure queues first: docs/operations.md).
+DELETE = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
+
+
 def cloudformation_resources() -> dict[str, Any]:
-    """The same resources as CloudFormation, for ``chalice package --merge-template``."""
+    """The same resources as CloudFormation, named per stage, for the template (infra/template.py)."""
     resources: dict[str, Any] = {}
     for table in TABLES:
         props: dict[str, Any] = _table_kwargs(table)
-        props["TableName"] = _stack_name(table.name)
+        props["TableName"] = stage_name(table.name)
         if table.ttl_attribute:
             props["TimeToLiveSpecification"] = {"Enabled": True, "AttributeName": table.ttl_attribute}
         if table.stream:
             props["StreamSpecification"] = {"StreamViewType": table.stream}
         props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
-        resources[table.logical_id] = {"Type": "AWS::DynamoDB::Table", "Properties": props}
+        props["DeletionProtectionEnabled"] = True
+        props["SSESpecification"] = _if_kms(
+            {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": KMS_KEY}},
+            {"SSEEnabled": True},  # AWS-managed key
+        )
+        resources[table.logical_id] = {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": props}
     for queue in QUEUES:
-        props = {"VisibilityTimeout": queue.visibility_timeout, "QueueName": _stack_name(queue.name)}
+        props = {
+            "QueueName": stage_name(queue.name),
+            "VisibilityTimeout": queue.visibility_timeout,
+            "MessageRetentionPeriod": queue.retention_days * 86400,
+            "KmsMasterKeyId": _if_kms({"Ref": KMS_KEY}, {"Ref": "AWS::NoValue"}),
+            "SqsManagedSseEnabled": _if_kms({"Ref": "AWS::NoValue"}, True),
+        }
         if queue.fifo:
             props["FifoQueue"] = True
             props["ContentBasedDeduplication"] = False
@@ -210,12 +268,33 @@ def cloudformation_resources() -> dict[str, Any]:
                 "deadLetterTargetArn": {"Fn::GetAtt": [queue.dead_letter, "Arn"]},
                 "maxReceiveCount": queue.max_receive_count,
             }
-        resources[queue.logical_id] = {"Type": "AWS::SQS::Queue", "Properties": props}
-    resources[BUS.logical_id] = {"Type": "AWS::Events::EventBus", "Properties": {"Name": _stack_name(BUS.name)}}
+        resources[queue.logical_id] = {"Type": "AWS::SQS::Queue", **DELETE, "Properties": props}
+    resources[BUS.logical_id] = {
+        "Type": "AWS::Events::EventBus",
+        "Properties": {"Name": stage_name(BUS.name), "KmsKeyIdentifier": _if_kms({"Ref": KMS_KEY}, {"Ref": "AWS::NoValue"})},
+    }
+    resources[f"{BUS.logical_id}Archive"] = {
+        "Type": "AWS::Events::Archive",
+        "Properties": {
+            "ArchiveName": stage_name(BUS.name),
+            "SourceArn": {"Fn::GetAtt": [BUS.logical_id, "Arn"]},
+            "RetentionDays": ARCHIVE_RETENTION_DAYS,
+            "Description": "Every event salesbridge put on the bus, for replay after a consumer's outage",
+        },
+    }
     return resources
 
 
-def _stack_name(name: str) -> dict[str, str]:
-    """Per-stack names that keep the ``salesbridge-`` prefix the IAM policy is scoped to."""
-    base, dot, suffix = name.partition(".")
-    return {"Fn::Sub": f"{base}-${{AWS::StackName}}{dot}{suffix}"}
+def stage_name(name: str) -> dict[str, str]:
+    """``salesbridge-state`` → ``salesbridge-${Stage}-state`` (a FIFO suffix stays last)."""
+    head, _, rest = name.partition("-")
+    return {"Fn::Sub": f"{head}-${{{STAGE}}}-{rest}"}
+
+
+def ssm_prefix() -> dict[str, Any]:
+    """The stage's SSM path: the SsmPrefix parameter, else ``/salesbridge/<stage>``."""
+    return {"Fn::If": [HAS_SSM_PREFIX, {"Ref": SSM_PREFIX}, {"Fn::Sub": f"/{PREFIX}/${{{STAGE}}}"}]}
+
+
+def _if_kms(with_key: Any, without: Any) -> dict[str, Any]:
+    return {"Fn::If": [USE_KMS, with_key, without]}

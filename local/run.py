@@ -26,6 +26,8 @@ LOCAL_SECRETS = {
     # Local-only values; deployed stages read theirs from SSM / Secrets Manager.
     "SALESBRIDGE_ADMIN_TOKEN": "local-admin-token",
     "SALESBRIDGE_PII_KEY": "local-pii-key",
+    "SALESBRIDGE_CONSOLE_KEY": "local-console-key",
+    "SALESBRIDGE_PRIVACY_TOKEN": "local-privacy-token",
 }
 
 
@@ -45,6 +47,9 @@ def stack_environment(aws_port: int) -> dict[str, str]:
     env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{aws_port}"
     env.update({k: env.get(k, v) for k, v in LOCAL_SECRETS.items()})
     env["SALESBRIDGE_STAGE"] = "local"
+    env["SALESBRIDGE_JSON_LOGS"] = "1"  # the worker's and the API's log lines are JSON, with EMF metrics, as in Lambda
+    # The operator routes' IAM authorizer is API Gateway's; locally the bearer token stands in (chalicelib/api/auth.py).
+    env["PYTHONWARNINGS"] = "ignore:IAMAuthorizer is not a supported in local mode"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -146,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nsalesbridge is running\n"
             f"  API            http://127.0.0.1:{args.port}   (admin token: {env['SALESBRIDGE_ADMIN_TOKEN']})\n"
+            f"  console        http://127.0.0.1:{args.port}/console   (log in with the admin token; privacy officer: "
+            f"{env['SALESBRIDGE_PRIVACY_TOKEN']})\n"
             f"  AWS stand-in   {env['AWS_ENDPOINT_URL']}\n"
             f"  worker         polling the webhook lane, then the bulk lane, and the events stream\n"
             f"Press Ctrl-C to stop.\n",

@@ -19,10 +19,12 @@ log = logging.getLogger("salesbridge.local.worker")
 
 
 class _Context:
-    """Just enough of a Lambda context for the handlers."""
+    """Just enough of a Lambda context for the handlers (named like the function it stands for)."""
 
-    function_name = "salesbridge-local"
     aws_request_id = "local"
+
+    def __init__(self, function_name: str = "salesbridge-local") -> None:
+        self.function_name = function_name
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:
@@ -59,7 +61,7 @@ def poll_queue_once(handler: Any, queue_url: str, wait_seconds: int = 1) -> int:
     if not received:
         return 0
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    result = handler(sqs_event(received, arn), _Context()) or {}
+    result = handler(sqs_event(received, arn), _Context("salesbridge-local-process-inbound")) or {}
     failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
     done = [m for m in received if m["MessageId"] not in failed]
     for start in range(0, len(done), 10):
@@ -119,7 +121,7 @@ class StreamPoller:
             if records:
                 for r in records:
                     r["eventSourceARN"] = self.arn
-                handler({"Records": records}, _Context())
+                handler({"Records": records}, _Context("salesbridge-local-dispatch-events"))
                 count += len(records)
             self.iterators[shard_id] = response.get("NextShardIterator") or iterator
         return count
@@ -151,7 +153,7 @@ def run_forever(stop: threading.Event) -> None:
                         "account": "local",
                         "version": "0",
                     },
-                    _Context(),
+                    _Context("salesbridge-local-scheduled-sync"),
                 )
                 next_sync = time.monotonic() + schedule_every
         except Exception:  # noqa: BLE001 - the local worker keeps going, like Lambda would retry
@@ -160,9 +162,9 @@ def run_forever(stop: threading.Event) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="worker: %(message)s")
-    for noisy in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from chalicelib.runtime import observability
+
+    observability.configure_logging()  # JSON lines, as in Lambda; metrics follow each handler call as EMF lines
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -7,6 +7,26 @@ import pytest
 os.environ.setdefault("AWS_XRAY_SDK_ENABLED", "false")
 
 
+def pytest_configure(config):
+    """Every AWS call a Lambda handler makes is checked against its function's IAM policy (tests/least_privilege.py)."""
+    from tests import least_privilege
+
+    least_privilege.install()
+
+
+@pytest.fixture(autouse=True)
+def least_privilege():
+    """Fails the test when a handler made an AWS call its function's generated policy does not allow."""
+    from tests.least_privilege import LEDGER
+
+    LEDGER.take_denied()
+    yield LEDGER
+    denied = LEDGER.take_denied()
+    if denied:
+        lines = "\n".join(f"  {d.function}: {d.action} on {d.resource} ({d.operation})" for d in dict.fromkeys(denied))
+        pytest.fail(f"AWS calls not allowed by the function's IAM policy (infra/permissions.py):\n{lines}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def aws_server():
     """One moto server per test session (per xdist worker)."""

@@ -42,6 +42,19 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 90) -> 
     raise AssertionError(f"the API did not come up on {port}")
 
 
+def wait_for_worker_output(log: Path, receipt: str, timeout: float = 20) -> tuple[dict, dict]:
+    """The processed record's log line (by its correlation id) and the EMF line with RecordsApplied."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        records = [line for line in lines if line.get("message") == "record applied" and line.get("correlation_id") == receipt]
+        emf = [line for line in lines if "_aws" in line and "RecordsApplied" in line and line.get("connector") == "demo_crm"]
+        if records and emf:
+            return records[0], emf[0]
+        assert time.monotonic() < deadline, f"no JSON record line or EMF metrics in the worker's output:\n{log.read_text()[-3000:]}"
+        time.sleep(0.5)
+
+
 def test_quick_start_produces_the_audit_trail_the_readme_promises(tmp_path):
     api_port, aws_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SALESBRIDGE_")) and not k.endswith(("_TABLE", "_QUEUE_URL"))}
@@ -57,7 +70,8 @@ def test_quick_start_produces_the_audit_trail_the_readme_promises(tmp_path):
             ["bash", "-c", readme_block("sample-webhook")], env=dict(env, SALESBRIDGE_URL=url), capture_output=True, text=True, timeout=30
         )
         assert sent.returncode == 0, sent.stderr
-        assert json.loads(sent.stdout)["receipt_id"].startswith("rcp_")
+        receipt = json.loads(sent.stdout)["receipt_id"]
+        assert receipt.startswith("rcp_")
 
         cli = [str(ROOT / "salesbridge"), "--url", url, "--token", "local-admin-token"]
         deadline = time.monotonic() + 60
@@ -72,6 +86,10 @@ def test_quick_start_produces_the_audit_trail_the_readme_promises(tmp_path):
         assert actions == ["received", "applied"], (actions, (tmp_path / "stack.log").read_text()[-3000:])
         verified = subprocess.run(cli + ["verify", "--source", "demo_crm/customer/C-1001"], capture_output=True, text=True, timeout=30)
         assert verified.returncode == 0 and json.loads(verified.stdout)["intact"]
+        # The worker's output, as in Lambda: the record's JSON log line with its ids, and the metrics as EMF.
+        logged, metrics = wait_for_worker_output(tmp_path / "stack.log", receipt)
+        assert logged["connector"] == "demo_crm" and logged["level"] == "INFO" and logged["outcome"] == "applied"
+        assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "salesbridge" and metrics["RecordsApplied"] == [1.0]
     finally:
         os.killpg(stack.pid, signal.SIGINT)
         try:

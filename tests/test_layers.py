@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "chalicelib.sync.backfill",
         ),
     ),
-    ("operator surface", ("chalicelib.api",)),
+    ("operator surface", ("chalicelib.api", "chalicelib.console")),
 ]
 OUTSIDE = ("app", "cli", "local", "infra", "tests", "benchmarks", "moto")
 
@@ -129,7 +129,19 @@ def test_packages_of_one_layer_depend_on_each_other_without_cycles():
 
 def test_the_storage_layout_has_one_home():
     """Key prefixes are spelled in store/keys.py only; only store/ talks to DynamoDB."""
-    prefixes = ("dedupe#", "input#", "xref#", "rebate#", "watermark#", "syncrun#", "ratebudget#", "consent#", "event#", "rejection#")
+    prefixes = (
+        "dedupe#",
+        "input#",
+        "xref#",
+        "rebate#",
+        "watermark#",
+        "syncrun#",
+        "ratebudget#",
+        "consent#",
+        "event#",
+        "rejection#",
+        "console#",
+    )
     spelled, clients = [], []
     for path in sorted((ROOT / "chalicelib").rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()

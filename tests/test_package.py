@@ -1,23 +1,34 @@
-"""The deployment package: the configuration files reach the Lambda, every module ships compiled, the SDK models it needs are in.
+"""The deployment package and the stack's template, built once as ``make package`` builds them.
 
-The real package is built once (``make package``), extracted into a read-only directory and
-run by ``python -I -S -B``: only the package and the standard library importable, no
-bytecode written, as in Lambda's ``/var/task``.
+moto checks none of what follows, so each rule of the field is tested here directly: the
+configuration reaches the Lambda, the template lints (cfn-lint with informational checks,
+``sam validate --lint``), API timeouts fit API Gateway's, every alarm watches something that
+exists, state is protected, no ARN reaches beyond this stack's account and region, and two
+stages from one checkout share no name.
+
+The package is extracted into a read-only directory and run by ``python -I -S -B``: only the
+package and the standard library importable, no bytecode written, as in Lambda's ``/var/task``;
+every module ships compiled and the SDK models it needs are in.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.infra.cfn import Resolver
+
 ROOT = Path(__file__).resolve().parent.parent
+SAM = ROOT / ".venv" / "sam" / "bin" / "sam"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +37,26 @@ def package(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("pkg") / "out"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return build(out, lint=True)  # lint: cfn-lint must pass on the generated template
+    return build(out, lint_template=True)  # lint: cfn-lint, informational checks included, must pass
+
+
+@pytest.fixture(scope="module")
+def template(package) -> dict[str, Any]:
+    return json.loads((package / "sam.json").read_text())
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def walk(node: Any) -> Iterator[Any]:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +86,7 @@ def run_in_package(root: Path, code: str, **env: str) -> Any:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+# ----------------------------------------------------------------------------- the package
 def test_configuration_loads_from_the_deployment_package(package, task_root):
     with zipfile.ZipFile(package / "deployment.zip") as archive:
         names = archive.namelist()
@@ -122,27 +153,159 @@ def test_the_package_keeps_the_sdk_models_of_every_service_the_code_calls_and_dr
     assert run_in_package(task_root, code) == sorted(services)
 
 
-def test_template_wires_queue_stream_and_partial_batch_responses(package):
-    sam = json.loads((package / "sam.json").read_text())
-    resources = sam["Resources"]
-    for logical_id in ("StateTable", "AuditTable", "EventsTable", "InboundQueue", "InboundDeadLetterQueue", "EventBus"):
-        assert logical_id in resources
-    sqs = resources["ProcessInbound"]["Properties"]["Events"]["ProcessInboundSqsEventSource"]["Properties"]
+def test_sam_validate_lint_passes(package):
+    """AWS SAM CLI's own check (it cannot share the project's virtualenv: it pins older boto3 and pydantic)."""
+    assert SAM.exists(), "the SAM CLI is installed by `make install` into .venv/sam"
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1")
+    result = subprocess.run([str(SAM), "validate", "--lint", "-t", str(package / "sam.json")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout
+
+
+# ----------------------------------------------------------------------------- wiring
+def test_event_sources_are_wired_to_this_stacks_resources(template):
+    res = template["Resources"]
+    for logical_id in ("StateTable", "AuditTable", "EventsTable", "InboundQueue", "InboundDeadLetterQueue", "EventBus", "EventBusArchive"):
+        assert logical_id in res
+    sqs = res["ProcessInbound"]["Properties"]["Events"]["ProcessInboundSqsEventSource"]["Properties"]
     assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert sqs["Queue"] == {"Fn::Sub": "${InboundQueue.Arn}"}
-    env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert sqs["Queue"] == {"Fn::GetAtt": ["InboundQueue", "Arn"]}
+    stream = res["DispatchEvents"]["Properties"]["Events"]["DispatchEventsDynamodbEventSource"]["Properties"]
+    assert stream["Stream"] == {"Fn::GetAtt": ["EventsTable", "StreamArn"]}
+    assert stream["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DispatchFailureQueue", "Arn"]}}
+    assert res["DispatchFailureQueue"]["Properties"].get("FifoQueue") is not True, "Lambda destinations take standard queues only"
+    env = res["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert env["STATE_TABLE"] == {"Ref": "StateTable"} and env["INBOUND_QUEUE_URL"] == {"Ref": "InboundQueue"}
     assert env["BULK_QUEUE_URL"] == {"Ref": "BulkQueue"} and env["BULK_DLQ_URL"] == {"Ref": "BulkDeadLetterQueue"}
+    assert "ADMIN_TOKEN_REF" not in env, "deployed stages authenticate operators with IAM, not a token"
+
+
+def test_the_door_is_on_the_http_api_and_the_operator_routes_on_the_rest_api_with_iam(template):
+    res = template["Resources"]
+    door = res["WebhookHandler"]["Properties"]
+    events = list(door["Events"].values())
+    assert [(e["Type"], e["Properties"]["Path"], e["Properties"]["PayloadFormatVersion"]) for e in events] == [
+        ("HttpApi", "/webhooks/{connector}", "1.0")
+    ]
+    assert door["Handler"] == res["APIHandler"]["Properties"]["Handler"] == "app.app"
+    rest = res["RestAPI"]["Properties"]
+    paths = rest["DefinitionBody"]["paths"]
+    assert "/webhooks/{connector}" not in paths, "the door must not also be served by the REST API (and the admin role)"
+    public = {("/health", "get")}
+    for path, methods in paths.items():
+        for method, spec in methods.items():
+            if (path, method) in public or path.startswith(("/console", "/my-data/")):  # pages carry their own session or link
+                assert "security" not in spec
+                continue
+            assert spec.get("security") == [{"sigv4": []}], f"{method.upper()} {path} is not protected by AWS IAM"
+    assert rest["DefinitionBody"]["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    (setting,) = rest["MethodSettings"]
+    assert setting["ThrottlingRateLimit"] == {"Ref": "AdminRateLimit"} and setting["ThrottlingBurstLimit"] == {"Ref": "AdminBurstLimit"}
+    assert res["WebhookApi"]["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "WebhookRateLimit"}
+
+
+def test_api_functions_end_before_api_gateway_gives_up(template):
+    """API Gateway ends an integration at 29 s (REST) and 30 s (HTTP API); a longer timeout only wastes the work."""
+    res = template["Resources"]
+    assert res["APIHandler"]["Properties"]["Timeout"] <= 29
+    assert res["WebhookHandler"]["Properties"]["Timeout"] <= 29
+
+
+# ----------------------------------------------------------------------------- done when
+def test_alarms_dashboard_log_retention_and_protected_state(template):
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 6
+    assert resources_of(template, "AWS::CloudWatch::Dashboard")
+    functions = resources_of(template, "AWS::Serverless::Function")
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert {f"{f}LogGroup" for f in functions} <= set(groups)
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
+    for name, table in resources_of(template, "AWS::DynamoDB::Table").items():
+        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain", name
+        assert table["Properties"]["DeletionProtectionEnabled"] is True, name
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+    assert template["Resources"]["InboundDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+
+
+def test_every_alarm_watches_something_that_exists(template):
+    """Resources named by an alarm exist; every custom metric an alarm reads is emitted by the code."""
+    res = template["Resources"]
+    code = "\n".join(p.read_text() for p in (ROOT / "chalicelib").rglob("*.py"))
+    for name, alarm in resources_of(template, "AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        for node in walk(props["Dimensions"]):
+            if isinstance(node, dict) and "Ref" in node:
+                assert node["Ref"] in res, f"{name}: {node['Ref']}"
+            if isinstance(node, dict) and "Fn::GetAtt" in node:
+                assert node["Fn::GetAtt"][0] in res, f"{name}: {node['Fn::GetAtt']}"
+        if props["Namespace"] == "salesbridge":
+            assert f'"{props["MetricName"]}"' in code, f"{name}: no code emits {props['MetricName']}"
+        assert props["AlarmActions"] == [{"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}]
+    body = res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for reference in re.findall(r"\$\{([A-Za-z0-9]+)[.}]", body):
+        assert reference in res or reference in template["Parameters"] or reference.startswith("AWS"), reference
+
+
+def test_no_arn_reaches_another_region_or_account(template):
+    """Every ARN is built from ${AWS::Region}/${AWS::AccountId} or a reference; only X-Ray's actions take '*'."""
+    for node in walk(template):
+        if isinstance(node, str) and "arn:" in node:
+            for arn in re.findall(r"arn:[^\"\s,]*", node):
+                parts = arn.split(":")
+                if len(parts) > 4:
+                    assert parts[3] != "*" and parts[4] != "*", arn
+    for role in resources_of(template, "AWS::IAM::Role").values():
+        for statement in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+            if isinstance(statement, dict) and "Fn::If" in statement:
+                statement = statement["Fn::If"][1]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            if "*" in resources:
+                assert all(a.startswith("xray:") for a in statement["Action"]), statement
+
+
+# ----------------------------------------------------------------------------- two stages, one account
+def names_of(template: dict[str, Any], stage: str) -> dict[str, str]:
+    """Every physical name and SSM path the stage's stack would create or read, resolved as CloudFormation would."""
+    from infra.template import conditions, stage_parameters
+
+    resolver = Resolver(
+        stage_parameters(stage),
+        refs=lambda logical_id: f"<generated name of {logical_id} in salesbridge-{stage}>",
+        attributes=lambda logical_id, attribute: f"<{attribute} of {logical_id} in salesbridge-{stage}>",
+        conditions=conditions(),
+    )
+    name_keys = ("TableName", "QueueName", "Name", "FunctionName", "LogGroupName", "ArchiveName", "TopicName", "DashboardName", "RoleName")
+    found: dict[str, str] = {}
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        for key in name_keys:
+            if key in props and not (key == "Name" and resource["Type"] == "AWS::Serverless::Api"):
+                found[f"{logical_id}.{key}"] = str(resolver(props[key]))
+        for variable, value in props.get("Environment", {}).get("Variables", {}).items():
+            text = str(resolver(value))
+            if text.startswith(("ssm:", "/")):
+                found[f"{logical_id}.{variable}"] = text
+    return found
+
+
+def test_two_stages_from_one_checkout_share_no_resource_or_parameter_name(package):
+    from infra.template import build
+
+    sam = json.loads((package / "chalice-sam.json").read_text())
+    prod, staging = names_of(build(sam, "prod"), "prod"), names_of(build(sam, "staging"), "staging")
+    assert prod.keys() == staging.keys() and len(prod) >= 20
+    shared = set(prod.values()) & set(staging.values())
+    assert not shared, shared
+    assert prod["APIHandler.SSM_PREFIX"] == "/salesbridge/prod" and prod["StateTable.TableName"] == "salesbridge-prod-state"
 
 
 def test_the_bulk_lane_feeds_the_same_processor_with_its_own_dead_letter_queue(package):
     resources = json.loads((package / "sam.json").read_text())["Resources"]
-    bulk = resources["ProcessInbound"]["Properties"]["Events"]["ProcessInboundBulkSqsEventSource"]
-    assert bulk["Type"] == "SQS" and bulk["Properties"]["Queue"] == {"Fn::Sub": "${BulkQueue.Arn}"}
+    bulk = resources["ProcessInbound"]["Properties"]["Events"]["ProcessInboundBulkQueueSqsEventSource"]
+    assert bulk["Type"] == "SQS" and bulk["Properties"]["Queue"] == {"Fn::GetAtt": ["BulkQueue", "Arn"]}
     assert bulk["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert (
-        bulk["Properties"]["ScalingConfig"]["MaximumConcurrency"]
-        < resources["ProcessInbound"]["Properties"]["ReservedConcurrentExecutions"]
-    )
+    assert bulk["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 20}
     redrive = resources["BulkQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}

@@ -21,6 +21,7 @@ from typing import Any
 from chalicelib.dispatch.subscribers import AnyTarget, Subscribers
 from chalicelib.dispatch.targets import SENDERS
 from chalicelib.errors import ConflictError, DeliveryFailed
+from chalicelib.runtime import observability
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import keys, queries
 from chalicelib.store.audit import AuditEntry
@@ -66,6 +67,8 @@ class Dispatcher:
             return True
         event = json.loads(item["event"])
         states: dict[str, dict[str, Any]] = dict(item.get("targets") or {})
+        if not states:
+            observability.count("EventsFired", type=str(event.get("type")))  # first sight of the event
         attempts: list[Attempt] = []
         for target in self.subscribers.targets:
             if not target.wants(event["type"]) or states.get(target.name, {}).get("status") in ("delivered", "dead"):
@@ -100,6 +103,7 @@ class Dispatcher:
                     detail = self._send(sender, target, event, attempts)
         except DeliveryFailed as exc:
             if not exc.retryable or done >= self.subscribers.max_attempts:
+                observability.count("DeliveriesDead", target=target.name)
                 return {"status": "dead", "attempts": done, "last_error": str(exc)}
             return {"status": "retrying", "attempts": done, "last_error": str(exc)}
         attempts.append(Attempt(target.name, True, detail))
@@ -107,6 +111,7 @@ class Dispatcher:
 
     def _send(self, sender: Callable[..., str], target: AnyTarget, event: dict[str, Any], attempts: list[Attempt]) -> str:
         """One attempt; every failure is recorded for the audit trail and raised as DeliveryFailed."""
+        observability.count("DispatchAttempts", target=target.name)
         try:
             return sender(target, event, bus=self.settings.event_bus_name, secret=self.secret, http=self._client())
         except DeliveryFailed as exc:
@@ -114,6 +119,7 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - e.g. a secret that cannot be read: an attempt that failed
             failure = DeliveryFailed(f"{type(exc).__name__}: {exc}")
         log.warning("delivery of %s to %s failed: %s", event["id"], target.name, failure)
+        observability.count("DispatchFailures", target=target.name)
         attempts.append(Attempt(target.name, False, str(failure)))
         raise failure
 

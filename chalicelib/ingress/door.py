@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.configuration import Configuration
+from chalicelib.runtime import observability
 from chalicelib.runtime.settings import Settings
 
 log = logging.getLogger("salesbridge.door")
@@ -48,6 +49,7 @@ def receive(connector_name: str, request: Any, config: Configuration, settings: 
     receipt_id = "rcp_" + uuid.uuid4().hex
     connector = config.connectors.get(connector_name)
     if connector is None or connector.webhook is None:
+        observability.count("DoorRefusals", reason="unknown_connector")
         return _error(404, "unknown_connector", f"no connector {connector_name!r} accepts webhooks here", receipt_id)
     body = request.raw_body or b""
     inbound_request = _inbound_request(connector_name, request, body)
@@ -74,6 +76,7 @@ def receive(connector_name: str, request: Any, config: Configuration, settings: 
             queue.send(records, settings.inbound_queue_url)
         except Exception:  # noqa: BLE001 - not acknowledged: the vendor will retry
             log.exception("could not enqueue delivery %s", receipt_id)
+            observability.count("DoorRefusals", reason="unavailable")
             return _error(503, "unavailable", "the delivery could not be queued; please retry", receipt_id)
     if delivery.reply is not None:
         return Reply(
@@ -139,6 +142,7 @@ def _audit_rejection(settings: Settings, connector: str, receipt_id: str, reques
     from chalicelib.store.dynamo_store import DynamoStore
     from chalicelib.store.port import ChainAppend, Plan, Snapshot
 
+    observability.count("DoorRefusals", reason=reason)
     entry = AuditEntry(
         action="rejected",
         actor=f"caller:{request.source_ip or 'unknown'}",
@@ -157,4 +161,7 @@ def _audit_rejection(settings: Settings, connector: str, receipt_id: str, reques
     except Exception:  # noqa: BLE001 - answered with a 503 (retry) instead of an unaudited refusal; logged for operators
         log.exception("could not audit rejection %s (%s)", receipt_id, reason)
         return False
+    from chalicelib.store import stats
+
+    stats.count_refused(settings.stats_table, connector)  # the overview's counter; approximate, never fails the reply
     return True

@@ -24,13 +24,18 @@ log = logging.getLogger(__name__)
 DEFAULT_TTL_SECONDS = 300.0
 LITERAL_SECRET_MESSAGE = (
     "a secret value cannot be written in a configuration file; reference it instead, "
-    'e.g. {ssm: "/salesbridge/<connector>/webhook-secret"} or '
+    'e.g. {ssm: "<connector>/webhook-secret"} (under the stage\'s SSM prefix) or '
     '{secretsmanager: "<name>", key: "<json-key>"}'
 )
 
 
 class SsmSecret(BaseModel):
-    """An SSM parameter (SecureString), read WithDecryption."""
+    """An SSM parameter (SecureString), read WithDecryption.
+
+    A relative name (``demo_crm/webhook-secret``) lives under the stage's SSM prefix
+    (``/salesbridge/<stage>`` when deployed, ``/salesbridge`` locally), so one connector file
+    serves every stage and each stage's functions may read only their own parameters.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     ssm: str = Field(min_length=1)
@@ -93,17 +98,27 @@ def _in_deployed_lambda() -> bool:
     return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get("SALESBRIDGE_LOCAL")
 
 
+def parameter_name(ref: SsmSecret) -> str:
+    """The SSM name a reference means: absolute as written, relative under the stage's prefix."""
+    if ref.ssm.startswith("/"):
+        return ref.ssm
+    from chalicelib.runtime.settings import get_settings
+
+    return f"{get_settings().ssm_prefix.rstrip('/')}/{ref.ssm}"
+
+
 def _read_ssm(ref: SsmSecret) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from chalicelib.runtime import aws
 
+    name = parameter_name(ref)
     try:
-        response = aws.client("ssm").get_parameter(Name=ref.ssm, WithDecryption=True)
+        response = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)
     except ClientError as exc:
-        raise SecretError(f"{ref.describe()}: {exc.response.get('Error', {}).get('Code', 'error')}") from None
+        raise SecretError(f"ssm:{name}: {exc.response.get('Error', {}).get('Code', 'error')}") from None
     except BotoCoreError as exc:
-        raise SecretError(f"{ref.describe()}: {type(exc).__name__}") from None
+        raise SecretError(f"ssm:{name}: {type(exc).__name__}") from None
     return str(response["Parameter"]["Value"])
 
 

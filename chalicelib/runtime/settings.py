@@ -26,6 +26,11 @@ class Settings:
     pii_key_ref: str
     admin_token_ref: str
     stage: str
+    console_key_ref: str = "env:SALESBRIDGE_CONSOLE_KEY"  # signs console sessions and customer links
+    privacy_token_ref: str = "env:SALESBRIDGE_PRIVACY_TOKEN"  # the privacy officer's console login
+    public_url: str = ""  # the base URL customers' links point at; empty: the URL of the issuing request
+    stats_table: str = "salesbridge-stats"  # the overview's approximate counters
+    ssm_prefix: str = "/salesbridge"  # where relative secret references live; deployed: /salesbridge/<stage>
 
 
 def _env(name: str, default: str = "") -> str:
@@ -49,6 +54,11 @@ def get_settings() -> Settings:
         pii_key_ref=_env("PII_KEY_REF", "env:SALESBRIDGE_PII_KEY"),
         admin_token_ref=_env("ADMIN_TOKEN_REF", "env:SALESBRIDGE_ADMIN_TOKEN"),
         stage=_env("SALESBRIDGE_STAGE", "local"),
+        console_key_ref=_env("CONSOLE_KEY_REF", "env:SALESBRIDGE_CONSOLE_KEY"),
+        privacy_token_ref=_env("PRIVACY_TOKEN_REF", "env:SALESBRIDGE_PRIVACY_TOKEN"),
+        public_url=_env("PUBLIC_URL").rstrip("/"),
+        stats_table=_env("STATS_TABLE", "salesbridge-stats"),
+        ssm_prefix=_env("SSM_PREFIX", "/salesbridge"),
     )
 
 

@@ -21,6 +21,7 @@ entity reference (``customer#cus_…``), the other chains carry a prefix below.
 | events     | event id                                   | ``event``                  | outbox event + delivery      |
 | quarantine | quarantine id ``q_…``                      | ``quarantine``             | a record waiting for a fix   |
 | inputs     | ``<connector>#<object>``                   | ``<received at>#<dedupe>`` | raw input kept for replay    |
+| stats      | ``stats#<connector>``                      | ``hour#<YYYY-MM-DDTHH>``   | hourly outcome counts        |
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ INPUT_CHAIN = "input#"
 CONSENT_CHAIN = "consent#"
 EVENT_CHAIN = "event#"
 REJECTION_CHAIN = "rejection#"
-CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN)
+CONSOLE_CHAIN = "console#"  # one-entry chains: a console login, logout, link issued, unmasked view
+CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONSOLE_CHAIN)
 
 
 # --------------------------------------------------------------------------- state table
@@ -99,6 +101,15 @@ def rate_budget(api: str) -> Key:
     return (f"ratebudget#{api}", "bucket")
 
 
+def hourly_counts(connector: str, hour: str) -> Key:
+    """The stats table: a connector's outcome counts for one UTC hour (``YYYY-MM-DDTHH``)."""
+    return (f"stats#{connector}", f"hour#{hour}")
+
+
+def hour_of_counts(sort_key: str) -> str:
+    return sort_key.removeprefix("hour#")
+
+
 # --------------------------------------------------------------------------- audit chains
 
 
@@ -129,7 +140,7 @@ ChainOwner = StateKey | str | tuple[str, str] | None
 def chain_owner(chain: str) -> ChainOwner:
     """Which item keeps a chain's head: a state item, the input's dedupe item (INPUT_OWNER),
     an outbox event ``("event", id)``, or nobody (a refusal's one-entry chain)."""
-    if chain.startswith(REJECTION_CHAIN):
+    if chain.startswith((REJECTION_CHAIN, CONSOLE_CHAIN)):
         return None
     if chain.startswith(INPUT_CHAIN):
         return INPUT_OWNER
@@ -139,6 +150,10 @@ def chain_owner(chain: str) -> ChainOwner:
         return StateKey("consent", (chain.removeprefix(CONSENT_CHAIN),))
     entity, _, entity_id = chain.partition("#")
     return StateKey("golden", (entity, entity_id))
+
+
+def console_chain(action_id: str) -> str:
+    return f"{CONSOLE_CHAIN}{action_id}"
 
 
 def audit_entry(chain: str, seq: int) -> Key:

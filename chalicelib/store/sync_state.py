@@ -8,6 +8,7 @@ pull one stream twice at once, or spend more of a vendor's budget than it holds.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -65,40 +66,62 @@ class DynamoWatermarkStore:
             raise
 
 
+SCHEDULE_SECONDS = 300  # app.py's schedule: a stream due "every run" is due every five minutes
+
+
+@dataclass(frozen=True)
+class Lease:
+    taken: bool
+    overdue_seconds: float  # how long past its schedule the stream last caught up (0: on time)
+
+
 class SyncLeases:
-    """One lease item per stream: a stream is pulled by one run at a time, and only when due."""
+    """One lease item per stream: a stream is pulled by one run at a time, and only when due.
+
+    The item also remembers when the stream last caught up, so every run can say how far
+    past its schedule each stream is (the SyncOverdue alarm), from the one conditional write.
+    """
 
     def __init__(self, settings: Settings):
         self.table = settings.state_table
 
-    def take(self, connector: str, stream: str, interval: int, hold_seconds: int, now: float | None = None) -> bool:
-        """Claim the stream if it is due and nobody holds it; False otherwise."""
+    def take(self, connector: str, stream: str, interval: int, hold_seconds: int, now: float | None = None) -> Lease:
+        """Claim the stream if it is due and nobody holds it."""
         now = time.time() if now is None else now
         pk, sk = keys.sync_lease(connector, stream)
         try:
-            aws.client("dynamodb").put_item(
-                TableName=self.table,
-                Item={
-                    "pk": {"S": pk},
-                    "sk": {"S": sk},
-                    "started_at": {"N": str(int(now))},
-                    "held_until": {"N": str(int(now + hold_seconds))},
-                },
-                ConditionExpression="attribute_not_exists(pk) OR (started_at <= :due AND held_until <= :now)",
-                ExpressionAttributeValues={":due": {"N": str(int(now - interval))}, ":now": {"N": str(int(now))}},
+            previous = (
+                aws.client("dynamodb")
+                .update_item(
+                    TableName=self.table,
+                    Key=dynamo.key_of(pk, sk),
+                    UpdateExpression="SET started_at = :now, held_until = :hold, first_run = if_not_exists(first_run, :now)",
+                    ConditionExpression="attribute_not_exists(pk) OR (started_at <= :due AND held_until <= :now)",
+                    ExpressionAttributeValues={
+                        ":due": {"N": str(int(now - interval))},
+                        ":now": {"N": str(int(now))},
+                        ":hold": {"N": str(int(now + hold_seconds))},
+                    },
+                    ReturnValues="ALL_OLD",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                .get("Attributes", {})
             )
-            return True
+            taken = True
         except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+            if not _conditional_failed(exc):
+                raise
+            previous, taken = exc.response.get("Item", {}), False
+        caught_up = previous.get("caught_up_at") or previous.get("first_run") or {"N": str(int(now))}
+        return Lease(taken, max(0.0, now - float(caught_up["N"]) - max(interval, SCHEDULE_SECONDS)))
 
-    def release(self, connector: str, stream: str) -> None:
+    def release(self, connector: str, stream: str, caught_up: bool = False) -> None:
+        values = {":zero": {"N": "0"}} | ({":now": {"N": str(int(time.time()))}} if caught_up else {})
         aws.client("dynamodb").update_item(
             TableName=self.table,
             Key=dynamo.key_of(*keys.sync_lease(connector, stream)),
-            UpdateExpression="SET held_until = :zero",
-            ExpressionAttributeValues={":zero": {"N": "0"}},
+            UpdateExpression="SET held_until = :zero" + (", caught_up_at = :now" if caught_up else ""),
+            ExpressionAttributeValues=values,
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.connectors.api_config import interval_seconds
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.runtime import observability
 from chalicelib.runtime.settings import Settings
 
 log = logging.getLogger("salesbridge.sync")
@@ -48,15 +49,21 @@ def run_due_streams(config: Any, settings: Settings, deadline: Callable[[], floa
             if deadline() < 30:
                 runs.append(StreamRun(connector.name, stream.name, "not_due", reason="no time left in this run"))
                 continue
-            if not leases.take(connector.name, stream.name, interval_seconds(stream.schedule), int(deadline()) + 60):
+            lease = leases.take(connector.name, stream.name, interval_seconds(stream.schedule), int(deadline()) + 60)
+            observability.gauge("SyncOverdueSeconds", lease.overdue_seconds, connector=connector.name)
+            if not lease.taken:
                 runs.append(StreamRun(connector.name, stream.name, "not_due"))
                 continue
+            caught_up = False
             try:
                 result = run_stream(connector.api, stream, sink=sink, deadline=deadline, store=watermarks, budget_store=budgets)
                 runs.append(StreamRun(connector.name, stream.name, "synced", result.records, result.reason))
+                observability.count("SyncRecordsPulled", result.records, connector=connector.name)
+                caught_up = result.reason == "caught_up"
             except Exception as exc:  # noqa: BLE001 - one failing vendor must not stop the others; the watermark holds
                 log.exception("sync %s/%s failed", connector.name, stream.name)
+                observability.count("SyncFailures", connector=connector.name)
                 runs.append(StreamRun(connector.name, stream.name, "failed", reason=f"{type(exc).__name__}: {exc}"))
             finally:
-                leases.release(connector.name, stream.name)
+                leases.release(connector.name, stream.name, caught_up)
     return runs
