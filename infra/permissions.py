@@ -110,6 +110,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
             "audit trail, recent inputs, events and quarantine listings",
         ),
         Grant(("dynamodb:Query",), tables(STATS), "the console overview's hourly counts"),
+        Grant(("dynamodb:BatchGetItem",), tables(AUDIT), "the entries of the audit runs a day or correlation listing finds"),
         Grant(("dynamodb:PutItem",), tables(AUDIT), "console logins, links issued and unmasked views (one-entry chains)"),
         Grant(("dynamodb:GetItem",), tables(STATE, QUARANTINE), "one record: golden state, consent, a quarantined record"),
         Grant(("dynamodb:UpdateItem",), tables(QUARANTINE), "a replay closes the quarantined record"),
