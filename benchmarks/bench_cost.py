@@ -533,9 +533,12 @@ def run(endpoint: str, config: Path, subscriber: Any) -> None:
         SF_CLIENT_SECRET="s3cr3t",
         DEMO_CRM_WEBHOOK_SECRET=DEMO_SECRET,
         BENCH_SUBSCRIBER_SECRET=SUBSCRIBER_SECRET,
+        # What the stack's template adds to every function's environment (infra/template.py): secrets from the stage's SSM.
+        SSM_PREFIX=f"/salesbridge/{STAGE}",
+        PII_KEY_REF=f"ssm:/salesbridge/{STAGE}/pii-key",
     )
     from infra import resources
-    from local.seed import seed_parameters
+    from local.seed import LOCAL_PARAMETERS, seed_parameters
 
     session = boto3.session.Session()
     os.environ.update(resources.create_all(session))
@@ -543,6 +546,8 @@ def run(endpoint: str, config: Path, subscriber: Any) -> None:
     ssm = session.client("ssm")
     for name in ("/salesbridge/prod/admin-token", "/salesbridge/prod/pii-key"):  # the prod stage reads its secrets from SSM
         ssm.put_parameter(Name=name, Value=f"bench-{name.rsplit('/', 1)[-1]}", Type="SecureString", Overwrite=True)
+    for name, value in LOCAL_PARAMETERS.items():  # the connectors' secrets, under the stage's prefix
+        ssm.put_parameter(Name=f"/salesbridge/{STAGE}{name.removeprefix('/salesbridge')}", Value=value, Type="SecureString", Overwrite=True)
 
     from chalice.test import Client
 
