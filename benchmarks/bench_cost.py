@@ -142,11 +142,10 @@ def tracing_configured() -> bool:
 
 
 def door_kind() -> str:
-    """REST, unless the generated template puts the door behind an HTTP API."""
-    from infra.template import FUNCTIONS, merge_template
+    """REST, unless the generated template puts the door behind an HTTP API (infra/template.py)."""
+    from infra.template import WEBHOOK_ROUTES
 
-    types = {r.get("Type", "") for r in merge_template(list(FUNCTIONS))["Resources"].values()}
-    return "HTTP API" if types & {"AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"} else "REST"
+    return "HTTP API" if ("POST", "/webhooks/{connector}") in WEBHOOK_ROUTES else "REST"
 
 
 # ---------------------------------------------------------------------------- the meters
