@@ -10,10 +10,9 @@ from chalice import Chalice, IAMAuthorizer, Rate, Response
 
 from chalicelib.console.routes import console
 from chalicelib.errors import ApiError
-from chalicelib.runtime import tracing
 
-tracing.install()
-
+# X-Ray is installed when the first AWS or HTTP client is made (chalicelib/runtime/tracing.py), not at import:
+# a cold start that needs no client (GET /health) does not pay for the SDK and its patches.
 app = Chalice(app_name="salesbridge")
 app.api.binary_types = []  # webhook bodies are read raw below, whatever their content type
 app.register_blueprint(console)  # /console and the customers' /my-data/{link} pages (chalicelib/console)
@@ -131,7 +130,7 @@ def webhook(connector: str) -> Response:
 
 @app.route("/health", methods=["GET"])
 def health() -> Response:
-    from chalicelib.api.admin import health as health_report
+    from chalicelib.api.health import health as health_report
     from chalicelib.errors import ConfigError
 
     try:
@@ -333,6 +332,7 @@ def _json_body(request: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- queue, stream, schedule
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
 def process_inbound(event: Any) -> dict[str, Any]:
+    """Both lanes: the webhook lane (this decorator) and the bulk lane (its event source is added by infra/template.py)."""
     from chalicelib.pipeline.batch import messages_from_event, process_batch
     from chalicelib.pipeline.processor import Processor
 

@@ -277,9 +277,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from chalicelib.sync.backfill import backfill
 
     _use_local_stack(args)
-    queue_url = os.environ.get("INBOUND_QUEUE_URL")
+    queue_url = os.environ.get(queue.BULK_LANE.queue_env)  # the bulk lane: a backfill never delays a webhook
     if not queue_url:
-        raise CliError("INBOUND_QUEUE_URL is not set: point the CLI at a stage (and its AWS credentials) or use --local")
+        raise CliError(f"{queue.BULK_LANE.queue_env} is not set: point the CLI at a stage (and its AWS credentials) or use --local")
     config = load_configuration(Path(args.root).resolve())
     connector = config.connectors.get(args.connector)
     if connector is None or connector.api is None:
@@ -356,17 +356,20 @@ def _use_local_stack(args: argparse.Namespace) -> None:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    """Messages the processor gave up on (after 5 attempts) wait in the dead-letter queue; bring them back."""
+    """Messages the processor gave up on (after 5 attempts) wait in each lane's dead-letter queue; bring them back."""
     from chalicelib.runtime import queue
 
     _use_local_stack(args)
-    dlq, inbound = os.environ.get("INBOUND_DLQ_URL"), os.environ.get("INBOUND_QUEUE_URL")
-    if not dlq or not inbound:
-        raise CliError("INBOUND_DLQ_URL and INBOUND_QUEUE_URL must be set (or use --local)")
-    if args.action == "count":
-        _print({"dead_letter_messages": queue.depth(dlq)})
-    else:
-        _print({"redriven": queue.redrive(dlq, inbound, args.limit)})
+    lanes = [lane for lane in queue.LANES if args.lane in (None, lane.name)]
+    missing = [name for lane in lanes for name in (lane.dead_letter_env, lane.queue_env) if not os.environ.get(name)]
+    if missing:
+        raise CliError(f"{' and '.join(missing)} must be set (or use --local)")
+    by_lane: dict[str, int] = {}
+    for lane in lanes:
+        dlq, lane_queue = os.environ[lane.dead_letter_env], os.environ[lane.queue_env]
+        by_lane[lane.name] = queue.depth(dlq) if args.action == "count" else queue.redrive(dlq, lane_queue, args.limit)
+    key = "dead_letter_messages" if args.action == "count" else "redriven"
+    _print({key: sum(by_lane.values()), "by_lane": by_lane})
     return 0
 
 
@@ -495,8 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(ROOT))
     p.set_defaults(func=cmd_backfill)
 
-    p = sub.add_parser("dlq", help="the inbound dead-letter queue: count its messages, or redrive them to the queue")
+    p = sub.add_parser("dlq", help="the dead-letter queues of the webhook and bulk lanes: count their messages, or redrive them")
     p.add_argument("action", choices=["count", "redrive"])
+    p.add_argument("--lane", choices=["webhook", "bulk"], help="only this lane (default: both)")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--local", action="store_true", help="use the stack started by `make run`")
     p.set_defaults(func=cmd_dlq)

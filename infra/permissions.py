@@ -7,8 +7,9 @@ handler makes against these statements (tests/least_privilege.py): a call a func
 granted fails the test that made it.
 
 A queue that feeds the processor (``Queue.consumer`` in infra/resources.py) gets its consumer's
-processor grants and every producer's ``SendMessage`` without an edit here; any other new
-resource or call is granted by adding it to the function's list below.
+processor grants without an edit here. Producers send to their own lane only: the door to the
+webhook lane, the sync to the bulk lane. Any other new resource or call is granted by adding it
+to the function's list below.
 """
 
 from __future__ import annotations
@@ -47,10 +48,6 @@ def queue(logical_id: str) -> Callable[[], list[Any]]:
     return lambda: [{"Fn::GetAtt": [logical_id, "Arn"]}]
 
 
-def lanes() -> list[Any]:
-    return [{"Fn::GetAtt": [q.logical_id, "Arn"]} for q in resources.lanes()]
-
-
 def bus() -> list[Any]:
     return [{"Fn::GetAtt": [resources.BUS.logical_id, "Arn"]}]
 
@@ -71,6 +68,7 @@ def kms_key() -> list[Any]:
 
 STATE, AUDIT, EVENTS, QUARANTINE, INPUTS = "StateTable", "AuditTable", "EventsTable", "QuarantineTable", "InputsTable"
 STATS = "StatsTable"
+WEBHOOK_LANE, BULK_LANE = "InboundQueue", "BulkQueue"
 ALL_TABLES = (STATE, AUDIT, EVENTS, QUARANTINE, INPUTS)
 
 
@@ -92,7 +90,7 @@ PROCESSOR = (
 ROLES: dict[str, tuple[Grant, ...]] = {
     # The webhook door (HTTP API): verify, enqueue, audit a refusal.
     "door": (
-        Grant(("sqs:SendMessage",), lanes, "records of an accepted delivery"),
+        Grant(("sqs:SendMessage",), queue(WEBHOOK_LANE), "records of an accepted delivery, to the webhook lane"),
         Grant(("dynamodb:PutItem",), tables(AUDIT), "the audit entry of a refused request"),
         Grant(("dynamodb:UpdateItem",), tables(STATS), "the console overview's count of refusals"),
         *SECRETS,
@@ -112,6 +110,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
             "audit trail, recent inputs, events and quarantine listings",
         ),
         Grant(("dynamodb:Query",), tables(STATS), "the console overview's hourly counts"),
+        Grant(("dynamodb:BatchGetItem",), tables(AUDIT), "the entries of the audit runs a day or correlation listing finds"),
         Grant(("dynamodb:PutItem",), tables(AUDIT), "console logins, links issued and unmasked views (one-entry chains)"),
         Grant(("dynamodb:GetItem",), tables(STATE, QUARANTINE), "one record: golden state, consent, a quarantined record"),
         Grant(("dynamodb:UpdateItem",), tables(QUARANTINE), "a replay closes the quarantined record"),
@@ -131,7 +130,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
     # Scheduled pulls: lease, watermark, shared rate budget (state table), records to the queue.
     "sync": (
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(STATE), "lease, watermark and rate budget items"),
-        Grant(("sqs:SendMessage",), lanes, "the pulled records"),
+        Grant(("sqs:SendMessage",), queue(BULK_LANE), "the pulled records, to the bulk lane"),
         *SECRETS,
     ),
 }

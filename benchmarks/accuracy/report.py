@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     standin = None
     if args.driver == "pipeline":
         from benchmarks.accuracy.pipeline_driver import drive
-        from tests.aws_standin import AwsStandIn
+        from local.aws_standin import AwsStandIn
 
         standin = AwsStandIn()
         standin.activate()

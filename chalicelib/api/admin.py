@@ -49,10 +49,6 @@ def _time(value: str, message: str) -> str:
     return value
 
 
-def health(config: Configuration, settings: Settings) -> dict[str, Any]:
-    return {"status": "ok", "stage": settings.stage, "versions": config.versions, "connectors": sorted(config.connectors)}
-
-
 def entity_key_from(entity: str | None, source: str | None) -> str:
     """``entity=customer#cus_…`` (or another audit chain) or ``source=<connector>/<entity>/<source id>``."""
     if entity:

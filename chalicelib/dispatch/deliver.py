@@ -127,6 +127,9 @@ class Dispatcher:
         if self.http is None:
             import httpx
 
+            from chalicelib.runtime import tracing
+
+            tracing.install()  # before the first HTTP client: its calls are traced
             self.http = httpx.Client()
         return self.http
 

@@ -21,8 +21,25 @@ entity reference (``customer#cus_…``), the other chains carry a prefix below.
 | audit      | chain id                                   | sequence, 12 digits        | one chained audit entry      |
 | events     | event id                                   | ``event``                  | outbox event + delivery      |
 | quarantine | quarantine id ``q_…``                      | ``quarantine``             | a record waiting for a fix   |
-| inputs     | ``<connector>#<object>``                   | ``<received at>#<dedupe>`` | raw input kept for replay    |
+| inputs     | ``<connector>#<object>#NN`` (sharded)      | ``<received at>#<dedupe>`` | raw input kept for replay    |
 | stats      | ``stats#<connector>``                      | ``hour#<YYYY-MM-DDTHH>``   | hourly outcome counts        |
+
+Index keys are write-sharded: an index whose natural key would be one value for many
+writes (all events, all quarantined records, one connector's, one day's audit) takes that
+value plus ``#NN``, one of ``INDEX_SHARDS`` shards chosen by a hash of the item's own key,
+and a listing reads every shard and merges (chalicelib.store.queries).
+
+| index                   | partition key                       | sort key                         |
+|-------------------------|-------------------------------------|----------------------------------|
+| events ``by-time``      | ``time#NN``                         | ``<time>#<event id>``            |
+| events ``by-subject``   | the event's subject                 | ``<time>#<event id>``            |
+| quarantine ``by-time``  | ``time#NN``                         | ``<first at>#<quarantine id>``   |
+| quarantine ``by-connector`` | ``<connector>#NN``              | ``<first at>#<quarantine id>``   |
+| audit ``by-day``        | ``<YYYY-MM-DD>#NN``                 | ``<at>#<chain hash><seq>``       |
+| audit ``by-correlation``| the correlation id                  | ``<at>#<chain hash><seq>``       |
+
+The audit indexes are sparse: only the first entry of each run (entries appended together
+with one correlation id on one day) carries their sort key ``run_at``, with the run's length.
 """
 
 from __future__ import annotations
@@ -34,6 +51,8 @@ from chalicelib.domain.canonical import SourceRef
 from chalicelib.domain.state import StateKey
 
 Key = tuple[str, str]
+
+INDEX_SHARDS = 16  # write shards per index key: 16 x ~1,000 write units/s before an index partition throttles
 
 INPUT_CHAIN = "input#"
 CONSENT_CHAIN = "consent#"
@@ -188,9 +207,35 @@ def quarantine(qid: str) -> Key:
     return (qid, "quarantine")
 
 
-def inputs_partition(connector: str, object_type: str) -> str:
-    return f"{connector}#{object_type}"
+def inputs_partitions(connector: str, object_type: str) -> list[str]:
+    """Every partition one source object's raw inputs are written to (a replay spreads over all of them)."""
+    return all_shards(f"{connector}#{object_type}")
 
 
 def raw_input(connector: str, object_type: str, received_at: datetime, dedupe_key: str) -> Key:
-    return (inputs_partition(connector, object_type), f"{received_at.isoformat()}#{dedupe_key}")
+    return (sharded(f"{connector}#{object_type}", dedupe_key), f"{received_at.isoformat()}#{dedupe_key}")
+
+
+# --------------------------------------------------------------------------- index shards
+
+
+def shard_of(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % INDEX_SHARDS
+
+
+def sharded(value: str, owner: str) -> str:
+    """An index partition key: ``value`` on the shard that ``owner`` (the item's own key) hashes to."""
+    return f"{value}#{shard_of(owner):02d}"
+
+
+def all_shards(value: str) -> list[str]:
+    """Every index partition key ``sharded(value, …)`` can give: what a listing reads and merges."""
+    return [f"{value}#{n:02d}" for n in range(INDEX_SHARDS)]
+
+
+TIME_SHARD = "time"  # events and quarantine listed by time, whatever their type or connector
+
+
+def audit_order(at: str, chain: str, seq: int) -> str:
+    """The audit indexes' sort key: time order, unique per entry (short: it is stored on the entry)."""
+    return f"{at}#{hashlib.sha256(chain.encode()).hexdigest()[:12]}{seq:x}"

@@ -1,9 +1,9 @@
 """The operator surface's reads: audit by entity, correlation or day; events; quarantine; golden records.
 
-Lists come a page at a time with an opaque ``next`` cursor: DynamoDB's last evaluated
-key, encoded. A cursor is checked against the key shape of the query it continues, so a
-forged or truncated one is refused (``InvalidCursor``, answered 400) instead of reaching
-DynamoDB.
+Lists come a page at a time with an opaque ``next`` cursor: the index sort key the page
+ended at, encoded. Listings over a write-sharded index key read each of its shards
+(chalicelib.store.keys.INDEX_SHARDS, a bounded fan-out) and merge them. A cursor is checked
+for its shape, so a forged or truncated one is refused (``InvalidCursor``, answered 400).
 """
 
 from __future__ import annotations
@@ -20,11 +20,7 @@ from chalicelib.store import audit, dynamo, keys
 from chalicelib.store.quarantine import get as get_quarantined
 
 Page = tuple[list[dict[str, Any]], "str | None"]
-
-# The attributes of each listing's last evaluated key (table key + index key), and their types.
-_EVENTS_KEY = {"pk": "S", "sk": "S", "time_id": "S"}
-_QUARANTINE_KEY = {"pk": "S", "sk": "S", "order_key": "S"}
-_AUDIT_DAY_KEY = {"pk": "S", "sk": "S", "day": "S", "at": "S"}
+Values = dict[str, Any]
 
 
 class InvalidCursor(ValueError):
@@ -39,32 +35,101 @@ class EventFilter:
     since: str | None = None
 
 
-def encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":"), sort_keys=True).encode()).decode()
+def encode_cursor(after: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after}, separators=(",", ":")).encode()).decode()
 
 
-def decode_cursor(cursor: str, shape: dict[str, str], index_keys: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The last evaluated key inside a cursor; raises InvalidCursor unless it has exactly the expected shape."""
+def decode_cursor(cursor: str) -> str:
+    """The sort key a listing continues after; raises InvalidCursor unless the cursor has exactly that shape."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error):
         raise InvalidCursor("invalid cursor") from None
-    if not isinstance(key, dict) or set(key) != {"pk", "sk", *index_keys}:
+    if not isinstance(key, dict) or set(key) != {"after"}:
         raise InvalidCursor("invalid cursor")
-    for name, value in key.items():
-        kind = shape.get(name)
-        if kind is None or not isinstance(value, dict) or set(value) != {kind} or not isinstance(value[kind], str) or not value[kind]:
-            raise InvalidCursor("invalid cursor")
-        if len(value[kind]) > 2048:
-            raise InvalidCursor("invalid cursor")
-    return key
+    after = key["after"]
+    if not isinstance(after, str) or not after or len(after) > 2048:
+        raise InvalidCursor("invalid cursor")
+    return after
 
 
-def _page(table: str, query: dict[str, Any], cursor: str | None, shape: dict[str, str], index_keys: tuple[str, ...]) -> Page:
-    if cursor:
-        query["ExclusiveStartKey"] = decode_cursor(cursor, shape, index_keys)
-    items, last = dynamo.query(table, **query)
-    return items, encode_cursor(last) if last else None
+@dataclass(frozen=True)
+class Listing:
+    """One page of a listing over index partitions (the shards of a sharded key, or a single key), merged in sort order."""
+
+    table: str
+    index: str
+    hash_attr: str
+    partitions: list[str]
+    sort_attr: str
+    newest_first: bool
+    lowest: str | None = None  # inclusive bounds on the sort key
+    highest: str | None = None
+    filter: str | None = None  # a FilterExpression, its names and values
+    names: dict[str, str] | None = None
+    values: Values | None = None
+
+
+def _merged_page(listing: Listing, limit: int, cursor: str | None) -> Page:
+    """Read every partition from where the cursor left off, merge, keep what all of them have been read up to.
+
+    A partition that returned a full page (``LastEvaluatedKey``) has only been read up to
+    its last key; items beyond the lowest such point (highest, newest first) wait for the
+    next page, so nothing is skipped. Sort keys are unique, so the cursor is one of them.
+    """
+    after = decode_cursor(cursor) if cursor else None
+    lowest, highest = listing.lowest, listing.highest
+    if after is not None:
+        if listing.newest_first:
+            highest = after
+        else:
+            lowest = after
+    found: list[dict[str, Any]] = []
+    read_up_to: list[str] = []
+    for partition in listing.partitions:
+        # One more than a page: the item the cursor names comes back too (the bounds are inclusive).
+        items, last = dynamo.query(listing.table, **_partition_query(listing, partition, lowest, highest, limit + (after is not None)))
+        found += [i for i in items if i[listing.sort_attr] != after]
+        if last:
+            read_up_to.append(last[listing.sort_attr]["S"])
+    found.sort(key=lambda i: str(i[listing.sort_attr]), reverse=listing.newest_first)
+    if read_up_to:
+        bound = max(read_up_to) if listing.newest_first else min(read_up_to)
+        found = [i for i in found if (str(i[listing.sort_attr]) >= bound if listing.newest_first else str(i[listing.sort_attr]) <= bound)]
+    page = found[:limit]
+    if len(found) > limit or (read_up_to and len(page) == limit):
+        return page, encode_cursor(str(page[-1][listing.sort_attr]))
+    if read_up_to:
+        return page, encode_cursor(bound)
+    return page, None
+
+
+def _partition_query(listing: Listing, partition: str, lowest: str | None, highest: str | None, limit: int) -> dict[str, Any]:
+    names = {"#h": listing.hash_attr, **(listing.names or {})}
+    values: Values = {":h": {"S": partition}, **(listing.values or {})}
+    condition = "#h = :h"
+    if lowest is not None and highest is not None:
+        condition += " AND #s BETWEEN :lo AND :hi"
+        values.update({":lo": {"S": lowest}, ":hi": {"S": highest}})
+    elif lowest is not None:
+        condition += " AND #s >= :lo"
+        values[":lo"] = {"S": lowest}
+    elif highest is not None:
+        condition += " AND #s <= :hi"
+        values[":hi"] = {"S": highest}
+    if lowest is not None or highest is not None:
+        names["#s"] = listing.sort_attr
+    query: dict[str, Any] = {
+        "IndexName": listing.index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not listing.newest_first,
+        "Limit": limit,
+    }
+    if listing.filter:
+        query["FilterExpression"] = listing.filter
+    return query
 
 
 # --------------------------------------------------------------------------- audit
@@ -81,64 +146,56 @@ def audit_of_correlation(settings: Settings, correlation_id: str, limit: int) ->
 
 
 def audit_of_day(settings: Settings, day: str, start: str | None, end: str | None, limit: int, cursor: str | None) -> Page:
-    """Everything audited on one UTC day (optionally from/to a time), in time order."""
-    condition, values = "#d = :d", {":d": {"S": day}}
-    if start and end:
-        condition += " AND #at BETWEEN :from AND :to"
-        values.update({":from": {"S": start}, ":to": {"S": end}})
-    elif start:
-        condition += " AND #at >= :from"
-        values[":from"] = {"S": start}
-    elif end:
-        condition += " AND #at <= :to"
-        values[":to"] = {"S": end}
-    query: dict[str, Any] = {
-        "IndexName": "by-day",
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": {"#d": "day", **({"#at": "at"} if start or end else {})},
-        "ExpressionAttributeValues": values,
-        "Limit": limit,
-    }
-    return _page(settings.audit_table, query, cursor, _AUDIT_DAY_KEY, ("day", "at"))
+    """Everything audited on one UTC day (optionally from/to a time), in time order.
+
+    The day's index partitions hold the first entry of each run; a page of up to ``limit``
+    runs is read back entry by entry.
+    """
+    listing = Listing(
+        settings.audit_table,
+        "by-day",
+        "day_shard",
+        keys.all_shards(day),
+        "run_at",
+        newest_first=False,
+        lowest=start,
+        highest=f"{end}~" if end else None,  # '~' sorts after the '#' that follows the time in the sort key
+    )
+    runs, next_cursor = _merged_page(listing, limit, cursor)
+    return audit.read_runs(settings.audit_table, runs), next_cursor
 
 
 # --------------------------------------------------------------------------- events
 
 
 def events(settings: Settings, wanted: EventFilter, limit: int, cursor: str | None) -> Page:
-    """Events newest first, by type, subject or all; optionally since a time and by delivery status."""
-    values: dict[str, Any] = {}
-    names: dict[str, str] = {"#h": "all"}
-    if wanted.type:
-        index, names["#h"], values[":h"] = "by-type", "type", {"S": wanted.type}
-    elif wanted.subject:
-        index, names["#h"], values[":h"] = "by-subject", "subject", {"S": wanted.subject}
-    else:
-        index, values[":h"] = "all", {"S": "all"}
-    condition = "#h = :h"
-    if wanted.since:
-        condition += " AND time_id >= :since"
-        values[":since"] = {"S": wanted.since}
-    query: dict[str, Any] = {
-        "IndexName": index,
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
+    """Events newest first, by subject or all (the time index's shards), optionally by type, since a time and by status."""
+    names: dict[str, str] = {}
+    values: Values = {}
     filters = []
-    if wanted.type and wanted.subject:
-        filters.append("subject = :subject")
-        values[":subject"] = {"S": wanted.subject}
+    if wanted.type:
+        filters.append("#type = :type")
+        names["#type"], values[":type"] = "type", {"S": wanted.type}
     if wanted.status:
         filters.append("#st = :status")
-        names["#st"] = "status"
-        values[":status"] = {"S": wanted.status}
-    if filters:
-        query["FilterExpression"] = " AND ".join(filters)
-    index_keys = {"by-type": ("type", "time_id"), "by-subject": ("subject", "time_id"), "all": ("all", "time_id")}[index]
-    return _page(settings.events_table, query, cursor, {**_EVENTS_KEY, index_keys[0]: "S"}, index_keys)
+        names["#st"], values[":status"] = "status", {"S": wanted.status}
+    if wanted.subject:
+        index, hash_attr, partitions = "by-subject", "subject", [wanted.subject]
+    else:
+        index, hash_attr, partitions = "by-time", "time_shard", keys.all_shards(keys.TIME_SHARD)
+    listing = Listing(
+        settings.events_table,
+        index,
+        hash_attr,
+        partitions,
+        "time_id",
+        newest_first=True,
+        lowest=wanted.since,
+        filter=" AND ".join(filters) or None,
+        names=names,
+        values=values,
+    )
+    return _merged_page(listing, limit, cursor)
 
 
 def event(settings: Settings, event_id: str) -> dict[str, Any] | None:
@@ -150,23 +207,22 @@ def event(settings: Settings, event_id: str) -> dict[str, Any] | None:
 
 def quarantined(settings: Settings, *, connector: str | None, status: str | None, limit: int, cursor: str | None) -> Page:
     """Quarantined records, newest first; ``cursor`` is the opaque ``next`` of the previous page."""
-    query: dict[str, Any] = {"ScanIndexForward": False, "Limit": limit}
     if connector:
-        query.update(IndexName="by-connector", KeyConditionExpression="connector = :h", ExpressionAttributeValues={":h": {"S": connector}})
-        index_keys: tuple[str, ...] = ("connector", "order_key")
+        index, hash_attr, partitions = "by-connector", "connector_shard", keys.all_shards(connector)
     else:
-        query.update(
-            IndexName="all",
-            KeyConditionExpression="#a = :h",
-            ExpressionAttributeNames={"#a": "all"},
-            ExpressionAttributeValues={":h": {"S": "all"}},
-        )
-        index_keys = ("all", "order_key")
-    if status:
-        query["FilterExpression"] = "#s = :s"
-        query.setdefault("ExpressionAttributeNames", {})["#s"] = "status"
-        query["ExpressionAttributeValues"][":s"] = {"S": status}
-    return _page(settings.quarantine_table, query, cursor, {**_QUARANTINE_KEY, index_keys[0]: "S"}, index_keys)
+        index, hash_attr, partitions = "by-time", "time_shard", keys.all_shards(keys.TIME_SHARD)
+    listing = Listing(
+        settings.quarantine_table,
+        index,
+        hash_attr,
+        partitions,
+        "order_key",
+        newest_first=True,
+        filter="#status = :status" if status else None,
+        names={"#status": "status"} if status else None,
+        values={":status": {"S": status}} if status else None,
+    )
+    return _merged_page(listing, limit, cursor)
 
 
 def quarantine_record(settings: Settings, qid: str) -> dict[str, Any] | None:
