@@ -220,7 +220,7 @@ def _dry_replay(
     mapping = edited if edited is not None else config.mappings.find(inbound.connector, inbound.object)
     if mapping is None:
         raise bad_request(f"no mapping is deployed for {inbound.connector} {inbound.object}: send a mapping file")
-    result = simulate(Rules(config.triggers, config.consent_opt_in), mapping, inbound.payload, DynamoStore(settings))
+    result = simulate(Rules.of(config), mapping, inbound.payload, DynamoStore(settings))
     return {"id": qid, "dry_run": True, "mapping": mapping.name, "mapping_version": mapping.version, **result}
 
 
