@@ -225,7 +225,7 @@ class DistributorCode(StrictModel):
 Distributors = Literal["*"] | Annotated[list[DistributorCode | str], Field(min_length=1)]
 
 
-def _distributor_problems(doc: LocatedDict, file: str) -> list[Problem]:
+def distributor_problems(doc: LocatedDict, file: str) -> list[Problem]:
     """A distributor named by a text that is no canonical id can never match: say so, where it is written."""
     listed = doc.get("distributors")
     problems = []
@@ -416,7 +416,7 @@ def load_trigger_config(docs: list[Document]) -> TriggerConfig:
         if doc.get("kind") != "rebate_policy":
             continue
         policy_spec, found = validate(RebatePolicyFile, doc, file)
-        found += _tier_problems(doc, file) + _distributor_problems(doc, file)
+        found += _tier_problems(doc, file)
         if policy_spec is not None and policy_spec.name in declared:
             message = f"policy {policy_spec.name!r} is already declared in {declared[policy_spec.name]}"
             found.append(problem_at(doc, file, ("name",), message))
