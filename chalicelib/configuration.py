@@ -25,13 +25,16 @@ from chalicelib.dispatch.subscribers import DEFAULT, Subscribers, load_subscribe
 from chalicelib.domain.consent import DEFAULT_OPT_IN, DataCategory
 from chalicelib.errors import ConfigError
 from chalicelib.mapping import MappingSet, compile_documents
+from chalicelib.rules.config import load_rules
+from chalicelib.rules.model import EMPTY, RuleSet
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
 
 MAPPING_KINDS = ("mapping", "grade_scale")
 CONSENT_KINDS = ("consent_policy",)
 TRIGGER_KINDS = ("triggers", "rebate_policy")
 CONNECTOR_KINDS = ("connector", "subscribers")
-KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS
+RULE_KINDS = ("rules",)
+KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS + RULE_KINDS
 LOCAL_PII_KEY = b"salesbridge-local-pii-key"
 
 
@@ -45,6 +48,7 @@ class Configuration:
     consent_opt_in: tuple[DataCategory, ...] = DEFAULT_OPT_IN
     pii_key: bytes = LOCAL_PII_KEY
     versions: dict[str, str] = field(default_factory=dict)
+    rules: RuleSet = EMPTY
 
 
 class ConsentPolicyFile(StrictModel):
@@ -81,11 +85,37 @@ def load_configuration(root: Path) -> Configuration:
     problems += found
     opt_in, found = _consent_policy(of_kind(mapping_docs, *CONSENT_KINDS))
     problems += found
+    rules = EMPTY
+    try:
+        rules = load_rules(of_kind(mapping_docs, *RULE_KINDS))
+    except ConfigError as exc:
+        problems += exc.problems
+    problems += _action_connectors(rules, connectors)
     if problems or mappings is None or triggers is None:
         raise ConfigError(problems)
     versions = {name: m.version for name, m in mappings.mappings.items()}
     versions["_configuration"] = _fingerprint(root, connector_docs + mapping_docs)
-    return Configuration(connectors, mappings, triggers, root, subscribers, opt_in, versions=versions)
+    return Configuration(connectors, mappings, triggers, root, subscribers, opt_in, versions=versions, rules=rules)
+
+
+def _action_connectors(rules: RuleSet, connectors: dict[str, Connector]) -> list[Problem]:
+    """An action that writes to a CRM needs that connector, of that type, with an ``api:`` section."""
+    problems = []
+    for action in rules.actions:
+        if action.connector is None:
+            continue
+        connector = connectors.get(action.connector)
+        where = (action.origin.file, action.origin.line, 5, f"actions.{action.name}.{action.kind}.connector")
+        if connector is None:
+            problems.append(Problem(*where, f"no connector named {action.connector!r} (connectors/{action.connector}.yaml)"))
+        elif connector.api is None or connector.api.kind != action.kind:
+            problems.append(
+                Problem(
+                    *where,
+                    f"connector {action.connector!r} needs an api: section of type {action.kind} to write back (see {connector.file})",
+                )
+            )
+    return problems
 
 
 def grade_scale_documents(root: Path) -> list[Document]:

@@ -20,6 +20,7 @@ class Index:
     name: str
     hash_key: str
     range_key: str | None = None
+    projection: str = "ALL"  # KEYS_ONLY: the index lists items, readers fetch them (cheaper index writes)
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ class Bus:
 PREFIX = "salesbridge"
 
 TABLES: tuple[Table, ...] = (
-    # Golden records, cross-references, dedupe keys, trigger state, watermarks, rate budgets.
-    Table("StateTable", "STATE_TABLE", f"{PREFIX}-state"),
+    # Golden records, cross-references, dedupe keys, trigger and rule state, watermarks, rate budgets.
+    # The sparse index lists the rules items with a deadline pending, in 16 shards (store/keys.py).
+    Table("StateTable", "STATE_TABLE", f"{PREFIX}-state", indexes=(Index("timers-due", "timer_shard", "timer_due", "KEYS_ONLY"),)),
     # Tamper-evident audit trail: pk = entity key, sk = sequence number.
     Table(
         "AuditTable",
@@ -191,7 +193,7 @@ def _table_kwargs(table: Table) -> dict[str, Any]:
             {
                 "IndexName": i.name,
                 "KeySchema": _key_schema(i.hash_key, i.range_key),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": i.projection},
             }
             for i in table.indexes
         ]

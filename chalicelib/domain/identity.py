@@ -12,7 +12,16 @@ import hashlib
 
 from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 
-PREFIXES = {"customer": "cus", "product": "prd", "order": "ord", "pos_sale": "pos", "rebate_settlement": "rbs"}
+PREFIXES = {
+    "customer": "cus",
+    "product": "prd",
+    "order": "ord",
+    "pos_sale": "pos",
+    "rebate_settlement": "rbs",
+    "lead": "led",
+    "opportunity": "opp",
+    "activity": "act",
+}
 SAME_AS = "same_as"
 
 

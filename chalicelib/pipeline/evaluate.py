@@ -1,7 +1,8 @@
 """The evaluate step: what one canonical record does to the state, decided without writing anything.
 
-consent (drop the fields the customer has not granted) → golden merge → triggers →
-the rare second read (a partial update hid where its dependent state lives).
+consent (drop the fields the customer has not granted) → golden merge → triggers → rules
+(chalicelib/rules: deadlines, windows, stage gates) → the rare second read (a partial update hid
+where its dependent state lives).
 
 The processor, the dry run, the regression diff, the trigger tests and the accuracy
 benchmark all call this one function, so what a dry run shows is what the real run
@@ -11,7 +12,8 @@ does on the same state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
@@ -20,6 +22,8 @@ from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.state import StateKey, States, consent_key
 from chalicelib.errors import RecordMappingError, StateKeysMissing
 from chalicelib.mapping import CompiledMapping
+from chalicelib.rules import engine as rules_engine
+from chalicelib.rules.model import EMPTY, RuleSet
 from chalicelib.triggers.config import TriggerConfig
 from chalicelib.triggers.outcome import Outcome
 from chalicelib.triggers.process import process, required_state_keys
@@ -33,6 +37,7 @@ class Rules:
 
     triggers: TriggerConfig
     consent_opt_in: tuple[str, ...] = consent.DEFAULT_OPT_IN
+    rules: RuleSet = field(default=EMPTY)
 
 
 @dataclass
@@ -60,6 +65,7 @@ def to_canonical(mapping: CompiledMapping, payload: object, connector: str | Non
 def state_keys(record: CanonicalRecord, entity_id: str, rules: Rules) -> list[StateKey]:
     """Everything evaluation reads for this record, judged from the fields it carries: one batched read."""
     keys = required_state_keys(record, entity_id, rules.triggers)
+    keys += rules_engine.required_keys(record, entity_id, rules.rules)
     customer = consent.customer_of(record, entity_id)
     if customer:
         keys.append(consent_key(customer))
@@ -74,8 +80,12 @@ def evaluate(
     *,
     read_more: ReadMore | None = None,
     correlation_id: str | None = None,
+    now: datetime | None = None,
 ) -> Evaluation:
-    """Raises TriggerInputError for a record that cannot be applied as it is (quarantine it)."""
+    """Raises TriggerInputError for a record that cannot be applied as it is (quarantine it).
+
+    ``now``: the clock the rules read (a deadline whose time has passed fires at once); default the wall clock.
+    """
     customer = consent.customer_of(record, entity_id)
     dropped = consent.Dropped({})
     if customer:
@@ -87,7 +97,33 @@ def evaluate(
             raise
         states = {**states, **read_more([k for k in missing.keys if k not in states])}
         outcome = process(record, entity_id, states, rules.triggers, correlation_id=correlation_id)
+    _run_rules(record, entity_id, states, rules, outcome, now or datetime.now(UTC), read_more, correlation_id)
     return Evaluation(record, entity_id, customer, dropped, outcome)
+
+
+def _run_rules(
+    record: CanonicalRecord,
+    entity_id: str,
+    states: States,
+    rules: Rules,
+    outcome: Outcome,
+    now: datetime,
+    read_more: ReadMore | None,
+    correlation_id: str | None,
+) -> None:
+    """The rules on the merged record; what they change is added to ``outcome`` (all of it, or nothing)."""
+    for _ in range(3):
+        trial = Outcome(dict(outcome.puts), list(outcome.events), list(outcome.notes), outcome.changed_fields, outcome.stale)
+        try:
+            rules_engine.apply(record, entity_id, states, trial, rules.rules, now, correlation_id)
+        except StateKeysMissing as missing:
+            if read_more is None:
+                raise
+            states.update(read_more([k for k in missing.keys if k not in states]))
+            continue
+        outcome.puts, outcome.events, outcome.notes = trial.puts, trial.events, trial.notes
+        return
+    raise StateKeysMissing([])
 
 
 def _first_error(exc: ValidationError) -> str:
