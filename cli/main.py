@@ -436,8 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_config_validate)
 
     from cli.mappings import register
+    from cli.rules import register as register_rules
 
     register(sub)
+    register_rules(sub)
     return parser
 
 

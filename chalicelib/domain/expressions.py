@@ -184,6 +184,14 @@ def _fn_str(value: Any) -> str | None:
     raise EvaluationError(f"str() expects a scalar, got {_describe(value)}")
 
 
+def _fn_startswith(value: Any, prefix: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, str) or not isinstance(prefix, str):
+        raise EvaluationError(f"startswith() expects text, got {_describe(value)} and {_describe(prefix)}")
+    return value.startswith(prefix)
+
+
 # name -> (function, minimum arguments, maximum arguments or None for any)
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int | None]] = {
     "len": (_fn_len, 1, 1),
@@ -198,6 +206,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int | None]] = {
     "decimal": (_fn_decimal, 1, 1),
     "coalesce": (_fn_coalesce, 1, None),
     "str": (_fn_str, 1, 1),
+    "startswith": (_fn_startswith, 2, 2),
 }
 
 

@@ -258,6 +258,7 @@ def load_rules(docs: list[Document]) -> RuleSet:
     rules: list[Rule] = []
     actions: list[Action] = []
     files: dict[str, str] = {}
+    examples: dict[str, tuple[RuleExample, ...]] = {}
     for file, doc, spec in checked:
         for index, rule_spec in enumerate(spec.rules):
             compiler = _Located(doc, file, ("rules", index))
@@ -269,6 +270,7 @@ def load_rules(docs: list[Document]) -> RuleSet:
                 problems.append(compiler.at(("name",), f"rule {rule.name!r} is already declared at {files[rule.name]}"))
                 continue
             files[rule.name] = str(rule.origin)
+            examples[rule.name] = tuple(rule_spec.examples)
             rules.append(rule)
         for index, action_spec in enumerate(spec.actions):
             compiler = _Located(doc, file, ("actions", index))
@@ -283,7 +285,7 @@ def load_rules(docs: list[Document]) -> RuleSet:
             actions.append(action)
     if problems:
         raise ConfigError(problems)
-    return RuleSet(tuple(rules), tuple(actions), calendars, files)
+    return RuleSet(tuple(rules), tuple(actions), calendars, files, examples)
 
 
 def with_on_keys(value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.rules.calendar import WorkingCalendar
 from chalicelib.rules.language import Predicate
@@ -121,6 +121,7 @@ class RuleSet:
     actions: tuple[Action, ...] = ()
     calendars: dict[str, WorkingCalendar] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # rule or action name -> "file:line"
+    examples: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # rule name -> its examples (rules/config.py RuleExample)
 
     def __bool__(self) -> bool:
         return bool(self.rules or self.actions)

@@ -51,6 +51,8 @@ def test_shipped_set_covers_the_sources():
     wanted = {
         ("salesforce", "Account"),
         ("salesforce", "Opportunity"),
+        ("salesforce", "Lead"),
+        ("salesforce", "Task"),
         ("hubspot", "company"),
         ("hubspot", "deal"),
         ("odoo", "res.partner"),
