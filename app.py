@@ -112,7 +112,9 @@ def webhook(connector: str) -> Response:
         return _json(503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health"})
     reply = receive(connector, request, config, _settings())
     headers: dict[str, str | list[str]] = dict(reply.headers)
-    return Response(body=reply.body, status_code=reply.status, headers=headers)
+    # Lambda serialises the response as JSON: a text reply (Salesforce's SOAP ack) must be str, not bytes.
+    body = reply.body.decode("utf-8") if isinstance(reply.body, bytes) else reply.body
+    return Response(body=body, status_code=reply.status, headers=headers)
 
 
 @app.route("/health", methods=["GET"])
@@ -325,3 +327,13 @@ def scheduled_sync(event: Any) -> dict[str, Any]:
     context = event.context
     runs = run_due_streams(_config(), _settings(), deadline=lambda: context.get_remaining_time_in_millis() / 1000)
     return {"runs": [run.__dict__ for run in runs]}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def fire_timers(event: Any) -> dict[str, Any]:
+    """Fire every response deadline whose time has come (see chalicelib/pipeline/timers.py)."""
+    from chalicelib.pipeline.timers import run_scheduled
+
+    context = event.context
+    run = run_scheduled(_config(), _settings(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    return run.view()

@@ -134,6 +134,13 @@ ROLES: dict[str, tuple[Grant, ...]] = {
         Grant(("sqs:SendMessage",), lanes, "the pulled records"),
         *SECRETS,
     ),
+    # Every minute: the rules items with a deadline due (the state table's sharded timers index),
+    # each read and fired in one transaction (the item, the overdue event, the audit entries).
+    "timers": (
+        Grant(("dynamodb:Query",), lambda: [{"Fn::Sub": f"${{{STATE}.Arn}}/index/*"}], "the timers-due index, one query per shard"),
+        Grant(("dynamodb:BatchGetItem",), tables(STATE), "the due rules items, read before deciding"),
+        Grant(("dynamodb:PutItem",), tables(STATE, AUDIT, EVENTS), "the fired deadline: the item, its audit entries, the event"),
+    ),
 }
 
 # What Lambda itself does with a function's role (event-source mappings, destinations, logs,
@@ -145,7 +152,7 @@ PLATFORM_STREAM_READER = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dyn
 
 def functions() -> dict[str, str]:
     """Lambda function logical id → role kind. Every lane's consumer is a processor."""
-    kinds = {"APIHandler": "admin", "WebhookHandler": "door", "DispatchEvents": "dispatch", "ScheduledSync": "sync"}
+    kinds = {"APIHandler": "admin", "WebhookHandler": "door", "DispatchEvents": "dispatch", "ScheduledSync": "sync", "FireTimers": "timers"}
     for lane in resources.lanes():
         kinds[consumed_function(lane)] = "processor"
     return kinds

@@ -9,6 +9,7 @@ LOCAL_PARAMETERS = {
     "/salesbridge/hubspot/client-secret": "local-hubspot-secret",
     "/salesbridge/salesforce/outbound-token": "local-salesforce-token",
     "/salesbridge/shopify/webhook-secret": "local-shopify-secret",
+    "/salesbridge/web_events/webhook-secret": "local-web-events-secret",
 }
 
 

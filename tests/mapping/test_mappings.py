@@ -53,6 +53,7 @@ def test_shipped_set_covers_the_sources():
         ("salesforce", "Opportunity"),
         ("salesforce", "Lead"),
         ("salesforce", "Task"),
+        ("web_events", "event"),
         ("hubspot", "company"),
         ("hubspot", "deal"),
         ("odoo", "res.partner"),
