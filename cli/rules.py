@@ -71,12 +71,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from chalicelib.api.mappings import api_versions
     from chalicelib.pipeline.rule_examples import run_examples
 
     config = _load(args.root)
     if config is None:
         return 1
-    versions = {name: c.api.api.api_version for name, c in config.connectors.items() if c.api is not None and c.api.api.api_version}
+    versions = api_versions(config)
     wanted = {Path(p).resolve() for p in args.paths}
     passed = failed = 0
     for result in run_examples(config.rules, config.triggers, versions):

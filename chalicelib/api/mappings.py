@@ -16,7 +16,12 @@ MAX_REGRESSION_INPUTS = 500
 
 
 def _rules(config: Configuration) -> Rules:
-    return Rules(config.triggers, config.consent_opt_in)
+    return Rules(config.triggers, config.consent_opt_in, config.rules)
+
+
+def api_versions(config: Configuration) -> dict[str, str]:
+    """Per connector with an API, its version: the paths action requests are shown with."""
+    return {name: c.api.api.api_version for name, c in config.connectors.items() if c.api is not None and c.api.api.api_version}
 
 
 def _mapping(config: Configuration, name: str) -> Any:
@@ -29,7 +34,7 @@ def _mapping(config: Configuration, name: str) -> Any:
 def try_mapping(config: Configuration, settings: Settings, name: str, payload: dict[str, Any]) -> dict[str, Any]:
     from chalicelib.pipeline.dry_run import simulate
 
-    return simulate(_rules(config), _mapping(config, name), payload, DynamoStore(settings))
+    return simulate(_rules(config), _mapping(config, name), payload, DynamoStore(settings), api_versions(config))
 
 
 def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +45,7 @@ def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) 
     if not isinstance(payload, dict):
         raise bad_request('send {"mapping": "<the mapping file\'s text>", "payload": {...the source record...}}')
     edited = _compile_edited(config, body.get("mapping"), "edited mapping")
-    return simulate(_rules(config), edited, payload, DynamoStore(settings))
+    return simulate(_rules(config), edited, payload, DynamoStore(settings), api_versions(config))
 
 
 def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:

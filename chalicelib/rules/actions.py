@@ -87,6 +87,24 @@ def markers_in(values: Any) -> set[str]:
     return found
 
 
+def subject_of(event: dict[str, Any]) -> tuple[str, str] | None:
+    """The (entity, canonical id) an event is about, when its data names it (every rule event does)."""
+    data = event.get("data") or {}
+    if data.get("entity") and data.get("id"):
+        return str(data["entity"]), str(data["id"])
+    if data.get("key_field") and data.get("key") and str(data["key_field"]).endswith("_id"):  # a window per customer_id, ...
+        return str(data["key_field"]).removesuffix("_id"), str(data["key"])
+    return None
+
+
+def subject_document(golden: dict[str, Any] | None, entity: str, entity_id: str) -> dict[str, Any]:
+    """What an action reads as ``subject``: the golden fields, its id, and its record id in each system."""
+    golden = golden or {}
+    sources = golden.get("sources") or {}
+    source_ids = {system: str(source["record_id"]) for system, source in sources.items() if source.get("record_id")}
+    return {**(golden.get("fields") or {}), "entity": entity, "id": entity_id, "source_ids": source_ids}
+
+
 @dataclass(frozen=True)
 class ValueReader:
     """One vendor field of the reverse mapping: read (path, value or expression), then transforms."""

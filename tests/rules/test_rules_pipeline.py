@@ -224,3 +224,41 @@ def test_the_meeting_and_the_quote_first_open_the_gate(story):
     _task(story, "00THs00003QuoTAAA", 1.5, "Quote")
     _opportunity(story, 2, "Negotiation/Review")
     assert story.events("opportunity.stage_gate_skipped") == []
+
+
+# ----------------------------------------------------------------------------- the dry run
+def _try(story: Story, mapping: str, payload: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    from tests.stack import ADMIN
+
+    response = story.client.http.post(
+        f"/mappings/{mapping}/try", headers={**ADMIN, "Content-Type": "application/json"}, body=json.dumps(payload)
+    )
+    assert response.status_code == 200, response.body
+    return json.loads(response.body)
+
+
+def test_the_dry_run_shows_deadlines_set_and_cancelled_and_the_requests_actions_would_send(story):
+    lead = {"Id": LEAD, "Status": "Open - Not Contacted", "OwnerId": OWNER, "CreatedDate": sf_time(0), "LastModifiedDate": sf_time(0)}
+    story.at(0)
+    tried = _try(story, "salesforce_lead", lead)
+    [deadline] = tried["deadlines"]
+    assert deadline["rule"] == "lead_not_contacted" and deadline["change"] == "set"
+    assert deadline["due"].startswith("2026-11-02T01:15:00") and deadline["fire_at"].startswith("2026-11-02T01:20:00")
+    assert tried["events"] == [] and tried["actions"] == []
+    story.lead()  # nothing was written by the dry run: the real record arms it now
+    call = {"Id": "00THs00003CaLLAAA", "TaskSubtype": "Call", "Status": "Completed", "WhoId": LEAD, "OwnerId": OWNER,
+            "CreatedDate": sf_time(14), "LastModifiedDate": sf_time(14)}  # fmt: skip
+    story.at(14)
+    [cancelled] = _try(story, "salesforce_task", call)["deadlines"]
+    assert cancelled["change"] == "cancelled" and cancelled["met_at"].startswith("2026-11-02T01:14:00")
+    story.at(30)  # the same call, had it arrived after the deadline fired (not yet fired: the schedule has not run)
+    tried = _try(story, "salesforce_task", call)
+    assert [e["type"] for e in tried["events"]] == ["lead.not_contacted", "lead.not_contacted.resolved_late"]
+    [request] = tried["actions"]
+    assert request["action"] == "escalate_uncontacted_lead" and request["method"] == "POST"
+    assert request["path"] == "/services/data/v60.0/sobjects/Task"
+    assert request["body"]["WhoId"] == LEAD and request["body"]["OwnerId"] == OWNER
+    assert request["body"]["Subject"].endswith(f"[sb:lead_not_contacted:{request['idempotency_key']}]")
+    assert story.events("lead.not_contacted") == []
