@@ -124,6 +124,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
     # Events table stream → EventBridge and HTTP subscribers; delivery status + audit in one transaction.
     "dispatch": (
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(EVENTS), "the stored event and its delivery state"),
+        Grant(("dynamodb:BatchGetItem",), tables(STATE), "an action's subject: its golden record, read before rendering the request"),
         Grant(("dynamodb:PutItem",), tables(AUDIT), "one audit entry per attempt"),
         Grant(("events:PutEvents",), bus, "the event bus target"),
         *SECRETS,
