@@ -23,8 +23,12 @@ from chalicelib.config.problems import Problem
 from chalicelib.connectors.definition import Connector, load_connectors
 from chalicelib.dispatch.subscribers import DEFAULT, Subscribers, load_subscribers
 from chalicelib.domain.consent import DEFAULT_OPT_IN, DataCategory
+from chalicelib.domain.golden import Survivorship
+from chalicelib.domain.identity import IdentityRules
 from chalicelib.errors import ConfigError
 from chalicelib.mapping import MappingSet, compile_documents
+from chalicelib.masterdata.identity_config import load_identity
+from chalicelib.masterdata.references import effective_owners
 from chalicelib.rules.config import load_rules
 from chalicelib.rules.model import EMPTY, RuleSet
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
@@ -34,7 +38,8 @@ CONSENT_KINDS = ("consent_policy",)
 TRIGGER_KINDS = ("triggers", "rebate_policy")
 CONNECTOR_KINDS = ("connector", "subscribers")
 RULE_KINDS = ("rules",)
-KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS + RULE_KINDS
+IDENTITY_KINDS = ("identity",)
+KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS + IDENTITY_KINDS + RULE_KINDS
 LOCAL_PII_KEY = b"salesbridge-local-pii-key"
 
 
@@ -49,6 +54,8 @@ class Configuration:
     pii_key: bytes = LOCAL_PII_KEY
     versions: dict[str, str] = field(default_factory=dict)
     rules: RuleSet = EMPTY
+    identity: IdentityRules = field(default_factory=IdentityRules)
+    survivorship: Survivorship = field(default_factory=Survivorship)
 
 
 class ConsentPolicyFile(StrictModel):
@@ -85,6 +92,9 @@ def load_configuration(root: Path) -> Configuration:
     problems += found
     opt_in, found = _consent_policy(of_kind(mapping_docs, *CONSENT_KINDS))
     problems += found
+    systems = {c.system for c in connectors.values()}
+    identity, preference, found = load_identity(of_kind(mapping_docs, *IDENTITY_KINDS), systems)
+    problems += found
     rules = EMPTY
     try:
         rules = load_rules(of_kind(mapping_docs, *RULE_KINDS))
@@ -95,7 +105,20 @@ def load_configuration(root: Path) -> Configuration:
         raise ConfigError(problems)
     versions = {name: m.version for name, m in mappings.mappings.items()}
     versions["_configuration"] = _fingerprint(root, connector_docs + mapping_docs)
-    return Configuration(connectors, mappings, triggers, root, subscribers, opt_in, versions=versions, rules=rules)
+    identity = IdentityRules(identity.keys, linked=mappings.linked_entities())
+    survivorship = Survivorship(owners=effective_owners(triggers.owners, mappings), preference=preference)
+    return Configuration(
+        connectors,
+        mappings,
+        triggers,
+        root,
+        subscribers,
+        opt_in,
+        versions=versions,
+        identity=identity,
+        survivorship=survivorship,
+        rules=rules,
+    )
 
 
 def _action_connectors(rules: RuleSet, connectors: dict[str, Connector]) -> list[Problem]:

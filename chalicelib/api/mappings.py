@@ -16,7 +16,7 @@ MAX_REGRESSION_INPUTS = 500
 
 
 def _rules(config: Configuration) -> Rules:
-    return Rules(config.triggers, config.consent_opt_in, config.rules)
+    return Rules.of(config)
 
 
 def api_versions(config: Configuration) -> dict[str, str]:

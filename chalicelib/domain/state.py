@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Item = dict[str, Any]
-StateKind = Literal["golden", "orders", "rebate_basis", "consent", "rules", "window"]
+StateKind = Literal["golden", "orders", "rebate_basis", "consent", "xref", "match", "rules", "window"]
 
 
 @dataclass(frozen=True, order=True)
@@ -55,3 +55,13 @@ def rules_key(entity: str, entity_id: str) -> StateKey:
 def window_key(rule: str, key: str) -> StateKey:
     """One window rule's recent occurrences for one key (a customer, a lead, ...)."""
     return StateKey("window", (rule, key))
+
+
+def xref_key(system: str, entity: str, source_id: str) -> StateKey:
+    """Which canonical entity a source record belongs to (written when it is first seen, or merged)."""
+    return StateKey("xref", (system, entity, source_id))
+
+
+def match_key(entity: str, key: str) -> StateKey:
+    """Which canonical entity holds a match key (``tax_id:91310…``): the key index, read without a scan."""
+    return StateKey("match", (entity, key))

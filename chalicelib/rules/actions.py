@@ -101,7 +101,11 @@ def subject_document(golden: dict[str, Any] | None, entity: str, entity_id: str)
     """What an action reads as ``subject``: the golden fields, its id, and its record id in each system."""
     golden = golden or {}
     sources = golden.get("sources") or {}
-    source_ids = {system: str(source["record_id"]) for system, source in sources.items() if source.get("record_id")}
+    source_ids: dict[str, str] = {}
+    for key, member in sorted(sources.items(), key=lambda item: str(item[1].get("time") or "")):  # the newest member per system wins
+        system = str(member.get("system") or key.split("/", 1)[0])
+        if member.get("record_id"):
+            source_ids[system] = str(member["record_id"])
     return {**(golden.get("fields") or {}), "entity": entity, "id": entity_id, "source_ids": source_ids}
 
 
