@@ -28,12 +28,12 @@ from chalicelib.domain.identity import IdentityRules
 from chalicelib.errors import ConfigError
 from chalicelib.mapping import MappingSet, compile_documents
 from chalicelib.masterdata.identity_config import load_identity
-from chalicelib.masterdata.references import effective_owners
+from chalicelib.masterdata.references import check_references, effective_owners
 from chalicelib.rules.config import load_rules
 from chalicelib.rules.model import EMPTY, RuleSet
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
 
-MAPPING_KINDS = ("mapping", "grade_scale")
+MAPPING_KINDS = ("mapping", "grade_scale", "code_list")
 CONSENT_KINDS = ("consent_policy",)
 TRIGGER_KINDS = ("triggers", "rebate_policy")
 CONNECTOR_KINDS = ("connector", "subscribers")
@@ -81,7 +81,7 @@ def load_configuration(root: Path) -> Configuration:
         problems += exc.problems
     mappings = triggers = None
     try:
-        mappings = compile_documents(of_kind(mapping_docs, *MAPPING_KINDS))
+        mappings = compile_documents(of_kind(mapping_docs, *MAPPING_KINDS), {c.name: c.system for c in connectors.values()})
     except ConfigError as exc:
         problems += exc.problems
     try:
@@ -94,7 +94,7 @@ def load_configuration(root: Path) -> Configuration:
     problems += found
     systems = {c.system for c in connectors.values()}
     identity, preference, found = load_identity(of_kind(mapping_docs, *IDENTITY_KINDS), systems)
-    problems += found
+    problems += found + check_references(mapping_docs, connectors)
     rules = EMPTY
     try:
         rules = load_rules(of_kind(mapping_docs, *RULE_KINDS))
@@ -142,9 +142,9 @@ def _action_connectors(rules: RuleSet, connectors: dict[str, Connector]) -> list
 
 
 def grade_scale_documents(root: Path) -> list[Document]:
-    """The grade scale files, which an edited mapping is compiled against."""
+    """The grade scale and code list files, which an edited mapping is compiled against."""
     docs, _ = read_documents(root, "mappings", KINDS)
-    return of_kind(docs, "grade_scale")
+    return of_kind(docs, "grade_scale", "code_list")
 
 
 def _consent_policy(docs: list[Document]) -> tuple[tuple[DataCategory, ...], list[Problem]]:

@@ -453,11 +453,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(ROOT))
     p.set_defaults(func=cmd_config_validate)
 
+    from cli.dictionary import register as register_dictionary
     from cli.mappings import register
     from cli.rules import register as register_rules
 
     register(sub)
     register_rules(sub)
+    register_dictionary(sub)
     return parser
 
 

@@ -56,7 +56,8 @@ def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
     if not isinstance(text, str) or not text.strip():
         raise bad_request('send the mapping file\'s text as "mapping"')
     try:
-        edited_set = compile_documents([(filename, load_yaml_text(text, filename)), *_scale_docs(config)])
+        systems = {c.name: c.system for c in config.connectors.values()}
+        edited_set = compile_documents([(filename, load_yaml_text(text, filename)), *_scale_docs(config)], systems)
     except ConfigError as exc:
         raise ApiError(400, "invalid_mapping", str(exc)) from None
     edited = next(iter(edited_set.mappings.values()), None)

@@ -41,6 +41,7 @@ from chalicelib.errors import (
     TransformConfigError,
     ValueProblem,
 )
+from chalicelib.mapping.code_lists import CodeList, load_code_lists
 from chalicelib.mapping.paths import MISSING, compile_getter, parse_path
 from chalicelib.mapping.spec import (
     Example,
@@ -64,7 +65,7 @@ from chalicelib.mapping.transforms import (
     to_string,
 )
 
-OWNED_KINDS = ("mapping", "grade_scale")
+OWNED_KINDS = ("mapping", "grade_scale", "code_list")
 DEFAULT_SCALE_NAME = "grade_scale"
 
 Reader = Callable[[Any, Any], Any]  # (source object, whole record) -> value | None | MISSING
@@ -117,6 +118,7 @@ class MappingSet:
 
     mappings: dict[str, CompiledMapping]
     grade_scale: list[str]
+    code_lists: dict[str, CodeList] = field(default_factory=dict)
     _by_source: dict[tuple[str, str], CompiledMapping] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -224,7 +226,17 @@ def mapping_version(doc: dict[str, Any]) -> str:
 class _FileCompiler:
     """Compiles one checked mapping file; collects problems instead of stopping at the first."""
 
-    def __init__(self, file: str, doc: LocatedDict, spec: MappingFile, grade_scale: list[str] | None):
+    def __init__(
+        self,
+        file: str,
+        doc: LocatedDict,
+        spec: MappingFile,
+        grade_scale: list[str] | None,
+        code_lists: dict[str, CodeList] | None = None,
+        systems: dict[str, str] | None = None,
+    ):
+        self.code_lists = code_lists or {}
+        self.system = (systems or {}).get(spec.source.connector, spec.source.connector)  # whose codes of a code list apply
         self.file = file
         self.doc = doc
         self.spec = spec
@@ -367,7 +379,7 @@ class _FileCompiler:
         if allowed is not None and not self.grade_scale:
             self.problem(keys, "no grade scale is declared: add a `kind: grade_scale` file (e.g. mappings/grade_scale.yaml)")
             return None
-        ctx = BuildContext(timezone=self.zone, allowed_values=allowed, field=name)
+        ctx = BuildContext(timezone=self.zone, allowed_values=allowed, field=name, code_lists=self.code_lists, system=self.system)
         read, lineage = self.reader(spec, keys, names)
         built = self.steps(spec, keys, ctx)
         when = self.expression(spec.when, names, keys + ("when",)) if spec.when is not None else None
@@ -919,11 +931,37 @@ def _grade_scale(docs: list[tuple[str, LocatedDict]], problems: list[Problem]) -
     return None
 
 
-def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
-    """Compile already-loaded YAML documents; raises ``ConfigError`` with every problem in every file."""
+def _with_code_lists(doc: LocatedDict, code_lists: dict[str, CodeList]) -> dict[str, Any]:
+    """The document plus the codes of the code lists it uses: editing a list changes the mapping's version."""
+    used: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("code_list"), str):
+                used.add(node["code_list"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc.get("fields"))
+    walk(doc.get("lines"))
+    if not used:
+        return doc
+    lists = {name: [code_lists[name].values, code_lists[name].codes] for name in sorted(used) if name in code_lists}
+    return {**doc, "code_lists": lists}
+
+
+def compile_documents(documents: Iterable[tuple[str, Any]], systems: dict[str, str] | None = None) -> MappingSet:
+    """Compile already-loaded YAML documents; raises ``ConfigError`` with every problem in every file.
+
+    ``systems`` gives each connector's system (default: its name), which picks a code list's codes.
+    """
     problems: list[Problem] = []
     mapping_docs: list[tuple[str, LocatedDict]] = []
     scale_docs: list[tuple[str, LocatedDict]] = []
+    list_docs: list[tuple[str, LocatedDict]] = []
     for file, doc in documents:
         if not isinstance(doc, LocatedDict):
             problems.append(Problem(file, 1, 1, "", "expected key: value lines at the top of the file (with `kind:`)"))
@@ -936,7 +974,10 @@ def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
             mapping_docs.append((file, doc))
         elif kind == "grade_scale":
             scale_docs.append((file, doc))
+        elif kind == "code_list":
+            list_docs.append((file, doc))
     grade_scale = _grade_scale(scale_docs, problems)
+    code_lists = load_code_lists(list_docs, problems)
 
     compiled: dict[str, CompiledMapping] = {}
     sources: dict[tuple[str, str], str] = {}
@@ -945,8 +986,8 @@ def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
         problems.extend(found)
         if usable is None:
             continue
-        compiler = _FileCompiler(file, doc, usable, grade_scale)  # type: ignore[arg-type]
-        mapping = compiler.compile(mapping_version(doc))
+        compiler = _FileCompiler(file, doc, usable, grade_scale, code_lists, systems)  # type: ignore[arg-type]
+        mapping = compiler.compile(mapping_version(_with_code_lists(doc, code_lists)))
         problems.extend(compiler.problems)
         if mapping is None or spec is None:
             continue
@@ -965,7 +1006,7 @@ def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
         sources[key] = file
     if problems:
         raise ConfigError(problems)
-    return MappingSet(mappings=compiled, grade_scale=list(grade_scale or []))
+    return MappingSet(mappings=compiled, grade_scale=list(grade_scale or []), code_lists=code_lists)
 
 
 def yaml_files(paths: Iterable[Path | str]) -> list[Path]:
@@ -1005,7 +1046,7 @@ def load_documents(files: Iterable[Path]) -> tuple[list[tuple[str, Any]], list[P
 def load_mapping_set(root: Path | str | Iterable[Path | str]) -> MappingSet:
     """Read every YAML file under ``root`` (recursively) and compile the mappings in it.
 
-    Files of kinds other than ``mapping`` and ``grade_scale`` belong to other parts of the
+    Files of kinds other than ``mapping``, ``grade_scale`` and ``code_list`` belong to other parts of the
     configuration and are ignored; a file without ``kind`` is reported.
     """
     roots = [root] if isinstance(root, (str, Path)) else list(root)

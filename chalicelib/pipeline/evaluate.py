@@ -119,15 +119,29 @@ def read_identity(
             identified = Identified(resolved, Decision(identity.canonical_id(resolved)))
         snapshot = store.read(state_keys(identified.record, identified.entity_id, rules), input_key=input_key)
         return Prepared(snapshot, identified, complete=True)
-    snapshot = store.read(lookups, input_key=input_key)
+    snapshot = store.read(lookups + _likely_state_keys(record, rules), input_key=input_key)
     return Prepared(snapshot, identify(record, snapshot.states, rules.identity), complete=False)
 
 
+def _likely_state_keys(record: CanonicalRecord, rules: Rules) -> list[StateKey]:
+    """The state the record most likely needs, read with its identity lookups: usually the second read is then
+    not needed (the entity is the one its best key or its own source id names; references resolve to their own ids)."""
+    if not rules.identity.applies(record.entity):
+        likely = identity.canonical_id(record)
+    elif keys := rules.identity.record_keys(record.entity, record.fields):
+        likely = identity.key_id(record.entity, rules.identity.key_rank(record.entity, keys[0]), keys[0])
+    else:
+        likely = identity.id_for(record.source)
+    return state_keys(identity.resolve_references(record), likely, rules)
+
+
 def read_state(store: Store, prepared: Prepared, rules: Rules) -> None:
-    """The second read (after identity): the state of the entity and of any it merges."""
+    """The second read (after identity), only for what the first did not already bring."""
     if not prepared.complete:
         identified = prepared.identified
-        store.read_more(prepared.snapshot, state_keys(identified.record, identified.entity_id, rules, identified.decision))
+        wanted = state_keys(identified.record, identified.entity_id, rules, identified.decision)
+        if any(key not in prepared.snapshot.states for key in wanted):
+            store.read_more(prepared.snapshot, wanted)
         prepared.complete = True
 
 

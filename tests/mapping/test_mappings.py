@@ -64,8 +64,11 @@ def test_shipped_set_covers_the_sources():
         ("shopify", "orders"),
         ("kingdee", "SAL_SaleOrder"),
         ("kingdee", "rebate_settlement"),
+        ("kingdee", "BD_MATERIAL"),
         ("distributor_dms", "sell_through"),
         ("demo_crm", "customer"),
+        ("demo_erp", "customer"),
+        ("demo_erp", "order"),
     }
     assert {(m.connector, m.object) for m in SHIPPED.mappings.values()} == wanted
     assert SHIPPED.grade_scale == ["D", "C", "B", "A", "S"]

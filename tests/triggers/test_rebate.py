@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.domain.canonical import SourceRef
 from chalicelib.domain.state import golden_key
 from chalicelib.triggers.rebate import expected_rebate, period_of
 from tests.triggers.helpers import Store, line, load, rec
@@ -177,12 +178,27 @@ def test_sale_moved_to_another_period_leaves_the_old_one():
     assert kinds(store, sale("a", "10000", at=5, sold=april)) == [("deviation_detected", "0.00", "100")]
 
 
+D1 = "cus_" + "d1" * 10  # a canonical customer id
+
+
 def test_eligible_skus_and_distributors():
-    store = Store(config(extra="skus: [SKU-1]\ndistributors: [d1]"))
+    store = Store(config(extra=f"skus: [SKU-1]\ndistributors: [{D1}]"))
     lines = [line("SKU-1", 1, "10000"), line("SKU-2", 1, "99999")]
-    store.send(sale("a", "0", lines=lines))
-    assert kinds(store, settle("100")) == []
+    store.send(sale("a", "0", lines=lines, dist=D1))
+    assert kinds(store, settle("100", dist=D1)) == []
     assert store.send(sale("b", "5000", dist="d2")).puts.keys() == {golden_key("pos_sale", "b")}
+
+
+def test_a_policy_names_its_distributor_by_the_code_a_sale_references_it_with():
+    store = Store(config(extra="distributors: [{system: kingdee, code: DIST001}]"))
+    resolved = "cus_k0_" + "ab" * 10  # whatever identity made of it
+    sold = sale("a", "10000", dist=resolved).model_copy(
+        update={"references": {"distributor_id": SourceRef(system="kingdee", entity="customer", id="DIST001")}}
+    )
+    assert any(k.kind == "rebate_basis" for k in store.send(sold).puts)
+    assert kinds(store, settle("50", dist=resolved)) == [("deviation_detected", "100.00", "50")]
+    other = sale("b", "5000", dist="cus_" + "00" * 10)  # referenced by another code: not covered
+    assert store.send(other).puts.keys() == {golden_key("pos_sale", "b")}
 
 
 def test_sell_in_basis_counts_orders_and_cancellation_removes():
