@@ -125,7 +125,9 @@ def webhook(connector: str) -> Response:
         return _json(503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health"})
     reply = receive(connector, request, config, _settings())
     headers: dict[str, str | list[str]] = dict(reply.headers)
-    return Response(body=reply.body, status_code=reply.status, headers=headers)
+    # Lambda serialises the response as JSON: a text reply (Salesforce's SOAP ack) must be str, not bytes.
+    body = reply.body.decode("utf-8") if isinstance(reply.body, bytes) else reply.body
+    return Response(body=body, status_code=reply.status, headers=headers)
 
 
 @app.route("/health", methods=["GET"])
@@ -305,15 +307,30 @@ def mapping_regression(actor: str, request: Any, name: str) -> Any:
 def events_redrive(actor: str, request: Any) -> Any:
     """Deliver again the events whose dispatch did not finish (the stream gave up on them)."""
     from chalicelib.api.redrive import deadline_from, redrive
-    from chalicelib.dispatch.deliver import Dispatcher
-    from chalicelib.runtime.secrets import default_resolver
 
     body = _json_body(request)
     limit = body.get("limit", 100)
     if type(limit) is not int or not 1 <= limit <= 1000:
         raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 1000")
-    dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
-    return redrive(dispatcher.deliver, _settings(), limit=limit, seconds_left=deadline_from(app.lambda_context)).view()
+    return redrive(_dispatcher().deliver, _settings(), limit=limit, seconds_left=deadline_from(app.lambda_context)).view()
+
+
+@app.route("/actions/redrive", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def actions_redrive(actor: str, request: Any) -> Any:
+    """Send a dead action again: {"event": <event id>, "action": <action name>}."""
+    from chalicelib.api.actions import redrive_action
+
+    return redrive_action(_dispatcher(), _config(), _settings(), _json_body(request))
+
+
+def _dispatcher() -> Any:
+    """Delivery to the subscribers and the rules' actions (chalicelib/dispatch/deliver.py)."""
+    from chalicelib.dispatch.deliver import Dispatcher
+    from chalicelib.runtime.secrets import default_resolver
+
+    config = _config()
+    return Dispatcher(config.subscribers, _settings(), default_resolver().get, actions=config.rules.actions, connectors=config.connectors)
 
 
 def _json_body(request: Any) -> dict[str, Any]:
@@ -348,11 +365,7 @@ def process_inbound(event: Any) -> dict[str, Any]:
 )
 def dispatch_events(event: Any) -> dict[str, Any]:
     """The events table's stream (its ARN is set by infra/template.py at package time)."""
-    from chalicelib.dispatch.deliver import Dispatcher
-    from chalicelib.runtime.secrets import default_resolver
-
-    dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
-    return dispatcher.handle_stream(event.to_dict())
+    return _dispatcher().handle_stream(event.to_dict())
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
@@ -363,3 +376,13 @@ def scheduled_sync(event: Any) -> dict[str, Any]:
     context = event.context
     runs = run_due_streams(_config(), _settings(), deadline=lambda: context.get_remaining_time_in_millis() / 1000)
     return {"runs": [run.__dict__ for run in runs]}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def fire_timers(event: Any) -> dict[str, Any]:
+    """Fire every response deadline whose time has come (see chalicelib/pipeline/timers.py)."""
+    from chalicelib.pipeline.timers import run_scheduled
+
+    context = event.context
+    run = run_scheduled(_config(), _settings(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    return run.view()

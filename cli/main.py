@@ -517,10 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from cli.dictionary import register as register_dictionary
     from cli.mappings import register
+    from cli.rules import register as register_rules
     from cli.send import register as register_send
 
     register(sub)
     register_send(sub, ROOT)
+    register_rules(sub)
     register_dictionary(sub)
     return parser
 

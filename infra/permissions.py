@@ -123,6 +123,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
     # Events table stream → EventBridge and HTTP subscribers; delivery status + audit in one transaction.
     "dispatch": (
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(EVENTS), "the stored event and its delivery state"),
+        Grant(("dynamodb:BatchGetItem",), tables(STATE), "an action's subject: its golden record, read before rendering the request"),
         Grant(("dynamodb:PutItem",), tables(AUDIT), "one audit entry per attempt"),
         Grant(("events:PutEvents",), bus, "the event bus target"),
         *SECRETS,
@@ -132,6 +133,13 @@ ROLES: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(STATE), "lease, watermark and rate budget items"),
         Grant(("sqs:SendMessage",), queue(BULK_LANE), "the pulled records, to the bulk lane"),
         *SECRETS,
+    ),
+    # Every minute: the rules items with a deadline due (the state table's sharded timers index),
+    # each read and fired in one transaction (the item, the overdue event, the audit entries).
+    "timers": (
+        Grant(("dynamodb:Query",), lambda: [{"Fn::Sub": f"${{{STATE}.Arn}}/index/*"}], "the timers-due index, one query per shard"),
+        Grant(("dynamodb:BatchGetItem",), tables(STATE), "the due rules items, read before deciding"),
+        Grant(("dynamodb:PutItem",), tables(STATE, AUDIT, EVENTS), "the fired deadline: the item, its audit entries, the event"),
     ),
 }
 
@@ -144,7 +152,7 @@ PLATFORM_STREAM_READER = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dyn
 
 def functions() -> dict[str, str]:
     """Lambda function logical id → role kind. Every lane's consumer is a processor."""
-    kinds = {"APIHandler": "admin", "WebhookHandler": "door", "DispatchEvents": "dispatch", "ScheduledSync": "sync"}
+    kinds = {"APIHandler": "admin", "WebhookHandler": "door", "DispatchEvents": "dispatch", "ScheduledSync": "sync", "FireTimers": "timers"}
     for lane in resources.lanes():
         kinds[consumed_function(lane)] = "processor"
     return kinds

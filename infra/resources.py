@@ -65,8 +65,10 @@ class Bus:
 PREFIX = "salesbridge"
 
 TABLES: tuple[Table, ...] = (
-    # Golden records, cross-references, dedupe keys, trigger state, watermarks, rate budgets.
-    Table("StateTable", "STATE_TABLE", f"{PREFIX}-state"),
+    # Golden records, cross-references, dedupe keys, trigger and rule state, watermarks, rate budgets.
+    # The sparse index lists the rules items with a deadline pending, in 16 shards (store/keys.py).
+    # timers-due is KEYS_ONLY: the timer runner fetches the due items themselves.
+    Table("StateTable", "STATE_TABLE", f"{PREFIX}-state", indexes=(Index("timers-due", "timer_shard", "timer_due", included=()),)),
     # Tamper-evident audit trail: pk = entity key, sk = sequence number.
     Table(
         "AuditTable",

@@ -12,6 +12,7 @@ LOCAL_PARAMETERS = {
     "/salesbridge/shopify/webhook-secret": "local-shopify-secret",
     "/salesbridge/kingdee/webhook-secret": "local-kingdee-secret",
     "/salesbridge/odoo/webhook-secret": "local-odoo-secret",
+    "/salesbridge/web_events/webhook-secret": "local-web-events-secret",
 }
 
 

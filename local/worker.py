@@ -127,6 +127,19 @@ class StreamPoller:
         return count
 
 
+SCHEDULED_EVENT = {
+    "source": "aws.events",
+    "detail-type": "Scheduled Event",
+    "resources": [],
+    "detail": {},
+    "time": "",
+    "id": "local",
+    "region": "local",
+    "account": "local",
+    "version": "0",
+}
+
+
 def run_forever(stop: threading.Event) -> None:
     import app as application
     from chalicelib.runtime.queue import LANES
@@ -135,27 +148,19 @@ def run_forever(stop: threading.Event) -> None:
     stream = StreamPoller(os.environ["EVENTS_TABLE"]) if hasattr(application, "dispatch_events") else None
     schedule_every = float(os.environ.get("SALESBRIDGE_SYNC_EVERY_SECONDS", "60"))
     next_sync = time.monotonic() + schedule_every
+    timers_every = float(os.environ.get("SALESBRIDGE_TIMERS_EVERY_SECONDS", "60"))  # AWS: the fire_timers schedule, every minute
+    next_timers = time.monotonic() + timers_every
     while not stop.is_set():
         try:
             poll_lanes_once(application.process_inbound, queue_urls)
             if stream is not None:
                 stream.poll_once(application.dispatch_events)
             if hasattr(application, "scheduled_sync") and time.monotonic() >= next_sync:
-                application.scheduled_sync(
-                    {
-                        "source": "aws.events",
-                        "detail-type": "Scheduled Event",
-                        "resources": [],
-                        "detail": {},
-                        "time": "",
-                        "id": "local",
-                        "region": "local",
-                        "account": "local",
-                        "version": "0",
-                    },
-                    _Context("salesbridge-local-scheduled-sync"),
-                )
+                application.scheduled_sync(SCHEDULED_EVENT, _Context("salesbridge-local-scheduled-sync"))
                 next_sync = time.monotonic() + schedule_every
+            if hasattr(application, "fire_timers") and time.monotonic() >= next_timers:
+                application.fire_timers(SCHEDULED_EVENT, _Context("salesbridge-local-fire-timers"))
+                next_timers = time.monotonic() + timers_every
         except Exception:  # noqa: BLE001 - the local worker keeps going, like Lambda would retry
             log.exception("worker iteration failed")
             time.sleep(1)

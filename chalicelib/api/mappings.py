@@ -20,6 +20,11 @@ def _rules(config: Configuration) -> Rules:
     return Rules.of(config)
 
 
+def api_versions(config: Configuration) -> dict[str, str]:
+    """Per connector with an API, its version: the paths action requests are shown with."""
+    return {name: c.api.api.api_version for name, c in config.connectors.items() if c.api is not None and c.api.api.api_version}
+
+
 def _mapping(config: Configuration, name: str) -> Any:
     mapping = config.mappings.mappings.get(name)
     if mapping is None:
@@ -30,7 +35,7 @@ def _mapping(config: Configuration, name: str) -> Any:
 def try_mapping(config: Configuration, settings: Settings, name: str, payload: dict[str, Any]) -> dict[str, Any]:
     from chalicelib.pipeline.dry_run import simulate
 
-    return simulate(_rules(config), _mapping(config, name), payload, DynamoStore(settings))
+    return simulate(_rules(config), _mapping(config, name), payload, DynamoStore(settings), api_versions(config))
 
 
 def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +46,7 @@ def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) 
     if not isinstance(payload, dict):
         raise bad_request('send {"mapping": "<the mapping file\'s text>", "payload": {...the source record...}}')
     edited = compile_edited(config, body.get("mapping"), "edited mapping")
-    return simulate(_rules(config), edited, payload, DynamoStore(settings))
+    return simulate(_rules(config), edited, payload, DynamoStore(settings), api_versions(config))
 
 
 def compile_edited(config: Configuration, text: Any, filename: str) -> CompiledMapping:

@@ -12,6 +12,9 @@ entity reference (``customer#cus_…``), the other chains carry a prefix below.
 | state      | ``customer#<id>``                          | ``orders``                 | order history (anomaly rules)|
 | state      | ``customer#<id>``                          | ``consent``                | consent registry + chain head|
 | state      | ``rebate#<distributor>#<YYYY-MM>#<policy>``| ``basis``                  | rebate basis and settlement  |
+| state      | ``<entity>#<canonical id>``                | ``rules``                  | deadlines, gate evidence,    |
+|            |                                            |                            | echoes; rules chain head     |
+| state      | ``window#<rule>#<key>``                    | ``window``                 | a window rule's occurrences  |
 | state      | ``dedupe#<dedupe key>``                    | ``dedupe``                 | an input's one outcome       |
 | state      | ``xref#<system>#<entity>#<source id>``     | ``xref``                   | source id → canonical id     |
 | state      | ``match#<entity>#<kind>:<normalised key>`` | ``match``                  | match key → canonical id     |
@@ -40,6 +43,10 @@ and a listing reads every shard and merges (chalicelib.store.queries).
 
 The audit indexes are sparse: only the first entry of each run (entries appended together
 with one correlation id on one day) carries their sort key ``run_at``, with the run's length.
+
+A ``rules`` item with a deadline pending carries two more attributes, ``timer_shard`` (one of
+``TIMER_SHARDS``, from a hash of its key) and ``timer_due`` (when its next deadline fires, UTC
+ISO text): the state table's sparse index ``timers-due`` lists the due items of each shard.
 """
 
 from __future__ import annotations
@@ -59,7 +66,12 @@ CONSENT_CHAIN = "consent#"
 EVENT_CHAIN = "event#"
 REJECTION_CHAIN = "rejection#"
 CONSOLE_CHAIN = "console#"  # one-entry chains: a console login, logout, link issued, unmasked view
-CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONSOLE_CHAIN)
+RULES_CHAIN = "rules#"  # what the rules did to an entity outside its records: a deadline fired by the clock
+CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONSOLE_CHAIN, RULES_CHAIN)
+
+TIMER_INDEX = "timers-due"
+TIMER_SHARD, TIMER_DUE = "timer_shard", "timer_due"
+TIMER_SHARDS = tuple(f"t{n:02d}" for n in range(16))  # the poller reads each shard: a bounded fan-out
 
 
 # --------------------------------------------------------------------------- state table
@@ -77,6 +89,12 @@ def state(key: StateKey) -> Key:
     if key.kind == "rebate_basis":
         distributor, period, policy = key.parts
         return (f"rebate#{distributor}#{period}#{policy}", "basis")
+    if key.kind == "rules":
+        entity, entity_id = key.parts
+        return (f"{entity}#{entity_id}", "rules")
+    if key.kind == "window":
+        rule, window_key = key.parts
+        return (f"window#{rule}#{window_key}", "window")
     if key.kind == "xref":
         system, entity, source_id = key.parts
         return (f"xref#{system}#{entity}#{source_id}", "xref")
@@ -102,7 +120,23 @@ def state_key_of(pk: str, sk: str) -> StateKey | None:
     if sk == "basis" and pk.startswith("rebate#"):
         distributor, period, policy = pk.removeprefix("rebate#").split("#", 2)
         return StateKey("rebate_basis", (distributor, period, policy))
+    if sk == "rules":
+        entity, _, entity_id = pk.partition("#")
+        return StateKey("rules", (entity, entity_id))
+    if sk == "window" and pk.startswith("window#"):
+        rule, _, window_key = pk.removeprefix("window#").partition("#")
+        return StateKey("window", (rule, window_key))
     return None
+
+
+def timer_index(key: StateKey, item: dict[str, object]) -> dict[str, str]:
+    """The index attributes of a rules item whose next deadline is pending (``next_fire_at``); else none."""
+    due = item.get("next_fire_at")
+    if key.kind != "rules" or not isinstance(due, str) or not due:
+        return {}
+    pk, _ = state(key)
+    shard = TIMER_SHARDS[int(hashlib.sha256(pk.encode()).hexdigest()[:8], 16) % len(TIMER_SHARDS)]
+    return {TIMER_SHARD: shard, TIMER_DUE: due}
 
 
 def dedupe(dedupe_key: str) -> Key:
@@ -180,8 +214,15 @@ def chain_owner(chain: str) -> ChainOwner:
         return ("event", chain.removeprefix(EVENT_CHAIN))
     if chain.startswith(CONSENT_CHAIN):
         return StateKey("consent", (chain.removeprefix(CONSENT_CHAIN),))
+    if chain.startswith(RULES_CHAIN):
+        entity, _, entity_id = chain.removeprefix(RULES_CHAIN).partition("#")
+        return StateKey("rules", (entity, entity_id))
     entity, _, entity_id = chain.partition("#")
     return StateKey("golden", (entity, entity_id))
+
+
+def rules_chain(entity: str, entity_id: str) -> str:
+    return f"{RULES_CHAIN}{entity}#{entity_id}"
 
 
 def console_chain(action_id: str) -> str:

@@ -52,6 +52,11 @@ def test_shipped_set_covers_the_sources():
     wanted = {
         ("salesforce", "Account"),
         ("salesforce", "Opportunity"),
+        ("salesforce", "Lead"),
+        ("salesforce", "Task"),
+        ("web_events", "event"),
+        ("demo_erp", "customer"),
+        ("demo_erp", "order"),
         ("hubspot", "company"),
         ("hubspot", "deal"),
         ("odoo", "res.partner"),
