@@ -35,6 +35,18 @@ def payloads(tmp_path: Path) -> dict[str, tuple[Path, list[str]]]:
         "hubspot": ((VENDORS / "hubspot" / "contact_creation_webhook_body.json").read_bytes(), []),
         "shopify": ((VENDORS / "shopify" / "products_update_example.json").read_bytes(), ["-H", "X-Shopify-Topic: products/update"]),
         "salesforce": (salesforce.encode(), []),
+        "web_events": (
+            json.dumps(
+                {
+                    "event_id": "ev-7f3a",
+                    "event": "page_view",
+                    "page": "/pricing",
+                    "visitor": "v-81",
+                    "occurred_at": "2026-11-02T09:00:00+08:00",
+                }
+            ).encode(),
+            [],
+        ),
     }
     out = {}
     for name, (body, headers) in files.items():
@@ -51,7 +63,7 @@ def test_every_configured_webhook_connector_has_a_sample(tmp_path):
     assert configured == set(payloads(tmp_path))
 
 
-@pytest.mark.parametrize("connector", ["demo_crm", "demo_erp", "hubspot", "kingdee", "odoo", "shopify", "salesforce"])
+@pytest.mark.parametrize("connector", ["demo_crm", "demo_erp", "hubspot", "kingdee", "odoo", "shopify", "salesforce", "web_events"])
 def test_send_signs_for_the_connector_and_the_door_accepts_it(served, tmp_path, capsys, connector):
     from chalicelib.runtime import aws
     from local.seed import LOCAL_PARAMETERS
