@@ -28,53 +28,19 @@ import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.capacity import item_size  # noqa: E402 - DynamoDB's item size rules, in one place
+
 FIXTURES = ROOT / "tests" / "faults" / "fixtures"  # the test-only ERP connector and its order mapping
 
 BATCH = 100
 
 
 # ---------------------------------------------------------------------------- DynamoDB's size rules
-def value_size(value: dict[str, Any]) -> int:
-    """Bytes of one AttributeValue as DynamoDB counts them."""
-    ((kind, v),) = value.items()
-    if kind == "S":
-        return len(v.encode())
-    if kind == "N":
-        return number_size(v)
-    if kind == "B":
-        return len(v) if isinstance(v, (bytes, bytearray)) else len(v.encode())
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "SS":
-        return sum(len(s.encode()) for s in v)
-    if kind == "NS":
-        return sum(number_size(n) for n in v)
-    if kind == "BS":
-        return sum(len(b) for b in v)
-    if kind == "M":
-        return 3 + sum(len(k.encode()) + value_size(x) + 1 for k, x in v.items())
-    if kind == "L":
-        return 3 + sum(value_size(x) + 1 for x in v)
-    raise ValueError(kind)
-
-
-def number_size(text: str) -> int:
-    """1 byte per two significant digits (leading/trailing zeros trimmed), plus 1."""
-    digits = Decimal(text).normalize().as_tuple().digits
-    significant = str(int("".join(map(str, digits)) or "0")).rstrip("0") or "0"
-    return math.ceil(len(significant) / 2) + 1
-
-
-def item_size(item: dict[str, Any]) -> int:
-    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
-
-
 def write_units(operation: str, params: dict[str, Any]) -> int:
     if operation == "PutItem":
         return math.ceil(item_size(params["Item"]) / 1024)
