@@ -71,7 +71,7 @@ CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONS
 
 TIMER_INDEX = "timers-due"
 TIMER_SHARD, TIMER_DUE = "timer_shard", "timer_due"
-TIMER_SHARDS = tuple(f"t{n:02d}" for n in range(16))  # the poller reads each shard: a bounded fan-out
+TIMER_SHARDS = tuple(f"t{n:02d}" for n in range(INDEX_SHARDS))  # the poller reads each shard: a bounded fan-out
 
 
 # --------------------------------------------------------------------------- state table
@@ -135,7 +135,7 @@ def timer_index(key: StateKey, item: dict[str, object]) -> dict[str, str]:
     if key.kind != "rules" or not isinstance(due, str) or not due:
         return {}
     pk, _ = state(key)
-    shard = TIMER_SHARDS[int(hashlib.sha256(pk.encode()).hexdigest()[:8], 16) % len(TIMER_SHARDS)]
+    shard = TIMER_SHARDS[shard_of(pk)]
     return {TIMER_SHARD: shard, TIMER_DUE: due}
 
 

@@ -27,7 +27,20 @@ def test_json_names_owner_category_fillers_and_code_lists_of_the_shipped_files()
     result = run_cli("dictionary", "show", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert [e["name"] for e in data["entities"]] == ["customer", "product", "order", "pos_sale", "rebate_settlement"]
+    assert [e["name"] for e in data["entities"]] == [
+        "customer",
+        "product",
+        "order",
+        "pos_sale",
+        "rebate_settlement",
+        "lead",
+        "opportunity",
+        "activity",
+    ]
+    stage = field(data, "opportunity", "stage")
+    assert (stage["owner"], [f["system"] for f in stage["filled_by"]]) == ("salesforce", ["salesforce"])
+    kind = field(data, "activity", "type")  # a CRM task and a page view both say what happened: nobody owns it
+    assert sorted(f["system"] for f in kind["filled_by"]) == ["salesforce", "web_events"] and kind["owner"] is None
 
     grade = field(data, "customer", "grade")
     assert (grade["owner"], grade["owner_from"], grade["categories"]) == ("demo_crm", "triggers", ["commercial"])

@@ -17,6 +17,7 @@ import pytest
 
 from chalicelib.domain.events import CloudEvent
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.domain.state import StateKey
 from chalicelib.runtime import aws
 from chalicelib.runtime.settings import get_settings
 from chalicelib.store import audit, dynamo, keys, queries
@@ -49,6 +50,12 @@ def audit_items(chain: str, runs: list[tuple[str, int]], at: datetime) -> list[d
     return items
 
 
+def timer_shard(n: int) -> str:
+    """The timer shard of one lead's rules item with a deadline pending, all due at the same minute."""
+    item: dict[str, object] = {"next_fire_at": "2026-11-03T09:15:00+00:00"}
+    return keys.timer_index(StateKey("rules", ("lead", f"lead_{n}")), item)[keys.TIMER_SHARD]
+
+
 # ----------------------------------------------------------------------------- keys spread
 def spread(values: list[str]) -> Counter[str]:
     counts = Counter(values)
@@ -69,6 +76,7 @@ def test_every_index_key_spreads_writes_over_its_shards(aws: Any) -> None:
         ("QuarantineTable", "time_shard"): spread([q["time_shard"] for q in quarantined]),
         ("QuarantineTable", "connector_shard"): spread([q["connector_shard"] for q in quarantined]),
         ("AuditTable", "day_shard"): spread([r["day_shard"] for r in runs]),
+        ("StateTable", keys.TIMER_SHARD): spread([timer_shard(n) for n in range(800)]),
     }
     per_entity = {("EventsTable", "subject"), ("AuditTable", "correlation_id")}  # one key per entity or per input
     for table in resources.TABLES:
