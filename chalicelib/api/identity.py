@@ -3,7 +3,9 @@
 An unmerge moves one member source record out of an entity into an entity of its own (the
 member's own id), recomputes both golden records from their members' latest values, and
 marks the two apart: the moved record's cross-reference remembers the entity it left, so its
-next update does not join it again through a shared match key. Both audit chains say what
+next update does not join it again through a shared match key. Repeating an unmerge that
+happened (an operator retrying after a lost reply) answers the same result with ``already``,
+and writes nothing. Both audit chains say what
 happened; events already fired stay fired.
 """
 
@@ -71,6 +73,14 @@ def show(settings: Settings, entity_key: str) -> dict[str, Any]:
     }
 
 
+def _already_unmerged(xref: Item | None, entity_id: str, new_id: str) -> Item | None:
+    """The record of this very unmerge on the moved member's cross-reference: a repeated request is answered, not refused."""
+    done = (xref or {}).get("unmerged")
+    if (xref or {}).get("entity_id") == new_id and isinstance(done, dict) and done.get("from") == entity_id:
+        return done
+    return None
+
+
 def unmerge(config: Configuration, settings: Settings, entity_key: str, member: str, actor: str) -> dict[str, Any]:
     """Move ``member`` out of the entity into one of its own; both recomputed, audited, kept apart."""
     entity, entity_id = _split_key(entity_key)
@@ -89,6 +99,15 @@ def unmerge(config: Configuration, settings: Settings, entity_key: str, member: 
             raise not_found(f"no entity {entity_key} (an alias or unknown id)")
         members = golden.get("sources", {})
         if moved not in members:
+            done = _already_unmerged(snapshot.states[keys[2]], entity_id, new_id)
+            if done:
+                return {
+                    "unmerged": moved,
+                    "from": entity_key,
+                    "to": f"{entity}#{new_id}",
+                    "keys_moved": done["keys_moved"],
+                    "already": True,
+                }
             raise bad_request(f"{moved} is not a member of {entity_key}; members: {', '.join(sorted(members))}")
         if len(members) < 2:
             raise bad_request(f"{moved} is the only member of {entity_key}: nothing to separate")
@@ -101,7 +120,14 @@ def unmerge(config: Configuration, settings: Settings, entity_key: str, member: 
         puts: dict[StateKey, Item] = {
             keys[0]: kept,
             keys[1]: out,
-            keys[2]: {"entity_id": new_id, "entity": ref.entity, "system": ref.system, "source_id": str(ref.id), "apart": [entity_id]},
+            keys[2]: {
+                "entity_id": new_id,
+                "entity": ref.entity,
+                "system": ref.system,
+                "source_id": str(ref.id),
+                "apart": [entity_id],
+                "unmerged": {"from": entity_id, "keys_moved": own_keys},
+            },
         }
         if own_keys:  # the commit checks what it overwrites: read the key index items first
             store.read_more(snapshot, [match_key(entity, k) for k in own_keys])
