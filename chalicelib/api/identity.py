@@ -7,6 +7,11 @@ next update does not join it again through a shared match key. Repeating an unme
 happened (an operator retrying after a lost reply) answers the same result with ``already``,
 and writes nothing. Both audit chains say what
 happened; events already fired stay fired.
+
+A merge is the operator's answer to a record quarantined as ``ambiguous_identity`` (two
+entities hold its match keys and nothing says which it is): the operator decides the two are
+one, they are folded together exactly as a linking record would fold them, and the records
+quarantined for that doubt are replayed, now joining the one entity.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
 from chalicelib.domain.golden import Survivorship, is_alias, split
 from chalicelib.domain.state import StateKey, golden_key, match_key, xref_key
-from chalicelib.errors import ApiError, ConflictError
+from chalicelib.errors import ApiError, ConflictError, StateKeysMissing
 from chalicelib.runtime.settings import Settings
 from chalicelib.store.audit import AuditEntry
 from chalicelib.store.dynamo_store import DynamoStore
@@ -146,3 +151,80 @@ def unmerge(config: Configuration, settings: Settings, entity_key: str, member: 
             continue
         return {"unmerged": moved, "from": entity_key, "to": f"{entity}#{new_id}", "keys_moved": own_keys}
     raise ApiError(409, "conflict", "the entity kept changing; try again")
+
+
+MERGE_READ_ROUNDS = 4  # the golden records, then their members' cross-references and key index items
+
+
+def merge(config: Configuration, settings: Settings, entity_key: str, other_key: str, actor: str) -> dict[str, Any]:
+    """Fold two entities an operator knows to be one; the lower-ranked id survives, as in the pipeline."""
+    from chalicelib.pipeline.identify import entity_keys, merge_entities
+
+    entity, first = _split_key(entity_key)
+    other_entity, second = _split_key(other_key)
+    if other_entity != entity:
+        raise bad_request(f"{entity_key} and {other_key} are different kinds of entity")
+    if first == second:
+        raise bad_request("name two different entities")
+    leader = identity.survivor([first, second])
+    folded = second if leader == first else first
+    store = DynamoStore(settings)
+    for _ in range(5):
+        snapshot = store.read(entity_keys(entity, [leader, folded]))
+        goldens = {i: snapshot.states[golden_key(entity, i)] for i in (leader, folded)}
+        if (goldens[folded] or {}).get("alias_of") == leader:
+            return {"merged": f"{entity}#{folded}", "into": f"{entity}#{leader}", "already": True, "released": []}
+        for i, golden in goldens.items():
+            if golden is None or is_alias(golden):
+                raise not_found(f"no entity {entity}#{i} (an alias or unknown id)")
+        work = dict(snapshot.states)
+        for _round in range(MERGE_READ_ROUNDS):
+            try:
+                folding = merge_entities(entity, leader, (folded,), work, config.survivorship)
+                break
+            except StateKeysMissing as missing:
+                work.update(store.read_more(snapshot, missing.keys))
+        else:
+            raise ApiError(409, "conflict", "the entities kept changing; try again")
+        details = {"merged": [f"{entity}#{folded}"], "members": folding.members, "decided_by": "operator"}
+        entries = [
+            ChainAppend(
+                f"{entity}#{leader}", [AuditEntry(action="merged", actor=actor, correlation_id=f"merge#{folded}", details=details)]
+            ),
+            ChainAppend(
+                f"{entity}#{folded}",
+                [
+                    AuditEntry(
+                        action="merged_into", actor=actor, correlation_id=f"merge#{folded}", details={"survivor": f"{entity}#{leader}"}
+                    )
+                ],
+            ),
+        ]
+        try:
+            store.commit(Plan(snapshot, puts=folding.puts, audit=entries))
+        except ConflictError:
+            continue
+        released = _release_ambiguous(config, settings, entity, {leader, folded}, actor)
+        return {"merged": f"{entity}#{folded}", "into": f"{entity}#{leader}", "members": folding.members, "released": released}
+    raise ApiError(409, "conflict", "the entities kept changing; try again")
+
+
+def _release_ambiguous(config: Configuration, settings: Settings, entity: str, ids: set[str], actor: str) -> list[dict[str, Any]]:
+    """Replay the open records quarantined because these entities both held their keys (a bounded look back)."""
+    from chalicelib.api.admin import replay_one
+    from chalicelib.store import queries
+
+    results: list[dict[str, Any]] = []
+    cursor = None
+    for _page in range(RELEASE_PAGES):
+        items, cursor = queries.quarantined(settings, connector=None, status="open", limit=100, cursor=cursor)
+        for item in items:
+            candidates = set(item.get("candidates") or [])
+            if item.get("code") == "ambiguous_identity" and candidates and candidates <= {f"{entity}#{i}" for i in ids} | ids:
+                results.append(replay_one(config, settings, str(item["id"]), actor))
+        if not cursor:
+            break
+    return results
+
+
+RELEASE_PAGES = 10  # the newest 1,000 open quarantined records are looked at; older ones are replayed by filter
