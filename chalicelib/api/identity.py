@@ -16,6 +16,7 @@ quarantined for that doubt are replayed, now joining the one entity.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
@@ -159,6 +160,8 @@ MERGE_READ_ROUNDS = 4  # the golden records, then their members' cross-reference
 def merge(config: Configuration, settings: Settings, entity_key: str, other_key: str, actor: str) -> dict[str, Any]:
     """Fold two entities an operator knows to be one; the lower-ranked id survives, as in the pipeline."""
     from chalicelib.pipeline.identify import entity_keys, merge_entities
+    from chalicelib.triggers.outcome import EventContext
+    from chalicelib.triggers.process import rebate_bases_of_merge
 
     entity, first = _split_key(entity_key)
     other_entity, second = _split_key(other_key)
@@ -178,9 +181,11 @@ def merge(config: Configuration, settings: Settings, entity_key: str, other_key:
             if golden is None or is_alias(golden):
                 raise not_found(f"no entity {entity}#{i} (an alias or unknown id)")
         work = dict(snapshot.states)
+        context = EventContext(datetime.now(UTC), f"merge#{folded}", None)
         for _round in range(MERGE_READ_ROUNDS):
             try:
                 folding = merge_entities(entity, leader, (folded,), work, config.survivorship)
+                bases = rebate_bases_of_merge(leader, tuple(folding.merged), work, config.triggers, context)
                 break
             except StateKeysMissing as missing:
                 work.update(store.read_more(snapshot, missing.keys))
@@ -201,7 +206,7 @@ def merge(config: Configuration, settings: Settings, entity_key: str, other_key:
             ),
         ]
         try:
-            store.commit(Plan(snapshot, puts=folding.puts, audit=entries))
+            store.commit(Plan(snapshot, puts={**folding.puts, **bases.puts}, audit=entries, events=bases.events))
         except ConflictError:
             continue
         released = _release_ambiguous(config, settings, entity, {leader, folded}, actor)

@@ -174,7 +174,16 @@ def evaluate(
     if customer:
         record, dropped = consent.apply_consent(record, work.get(consent_key(customer)), rules.consent_opt_in)
     outcome = _with_reads(
-        lambda: process(record, entity_id, work, rules.triggers, survivorship=survival, keys=decision.keys, correlation_id=correlation_id),
+        lambda: process(
+            record,
+            entity_id,
+            work,
+            rules.triggers,
+            survivorship=survival,
+            keys=decision.keys,
+            correlation_id=correlation_id,
+            merged=tuple(merge.merged) if merge else (),
+        ),
         work,
         read_more,
     )

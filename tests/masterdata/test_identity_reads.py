@@ -1,4 +1,4 @@
-"""Match keys cost no extra round trip: a keyed record is read in one request, whether it is new, joins, or merges two."""
+"""Match keys cost no extra round trip: a keyed record is read in one request, whether it is new or joins an entity."""
 
 from __future__ import annotations
 
@@ -40,11 +40,15 @@ def pipeline() -> tuple[MemoryStore, Processor]:
     return store, Processor(ProcessingConfig(CONFIG.mappings, Rules.of(CONFIG), b"k"), store)
 
 
-def test_a_new_keyed_customer_a_joining_one_and_a_merge_each_read_once(pipeline: tuple[MemoryStore, Processor]) -> None:
+def test_a_new_keyed_customer_and_a_joining_one_read_once_a_merge_reads_the_rebate_bases_too(
+    pipeline: tuple[MemoryStore, Processor],
+) -> None:
     store, processor = pipeline
     assert reads_of(store, processor, customer("C-1", "2026-11-01T08:00:00Z", TAX)) == 1  # new: the key's entity
     assert reads_of(store, processor, customer("C-2", "2026-11-01T09:00:00Z", TAX.lower())) == 1  # joins it by the key
     assert reads_of(store, processor, customer("C-3", "2026-11-01T10:00:00Z")) == 1  # no key: its own entity
-    assert reads_of(store, processor, customer("C-3", "2026-11-02T10:00:00Z", f" {TAX} ")) == 1  # brings the key: merges
+    # brings the key: merges — and a customer merge under the shipped rebate policy reads the recent bases of both ids
+    assert CONFIG.triggers.policies
+    assert reads_of(store, processor, customer("C-3", "2026-11-02T10:00:00Z", f" {TAX} ")) == 2
     goldens = [s.item for k, s in store.states.items() if k.kind == "golden" and "alias_of" not in s.item]
     assert len(goldens) == 1 and len(goldens[0]["sources"]) == 3, goldens
