@@ -215,7 +215,7 @@ def subjects_of(settings: Settings, subject: str) -> list[str]:
         return [subject]
     survivor = survivor_of(settings, entity, entity_id)
     aliases = (golden(settings, entity, survivor) or {}).get("aliases", [])
-    return sorted({entity_id, survivor, *aliases[:MAX_ALIASES_LISTED]})
+    return sorted({subject, entity_id, survivor, *aliases[:MAX_ALIASES_LISTED]})
 
 
 def event(settings: Settings, event_id: str) -> dict[str, Any] | None:
