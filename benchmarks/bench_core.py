@@ -12,7 +12,10 @@ Prints one line per measure, each with its ratio:
       attribute name lengths + value sizes; PutItem 1 WCU per started KB, transactions 2 per started
       KB per item) — ratio to 1;
   (c) records/second through the processor vs a bare PutItem loop of as many items, on the same
-      moto server and table size, in the same run (moto's transactions slow down as tables grow).
+      moto server and table size, in the same run (moto's transactions slow down as tables grow);
+  (d) the rules step: requests and write units per record of 100 sales records (leads, calls,
+      opportunity changes, page views) without the rules files and with them, in the same run,
+      and the requests and write units of each deadline the timers fire.
 """
 
 from __future__ import annotations
@@ -165,6 +168,7 @@ def main() -> None:
     standin, endpoint = start_standin()
     try:
         run(endpoint, config)
+        rules_step(config)
         throughput_as_the_store_grows()
     finally:
         standin.terminate()
@@ -308,6 +312,165 @@ def with_match_keys(processor: Any, ddb: Any, calls: list[Any], count: Any, base
         f"indexes, vs {base_requests:.2f} and {base_units:.2f} for the batch without keys — ratio {requests / base_requests:.2f} "
         f"requests, {units / base_units:.2f} write units"
     )
+
+
+# ---------------------------------------------------------------------------- the rules step: before and after
+RULES_T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+
+def sales_batch(tag: str) -> list[tuple[str, str, dict[str, Any], datetime]]:
+    """(connector, object, payload, source time) × 100: what the shipped rules read (mappings/rules/sales.yaml).
+
+    30 new leads (each arms the speed-to-lead deadline), calls on 20 of them (cancelling it), 20
+    opportunities created in qualification and 10 of them moved to negotiation (the stage gate),
+    20 pricing-page views of 5 customers (the window).
+    """
+    from datetime import timedelta
+
+    def sf(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+    out: list[tuple[str, str, dict[str, Any], datetime]] = []
+    for n in range(30):
+        at = RULES_T0 + timedelta(minutes=n)
+        out.append(("salesforce", "Lead", {"Id": f"00Q{tag}{n:012d}", "Name": f"Lead {n}", "Company": f"Company {n}",
+                    "Status": "Open - Not Contacted", "OwnerId": "005Hs00000ABCDeIAH", "CreatedDate": sf(at),
+                    "LastModifiedDate": sf(at)}, at))  # fmt: skip
+    for n in range(20):
+        at = RULES_T0 + timedelta(minutes=n + 5)
+        out.append(("salesforce", "Task", {"Id": f"00T{tag}{n:012d}", "Subject": "Call", "TaskSubtype": "Call", "Status": "Completed",
+                    "WhoId": f"00Q{tag}{n:012d}", "OwnerId": "005Hs00000ABCDeIAH", "CreatedDate": sf(at), "CompletedDateTime": sf(at),
+                    "LastModifiedDate": sf(at)}, at))  # fmt: skip
+    for n in range(30):
+        at = RULES_T0 + timedelta(hours=1, minutes=n)
+        stage = "Qualification" if n < 20 else "Negotiation/Review"
+        out.append(("salesforce", "Opportunity", {"Id": f"006{tag}{n % 20:012d}", "Name": f"Deal {n % 20}", "StageName": stage,
+                    "Amount": "75000", "CurrencyIsoCode": "USD", "OwnerId": "005Hs00000ABCDeIAH", "CloseDate": "2026-12-30",
+                    "LastModifiedDate": sf(at)}, at))  # fmt: skip
+    for n in range(20):
+        at = RULES_T0 + timedelta(hours=2, minutes=n * 7)
+        out.append(("web_events", "event", {"event_id": f"ev-{tag}-{n}", "event": "page_view", "page": "/pricing", "visitor": f"v-{n % 5}",
+                    "customer_id": f"C-{n % 5}", "occurred_at": at.isoformat()}, at))  # fmt: skip
+    assert len(out) == BATCH
+    return out
+
+
+def rules_step(config: Path) -> None:
+    """The DynamoDB requests and write units per record that the rules step adds: the same sales records
+    through the processor without the rules files and with them, in this run; then what firing costs."""
+    from datetime import timedelta
+
+    without = config.parent / (config.name + "-without-rules")
+    shutil.copytree(config, without)
+    shutil.rmtree(without / "mappings" / "rules")
+    try:
+        before = sales_cost(without, "N")
+        after = sales_cost(config, "R")
+    finally:
+        shutil.rmtree(without, ignore_errors=True)
+    (req0, wcu0, all0, ev0), (req1, wcu1, all1, ev1) = before, after
+    print(
+        f"core rules step: {req0:.2f} → {req1:.2f} dynamodb requests/record (+{req1 - req0:.2f}), write units/record {wcu0:.2f} → "
+        f"{wcu1:.2f} (+{wcu1 - wcu0:.2f}; incl. indexes {all0:.2f} → {all1:.2f}, +{all1 - all0:.2f}) over {BATCH} sales records "
+        f"(30 leads, 20 calls, 30 opportunity changes, 20 page views; {ev0} → {ev1} events) without → with the rules files "
+        f"— ratio {req1 / req0:.2f} requests, {all1 / all0:.2f} write units"
+    )
+    fired, requests, units, idle = timers_cost(RULES_T0 + timedelta(days=1))
+    print(
+        f"core rules timers: {fired} deadlines fired at {requests / max(fired, 1):.2f} dynamodb requests and {units / max(fired, 1):.2f} "
+        f"write units (incl. indexes) each; an idle minute costs {idle} requests (one query per timers-due shard) — ratio to the floor "
+        f"of 2 requests per firing: {requests / max(fired, 1) / 2:.2f}"
+    )
+
+
+def sales_cost(config: Path, tag: str) -> tuple[float, float, float, int]:
+    """Mean requests, write units (base tables) and write units with indexes per record of the sales batch under ``config``."""
+    from datetime import timedelta
+
+    from chalicelib import configuration as loader
+    from chalicelib.configuration import current
+    from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
+    from chalicelib.pipeline.batch import QueueMessage, process_batch
+    from chalicelib.pipeline.processor import Processor, processing_config
+    from chalicelib.runtime import aws
+    from chalicelib.runtime.queue import group_id
+    from chalicelib.runtime.settings import get_settings, reset_settings
+    from chalicelib.store.dynamo_store import DynamoStore
+
+    os.environ["SALESBRIDGE_CONFIG_DIR"] = str(config)
+    reset_settings()
+    loader.reset()
+    settings = get_settings()
+    assert bool(current().rules.rules) == (config / "mappings" / "rules").exists(), "the rules files loaded are not the ones meant"
+    clock = {"now": RULES_T0}
+    processor = Processor(processing_config(current()), DynamoStore(settings), clock=lambda: clock["now"])
+    ddb = aws.client("dynamodb")
+    events_before = ddb.scan(TableName=settings.events_table, Select="COUNT")["Count"]
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def count(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if params.get("TableName") != settings.stats_table:
+            calls.append((model.name, params))
+
+    ddb.meta.events.register("before-parameter-build.dynamodb.*", count)
+    meter = attach_capacity_meter(ddb)
+    stats_units = 0
+    try:
+        for i, (connector, obj, payload, at) in enumerate(sales_batch(tag)):
+            clock["now"] = at + timedelta(seconds=1)
+            source_id = str(payload.get("Id", payload.get("event_id")))
+            inbound = InboundRecord(
+                connector=connector,
+                object=obj,
+                payload=payload,
+                received_at=clock["now"],
+                receipt_id=f"rcp_rules_{tag}_{i}",
+                dedupe_key=event_dedupe_key(connector, f"{source_id}@{at.isoformat()}"),
+                entity_hint=source_id,
+            )
+            before_stats = meter.units.by_table[settings.stats_table]
+            response, outcomes = process_batch([QueueMessage(f"r-{tag}-{i}", inbound.to_message(), group_id(inbound))], processor)
+            assert not response["batchItemFailures"] and outcomes[0].status == "applied", (response, outcomes)
+            stats_units += meter.units.by_table[settings.stats_table] - before_stats
+    finally:
+        ddb.meta.events.unregister("before-parameter-build.dynamodb.*", count)
+        meter.detach(ddb)
+    events = ddb.scan(TableName=settings.events_table, Select="COUNT")["Count"] - events_before
+    expected = 15 if current().rules.rules else 0  # 10 stage gates skipped, 5 pricing-page windows crossed
+    assert events == expected, f"{events} events from the sales records, not {expected}"
+    units = sum(write_units(op, p) for op, p in calls)
+    return len(calls) / BATCH, units / BATCH, (meter.units.total_writes - stats_units) / BATCH, events
+
+
+def timers_cost(now: datetime) -> tuple[int, int, int, int]:
+    """Run the schedule's poller once when every pending deadline is due, then once idle: (fired, requests, write units, idle requests)."""
+    from chalicelib.configuration import current
+    from chalicelib.pipeline.timers import fire_due_timers
+    from chalicelib.runtime import aws
+    from chalicelib.runtime.settings import get_settings
+    from chalicelib.store.dynamo_store import DynamoStore
+    from chalicelib.store.timer_index import DynamoTimerIndex
+
+    settings = get_settings()
+    ddb = aws.client("dynamodb")
+    calls: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    ddb.meta.events.register("before-parameter-build.dynamodb.*", count)
+    meter = attach_capacity_meter(ddb)
+    try:
+        run = fire_due_timers(current().rules, DynamoStore(settings), DynamoTimerIndex(settings), now)
+        fired, requests, units = len(run.fired), len(calls), meter.units.total_writes
+        calls.clear()
+        fire_due_timers(current().rules, DynamoStore(settings), DynamoTimerIndex(settings), now)
+        idle = len(calls)
+    finally:
+        ddb.meta.events.unregister("before-parameter-build.dynamodb.*", count)
+        meter.detach(ddb)
+    queries = 16  # the shards' queries are in ``requests`` too: a firing's own cost excludes them
+    return fired, requests - queries, units, idle
 
 
 # ---------------------------------------------------------------------------- request units with the indexes (benchmarks/capacity.py)

@@ -17,7 +17,8 @@ from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, subset
 
-Kind = Literal["salesforce", "hubspot", "odoo", "kingdee", "shopify", "generic_rest"]
+Kind = Literal["salesforce", "hubspot", "odoo", "kingdee", "shopify", "generic_rest", "wecom", "dingtalk"]
+ROBOT_KINDS = ("wecom", "dingtalk")  # group robots: written to by actions, never pulled
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
 _UNITS = {
@@ -99,7 +100,25 @@ class BasicAuthConfig(StrictModel):
     password: SecretRef
 
 
-AuthConfig = Annotated[OAuth2ClientCredentialsAuth | ApiKeyAuthConfig | BearerAuthConfig | BasicAuthConfig, Field(discriminator="type")]
+class WeComRobotAuthConfig(StrictModel):
+    """企业微信 group robot: the ``key=`` of its webhook address."""
+
+    type: Literal["wecom_robot"]
+    key: SecretRef
+
+
+class DingTalkRobotAuthConfig(StrictModel):
+    """钉钉 group robot: the ``access_token=`` of its webhook address, and its 加签 secret (SEC…) if it has one."""
+
+    type: Literal["dingtalk_robot"]
+    access_token: SecretRef
+    secret: SecretRef | None = None
+
+
+AuthConfig = Annotated[
+    OAuth2ClientCredentialsAuth | ApiKeyAuthConfig | BearerAuthConfig | BasicAuthConfig | WeComRobotAuthConfig | DingTalkRobotAuthConfig,
+    Field(discriminator="type"),
+]
 
 
 class RateLimitConfig(StrictModel):
@@ -301,6 +320,8 @@ _REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     "kingdee": ("fields", "id_field"),
     "shopify": (),
     "generic_rest": ("endpoint", "records_path", "pagination", "id_field", "cursor_field"),
+    "wecom": (),
+    "dingtalk": (),
 }
 
 
@@ -330,6 +351,15 @@ def _kind_problems(config: ApiSections) -> list[tuple[tuple[Any, ...], str]]:
             problems.append((("streams", index, "where"), "only for kinds 'salesforce' and 'kingdee'"))
         if stream.domain and config.kind != "odoo":
             problems.append((("streams", index, "domain"), "only for kind 'odoo'"))
+    if config.kind in ROBOT_KINDS:
+        if config.streams:
+            problems.append((("streams",), f"a {config.kind} robot is only written to: it has no streams"))
+        wanted = f"{config.kind}_robot"
+        if config.api.auth is None or config.api.auth.type != wanted:
+            problems.append((("api", "auth"), f"{config.kind} needs auth type {wanted!r} (the robot's webhook key)"))
+    elif config.api.auth is not None and config.api.auth.type in ("wecom_robot", "dingtalk_robot"):
+        robot = config.api.auth.type.removesuffix("_robot")
+        problems.append((("api", "auth"), f"auth type {config.api.auth.type!r} is only for kind {robot!r}"))
     if config.kind == "odoo" and not config.api.database:
         problems.append((("api", "database"), "required for kind 'odoo' (the Odoo database name)"))
     if config.kind == "odoo" and (config.api.auth is None or config.api.auth.type != "basic"):

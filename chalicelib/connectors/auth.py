@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from chalicelib.connectors.retry import vendor_error
+from chalicelib.connectors.robots import dingtalk_sign
 from chalicelib.errors import AuthError
 
 Secret = Callable[[], str]
@@ -161,6 +162,41 @@ class BasicAuth(httpx.Auth):
         yield request
 
 
+class WeComRobotAuth(httpx.Auth):
+    """Adds the robot's ``key`` to the query (resolved once per client)."""
+
+    def __init__(self, key: Secret):
+        self.key = key
+        self._value: str | None = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._value is None:
+            self._value = self.key()
+        request.url = request.url.copy_merge_params({"key": self._value})
+        yield request
+
+
+class DingTalkRobotAuth(httpx.Auth):
+    """Adds ``access_token`` and, with a 加签 secret, a fresh ``timestamp`` and ``sign`` to every request."""
+
+    def __init__(self, access_token: Secret, secret: Secret | None, clock: Callable[[], float] = time.time):
+        self.access_token, self.secret, self.clock = access_token, secret, clock
+        self._token: str | None = None
+        self._secret: str | None = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._token is None:
+            self._token = self.access_token()
+        params = {"access_token": self._token}
+        if self.secret is not None:
+            if self._secret is None:
+                self._secret = self.secret()
+            timestamp = int(self.clock() * 1000)  # DingTalk refuses a timestamp more than an hour off
+            params.update(timestamp=str(timestamp), sign=dingtalk_sign(self._secret, timestamp))
+        request.url = request.url.copy_merge_params(params)
+        yield request
+
+
 def build_auth(config: Any, resolve: Callable[[dict[str, Any]], str]) -> httpx.Auth | None:
     """The httpx auth for an ``api.auth`` config section (see api_config.py)."""
     if config is None:
@@ -188,4 +224,8 @@ def build_auth(config: Any, resolve: Callable[[dict[str, Any]], str]) -> httpx.A
         return ApiKeyAuth(secret(config.token), header="Authorization", prefix="Bearer ")
     if kind == "basic":
         return BasicAuth(plain(config.username), secret(config.password))
+    if kind == "wecom_robot":
+        return WeComRobotAuth(secret(config.key))
+    if kind == "dingtalk_robot":
+        return DingTalkRobotAuth(secret(config.access_token), secret(config.secret) if config.secret is not None else None)
     raise ValueError(f"unknown auth type {kind!r}")

@@ -6,20 +6,20 @@ field): when a previous attempt was accepted but its answer was lost (a timeout,
 the attempt was recorded), the record is found and not created again. An upsert on an external
 id is idempotent at the vendor by itself. Each call here is one attempt: the dispatcher counts,
 audits, backs off (honouring the vendor's Retry-After) and dead-letters.
+
+Group robots (企业微信, 钉钉) keep nothing that could be asked: their messages are sent at most
+once (``send_robot``; the dispatcher records each attempt before it is sent).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.connectors.api_config import ApiSections
 from chalicelib.errors import AuthError, ConnectorError, DeliveryFailed, RetryableError, VendorApiError
 from chalicelib.rules.actions import Action, ActionRequest
-
-Secret = Callable[[Any], str]
 
 
 @dataclass(frozen=True)
@@ -92,22 +92,37 @@ def api_client(sections: ApiSections) -> Any:
     return build_client(sections.model_copy(update={"api": api}), resolve)
 
 
-def send_robot(request: ActionRequest, action: Action, secret: Secret, http: Any) -> str:
-    """A 企业微信 / 钉钉 group robot message (no lookup: a robot keeps no records to ask)."""
-    import time
-    import urllib.parse
+def send_robot(request: ActionRequest, client: Any) -> str:
+    """One 企业微信 / 钉钉 group robot message: sent at most once per attempt.
 
-    from chalicelib.dispatch.targets import _post, _robot_result, dingtalk_sign
+    A robot keeps no record that could be asked for the idempotency key, so only an answer that
+    says the message was not posted is retried: the rate-limit errcode (HTTP 200), HTTP 429, or no
+    connection at all. Any other failure may have posted it (a timeout, a dropped connection, a
+    5xx) and is not retried; another errcode is a configuration problem (a bad key, a sign that
+    does not match) that retrying cannot fix. Either goes dead with the reason; a re-drive sends it.
+    """
+    import httpx
 
-    if action.robot_key is None:
-        raise DeliveryFailed(f"action {action.name}: no robot key", retryable=False)
-    if request.kind == "wecom":
-        params = {"key": secret(action.robot_key)}
-    else:
-        params = {"access_token": secret(action.robot_key)}
-        if action.robot_secret is not None:
-            ts = int(time.time() * 1000)
-            params.update(timestamp=str(ts), sign=dingtalk_sign(secret(action.robot_secret), ts))
-    url = f"{request.path}?{urllib.parse.urlencode(params)}"
-    body = json.dumps(request.body, ensure_ascii=False, default=str).encode()
-    return _robot_result(_post(http, url, body, {}, 5.0))
+    from chalicelib.connectors.models import RequestSpec
+    from chalicelib.connectors.robots import NAMES, RobotRefused, robot_answer
+
+    name = NAMES[request.kind]
+    try:
+        page = client.send(RequestSpec(request.method, request.path, json=request.body))
+        return f"{name}: {robot_answer(request.kind, page.body)}"
+    except RobotRefused as exc:
+        if exc.rate_limited:
+            raise DeliveryFailed(f"{exc}: not posted, sent again after a pause", retryable=True) from None
+        raise DeliveryFailed(f"{exc}: the connector's key or 加签 secret is wrong or the robot was removed", retryable=False) from None
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise DeliveryFailed(f"{name} unreachable ({type(exc).__name__}): not posted", retryable=True) from None
+    except RetryableError as exc:
+        if exc.status == 429:
+            raise DeliveryFailed(f"{name}: {exc}: not posted", retryable=True, retry_after=exc.retry_after) from None
+        raise DeliveryFailed(f"{name}: {exc}: the message may have been posted; not sent again (at most once)", retryable=False) from None
+    except VendorApiError as exc:
+        raise DeliveryFailed(f"{name} refused the request ({exc.status}): {exc}", retryable=False) from None
+    except (httpx.TransportError, ConnectorError) as exc:
+        raise DeliveryFailed(
+            f"{name}: {type(exc).__name__}: {exc}: the message may have been posted; not sent again (at most once)", retryable=False
+        ) from None

@@ -11,6 +11,8 @@ The actions of the rules files (chalicelib/rules/actions.py) are targets too, na
 ``action:<name>``: the request is rendered from the event and its subject's golden record and
 sent through the connector's API client (chalicelib/dispatch/actions.py), one attempt at a
 time, backing off as the vendor's Retry-After asks. A dead action can be re-driven by name.
+A group robot message (企业微信, 钉钉) is sent at most once: its attempt is recorded as
+``sending`` before the request goes out, and a target found still ``sending`` is not sent again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from chalicelib.connectors.api_config import ROBOT_KINDS
 from chalicelib.dispatch.actions import ActionTarget, api_client, send_action, send_robot
 from chalicelib.dispatch.subscribers import AnyTarget, Subscribers
 from chalicelib.dispatch.targets import SENDERS
@@ -97,6 +100,11 @@ class Dispatcher:
             act = ActionTarget(action)
             if not act.wants(event["type"]) or states.get(act.name, {}).get("status") in ("delivered", "dead"):
                 continue
+            if action.kind in ROBOT_KINDS:  # at most once: the attempt is recorded before the message is sent
+                if states.get(act.name, {}).get("status") == "sending":
+                    states[act.name] = _outcome_unknown(act.name, states[act.name], attempts)
+                    continue
+                item = self._record_sending(item, states, act.name, attempts)
             states[act.name] = self._try_target(act.name, partial(self._act, action, event), event, states.get(act.name, {}), attempts)
         if attempts:
             self._record(item, states, attempts)
@@ -116,14 +124,35 @@ class Dispatcher:
         connector = self.connectors.get(action.connector or "")
         version = connector.api.api.api_version if connector is not None and connector.api is not None else None
         request = action.render(event, document, version)
-        if action.connector is None:
-            return send_robot(request, action, self.secret, self._client())
         if connector is None or connector.api is None:
             raise DeliveryFailed(f"action {action.name}: connector {action.connector!r} has no api: section", retryable=False)
         client = self.clients.get(connector.name)
         if client is None:
             client = self.clients[connector.name] = api_client(connector.api)
+        if action.kind in ROBOT_KINDS:
+            return send_robot(request, client)
         return send_action(request, client)
+
+    def _record_sending(
+        self, item: dict[str, Any], states: dict[str, dict[str, Any]], name: str, attempts: list[Attempt]
+    ) -> dict[str, Any]:
+        """Commit that an attempt of ``name`` is about to be sent (with the attempts made so far); returns the item as stored now.
+
+        If the process stops between this record and the attempt's outcome, the next delivery finds
+        the target still ``sending`` and does not send it again (_outcome_unknown).
+        """
+        event_id = str(item["pk"])
+        state = states.get(name, {})
+        states[name] = {**state, "status": "sending", "sending_since": datetime.now(UTC).isoformat()}
+        started = AuditEntry(
+            action="delivery_started",
+            actor="dispatch",
+            correlation_id=str(json.loads(item["event"]).get("correlationid") or event_id),
+            details={"event_id": event_id, "target": name, "attempt": int(state.get("attempts", 0)) + 1},
+        )
+        self._record(item, states, attempts, [started])
+        attempts.clear()  # recorded
+        return queries.event(self.settings, event_id) or item
 
     def _try_target(
         self, name: str, send: Callable[[], str], event: dict[str, Any], state: dict[str, Any], attempts: list[Attempt]
@@ -191,12 +220,14 @@ class Dispatcher:
             self.http = httpx.Client()
         return self.http
 
-    def _record(self, item: dict[str, Any], states: dict[str, dict[str, Any]], attempts: list[Attempt]) -> None:
+    def _record(
+        self, item: dict[str, Any], states: dict[str, dict[str, Any]], attempts: list[Attempt], started: list[AuditEntry] | None = None
+    ) -> None:
         """Target states and one audit entry per attempt, committed together on the event's own chain."""
         event_id = str(item["pk"])
         store = DynamoStore(self.settings)
         for _ in range(5):
-            entries = [
+            entries = list(started or []) + [
                 AuditEntry(
                     action="delivered" if a.ok else "delivery_failed",
                     actor="dispatch",
@@ -234,6 +265,18 @@ def _overall(states: dict[str, dict[str, Any]]) -> str:
     statuses = {s.get("status") for s in states.values()}
     if not statuses or statuses == {"delivered"}:
         return "delivered"
-    if "retrying" in statuses:
+    if "retrying" in statuses or "sending" in statuses:
         return "retrying"
     return "dead"
+
+
+def _outcome_unknown(name: str, state: dict[str, Any], attempts: list[Attempt]) -> dict[str, Any]:
+    """A message recorded as being sent whose outcome never was: it may have been posted, so it is not sent again."""
+    reason = (
+        f"the attempt recorded at {state.get('sending_since')} has no outcome (the process stopped while sending): "
+        "the message may have been posted; group robot messages are sent at most once: re-drive to send it again"
+    )
+    attempts.append(Attempt(name, False, reason))
+    observability.count("DeliveriesDead", target=name)
+    extra = {k: state[k] for k in ("redriven_after",) if k in state}
+    return {"status": "dead", "attempts": int(state.get("attempts", 0)) + 1, "last_error": reason, **extra}

@@ -11,6 +11,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.connectors.robots import dingtalk_sign
 from chalicelib.dispatch.subscribers import DingTalkRobotTarget, EventBridgeTarget, HttpTarget, WeComRobotTarget
 from chalicelib.errors import DeliveryFailed
 
@@ -101,12 +102,6 @@ def send_wecom_robot(target: WeComRobotTarget, event: dict[str, Any], *, secret:
     url = f"{target.url}?{urllib.parse.urlencode({'key': secret(target.key)})}"
     body = json.dumps({"msgtype": "markdown", "markdown": {"content": text}}, ensure_ascii=False).encode()
     return _robot_result(_post(http, url, body, {}, 5.0))
-
-
-def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
-    """DingTalk 加签: base64(HMAC-SHA256(secret, "timestamp\\nsecret")), URL-encoded by the caller."""
-    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
 
 
 def send_dingtalk_robot(target: DingTalkRobotTarget, event: dict[str, Any], *, secret: Secret, http: Any, **_: Any) -> str:

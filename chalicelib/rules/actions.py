@@ -34,13 +34,11 @@ from chalicelib.errors import DeliveryFailed, EvaluationError, ValueProblem
 from chalicelib.mapping.paths import MISSING
 from chalicelib.mapping.transforms import Transform
 from chalicelib.rules.model import Origin
-from chalicelib.runtime.secrets import SecretRef
 
 Kind = Literal["salesforce", "hubspot", "odoo", "wecom", "dingtalk"]
 DOCUMENT_NAMES = ("event", "id", "type", "time", "data", "subject", "idempotency_key")
 MARKER = re.compile(r"\[sb:([a-z][a-z0-9_.]*):([0-9a-f]{12})\]")
-WECOM_ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
-DINGTALK_ROBOT_URL = "https://oapi.dingtalk.com/robot/send"
+ROBOT_PATHS = {"wecom": "/cgi-bin/webhook/send", "dingtalk": "/robot/send"}  # below the robot connector's base URL
 # HubSpot's default association type ids (CRM v4 "HUBSPOT_DEFINED"): (object created, associated with) -> id
 HUBSPOT_ASSOCIATIONS = {
     ("tasks", "contacts"): 204,
@@ -154,7 +152,7 @@ class ActionRequest:
     kind: Kind
     operation: str  # create | upsert | update | schedule_activity | message
     method: str
-    path: str  # below the connector's base URL (robots: the robot's URL)
+    path: str  # below the connector's base URL
     body: Any
     key: str
     marker: str | None = None
@@ -209,9 +207,6 @@ class Action:
     mentions: tuple[tuple[str, ValueReader], ...] = ()  # robots: (mentioned_list | mentioned_mobile_list, reader)
     marker_field: str | None = None
     external_id_field: str | None = None
-    robot_url: str | None = None
-    robot_key: SecretRef | None = None  # wecom key= / dingtalk access_token
-    robot_secret: SecretRef | None = None  # dingtalk 加签
     examples: tuple[Any, ...] = field(default=(), compare=False)
 
     def wants(self, event_type: str) -> bool:
@@ -371,9 +366,8 @@ def _mention_lists(action: Action, document: dict[str, Any]) -> dict[str, list[s
 def _wecom(action: Action, document: dict[str, Any], values: dict[str, Any], key: str, mark: str, version: str | None) -> ActionRequest:
     text: dict[str, Any] = {"content": str(values.get("content", ""))}
     text.update(_mention_lists(action, document))
-    return ActionRequest(
-        action.name, "wecom", "message", "POST", action.robot_url or WECOM_ROBOT_URL, {"msgtype": "text", "text": text}, key
-    )
+    body = {"msgtype": "text", "text": text}
+    return ActionRequest(action.name, "wecom", "message", "POST", ROBOT_PATHS["wecom"], body, key, connector=action.connector)
 
 
 def _dingtalk(action: Action, document: dict[str, Any], values: dict[str, Any], key: str, mark: str, version: str | None) -> ActionRequest:
@@ -383,7 +377,7 @@ def _dingtalk(action: Action, document: dict[str, Any], values: dict[str, Any], 
     content = str(values.get("content", ""))
     shown = " ".join(f"@{m}" for m in mobiles)  # DingTalk shows the mention only when the text names it
     body = {"msgtype": "text", "text": {"content": f"{content} {shown}".strip()}, "at": at}
-    return ActionRequest(action.name, "dingtalk", "message", "POST", action.robot_url or DINGTALK_ROBOT_URL, body, key)
+    return ActionRequest(action.name, "dingtalk", "message", "POST", ROBOT_PATHS["dingtalk"], body, key, connector=action.connector)
 
 
 _RENDERERS: dict[str, Callable[[Action, dict[str, Any], dict[str, Any], str, str, str | None], ActionRequest]] = {

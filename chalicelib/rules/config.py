@@ -29,10 +29,8 @@ from chalicelib.mapping.spec import ValueSpec, shorthand
 from chalicelib.mapping.transforms import BuildContext, build_transform
 from chalicelib.rules import language
 from chalicelib.rules.actions import (
-    DINGTALK_ROBOT_URL,
     HUBSPOT_ASSOCIATIONS,
     MARKER_FIELDS,
-    WECOM_ROBOT_URL,
     Action,
     ValueReader,
     compile_reader_expression,
@@ -41,7 +39,6 @@ from chalicelib.rules.actions import (
 from chalicelib.rules.calendar import WEEKDAYS, WorkingCalendar
 from chalicelib.rules.durations import has_days, parse_duration
 from chalicelib.rules.model import ConditionRule, DeadlineRule, GateRule, Origin, Requirement, Rule, RuleSet, Stage, WindowRule
-from chalicelib.runtime.secrets import SecretRef
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -184,18 +181,15 @@ class OdooSpec(StrictModel):
 
 
 class WeComSpec(StrictModel):
-    key: SecretRef = Field(description="The key= of the group robot's webhook address")
-    url: str = WECOM_ROBOT_URL
+    connector: str = Field("wecom_robot", description="The group robot's connector (connectors/wecom_robot.yaml)")
     mention: shorthand(ValueSpec) | None = Field(None, description="WeCom user id(s) to @-mention")  # type: ignore[valid-type]
-    mention_mobile: shorthand(ValueSpec) | None = None  # type: ignore[valid-type]
+    mention_mobile: shorthand(ValueSpec) | None = Field(None, description="Mobile number(s) to @-mention")  # type: ignore[valid-type]
 
 
 class DingTalkSpec(StrictModel):
-    access_token: SecretRef
-    secret: SecretRef | None = Field(None, description="加签 secret (SEC…)")
-    url: str = DINGTALK_ROBOT_URL
-    mention: shorthand(ValueSpec) | None = None  # type: ignore[valid-type]
-    mention_mobile: shorthand(ValueSpec) | None = None  # type: ignore[valid-type]
+    connector: str = Field("dingtalk_robot", description="The group robot's connector (connectors/dingtalk_robot.yaml)")
+    mention: shorthand(ValueSpec) | None = Field(None, description="DingTalk user id(s) to @-mention")  # type: ignore[valid-type]
+    mention_mobile: shorthand(ValueSpec) | None = Field(None, description="Mobile number(s) to @-mention")  # type: ignore[valid-type]
 
 
 class ActionExample(StrictModel):
@@ -621,18 +615,8 @@ def _action(spec: ActionSpec, at: _Located) -> Action | None:
                 if reader is None:
                     return None
                 mentions.append((list_name, reader))
-        key = robot.key if isinstance(robot, WeComSpec) else robot.access_token
-        secret = robot.secret if isinstance(robot, DingTalkSpec) else None
         action = Action(
-            **common,
-            operation="message",
-            target="",
-            connector=None,
-            mentions=tuple(mentions),
-            marker_field="content",
-            robot_url=robot.url,
-            robot_key=key,
-            robot_secret=secret,
+            **common, operation="message", target="", connector=robot.connector, mentions=tuple(mentions), marker_field="content"
         )
     return action
 

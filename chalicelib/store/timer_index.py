@@ -24,7 +24,11 @@ PAGE = 100
 
 class TimerIndex(Protocol):
     def due(self, now: datetime, limit: int = 1000) -> list[StateKey]:
-        """Rules items whose next deadline fires at or before ``now`` (at most ``limit``), earliest first per shard."""
+        """Rules items whose next deadline fires at or before ``now`` (at most ``limit``), earliest first.
+
+        Earliest first across the shards: the deadlines that have waited longest are fired first,
+        so a run's own duration adds least to the latest one's lateness.
+        """
         ...
 
 
@@ -33,7 +37,7 @@ class DynamoTimerIndex:
         self.settings = settings
 
     def due(self, now: datetime, limit: int = 1000) -> list[StateKey]:
-        found: list[StateKey] = []
+        found: list[tuple[str, StateKey]] = []
         for shard in keys.TIMER_SHARDS:
             start: dict[str, Any] | None = None
             while len(found) < limit:
@@ -47,10 +51,13 @@ class DynamoTimerIndex:
                 if start:
                     query["ExclusiveStartKey"] = start
                 items, start = dynamo.query(self.settings.state_table, **query)
-                found += [k for item in items if (k := keys.state_key_of(str(item["pk"]), str(item["sk"]))) is not None]
+                for item in items:
+                    key = keys.state_key_of(str(item["pk"]), str(item["sk"]))
+                    if key is not None:
+                        found.append((str(item[keys.TIMER_DUE]), key))
                 if not start:
                     break
-        return found
+        return [key for _, key in sorted(found, key=lambda pair: pair[0])]
 
 
 class MemoryTimerIndex:

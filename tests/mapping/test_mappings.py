@@ -59,6 +59,10 @@ def test_shipped_set_covers_the_sources():
         ("demo_erp", "order"),
         ("hubspot", "company"),
         ("hubspot", "deal"),
+        ("hubspot", "calls"),
+        ("hubspot", "meetings"),
+        ("hubspot", "notes"),
+        ("hubspot", "tasks"),
         ("odoo", "res.partner"),
         ("odoo", "sale.order"),
         ("odoo", "pos.order"),
@@ -274,7 +278,7 @@ def test_dry_run_and_cli(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["record"]["fields"]["grade"] == "A"
     assert cli_main(["validate", str(MAPPINGS)]) == 0
     assert cli_main(["test", str(MAPPINGS / "hubspot_deal.yaml")]) == 0
-    assert "4 passed, 0 failed" in capsys.readouterr().out
+    assert "8 passed, 0 failed" in capsys.readouterr().out
     assert cli_main(["validate", str(BROKEN)]) == 1
     assert "broken_customer.yaml:13:9" in capsys.readouterr().err
 
