@@ -188,8 +188,9 @@ def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import replay_matching
+    from chalicelib.api.requests import ReplayFilter, parse_body
 
-    return replay_matching(_config(), _settings(), _json_body(request), actor)
+    return replay_matching(_config(), _settings(), parse_body(ReplayFilter, request.raw_body), actor)
 
 
 @app.route("/consent", methods=["GET", "PUT"], authorizer=OPERATOR)
@@ -197,12 +198,14 @@ def quarantine_replay_matching(actor: str, request: Any) -> Any:
 def consent_registry(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import ConsentChange, parse_body
 
     params = _query(request)
     key = entity_key_from(params.get("entity"), params.get("source"))
     if request.method == "GET":
         return sovereignty.get_consent(_config(), _settings(), key)
-    return sovereignty.set_consent(_config(), _settings(), key, _json_body(request), actor)
+    change = parse_body(ConsentChange, request.raw_body)
+    return sovereignty.set_consent(_config(), _settings(), key, change, actor)
 
 
 @app.route("/usage", methods=["GET"], authorizer=OPERATOR)
@@ -220,9 +223,10 @@ def usage(actor: str, request: Any) -> Any:
 def erase(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import EraseRequest, parse_body
 
     params = _query(request)
-    if _json_body(request).get("confirm") is not True:
+    if not parse_body(EraseRequest, request.raw_body).confirm:
         raise ApiError(400, "confirmation_required", 'erasure cannot be undone: send {"confirm": true}')
     key = entity_key_from(params.get("entity"), params.get("source"))
     return sovereignty.erase(_settings(), key, actor, _config().pii_key)
@@ -232,35 +236,40 @@ def erase(actor: str, request: Any) -> Any:
 @_admin
 def customer_link(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import CustomerLinkRequest, parse_body
     from chalicelib.console.links import base_url, issue_link
 
     params = _query(request)
+    days = parse_body(CustomerLinkRequest, request.raw_body).days
     key = entity_key_from(params.get("entity"), params.get("source"))
-    return issue_link(_settings(), key, _json_body(request).get("days", 7), actor, base_url(request, _settings()))
+    return issue_link(_settings(), key, days, actor, base_url(request, _settings()))
 
 
 @app.route("/mappings/try", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_try_edited(actor: str, request: Any) -> Any:
     from chalicelib.api.mappings import try_edited
+    from chalicelib.api.requests import EditedMappingTry, parse_body
 
-    return try_edited(_config(), _settings(), _json_body(request))
+    return try_edited(_config(), _settings(), parse_body(EditedMappingTry, request.raw_body))
 
 
 @app.route("/mappings/{name}/try", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_try(actor: str, request: Any, name: str) -> Any:
     from chalicelib.api.mappings import try_mapping
+    from chalicelib.api.requests import read_object
 
-    return try_mapping(_config(), _settings(), name, _json_body(request))
+    return try_mapping(_config(), _settings(), name, read_object(request.raw_body))
 
 
 @app.route("/mappings/{name}/regression", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_regression(actor: str, request: Any, name: str) -> Any:
     from chalicelib.api.mappings import regression
+    from chalicelib.api.requests import RegressionRequest, parse_body
 
-    return regression(_config(), _settings(), name, _json_body(request))
+    return regression(_config(), _settings(), name, parse_body(RegressionRequest, request.raw_body))
 
 
 @app.route("/events/redrive", methods=["POST"], authorizer=OPERATOR)
@@ -268,28 +277,13 @@ def mapping_regression(actor: str, request: Any, name: str) -> Any:
 def events_redrive(actor: str, request: Any) -> Any:
     """Deliver again the events whose dispatch did not finish (the stream gave up on them)."""
     from chalicelib.api.redrive import deadline_from, redrive
+    from chalicelib.api.requests import RedriveRequest, parse_body
     from chalicelib.dispatch.deliver import Dispatcher
     from chalicelib.runtime.secrets import default_resolver
 
-    body = _json_body(request)
-    limit = body.get("limit", 100)
-    if type(limit) is not int or not 1 <= limit <= 1000:
-        raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 1000")
+    limit = parse_body(RedriveRequest, request.raw_body).limit
     dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
     return redrive(dispatcher.deliver, _settings(), limit=limit, seconds_left=deadline_from(app.lambda_context)).view()
-
-
-def _json_body(request: Any) -> dict[str, Any]:
-    from decimal import Decimal
-
-    raw = request.raw_body or b"{}"
-    try:
-        body = json.loads(raw, parse_float=Decimal)
-    except ValueError as exc:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "the body must be a JSON object")
-    return body
 
 
 # ----------------------------------------------------------------------------- queue, stream, schedule

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
+from chalicelib.api.requests import ReplayFilter
 from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
@@ -167,20 +168,19 @@ def replay_one(config: Configuration, settings: Settings, qid: str, actor: str) 
     return {"id": qid, "status": outcome.status, "entity": outcome.entity_key, "events": outcome.event_ids, "message": outcome.message}
 
 
-def replay_matching(config: Configuration, settings: Settings, params: dict[str, Any], actor: str) -> dict[str, Any]:
+def replay_matching(config: Configuration, settings: Settings, wanted: ReplayFilter, actor: str) -> dict[str, Any]:
     """Replay every open record matching the filter (connector, code, mapping), up to ``limit``."""
-    limit = _limit(str(params.get("limit", MAX_PAGE)), MAX_PAGE)
     results: list[dict[str, Any]] = []
     cursor = None
-    while len(results) < limit:
-        items, cursor = queries.quarantined(settings, connector=params.get("connector"), status="open", limit=MAX_PAGE, cursor=cursor)
+    while len(results) < wanted.limit:
+        items, cursor = queries.quarantined(settings, connector=wanted.connector, status="open", limit=MAX_PAGE, cursor=cursor)
         for item in items:
-            if params.get("code") and item.get("code") != params["code"]:
+            if wanted.code and item.get("code") != wanted.code:
                 continue
-            if params.get("mapping") and item.get("mapping") != params["mapping"]:
+            if wanted.mapping and item.get("mapping") != wanted.mapping:
                 continue
             results.append(replay_one(config, settings, item["id"], actor))
-            if len(results) >= limit:
+            if len(results) >= wanted.limit:
                 break
         if not cursor:
             break

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
+from chalicelib.api.requests import EditedMappingTry, RegressionRequest
 from chalicelib.configuration import Configuration
 from chalicelib.errors import ApiError
 from chalicelib.pipeline.evaluate import Rules
@@ -32,23 +33,20 @@ def try_mapping(config: Configuration, settings: Settings, name: str, payload: d
     return simulate(_rules(config), _mapping(config, name), payload, DynamoStore(settings))
 
 
-def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+def try_edited(config: Configuration, settings: Settings, body: EditedMappingTry) -> dict[str, Any]:
     """Dry-run an edited mapping file (not deployed yet) on a payload, against the current state."""
     from chalicelib.pipeline.dry_run import simulate
 
-    payload = body.get("payload")
-    if not isinstance(payload, dict):
-        raise bad_request('send {"mapping": "<the mapping file\'s text>", "payload": {...the source record...}}')
-    edited = _compile_edited(config, body.get("mapping"), "edited mapping")
-    return simulate(_rules(config), edited, payload, DynamoStore(settings))
+    edited = _compile_edited(config, body.mapping, "edited mapping")
+    return simulate(_rules(config), edited, body.payload, DynamoStore(settings))
 
 
-def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
+def _compile_edited(config: Configuration, text: str, filename: str) -> Any:
     from chalicelib.config.yaml_lines import load_yaml_text
     from chalicelib.errors import ConfigError
     from chalicelib.mapping import compile_documents
 
-    if not isinstance(text, str) or not text.strip():
+    if not text.strip():
         raise bad_request('send the mapping file\'s text as "mapping"')
     try:
         edited_set = compile_documents([(filename, load_yaml_text(text, filename)), *_scale_docs(config)])
@@ -60,20 +58,15 @@ def _compile_edited(config: Configuration, text: Any, filename: str) -> Any:
     return edited
 
 
-def regression(config: Configuration, settings: Settings, name: str, body: dict[str, Any]) -> dict[str, Any]:
+def regression(config: Configuration, settings: Settings, name: str, body: RegressionRequest) -> dict[str, Any]:
     """Run recent raw inputs through the deployed and the edited mapping; report what changes."""
     from chalicelib.mapping import MappingSet
     from chalicelib.mapping.regression import regression_diff
     from chalicelib.pipeline.dry_run import event_changes
 
     deployed = _mapping(config, name)
-    try:
-        limit = int(body.get("limit", 200))
-    except (TypeError, ValueError):
-        raise bad_request("limit must be a whole number") from None
-    if not 1 <= limit <= MAX_REGRESSION_INPUTS:
-        raise bad_request(f"limit must be between 1 and {MAX_REGRESSION_INPUTS}")
-    edited = _compile_edited(config, body.get("mapping"), f"{deployed.file} (edited)")
+    limit = body.limit
+    edited = _compile_edited(config, body.mapping, f"{deployed.file} (edited)")
     edited_set = MappingSet(mappings={edited.name: edited}, grade_scale=config.mappings.grade_scale)
     if (edited.connector, edited.object) != (deployed.connector, deployed.object):
         raise bad_request(f"the edited file must map {deployed.connector} {deployed.object}, like {deployed.file}")

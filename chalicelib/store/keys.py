@@ -156,8 +156,11 @@ def console_chain(action_id: str) -> str:
     return f"{CONSOLE_CHAIN}{action_id}"
 
 
+SEQUENCE_DIGITS = 12
+
+
 def audit_entry(chain: str, seq: int) -> Key:
-    return (chain, f"{seq:012d}")
+    return (chain, f"{seq:0{SEQUENCE_DIGITS}d}")
 
 
 # --------------------------------------------------------------------------- other tables

@@ -1,9 +1,15 @@
 """The operator surface's reads: audit by entity, correlation or day; events; quarantine; golden records.
 
 Lists come a page at a time with an opaque ``next`` cursor: DynamoDB's last evaluated
-key, encoded. A cursor is checked against the key shape of the query it continues, so a
-forged or truncated one is refused (``InvalidCursor``, answered 400) instead of reaching
-DynamoDB.
+key, encoded. A cursor is checked against the query it continues — the key shape of its
+table and index, the index key value the query fixes, the range its key condition allows and
+DynamoDB's key sizes — so a forged, truncated or borrowed one is refused (``InvalidCursor``,
+answered 400) instead of reaching DynamoDB, which would answer a ValidationException (a 500).
+
+Cursors are not signed: every caller of these listings is an authenticated operator who may
+read every page anyway, so a forged cursor that passes these checks only starts the same
+query at another point of it; a key would add a secret read to every listing and end every
+open cursor when rotated, for nothing gained.
 """
 
 from __future__ import annotations
@@ -42,27 +48,61 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":"), sort_keys=True).encode()).decode()
 
 
-def decode_cursor(cursor: str, shape: dict[str, str], index_keys: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The last evaluated key inside a cursor; raises InvalidCursor unless it has exactly the expected shape."""
+MAX_CURSOR_CHARS = 8192
+HASH_KEY_BYTES, RANGE_KEY_BYTES = 2048, 1024  # DynamoDB's limits for a partition key and a sort key
+
+
+@dataclass(frozen=True)
+class Continues:
+    """What a cursor must agree with: the index key value the query fixes, and the range it allows."""
+
+    index_keys: tuple[str, str] | tuple[()] = ()
+    fixed: str | None = None  # the value of index_keys[0] the key condition names
+    low: str | None = None  # index_keys[1] >= low
+    high: str | None = None  # index_keys[1] <= high
+
+
+def decode_cursor(cursor: str, shape: dict[str, str], index_keys: tuple[str, ...] = (), within: Continues | None = None) -> dict[str, Any]:
+    """The last evaluated key inside a cursor; raises InvalidCursor unless it fits the query it continues."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("invalid cursor")
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error):
+    except (ValueError, UnicodeError, binascii.Error, RecursionError):
         raise InvalidCursor("invalid cursor") from None
     if not isinstance(key, dict) or set(key) != {"pk", "sk", *index_keys}:
         raise InvalidCursor("invalid cursor")
+    values: dict[str, str] = {}
     for name, value in key.items():
         kind = shape.get(name)
         if kind is None or not isinstance(value, dict) or set(value) != {kind} or not isinstance(value[kind], str) or not value[kind]:
             raise InvalidCursor("invalid cursor")
-        if len(value[kind]) > 2048:
+        values[name] = value[kind]
+    sizes = {"pk": HASH_KEY_BYTES, "sk": RANGE_KEY_BYTES, **dict(zip(index_keys, (HASH_KEY_BYTES, RANGE_KEY_BYTES), strict=False))}
+    if any(len(text.encode()) > sizes[name] for name, text in values.items()):
+        raise InvalidCursor("invalid cursor")
+    if within is not None and within.index_keys:
+        hash_name, range_name = within.index_keys
+        position = values[range_name]
+        if (within.fixed is not None and values[hash_name] != within.fixed) or (within.low is not None and position < within.low):
+            raise InvalidCursor("invalid cursor")
+        if within.high is not None and position > within.high:
             raise InvalidCursor("invalid cursor")
     return key
 
 
-def _page(table: str, query: dict[str, Any], cursor: str | None, shape: dict[str, str], index_keys: tuple[str, ...]) -> Page:
+def _page(table: str, query: dict[str, Any], cursor: str | None, shape: dict[str, str], within: Continues) -> Page:
+    from botocore.exceptions import ClientError
+
     if cursor:
-        query["ExclusiveStartKey"] = decode_cursor(cursor, shape, index_keys)
-    items, last = dynamo.query(table, **query)
+        query["ExclusiveStartKey"] = decode_cursor(cursor, shape, within.index_keys, within)
+    try:
+        items, last = dynamo.query(table, **query)
+    except ClientError as exc:
+        # DynamoDB's own verdict on a starting key these checks let through: still the caller's mistake.
+        if cursor and exc.response.get("Error", {}).get("Code") == "ValidationException":
+            raise InvalidCursor("invalid cursor") from None
+        raise
     return items, encode_cursor(last) if last else None
 
 
@@ -70,8 +110,8 @@ def _page(table: str, query: dict[str, Any], cursor: str | None, shape: dict[str
 
 
 def audit_of_chain(settings: Settings, chain: str, limit: int, after: str | None) -> Page:
-    if after is not None and not after.isdigit():
-        raise InvalidCursor("invalid cursor")
+    if after is not None and not (len(after) == keys.SEQUENCE_DIGITS and after.isascii() and after.isdigit()):
+        raise InvalidCursor("invalid cursor")  # a chain's cursor is the sort key of its last entry
     return audit.read_entity(settings.audit_table, chain, limit=limit, after=after)
 
 
@@ -98,7 +138,7 @@ def audit_of_day(settings: Settings, day: str, start: str | None, end: str | Non
         "ExpressionAttributeValues": values,
         "Limit": limit,
     }
-    return _page(settings.audit_table, query, cursor, _AUDIT_DAY_KEY, ("day", "at"))
+    return _page(settings.audit_table, query, cursor, _AUDIT_DAY_KEY, Continues(("day", "at"), day, start, end))
 
 
 # --------------------------------------------------------------------------- events
@@ -137,7 +177,8 @@ def events(settings: Settings, wanted: EventFilter, limit: int, cursor: str | No
     if filters:
         query["FilterExpression"] = " AND ".join(filters)
     index_keys = {"by-type": ("type", "time_id"), "by-subject": ("subject", "time_id"), "all": ("all", "time_id")}[index]
-    return _page(settings.events_table, query, cursor, {**_EVENTS_KEY, index_keys[0]: "S"}, index_keys)
+    within = Continues(index_keys, values[":h"]["S"], wanted.since)
+    return _page(settings.events_table, query, cursor, {**_EVENTS_KEY, index_keys[0]: "S"}, within)
 
 
 def event(settings: Settings, event_id: str) -> dict[str, Any] | None:
@@ -152,7 +193,7 @@ def quarantined(settings: Settings, *, connector: str | None, status: str | None
     query: dict[str, Any] = {"ScanIndexForward": False, "Limit": limit}
     if connector:
         query.update(IndexName="by-connector", KeyConditionExpression="connector = :h", ExpressionAttributeValues={":h": {"S": connector}})
-        index_keys: tuple[str, ...] = ("connector", "order_key")
+        index_keys: tuple[str, str] = ("connector", "order_key")
     else:
         query.update(
             IndexName="all",
@@ -165,7 +206,8 @@ def quarantined(settings: Settings, *, connector: str | None, status: str | None
         query["FilterExpression"] = "#s = :s"
         query.setdefault("ExpressionAttributeNames", {})["#s"] = "status"
         query["ExpressionAttributeValues"][":s"] = {"S": status}
-    return _page(settings.quarantine_table, query, cursor, {**_QUARANTINE_KEY, index_keys[0]: "S"}, index_keys)
+    fixed = query["ExpressionAttributeValues"][":h"]["S"]
+    return _page(settings.quarantine_table, query, cursor, {**_QUARANTINE_KEY, index_keys[0]: "S"}, Continues(index_keys, fixed))
 
 
 def quarantine_record(settings: Settings, qid: str) -> dict[str, Any] | None:
