@@ -90,7 +90,33 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
     from chalicelib.runtime import observability
 
     with observability.invocation(_function_name(event)):
-        return get_response(event)
+        response = get_response(event)
+        if response_status(response) in (405, 415) and _context(event).get("resourcePath") == "/webhooks/{connector}":
+            return _refused_before_the_door(event, response)
+        return response
+
+
+def response_status(response: Any) -> int | None:
+    return getattr(response, "status_code", None)
+
+
+def _context(event: Any) -> dict[str, Any]:
+    context = getattr(event, "context", None)
+    return context if isinstance(context, dict) else {}
+
+
+def _refused_before_the_door(request: Any, response: Response) -> Response:
+    """Chalice answered 405 or 415 at the door without calling it: counted like every other refusal."""
+    from chalicelib.errors import ConfigError
+    from chalicelib.ingress.door import refused_before_the_door
+
+    try:
+        config = _config()
+    except ConfigError:
+        return response
+    if not refused_before_the_door((request.uri_params or {}).get("connector", ""), request, config, _settings(), response.status_code):
+        return _json(503, {"error": "unavailable", "message": "the request could not be processed now; please retry"})
+    return response
 
 
 def _function_name(event: Any) -> str:
@@ -109,7 +135,9 @@ def webhook(connector: str) -> Response:
         config = _config()
     except ConfigError:
         # Not acknowledged, so the vendor retries once the configuration is fixed: nothing is lost.
-        return _json(503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health"})
+        return _json(
+            503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health/details"}
+        )
     reply = receive(connector, request, config, _settings())
     headers: dict[str, str | list[str]] = dict(reply.headers)
     return Response(body=reply.body, status_code=reply.status, headers=headers)
@@ -117,9 +145,29 @@ def webhook(connector: str) -> Response:
 
 @app.route("/health", methods=["GET"])
 def health() -> Response:
-    from chalicelib.api.admin import health as health_report
+    """Liveness for anyone (load balancers, uptime checks): nothing about the stage or its configuration."""
     from chalicelib.errors import ConfigError
 
+    try:
+        _config()
+    except ConfigError:
+        return _json(503, {"status": "unavailable", "error": "configuration_invalid", "message": "the configuration does not load"})
+    return _json(200, {"status": "ok"})
+
+
+@app.route("/health/details", methods=["GET"], authorizer=OPERATOR)
+def health_details() -> Response:
+    """Stage, connectors, mapping versions, and a broken configuration's problems by file and line: operators only."""
+    from chalicelib.api.admin import health as health_report
+    from chalicelib.api.auth import require_admin
+    from chalicelib.errors import ConfigError
+
+    request = app.current_request
+    assert request is not None
+    try:
+        require_admin(dict(request.headers), request.context)
+    except ApiError as exc:
+        return _json(exc.status, exc.body(), exc.headers)
     try:
         config = _config()
     except ConfigError as exc:

@@ -22,6 +22,7 @@ entity reference (``customer#cus_…``), the other chains carry a prefix below.
 | quarantine | quarantine id ``q_…``                      | ``quarantine``             | a record waiting for a fix   |
 | inputs     | ``<connector>#<object>``                   | ``<received at>#<dedupe>`` | raw input kept for replay    |
 | stats      | ``stats#<connector>``                      | ``hour#<YYYY-MM-DDTHH>``   | hourly outcome counts        |
+| stats      | ``refusals#<connector>``                   | ``minute#<…THH:MM>#<why>`` | door refusals per minute     |
 """
 
 from __future__ import annotations
@@ -108,6 +109,16 @@ def hourly_counts(connector: str, hour: str) -> Key:
 
 def hour_of_counts(sort_key: str) -> str:
     return sort_key.removeprefix("hour#")
+
+
+def refusal_counts(connector: str, minute: str, reason: str) -> Key:
+    """The stats table: the door's refusals of one connector for one reason in one UTC minute (``YYYY-MM-DDTHH:MM``)."""
+    return (f"refusals#{connector}", f"minute#{minute}#{reason}")
+
+
+def minute_and_reason(sort_key: str) -> tuple[str, str]:
+    minute, _, reason = sort_key.removeprefix("minute#").partition("#")
+    return minute, reason
 
 
 # --------------------------------------------------------------------------- audit chains

@@ -66,7 +66,7 @@ def test_replay_after_the_mapping_is_fixed_applies_it_and_audits_who_and_which_v
     record = _quarantine_titanium(harness)
     old_version = record["mapping_version"]
     _fix_mapping()
-    _, health = harness.get("/health")
+    _, health = harness.get("/health/details")
     new_version = health["versions"]["demo_crm_customer"]
     assert new_version != old_version
 
