@@ -293,6 +293,18 @@ def customer_link(actor: str, request: Any) -> Any:
     return issue_link(_settings(), key, days, actor, base_url(request, _settings()))
 
 
+@app.route("/login-links", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def console_login_link(actor: str, request: Any) -> Any:
+    """A one-time link that opens a console session as the caller (deployed stages authenticate with IAM, not a token)."""
+    from chalicelib.api.requests import LoginLinkRequest, parse_body
+    from chalicelib.console.links import base_url
+    from chalicelib.console.login_links import issue
+
+    parse_body(LoginLinkRequest, request.raw_body)
+    return issue(_settings(), actor, base_url(request, _settings()))
+
+
 @app.route("/mappings/try", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_try_edited(actor: str, request: Any) -> Any:

@@ -79,6 +79,10 @@ class RedriveRequest(RequestBody):
     limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
 
 
+class LoginLinkRequest(RequestBody):
+    """``POST /login-links``: nothing to choose; the link is for the caller."""
+
+
 def read_json(raw: bytes | str | None, *, empty: str = "{}") -> Any:
     """A body as JSON, strictly; raises a 400 ``malformed_json`` saying why."""
     text = raw if raw else empty

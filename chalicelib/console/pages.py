@@ -185,6 +185,31 @@ def console_login(request: Any) -> Response:
     return render.redirect(path, {"Set-Cookie": cookies})
 
 
+def console_login_link(request: Any, token: str) -> Response:
+    """A one-time login link (chalicelib/console/login_links.py): opens an operator session for the identity it names."""
+    from chalicelib.console import audit_log, login_links, render, session
+    from chalicelib.errors import ConsoleUnavailable, LoginRefused
+
+    settings = _settings()
+    prefix = _prefix(request)
+    try:
+        link = login_links.redeem(settings, token, _source_ip(request))
+        current, value = session.mint_session(settings, link.identity, "operator", "login_link")
+    except LoginRefused as refused:
+        return _login_page(request, refused.message, refused.status)
+    except ConsoleUnavailable as exc:
+        return _error(None, 503, str(exc), prefix)
+    audit_log.record(
+        settings,
+        "console_login",
+        link.identity,
+        audit_log.session_correlation(current.sid),
+        {"role": "operator", "via": "login_link", "link_id": link.link_id, "source_ip": _source_ip(request)},
+    )
+    path = f"{prefix}/console"
+    return render.redirect(path, {"Set-Cookie": session.cookie(session.COOKIE, value, path, settings, session.SESSION_SECONDS)})
+
+
 @operator_page
 def console_logout(page: Page) -> Response:
     from chalicelib.console import audit_log, render, session
