@@ -280,6 +280,27 @@ def erase(actor: str, request: Any) -> Any:
     return sovereignty.erase(_settings(), key, actor, _config().pii_key)
 
 
+@app.route("/identity", methods=["GET"], authorizer=OPERATOR)
+@_admin
+def identity_show(actor: str, request: Any) -> Any:
+    from chalicelib.api import identity
+    from chalicelib.api.admin import entity_key_from
+
+    params = _query(request)
+    return identity.show(_settings(), entity_key_from(params.get("entity"), params.get("source")))
+
+
+@app.route("/identity/unmerge", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def identity_unmerge(actor: str, request: Any) -> Any:
+    from chalicelib.api import identity
+    from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import UnmergeRequest, parse_body
+
+    params, member = _query(request), parse_body(UnmergeRequest, request.raw_body).member
+    return identity.unmerge(_config(), _settings(), entity_key_from(params.get("entity"), params.get("source")), member, actor)
+
+
 @app.route("/customer-links", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def customer_link(actor: str, request: Any) -> Any:

@@ -23,15 +23,20 @@ from chalicelib.config.problems import Problem
 from chalicelib.connectors.definition import Connector, load_connectors
 from chalicelib.dispatch.subscribers import DEFAULT, Subscribers, load_subscribers
 from chalicelib.domain.consent import DEFAULT_OPT_IN, DataCategory
+from chalicelib.domain.golden import Survivorship
+from chalicelib.domain.identity import IdentityRules
 from chalicelib.errors import ConfigError
 from chalicelib.mapping import MappingSet, compile_documents
+from chalicelib.masterdata.identity_config import load_identity
+from chalicelib.masterdata.references import check_references, effective_owners
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
 
-MAPPING_KINDS = ("mapping", "grade_scale")
+MAPPING_KINDS = ("mapping", "grade_scale", "code_list")
 CONSENT_KINDS = ("consent_policy",)
 TRIGGER_KINDS = ("triggers", "rebate_policy")
 CONNECTOR_KINDS = ("connector", "subscribers")
-KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS
+IDENTITY_KINDS = ("identity",)
+KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS + IDENTITY_KINDS
 LOCAL_PII_KEY = b"salesbridge-local-pii-key"
 
 
@@ -45,6 +50,8 @@ class Configuration:
     consent_opt_in: tuple[DataCategory, ...] = DEFAULT_OPT_IN
     pii_key: bytes = LOCAL_PII_KEY
     versions: dict[str, str] = field(default_factory=dict)
+    identity: IdentityRules = field(default_factory=IdentityRules)
+    survivorship: Survivorship = field(default_factory=Survivorship)
 
 
 class ConsentPolicyFile(StrictModel):
@@ -70,7 +77,7 @@ def load_configuration(root: Path) -> Configuration:
         problems += exc.problems
     mappings = triggers = None
     try:
-        mappings = compile_documents(of_kind(mapping_docs, *MAPPING_KINDS))
+        mappings = compile_documents(of_kind(mapping_docs, *MAPPING_KINDS), {c.name: c.system for c in connectors.values()})
     except ConfigError as exc:
         problems += exc.problems
     try:
@@ -81,17 +88,24 @@ def load_configuration(root: Path) -> Configuration:
     problems += found
     opt_in, found = _consent_policy(of_kind(mapping_docs, *CONSENT_KINDS))
     problems += found
+    systems = {c.system for c in connectors.values()}
+    identity, preference, found = load_identity(of_kind(mapping_docs, *IDENTITY_KINDS), systems)
+    problems += found + check_references(mapping_docs, connectors)
     if problems or mappings is None or triggers is None:
         raise ConfigError(problems)
     versions = {name: m.version for name, m in mappings.mappings.items()}
     versions["_configuration"] = _fingerprint(root, connector_docs + mapping_docs)
-    return Configuration(connectors, mappings, triggers, root, subscribers, opt_in, versions=versions)
+    identity = IdentityRules(identity.keys, linked=mappings.linked_entities())
+    survivorship = Survivorship(owners=effective_owners(triggers.owners, mappings), preference=preference)
+    return Configuration(
+        connectors, mappings, triggers, root, subscribers, opt_in, versions=versions, identity=identity, survivorship=survivorship
+    )
 
 
 def grade_scale_documents(root: Path) -> list[Document]:
-    """The grade scale files, which an edited mapping is compiled against."""
+    """The grade scale and code list files, which an edited mapping is compiled against."""
     docs, _ = read_documents(root, "mappings", KINDS)
-    return of_kind(docs, "grade_scale")
+    return of_kind(docs, "grade_scale", "code_list")
 
 
 def _consent_policy(docs: list[Document]) -> tuple[tuple[DataCategory, ...], list[Problem]]:

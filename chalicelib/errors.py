@@ -16,6 +16,7 @@ the caller does about it::
     │   └── RecordMappingError      a record the mapping cannot turn into a canonical record
     ├── TriggerInputError           a record the triggers cannot apply as it is: quarantine it
     ├── StateKeysMissing            evaluation needs state that was not read: read it, retry
+    ├── AmbiguousIdentity           a record's match keys point at two entities and no link decides: quarantine
     ├── StoreError
     │   ├── ConflictError           another writer changed an item that was read: re-read, re-apply
     │   └── EventAlreadyStored      an event id is already in the outbox: apply without emitting it
@@ -175,6 +176,19 @@ class StateKeysMissing(SalesbridgeError):
     def __init__(self, keys: list[Any]):
         self.keys = keys
         super().__init__(f"state not read: {keys}")
+
+
+class AmbiguousIdentity(SalesbridgeError):
+    """A record whose match keys point at two or more entities and no link says which: quarantine it, naming them."""
+
+    def __init__(self, record: Any, candidates: tuple[str, ...]):
+        self.candidates = candidates
+        source = f"{record.source.system}/{record.entity}/{record.source.id}"
+        names = ", ".join(f"{record.entity}#{c}" for c in candidates)
+        super().__init__(
+            f"{source} matches {len(candidates)} {record.entity} entities by its match keys ({names}) and carries no same_as link "
+            "to choose between them; fix the source data or link them (same_as), then replay"
+        )
 
 
 class StoreError(SalesbridgeError):

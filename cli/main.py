@@ -278,6 +278,18 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_identity(args: argparse.Namespace) -> int:
+    """What identity made of an entity (members, keys, aliases), or move a wrongly matched member out."""
+    where = {"entity": args.entity, "source": args.source}
+    if args.action == "show":
+        _print(_call(args, "GET", "/identity", where))
+        return 0
+    if not args.member:
+        raise CliError("unmerge needs --member <system>/<entity type>/<source id>")
+    _print(_call(args, "POST", "/identity/unmerge", where, body={"member": args.member}))
+    return 0
+
+
 def cmd_customer_link(args: argparse.Namespace) -> int:
     """A signed, expiring link to the customer's data-usage page (数据使用看板), to send them."""
     _print(_call(args, "POST", "/customer-links", {"entity": args.entity, "source": args.source}, body={"days": args.days}))
@@ -401,6 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="confirm; erasure cannot be undone")
     p.set_defaults(func=cmd_erase)
 
+    p = sub.add_parser("identity", help="an entity's members, match keys and aliases (show), or undo a wrong match (unmerge)")
+    p.add_argument("action", choices=["show", "unmerge"])
+    entity_args(p)
+    p.add_argument("--member", help="unmerge: the member source record to move out, e.g. demo_erp/customer/ERP-77")
+    p.set_defaults(func=cmd_identity)
+
     p = sub.add_parser("customer-link", help="a signed link to a customer's data-usage page, valid --days days")
     entity_args(p)
     p.add_argument("--days", type=int, default=7, help="how long the link works (1 to 90 days, default 7)")
@@ -444,9 +462,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(ROOT))
     p.set_defaults(func=cmd_config_validate)
 
+    from cli.dictionary import register as register_dictionary
     from cli.mappings import register
 
     register(sub)
+    register_dictionary(sub)
     return parser
 
 

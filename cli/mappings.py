@@ -49,6 +49,7 @@ def load_for(paths: list[str]) -> tuple[MappingSet, set[str]]:
     files = yaml_files(paths)
     asked = {str(path) for path in files}
     extra = [path.parent / "grade_scale.yaml" for path in files if not path.is_dir()]
+    extra += yaml_files({path.parent / "code_lists" for path in files if (path.parent / "code_lists").is_dir()})  # shared code lists
     for path in extra:
         if path.exists() and path not in files:
             files.append(path)

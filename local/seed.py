@@ -6,6 +6,7 @@ from typing import Any
 
 LOCAL_PARAMETERS = {
     "/salesbridge/demo_crm/webhook-secret": "demo-secret",
+    "/salesbridge/demo_erp/webhook-secret": "demo-erp-secret",
     "/salesbridge/hubspot/client-secret": "local-hubspot-secret",
     "/salesbridge/salesforce/outbound-token": "local-salesforce-token",
     "/salesbridge/shopify/webhook-secret": "local-shopify-secret",

@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "features",
         (
             "chalicelib.mapping",
+            "chalicelib.masterdata",
             "chalicelib.triggers",
             "chalicelib.connectors",
             "chalicelib.ingress",

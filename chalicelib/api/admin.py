@@ -12,7 +12,7 @@ from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
 from chalicelib.errors import ApiError
-from chalicelib.runtime.settings import Settings
+from chalicelib.runtime.settings import Settings, get_settings
 from chalicelib.store import audit, keys, quarantine, queries
 from chalicelib.store.queries import EventFilter, InvalidCursor
 
@@ -63,7 +63,9 @@ def entity_key_from(entity: str | None, source: str | None) -> str:
         if len(parts) != 3 or parts[1] not in ENTITY_TYPES:
             raise bad_request("source must look like '<connector>/<entity type>/<source id>', e.g. demo_crm/customer/C-1001")
         ref = SourceRef(system=parts[0], entity=parts[1], id=parts[2])  # type: ignore[arg-type]
-        return identity.entity_key(ref.entity, identity.id_for(ref))
+        settings = get_settings()
+        found = queries.entity_of_source(settings, ref) or identity.id_for(ref)
+        return identity.entity_key(ref.entity, queries.survivor_of(settings, ref.entity, found))
     raise bad_request("give entity=, source=, correlation= or day=")
 
 

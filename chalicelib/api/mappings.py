@@ -17,7 +17,7 @@ MAX_REGRESSION_INPUTS = 500
 
 
 def _rules(config: Configuration) -> Rules:
-    return Rules(config.triggers, config.consent_opt_in)
+    return Rules.of(config)
 
 
 def _mapping(config: Configuration, name: str) -> Any:
@@ -49,7 +49,8 @@ def _compile_edited(config: Configuration, text: str, filename: str) -> Any:
     if not text.strip():
         raise bad_request('send the mapping file\'s text as "mapping"')
     try:
-        edited_set = compile_documents([(filename, load_yaml_text(text, filename)), *_scale_docs(config)])
+        systems = {c.name: c.system for c in config.connectors.values()}
+        edited_set = compile_documents([(filename, load_yaml_text(text, filename)), *_scale_docs(config)], systems)
     except ConfigError as exc:
         raise ApiError(400, "invalid_mapping", str(exc)) from None
     edited = next(iter(edited_set.mappings.values()), None)

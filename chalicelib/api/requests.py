@@ -79,6 +79,12 @@ class RedriveRequest(RequestBody):
     limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
 
 
+class UnmergeRequest(RequestBody):
+    """``POST /identity/unmerge``: the member to move out of the golden record."""
+
+    member: Annotated[StrictStr, Field(min_length=1, max_length=1000, description="<system>/<entity type>/<source id>")]
+
+
 class LoginLinkRequest(RequestBody):
     """``POST /login-links``: nothing to choose; the link is for the caller."""
 

@@ -11,7 +11,8 @@ from chalicelib.api.requests import ConsentChange
 from chalicelib.configuration import Configuration
 from chalicelib.domain import consent
 from chalicelib.domain.canonical import SourceRef
-from chalicelib.domain.state import consent_key, golden_key, orders_key
+from chalicelib.domain.golden import member_keys
+from chalicelib.domain.state import consent_key, golden_key, match_key, orders_key
 from chalicelib.errors import ApiError, ConflictError
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, erasure, keys
@@ -60,11 +61,18 @@ def set_consent(config: Configuration, settings: Settings, entity_key: str, chan
         )
         plan = Plan(snapshot, puts={key: updated}, audit=[ChainAppend(keys.consent_chain(customer_id), [entry])])
         stored = snapshot.states.get(golden)
-        removed = sorted(purge & set((stored or {}).get("fields", {})))
+        held = set((stored or {}).get("fields", {})) | {
+            f for m in ((stored or {}).get("sources") or {}).values() for f in m.get("fields", {})
+        }
+        removed = sorted(purge & held)
         if stored and removed:
             fields = {k: v for k, v in stored["fields"].items() if k not in removed}
             provenance = {k: v for k, v in (stored.get("provenance") or {}).items() if k not in removed}
-            plan.puts[golden] = dict(stored, fields=fields, provenance=provenance)
+            sources = {
+                name: {**member, "fields": {k: v for k, v in member.get("fields", {}).items() if k not in removed}}
+                for name, member in (stored.get("sources") or {}).items()
+            }
+            plan.puts[golden] = dict(stored, fields=fields, provenance=provenance, sources=sources)
             purge_entry = AuditEntry(
                 action="consent_purged",
                 actor=actor,
@@ -193,13 +201,13 @@ def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> di
     stored = snapshot.states[golden]
     if stored is None and snapshot.states[registry] is None:
         raise not_found(f"nothing stored for {entity_key}")
-    sources = [
-        SourceRef(system=system, entity="customer", id=str(source["record_id"]))
-        for system, source in ((stored or {}).get("sources") or {}).items()
-        if source.get("record_id")
-    ]
+    members = ((stored or {}).get("sources") or {}).values()
+    sources = [SourceRef(system=str(m["system"]), entity="customer", id=str(m["record_id"])) for m in members if m.get("record_id")]
+    # The match index and the ids merged into this customer point at it: they go too.
+    aliases = [golden_key("customer", alias) for alias in (stored or {}).get("aliases", [])]
+    derived = [match_key("customer", k) for k in sorted(member_keys(stored))] + aliases
     entries = audit.read_chain(settings.audit_table, entity_key) + audit.read_chain(settings.audit_table, keys.consent_chain(customer_id))
-    removed = erasure.delete(settings, [golden, orders_key(customer_id), registry], sources, entries)
+    removed = erasure.delete(settings, [golden, orders_key(customer_id), registry, *derived], sources, entries)
     masked = audit.mask(customer_id, pii_key)
     tombstone = AuditEntry(
         action="erased",

@@ -17,7 +17,7 @@ from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, subset
 
-Kind = Literal["salesforce", "hubspot", "odoo", "shopify", "generic_rest"]
+Kind = Literal["salesforce", "hubspot", "odoo", "kingdee", "shopify", "generic_rest"]
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
 _UNITS = {
@@ -119,7 +119,8 @@ class ApiConfig(StrictModel):
     base_url: str
     auth: AuthConfig | None = None
     api_version: str | None = None
-    database: str | None = Field(None, description="Odoo database name")
+    database: str | None = Field(None, description="Odoo database name; Kingdee data centre id (acctID)")
+    timezone: str | None = Field(None, description="Zone of the naive times the API returns (Kingdee: the data centre's zone); default UTC")
     timeout_seconds: float = Field(30.0, gt=0, le=300)
     headers: dict[str, str] = Field(default_factory=dict)
     rate_limit: RateLimitConfig | None = None
@@ -131,6 +132,18 @@ class ApiConfig(StrictModel):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an absolute http(s) URL, e.g. https://api.example.com")
         return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai") from None
+        return value
 
     @field_validator("headers")
     @classmethod
@@ -197,7 +210,7 @@ class StreamConfig(StrictModel):
     overlap_seconds: float = Field(60.0, ge=0, le=86400)
     start_date: AwareDatetime | None = None
     schedule: str | None = None
-    where: str | None = Field(None, description="salesforce: extra SOQL condition")
+    where: str | None = Field(None, description="salesforce: extra SOQL condition; kingdee: extra FilterString condition")
     domain: list[Any] = Field(default_factory=list, description="odoo: extra domain terms")
     # generic_rest
     endpoint: str | None = None
@@ -285,6 +298,7 @@ _REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     "salesforce": ("fields",),
     "hubspot": (),
     "odoo": ("fields",),
+    "kingdee": ("fields", "id_field"),
     "shopify": (),
     "generic_rest": ("endpoint", "records_path", "pagination", "id_field", "cursor_field"),
 }
@@ -312,14 +326,20 @@ def _kind_problems(config: ApiSections) -> list[tuple[tuple[Any, ...], str]]:
             and not stream.page_size
         ):
             problems.append((("streams", index, "page_size"), "required with offset or page_number pagination"))
-        if stream.where and config.kind != "salesforce":
-            problems.append((("streams", index, "where"), "only for kind 'salesforce'"))
+        if stream.where and config.kind not in ("salesforce", "kingdee"):
+            problems.append((("streams", index, "where"), "only for kinds 'salesforce' and 'kingdee'"))
         if stream.domain and config.kind != "odoo":
             problems.append((("streams", index, "domain"), "only for kind 'odoo'"))
     if config.kind == "odoo" and not config.api.database:
         problems.append((("api", "database"), "required for kind 'odoo' (the Odoo database name)"))
     if config.kind == "odoo" and (config.api.auth is None or config.api.auth.type != "basic"):
         problems.append((("api", "auth"), "odoo needs auth type 'basic' (login and API key as password)"))
+    if config.api.timezone and config.kind not in ("kingdee", "generic_rest"):
+        problems.append((("api", "timezone"), f"only for kinds 'kingdee' and 'generic_rest': {config.kind} times carry their zone"))
+    if config.kind == "kingdee" and not config.api.database:
+        problems.append((("api", "database"), "required for kind 'kingdee' (the data centre id, acctID)"))
+    if config.kind == "kingdee" and (config.api.auth is None or config.api.auth.type != "basic"):
+        problems.append((("api", "auth"), "kingdee needs auth type 'basic' (the integration user's name and password)"))
     if config.kind in ("salesforce", "shopify") and not config.api.api_version:
         problems.append(
             (("api", "api_version"), f"required for kind {config.kind!r} (e.g. {'v60.0' if config.kind == 'salesforce' else '2024-01'})")

@@ -76,6 +76,13 @@ def parse_time(value: Any, *, field: str, naive_is_utc: bool = True) -> datetime
     raise MalformedPageError(f"{field} is missing or not a timestamp (got {value!r})")
 
 
+def _naive(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text.strip()).tzinfo is None
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class SourcePage:
     records: list[dict[str, Any]]
@@ -111,7 +118,14 @@ class Source(ABC):
         raw_id = dig(record, self.id_field)
         if raw_id is None or raw_id == "" or isinstance(raw_id, (dict, list, bool)):
             raise MalformedPageError(f"record has no {self.id_field!r}")
-        return Position(parse_time(dig(record, self.cursor_field), field=self.cursor_field), str(raw_id))
+        raw_time = dig(record, self.cursor_field)
+        moment = parse_time(raw_time, field=self.cursor_field)
+        zone = getattr(getattr(self.connector, "api", None), "timezone", None)
+        if zone and isinstance(raw_time, str) and _naive(raw_time):
+            from zoneinfo import ZoneInfo
+
+            moment = moment.replace(tzinfo=ZoneInfo(zone))  # naive times are the API's local time
+        return Position(moment, str(raw_id))
 
     def lower_bound(self, after: Position | None, overlap: timedelta) -> datetime | None:
         """The inclusive lower time bound for a non-strict query."""

@@ -44,7 +44,7 @@ def build_client(
             sleep=sleep,
             deadline=deadline,
         )
-    auth = None if config.kind == "odoo" else build_auth(api.auth, resolve)
+    auth = None if config.kind in ("odoo", "kingdee") else build_auth(api.auth, resolve)  # both log in with a call
     return ApiClient(
         api.base_url,
         auth=auth,
@@ -70,6 +70,10 @@ def build_source(config: ApiSections, stream: StreamConfig, client: Any, resolve
         from chalicelib.connectors.odoo import OdooSource
 
         return OdooSource(config, stream, client, resolve)
+    if config.kind == "kingdee":
+        from chalicelib.connectors.kingdee import KingdeeSource
+
+        return KingdeeSource(config, stream, client, resolve)
     if config.kind == "shopify":
         from chalicelib.connectors.shopify import ShopifySource
 

@@ -143,6 +143,8 @@ class CanonicalRecord(BaseModel):
     entity: EntityType
     source: SourceRef
     source_time: AwareDatetime
+    source_version: Decimal | None = Field(None, description="A version or sequence number the source gives its changes")
+    time_is_receipt: bool = Field(False, description="The source gives no change time: source_time is when the record was read")
     fields: dict[str, Any]
     references: dict[str, SourceRef] = Field(default_factory=dict)
     lineage: dict[str, str] = Field(default_factory=dict)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Item = dict[str, Any]
-StateKind = Literal["golden", "orders", "rebate_basis", "consent"]
+StateKind = Literal["golden", "orders", "rebate_basis", "consent", "xref", "match"]
 
 
 @dataclass(frozen=True, order=True)
@@ -45,3 +45,13 @@ def rebate_basis_key(distributor_id: str, period: str, policy: str) -> StateKey:
 def consent_key(customer_id: str) -> StateKey:
     """A customer's consent registry entry."""
     return StateKey("consent", (customer_id,))
+
+
+def xref_key(system: str, entity: str, source_id: str) -> StateKey:
+    """Which canonical entity a source record belongs to (written when it is first seen, or merged)."""
+    return StateKey("xref", (system, entity, source_id))
+
+
+def match_key(entity: str, key: str) -> StateKey:
+    """Which canonical entity holds a match key (``tax_id:91310…``): the key index, read without a scan."""
+    return StateKey("match", (entity, key))

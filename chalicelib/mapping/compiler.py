@@ -20,7 +20,7 @@ import re
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList, load_yaml_file
 from chalicelib.domain.canonical import ENTITY_MODELS, CanonicalRecord, EntityType, OrderLine, SourceRef
 from chalicelib.domain.expressions import Expression, compile_expression
+from chalicelib.domain.identity import SAME_AS
 from chalicelib.errors import (
     ConfigError,
     EvaluationError,
@@ -40,6 +41,7 @@ from chalicelib.errors import (
     TransformConfigError,
     ValueProblem,
 )
+from chalicelib.mapping.code_lists import CodeList, load_code_lists
 from chalicelib.mapping.paths import MISSING, compile_getter, parse_path
 from chalicelib.mapping.spec import (
     Example,
@@ -63,7 +65,7 @@ from chalicelib.mapping.transforms import (
     to_string,
 )
 
-OWNED_KINDS = ("mapping", "grade_scale")
+OWNED_KINDS = ("mapping", "grade_scale", "code_list")
 DEFAULT_SCALE_NAME = "grade_scale"
 
 Reader = Callable[[Any, Any], Any]  # (source object, whole record) -> value | None | MISSING
@@ -88,6 +90,8 @@ class CompiledMapping:
     description: str | None = None
     categories: dict[str, str] = field(default_factory=dict)  # canonical field -> data category
     rules: dict[str, str] = field(default_factory=dict)  # canonical field -> "file:line" of the rule that makes it
+    owners: dict[str, str] = field(default_factory=dict)  # canonical field -> the system the mapping says owns it
+    links: bool = False  # declares `references: {same_as: …}`: its records may join another system's
     _run: Callable[[dict[str, Any], str], CanonicalRecord] = field(repr=False, default=None)  # type: ignore[assignment]
 
     def apply(self, payload: dict[str, Any], *, connector: str | None = None) -> CanonicalRecord:
@@ -114,6 +118,7 @@ class MappingSet:
 
     mappings: dict[str, CompiledMapping]
     grade_scale: list[str]
+    code_lists: dict[str, CodeList] = field(default_factory=dict)
     _by_source: dict[tuple[str, str], CompiledMapping] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -121,6 +126,10 @@ class MappingSet:
 
     def find(self, connector: str, object: str) -> CompiledMapping | None:  # noqa: A002 - the interface's word
         return self._by_source.get((connector, object))
+
+    def linked_entities(self) -> frozenset[str]:
+        """Entities some mapping links across systems with ``same_as``."""
+        return frozenset(m.entity for m in self.mappings.values() if m.links)
 
     def by_file(self, file: str) -> CompiledMapping | None:
         wanted = Path(file).resolve()
@@ -217,7 +226,17 @@ def mapping_version(doc: dict[str, Any]) -> str:
 class _FileCompiler:
     """Compiles one checked mapping file; collects problems instead of stopping at the first."""
 
-    def __init__(self, file: str, doc: LocatedDict, spec: MappingFile, grade_scale: list[str] | None):
+    def __init__(
+        self,
+        file: str,
+        doc: LocatedDict,
+        spec: MappingFile,
+        grade_scale: list[str] | None,
+        code_lists: dict[str, CodeList] | None = None,
+        systems: dict[str, str] | None = None,
+    ):
+        self.code_lists = code_lists or {}
+        self.system = (systems or {}).get(spec.source.connector, spec.source.connector)  # whose codes of a code list apply
         self.file = file
         self.doc = doc
         self.spec = spec
@@ -360,7 +379,7 @@ class _FileCompiler:
         if allowed is not None and not self.grade_scale:
             self.problem(keys, "no grade scale is declared: add a `kind: grade_scale` file (e.g. mappings/grade_scale.yaml)")
             return None
-        ctx = BuildContext(timezone=self.zone, allowed_values=allowed, field=name)
+        ctx = BuildContext(timezone=self.zone, allowed_values=allowed, field=name, code_lists=self.code_lists, system=self.system)
         read, lineage = self.reader(spec, keys, names)
         built = self.steps(spec, keys, ctx)
         when = self.expression(spec.when, names, keys + ("when",)) if spec.when is not None else None
@@ -417,7 +436,7 @@ class _FileCompiler:
             self.problem(keys, f"this value can never be stored: {exc.message}", value=True)
 
     # -- the whole file -----------------------------------------------------------------------
-    def compile(self, version: str) -> CompiledMapping | None:
+    def compile(self, version_label: str) -> CompiledMapping | None:
         spec = self.spec
         if spec.timezone is not None:
             try:
@@ -428,7 +447,17 @@ class _FileCompiler:
         target = ENTITY_FIELDS[spec.entity]
 
         record_id = self.single_value(spec.id, ("id",), to_string, "id")
-        timestamp = self.single_value(spec.timestamp, ("timestamp",), _coercer("datetime", self.zone), "timestamp")
+        timestamp = version = None
+        if spec.timestamp is not None:
+            timestamp = self.single_value(spec.timestamp, ("timestamp",), _coercer("datetime", self.zone), "timestamp")
+        if spec.version is not None:
+            version = self.single_value(spec.version, ("version",), to_decimal, "version")
+        if spec.timestamp is None and spec.version is None:
+            self.problem(
+                ("id",),
+                "give `timestamp:` (when the record changed at the source), `version:` (a number the source "
+                "increases with every change), or both: they put updates in order",
+            )
         keep = self.expression(spec.filter, record_names, ("filter",)) if spec.filter is not None else None
 
         runners: list[FieldRunner] = []
@@ -482,14 +511,14 @@ class _FileCompiler:
             if example.expect is None and example.expect_error is None:
                 self.problem(("examples", index), "an example needs `expect:` or `expect_error:`")
 
-        if self.problems or record_id is None or timestamp is None:
+        if self.problems or record_id is None or (timestamp is None and version is None):
             return None
         run = _record_builder(
             self.name,
-            version,
+            version_label,
             spec.entity,
             record_id,
-            timestamp,
+            _Order(timestamp, version),
             keep,
             tuple(runners),
             tuple(references),
@@ -500,7 +529,7 @@ class _FileCompiler:
         )
         return CompiledMapping(
             name=self.name,
-            version=version,
+            version=version_label,
             entity=spec.entity,
             connector=self.connector,
             object=spec.source.object,
@@ -509,6 +538,8 @@ class _FileCompiler:
             description=spec.description,
             categories=dict(categories),
             rules=rules,
+            owners=dict(owners),
+            links=any(ref[0] == SAME_AS for ref in references),
             _run=run,
         )
 
@@ -566,7 +597,18 @@ class _FileCompiler:
 
     def reference(self, name: str, spec: ReferenceSpec, target: dict[str, Any]) -> CompiledReference | None:
         keys: tuple[Any, ...] = ("references", name)
-        if name not in target:
+        if name == SAME_AS:
+            if spec.entity not in (None, self.spec.entity):
+                self.problem(keys + ("entity",), f"same_as links two records of one entity ({self.spec.entity})", value=True)
+                return None
+            if spec.connector in (None, self.connector):
+                self.problem(keys, "same_as names another system's record of this entity: give its `connector:` and `id:`")
+                return None
+            spec = spec.model_copy(update={"entity": self.spec.entity})
+        elif spec.entity is None:
+            self.problem(keys, f"give the `entity:` that {name!r} points at (e.g. customer)")
+            return None
+        if name not in target and name != SAME_AS:
             self.problem(keys, f"unknown canonical field {name!r} for {self.spec.entity}; a reference fills a field such as customer_id")
             return None
         id_spec = ValueSpec(path=spec.id) if isinstance(spec.id, str) else spec.id
@@ -785,12 +827,27 @@ def _reference_reader(read: Reader, steps: tuple[Transform, ...], required: bool
     return reference_id
 
 
+@dataclass(frozen=True)
+class _Order:
+    """How a record's updates are ordered: its change time, its version, or both."""
+
+    timestamp: Callable[[Any], Any] | None
+    version: Callable[[Any], Any] | None
+
+    def of(self, payload: Any) -> tuple[datetime, Decimal | None, bool]:
+        """(source time, version, whether the time is only the time it was read)."""
+        version = self.version(payload) if self.version is not None else None
+        if self.timestamp is None:
+            return datetime.now(UTC), version, True
+        return self.timestamp(payload), version, False
+
+
 def _record_builder(
     name: str,
     version: str,
     entity: EntityType,
     record_id: Callable[[Any], Any],
-    timestamp: Callable[[Any], Any],
+    order: _Order,
     keep: Expression | None,
     runners: tuple[FieldRunner, ...],
     references: tuple[CompiledReference, ...],
@@ -802,7 +859,7 @@ def _record_builder(
     """The whole mapping as one function of (payload, connector)."""
     construct_record = CanonicalRecord.model_construct
     construct_ref = SourceRef.model_construct
-    refs = tuple((ref_name, spec.entity, spec.connector, read) for ref_name, spec, read, _ in references)
+    refs = tuple((ref_name, spec.entity or entity, spec.connector, read) for ref_name, spec, read, _ in references)
     all_names = len(runners)
 
     def run(payload: dict[str, Any], connector: str) -> CanonicalRecord:
@@ -814,7 +871,7 @@ def _record_builder(
             if not wanted:
                 raise RecordMappingError("filtered_out", f"skipped by the filter of {context.file} (connector {connector})", field="filter")
         source = construct_ref(system=connector, entity=entity, id=record_id(payload))
-        moment = timestamp(payload)
+        moment, source_version, receipt = order.of(payload)
         fields: dict[str, Any] = {}
         for runner in runners:
             runner(payload, payload, fields)
@@ -841,6 +898,8 @@ def _record_builder(
             owners=record_owners,
             mapping=name,
             mapping_version=version,
+            source_version=source_version,
+            time_is_receipt=receipt,
         )
 
     return run
@@ -872,11 +931,37 @@ def _grade_scale(docs: list[tuple[str, LocatedDict]], problems: list[Problem]) -
     return None
 
 
-def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
-    """Compile already-loaded YAML documents; raises ``ConfigError`` with every problem in every file."""
+def _with_code_lists(doc: LocatedDict, code_lists: dict[str, CodeList]) -> dict[str, Any]:
+    """The document plus the codes of the code lists it uses: editing a list changes the mapping's version."""
+    used: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("code_list"), str):
+                used.add(node["code_list"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc.get("fields"))
+    walk(doc.get("lines"))
+    if not used:
+        return doc
+    lists = {name: [code_lists[name].values, code_lists[name].codes] for name in sorted(used) if name in code_lists}
+    return {**doc, "code_lists": lists}
+
+
+def compile_documents(documents: Iterable[tuple[str, Any]], systems: dict[str, str] | None = None) -> MappingSet:
+    """Compile already-loaded YAML documents; raises ``ConfigError`` with every problem in every file.
+
+    ``systems`` gives each connector's system (default: its name), which picks a code list's codes.
+    """
     problems: list[Problem] = []
     mapping_docs: list[tuple[str, LocatedDict]] = []
     scale_docs: list[tuple[str, LocatedDict]] = []
+    list_docs: list[tuple[str, LocatedDict]] = []
     for file, doc in documents:
         if not isinstance(doc, LocatedDict):
             problems.append(Problem(file, 1, 1, "", "expected key: value lines at the top of the file (with `kind:`)"))
@@ -889,7 +974,10 @@ def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
             mapping_docs.append((file, doc))
         elif kind == "grade_scale":
             scale_docs.append((file, doc))
+        elif kind == "code_list":
+            list_docs.append((file, doc))
     grade_scale = _grade_scale(scale_docs, problems)
+    code_lists = load_code_lists(list_docs, problems)
 
     compiled: dict[str, CompiledMapping] = {}
     sources: dict[tuple[str, str], str] = {}
@@ -898,8 +986,8 @@ def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
         problems.extend(found)
         if usable is None:
             continue
-        compiler = _FileCompiler(file, doc, usable, grade_scale)  # type: ignore[arg-type]
-        mapping = compiler.compile(mapping_version(doc))
+        compiler = _FileCompiler(file, doc, usable, grade_scale, code_lists, systems)  # type: ignore[arg-type]
+        mapping = compiler.compile(mapping_version(_with_code_lists(doc, code_lists)))
         problems.extend(compiler.problems)
         if mapping is None or spec is None:
             continue
@@ -918,7 +1006,7 @@ def compile_documents(documents: Iterable[tuple[str, Any]]) -> MappingSet:
         sources[key] = file
     if problems:
         raise ConfigError(problems)
-    return MappingSet(mappings=compiled, grade_scale=list(grade_scale or []))
+    return MappingSet(mappings=compiled, grade_scale=list(grade_scale or []), code_lists=code_lists)
 
 
 def yaml_files(paths: Iterable[Path | str]) -> list[Path]:
@@ -958,7 +1046,7 @@ def load_documents(files: Iterable[Path]) -> tuple[list[tuple[str, Any]], list[P
 def load_mapping_set(root: Path | str | Iterable[Path | str]) -> MappingSet:
     """Read every YAML file under ``root`` (recursively) and compile the mappings in it.
 
-    Files of kinds other than ``mapping`` and ``grade_scale`` belong to other parts of the
+    Files of kinds other than ``mapping``, ``grade_scale`` and ``code_list`` belong to other parts of the
     configuration and are ignored; a file without ``kind`` is reported.
     """
     roots = [root] if isinstance(root, (str, Path)) else list(root)

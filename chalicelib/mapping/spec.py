@@ -60,9 +60,13 @@ class FieldSpec(ValueSpec):
 
 
 class ReferenceSpec(StrictModel):
-    """Another entity this record points at, by that entity's source id (resolved to a canonical id later)."""
+    """Another entity this record points at, by that entity's source id (resolved to a canonical id later).
 
-    entity: EntityType
+    ``same_as`` is the one reference that fills no field: it says this record and another
+    system's record (``connector``, ``id``) are one entity (SPEC §2.4).
+    """
+
+    entity: EntityType | None = Field(None, description="The entity pointed at (same_as: this mapping's entity)")
     connector: str | None = Field(None, description="System whose id this is (defaults to this mapping's connector)")
     id: shorthand(ValueSpec)  # type: ignore[valid-type]
     required: bool = False
@@ -109,7 +113,10 @@ class MappingFile(StrictModel):
     timezone: str | None = Field(None, description="IANA zone of the source's naive times, e.g. Asia/Shanghai")
     owner: str | None = Field(None, description="Default owner system for every field")
     id: shorthand(ValueSpec)  # type: ignore[valid-type]
-    timestamp: shorthand(ValueSpec)  # type: ignore[valid-type]
+    timestamp: shorthand(ValueSpec) | None = None  # type: ignore[valid-type]
+    version: shorthand(ValueSpec) | None = Field(  # type: ignore[valid-type]
+        None, description="A number the source increases with every change (a sequence or row version)"
+    )
     filter: str | None = Field(None, description="Map only records for which this expression is true; others are skipped")
     fields: dict[str, shorthand(FieldSpec)] = Field(default_factory=dict)  # type: ignore[valid-type]
     lines: LinesSpec | None = None

@@ -10,15 +10,19 @@ the *argument* raise ``TransformConfigError`` (a load-time configuration error).
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.expressions import compile_expression
 from chalicelib.errors import EvaluationError, ExpressionError, TransformConfigError, ValueProblem
+
+if TYPE_CHECKING:
+    from chalicelib.mapping.code_lists import CodeList
 
 Transform = Callable[[Any], Any]
 
@@ -30,6 +34,8 @@ class BuildContext:
     timezone: tzinfo | None = None  # the mapping's declared time zone for naive source times
     allowed_values: tuple[str, ...] | None = None  # e.g. the grade scale, for map targets
     field: str = ""
+    code_lists: Mapping[str, CodeList] = dataclasses.field(default_factory=dict)  # the shared code lists, by name
+    system: str = ""  # the system of the mapping's connector: which codes of a code list apply
 
 
 def _short(value: Any) -> str:
@@ -624,6 +630,7 @@ class VocabularyMap:
     default: Any
     has_default: bool
     targets: list[Any] = field(default_factory=list)
+    hint: str = "add it to this field's `map:`"
 
     def __call__(self, value: Any) -> Any:
         if value is None:
@@ -637,7 +644,7 @@ class VocabularyMap:
         if self.has_default:
             return self.default
         known = ", ".join(sorted(self.table)[:20])
-        raise ValueProblem("unknown_value", f"unknown value {value!r} (known: {known})", "add it to this field's `map:`")
+        raise ValueProblem("unknown_value", f"unknown value {value!r} (known: {known})", self.hint)
 
 
 _NOT_FOUND = object()
@@ -672,6 +679,28 @@ def _build_map(arg: Any, ctx: BuildContext) -> Transform:
                     f"map target {target!r} is not a value of {ctx.field} (allowed: {allowed}): it can never be stored"
                 )
     return VocabularyMap(table, default, has_default, targets)
+
+
+def _build_code_list(arg: Any, ctx: BuildContext) -> Transform:
+    """``code_list: customer_grade``: the shared list's codes of this mapping's system."""
+    if not isinstance(arg, str) or not arg:
+        raise TransformConfigError("code_list takes the name of a `kind: code_list` file's list, e.g. `code_list: customer_grade`")
+    code_list = ctx.code_lists.get(arg)
+    if code_list is None:
+        known = ", ".join(sorted(ctx.code_lists)) or "none are loaded"
+        raise TransformConfigError(f"unknown code list {arg!r} (known: {known})")
+    table = code_list.table(ctx.system, vocabulary_key)
+    if table is None:
+        raise TransformConfigError(f"code list {arg!r} ({code_list.file}) has no codes for system {ctx.system!r}: add them under systems:")
+    if ctx.allowed_values is not None:
+        for value in code_list.values:
+            if value not in ctx.allowed_values:
+                allowed = ", ".join(ctx.allowed_values)
+                raise TransformConfigError(
+                    f"code list value {value!r} is not a value of {ctx.field} (allowed: {allowed}): it can never be stored"
+                )
+    hint = f"add it under systems.{ctx.system} of code list {arg!r} ({code_list.file})"
+    return VocabularyMap(table, None, False, list(code_list.values), hint)
 
 
 # ----------------------------------------------------------------------------- expressions
@@ -821,6 +850,12 @@ CATALOG: dict[str, TransformDef] = {
             _build_map,
             "Vocabulary: source value → canonical value, compared after trimming and case-folding.",
             {"type": "object", "description": "{source value: canonical value} or {values: {...}, default: x}"},
+        ),
+        TransformDef(
+            "code_list",
+            _build_code_list,
+            "Vocabulary from a shared code list (kind: code_list) for this mapping's system.",
+            {"type": "string", "description": "the code list's name"},
         ),
         TransformDef("expr", _build_expr, "Computed step; `value` is the value so far.", {"type": "string"}),
     )

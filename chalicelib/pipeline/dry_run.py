@@ -11,10 +11,10 @@ from typing import Any
 
 from chalicelib.domain import identity
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.errors import RecordMappingError, TriggerInputError
+from chalicelib.errors import AmbiguousIdentity, RecordMappingError, TriggerInputError
 from chalicelib.mapping import CompiledMapping, MappingSet
 from chalicelib.mapping.examples import map_payload
-from chalicelib.pipeline.evaluate import Rules, evaluate, state_keys, to_canonical
+from chalicelib.pipeline.evaluate import Rules, evaluate, prepare, read_identity, read_state
 from chalicelib.store.port import Store
 
 
@@ -24,13 +24,27 @@ def simulate(rules: Rules, mapping: CompiledMapping, payload: dict[str, Any], st
         result["outcome"] = "filtered_out" if result["error"].get("code") == "filtered_out" else "quarantined"
         return result
     try:
-        record, entity_id = to_canonical(mapping, payload)
+        record = prepare(mapping, payload)
     except RecordMappingError as exc:
         result.update(outcome="quarantined", error=exc.to_dict())
         return result
-    snapshot = store.read(state_keys(record, entity_id, rules))
+    prepared = read_identity(store, record, rules)
+    identified, snapshot = prepared.identified, prepared.snapshot
+    entity_id = identified.entity_id
+    if identified.decision.ambiguous:
+        message = str(AmbiguousIdentity(record, identified.decision.ambiguous))
+        result.update(outcome="quarantined", error={"code": "ambiguous_identity", "message": message})
+        return result
+    read_state(store, prepared, rules)
     try:
-        evaluation = evaluate(record, entity_id, dict(snapshot.states), rules, read_more=lambda more: store.read_more(snapshot, more))
+        evaluation = evaluate(
+            identified.record,
+            entity_id,
+            dict(snapshot.states),
+            rules,
+            decision=identified.decision,
+            read_more=lambda more: store.read_more(snapshot, more),
+        )
     except TriggerInputError as exc:
         result.update(outcome="quarantined", error={"code": "trigger_input", "message": str(exc)})
         return result
@@ -44,6 +58,8 @@ def simulate(rules: Rules, mapping: CompiledMapping, payload: dict[str, Any], st
     )
     if evaluation.dropped:
         result["consent_dropped"] = evaluation.dropped.fields
+    if evaluation.merge is not None:
+        result["merges"] = [identity.entity_key(record.entity, i) for i in evaluation.merge.merged]
     return result
 
 

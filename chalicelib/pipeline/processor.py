@@ -16,10 +16,10 @@ from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.domain.state import golden_key
-from chalicelib.errors import ConflictError, EventAlreadyStored, RecordMappingError, RetryLater, TriggerInputError
+from chalicelib.domain.state import golden_key, xref_key
+from chalicelib.errors import AmbiguousIdentity, ConflictError, EventAlreadyStored, RecordMappingError, RetryLater, TriggerInputError
 from chalicelib.mapping import MappingSet
-from chalicelib.pipeline.evaluate import Evaluation, Rules, evaluate, state_keys, to_canonical
+from chalicelib.pipeline.evaluate import Evaluation, Rules, evaluate, prepare, read_identity, read_state
 from chalicelib.pipeline.record_outcome import RecordOutcome, Status
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, keys
@@ -39,7 +39,7 @@ class ProcessingConfig:
 
 
 def processing_config(config: Configuration) -> ProcessingConfig:
-    return ProcessingConfig(config.mappings, Rules(config.triggers, config.consent_opt_in), config.pii_key)
+    return ProcessingConfig(config.mappings, Rules.of(config), config.pii_key)
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Processor:
             )
             return self._quarantine(inbound, Quarantined("no_mapping", message), correlation, replay_by)
         try:
-            record, entity_id = to_canonical(mapping, inbound.payload, inbound.connector)
+            record = prepare(mapping, inbound.payload, inbound.connector)
         except RecordMappingError as exc:
             if exc.code == "filtered_out":
                 return self._skip(inbound, mapping.name, mapping.version, str(exc), correlation, replay_by)
@@ -75,20 +75,29 @@ class Processor:
             else:
                 why = Quarantined(exc.code, str(exc), mapping.name, mapping.version, exc.field)
             return self._quarantine(inbound, why, correlation, replay_by)
-        return self.apply_canonical(inbound, record, entity_id, replay_by=replay_by)
+        return self.apply_canonical(inbound, record, replay_by=replay_by)
 
     def apply_canonical(
-        self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, *, replay_by: str | None = None
+        self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str | None = None, *, replay_by: str | None = None
     ) -> RecordOutcome:
-        """Apply a mapped record whose ids are resolved: the part of processing after mapping."""
+        """Apply a mapped record: the part of processing after mapping.
+
+        ``entity_id``: the record's canonical id when the caller has it (its references resolved
+        too); otherwise identity is looked up (chalicelib.pipeline.identify).
+        """
         correlation = inbound.receipt_id or inbound.dedupe_key
         try:
             return self.apply(inbound, record, entity_id, replay_by=replay_by)
         except TriggerInputError as exc:
             why = Quarantined("trigger_input", str(exc), record.mapping, record.mapping_version)
             return self._quarantine(inbound, why, correlation, replay_by)
+        except AmbiguousIdentity as exc:
+            why = Quarantined("ambiguous_identity", str(exc), record.mapping, record.mapping_version, candidates=exc.candidates)
+            return self._quarantine(inbound, why, correlation, replay_by)
 
-    def apply(self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str, *, replay_by: str | None = None) -> RecordOutcome:
+    def apply(
+        self, inbound: InboundRecord, record: CanonicalRecord, entity_id: str | None = None, *, replay_by: str | None = None
+    ) -> RecordOutcome:
         """Like apply_canonical, but a record the triggers refuse raises TriggerInputError."""
         correlation = inbound.receipt_id or inbound.dedupe_key
         already_stored: set[str] = set()
@@ -107,20 +116,26 @@ class Processor:
         self,
         inbound: InboundRecord,
         record: CanonicalRecord,
-        entity_id: str,
+        entity_id: str | None,
         correlation: str,
         replay_by: str | None,
         already_stored: frozenset[str],
     ) -> RecordOutcome:
-        entity_key = identity.entity_key(record.entity, entity_id)
-        snapshot = self.store.read(state_keys(record, entity_id, self.config.rules), input_key=inbound.dedupe_key)
+        prepared = read_identity(self.store, record, self.config.rules, input_key=inbound.dedupe_key, entity_id=entity_id)
+        snapshot, identified = prepared.snapshot, prepared.identified
+        entity_key = identity.entity_key(record.entity, identified.entity_id)
         if _already_done(snapshot, replay_by):
             return RecordOutcome("duplicate", inbound.dedupe_key, entity_key, message=f"already {snapshot.input.status}")  # type: ignore[union-attr]
+        if identified.decision.ambiguous:
+            raise AmbiguousIdentity(record, identified.decision.ambiguous)
+        read_state(self.store, prepared, self.config.rules)
+        record = identified.record
         evaluation = evaluate(
             record,
-            entity_id,
+            identified.entity_id,
             dict(snapshot.states),
             self.config.rules,
+            decision=identified.decision,
             read_more=lambda more: self.store.read_more(snapshot, more),
             correlation_id=correlation,
         )
@@ -179,16 +194,39 @@ class Processor:
                     details={"event_id": event.id, "type": event.type, "subject": event.subject},
                 )
             )
+        chains = [ChainAppend(entity_key, entries)]
+        if evaluation.merge is not None:
+            merge = evaluation.merge
+            entries.insert(
+                1,
+                AuditEntry(
+                    action="merged",
+                    actor=self.actor,
+                    correlation_id=correlation,
+                    connector=inbound.connector,
+                    details={"merged": [identity.entity_key(record.entity, i) for i in merge.merged], "members": merge.members},
+                ),
+            )
+            for merged_id in merge.merged:
+                note = AuditEntry(
+                    action="merged_into",
+                    actor=self.actor,
+                    correlation_id=correlation,
+                    connector=inbound.connector,
+                    details={"survivor": entity_key, "by": identity.ref_text(record.source)},
+                )
+                chains.append(ChainAppend(identity.entity_key(record.entity, merged_id), [note]))
         puts = dict(outcome.puts)
         puts[golden] = puts.get(golden) or snapshot.states.get(golden) or {}  # keeps the chain head, even when stale
-        first_sight_of_source = not _knows_source(snapshot.states.get(golden), record)
+        own_xref = xref_key(record.source.system, record.entity, str(record.source.id))
+        first_sight_of_source = own_xref not in snapshot.states and not _knows_source(snapshot.states.get(golden), record)
         return Plan(
             snapshot=snapshot,
             puts=puts,
-            audit=[ChainAppend(entity_key, entries)],
+            audit=chains,
             events=list(outcome.events),
             input=InputOutcome(inbound, "stale" if outcome.stale else "applied", entity_key),
-            xref=(record.source, evaluation.entity_id) if first_sight_of_source else None,
+            xref=(record.source, evaluation.entity_id) if first_sight_of_source and not outcome.stale else None,
             closes_quarantine=replay_by if _replaying_quarantined(snapshot, replay_by) else None,
         )
 
@@ -298,8 +336,7 @@ def _replaying_quarantined(snapshot: Snapshot, replay_by: str | None) -> bool:
 
 def _knows_source(golden: dict[str, Any] | None, record: CanonicalRecord) -> bool:
     """The cross-reference was written when the entity first heard from this source record."""
-    source = ((golden or {}).get("sources") or {}).get(record.source.system) or {}
-    return bool(source.get("record_id") == record.source.id)
+    return identity.ref_text(record.source) in ((golden or {}).get("sources") or {})
 
 
 def _note(note: Any) -> Any:

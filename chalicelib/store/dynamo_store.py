@@ -203,6 +203,7 @@ class DynamoStore:
             "mapping": why.mapping,
             "mapping_version": why.mapping_version,
             "dedupe_key": record.dedupe_key,
+            "candidates": list(why.candidates) or None,
             "raw": record.to_message(),
             "first_at": first_at,
             "last_at": now,

@@ -14,6 +14,7 @@ entity reference (``customer#cus_…``), the other chains carry a prefix below.
 | state      | ``rebate#<distributor>#<YYYY-MM>#<policy>``| ``basis``                  | rebate basis and settlement  |
 | state      | ``dedupe#<dedupe key>``                    | ``dedupe``                 | an input's one outcome       |
 | state      | ``xref#<system>#<entity>#<source id>``     | ``xref``                   | source id → canonical id     |
+| state      | ``match#<entity>#<kind>:<normalised key>`` | ``match``                  | match key → canonical id     |
 | state      | ``watermark#<connector>#<stream>``         | ``watermark``              | sync position                |
 | state      | ``syncrun#<connector>#<stream>``           | ``run``                    | sync lease                   |
 | state      | ``ratebudget#<api>``                       | ``bucket``                 | shared rate budget           |
@@ -58,6 +59,12 @@ def state(key: StateKey) -> Key:
     if key.kind == "rebate_basis":
         distributor, period, policy = key.parts
         return (f"rebate#{distributor}#{period}#{policy}", "basis")
+    if key.kind == "xref":
+        system, entity, source_id = key.parts
+        return (f"xref#{system}#{entity}#{source_id}", "xref")
+    if key.kind == "match":
+        entity, match = key.parts
+        return (f"match#{entity}#{match}", "match")
     raise ValueError(f"unknown state kind {key.kind!r}")
 
 
@@ -68,6 +75,12 @@ def state_key_of(pk: str, sk: str) -> StateKey | None:
         return StateKey("golden", (entity, entity_id))
     if sk in ("orders", "consent") and pk.startswith("customer#"):
         return StateKey(sk, (pk.removeprefix("customer#"),))  # type: ignore[arg-type]
+    if sk == "xref" and pk.startswith("xref#"):
+        system, entity, source_id = pk.removeprefix("xref#").split("#", 2)
+        return StateKey("xref", (system, entity, source_id))
+    if sk == "match" and pk.startswith("match#"):
+        entity, match = pk.removeprefix("match#").split("#", 1)
+        return StateKey("match", (entity, match))
     if sk == "basis" and pk.startswith("rebate#"):
         distributor, period, policy = pk.removeprefix("rebate#").split("#", 2)
         return StateKey("rebate_basis", (distributor, period, policy))
@@ -87,7 +100,7 @@ def dedupe_key_of(pk: str) -> str:
 
 
 def xref(ref: SourceRef) -> Key:
-    return (f"xref#{ref.system}#{ref.entity}#{ref.id}", "xref")
+    return state(StateKey("xref", (ref.system, ref.entity, str(ref.id))))
 
 
 def watermark(connector: str, stream: str) -> Key:

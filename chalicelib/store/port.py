@@ -86,6 +86,7 @@ class Quarantined:
     mapping: str | None = None
     mapping_version: str | None = None
     field: str | None = None
+    candidates: tuple[str, ...] = ()  # an ambiguous identity: the entities the record could be
 
 
 @dataclass

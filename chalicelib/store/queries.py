@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.canonical import SourceRef
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo, keys
 from chalicelib.store.quarantine import get as get_quarantined
@@ -221,3 +222,21 @@ def golden(settings: Settings, entity: str, entity_id: str) -> dict[str, Any] | 
     from chalicelib.domain.state import golden_key
 
     return dynamo.get(settings.state_table, *keys.state(golden_key(entity, entity_id)))
+
+
+def entity_of_source(settings: Settings, ref: SourceRef) -> str | None:
+    """The entity a source record belongs to (its cross-reference), or None if it was never seen."""
+    item = dynamo.get(settings.state_table, *keys.xref(ref))
+    return str(item["entity_id"]) if item and item.get("entity_id") else None
+
+
+def survivor_of(settings: Settings, entity: str, entity_id: str, hops: int = 5) -> str:
+    """Follow ``alias_of`` from an id merged into another entity to the entity that holds its record."""
+    from chalicelib.domain.state import golden_key
+
+    for _ in range(hops):
+        item = dynamo.get(settings.state_table, *keys.state(golden_key(entity, entity_id)))
+        if not item or not item.get("alias_of"):
+            break
+        entity_id = str(item["alias_of"])
+    return entity_id

@@ -85,7 +85,7 @@ class Tier:
 @dataclass(frozen=True)
 class RebatePolicy:
     name: str
-    distributors: frozenset[str] | None  # None = every distributor
+    distributors: frozenset[str] | None  # canonical ids; None = every distributor
     skus: frozenset[str] | None  # None = every SKU
     timezone: str
     basis: Literal["sell_through", "sell_in"]
@@ -93,9 +93,15 @@ class RebatePolicy:
     tiers: tuple[Tier, ...]
     abs_tolerance: Decimal
     pct_tolerance: Decimal
+    distributor_codes: frozenset[tuple[str, str]] = frozenset()  # (system, code): the source record a sale references
 
-    def covers_distributor(self, distributor_id: str | None) -> bool:
-        return distributor_id is not None and (self.distributors is None or distributor_id in self.distributors)
+    def covers_distributor(self, distributor_id: str | None, source: tuple[str, str] | None = None) -> bool:
+        """By canonical id, or by the (system, code) the sale names its distributor with."""
+        if distributor_id is None:
+            return False
+        if self.distributors is None and not self.distributor_codes:
+            return True
+        return distributor_id in (self.distributors or ()) or (source is not None and source in self.distributor_codes)
 
     def covers_sku(self, sku: str) -> bool:
         return self.skus is None or sku in self.skus
@@ -192,6 +198,37 @@ Whole = Annotated[int, BeforeValidator(_whole)]
 TimeZoneName = Annotated[str, BeforeValidator(_text), AfterValidator(_zone)]
 Text = Annotated[str, BeforeValidator(_text)]
 Ids = Annotated[Literal["*"] | list[str], BeforeValidator(_ids)]
+_CANONICAL_CUSTOMER_ID = re.compile(r"^cus_(k\d+_)?[0-9a-f]{20}$")
+
+
+class DistributorCode(StrictModel):
+    """A distributor named by its business key: the system that knows it and its code there."""
+
+    system: Text
+    code: Text
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Distributors = Literal["*"] | Annotated[list[DistributorCode | str], Field(min_length=1)]
+
+
+def _distributor_problems(doc: LocatedDict, file: str) -> list[Problem]:
+    """A distributor named by a text that is no canonical id can never match: say so, where it is written."""
+    listed = doc.get("distributors")
+    problems = []
+    for index, value in enumerate(listed if isinstance(listed, list) else []):
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and not _CANONICAL_CUSTOMER_ID.match(str(value)):
+            message = (
+                f"{value!r} is not a canonical customer id (cus_…): name the distributor by its system and code, "
+                "e.g. {system: kingdee, code: DIST001}"
+            )
+            problems.append(problem_at(doc, file, ("distributors", index), message))
+    return problems
+
 
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -301,7 +338,7 @@ class RebatePolicyFile(StrictModel):
     kind: Literal["rebate_policy"]
     version: Any = None
     name: Text
-    distributors: Ids = "*"
+    distributors: Distributors = Field("*", description="'*', or distributors as {system, code} (or canonical customer ids)")
     skus: Ids = "*"
     timezone: TimeZoneName | None = None
     basis: Literal["sell_through", "sell_in"] = "sell_through"
@@ -352,7 +389,7 @@ def load_trigger_config(docs: list[Document]) -> TriggerConfig:
         if doc.get("kind") != "rebate_policy":
             continue
         policy_spec, found = validate(RebatePolicyFile, doc, file)
-        found += _tier_problems(doc, file)
+        found += _tier_problems(doc, file) + _distributor_problems(doc, file)
         if policy_spec is not None and policy_spec.name in declared:
             message = f"policy {policy_spec.name!r} is already declared in {declared[policy_spec.name]}"
             found.append(problem_at(doc, file, ("name",), message))
@@ -432,7 +469,10 @@ def _triggers(spec: TriggersFile) -> TriggerConfig:
 def _policy(spec: RebatePolicyFile, config: TriggerConfig) -> RebatePolicy:
     return RebatePolicy(
         name=spec.name,
-        distributors=None if spec.distributors == "*" else frozenset(spec.distributors),
+        distributors=None if spec.distributors == "*" else frozenset(d for d in spec.distributors if isinstance(d, str)),
+        distributor_codes=frozenset()
+        if spec.distributors == "*"
+        else frozenset((d.system, d.code) for d in spec.distributors if isinstance(d, DistributorCode)),
         skus=None if spec.skus == "*" else frozenset(spec.skus),
         timezone=spec.timezone or config.default_timezone,
         basis=spec.basis,

@@ -23,7 +23,7 @@ from typing import Any
 
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.events import CloudEvent
-from chalicelib.domain.golden import MergeResult, merge
+from chalicelib.domain.golden import MergeResult, Survivorship, merge
 from chalicelib.domain.state import StateKey, States, golden_key, orders_key, rebate_basis_key
 from chalicelib.errors import StateKeysMissing
 from chalicelib.triggers import custom_rules, grade, rebate
@@ -44,9 +44,10 @@ def required_state_keys(record: CanonicalRecord, entity_id: str, config: Trigger
         if customer_id:
             keys += [golden_key("customer", customer_id), orders_key(customer_id)]
         keys += [golden_key("product", sku) for sku in _skus(fields)]
-        keys += list(_sale_keys(customer_id, fields.get("placed_at"), config, "sell_in").values())
+        keys += list(_sale_keys(customer_id, fields.get("placed_at"), config, "sell_in", _named(record, "customer_id")).values())
     elif record.entity == "pos_sale":
-        keys += list(_sale_keys(fields.get("distributor_id"), fields.get("sold_at"), config, "sell_through").values())
+        sold = _sale_keys(fields.get("distributor_id"), fields.get("sold_at"), config, "sell_through", _named(record, "distributor_id"))
+        keys += list(sold.values())
     elif record.entity == "rebate_settlement":
         key = _settlement_key(fields)
         if key:
@@ -55,17 +56,25 @@ def required_state_keys(record: CanonicalRecord, entity_id: str, config: Trigger
 
 
 def process(
-    record: CanonicalRecord, entity_id: str, states: States, config: TriggerConfig, *, correlation_id: str | None = None
+    record: CanonicalRecord,
+    entity_id: str,
+    states: States,
+    config: TriggerConfig,
+    *,
+    survivorship: Survivorship | None = None,
+    keys: tuple[str, ...] = (),
+    correlation_id: str | None = None,
 ) -> Outcome:
-    """Merge the record into its golden record and run the triggers; pure: nothing is written here."""
+    """Merge the record into its golden record and run the triggers; pure: nothing is written here.
+
+    ``survivorship`` defaults to the owners of the trigger configuration; ``keys`` are the record's
+    normalised match keys, kept on its member entry.
+    """
     if record.entity == "customer":
         grade.check_grade_value(record, config.grade)
     key = golden_key(record.entity, entity_id)
-
-    def owner_of(field_name: str) -> str | None:
-        return config.owner_of(record.entity, field_name) or record.owners.get(field_name)
-
-    result = merge(states.get(key), record, entity_id, owner_of)
+    rules = (survivorship or Survivorship(owners=config.owners)).with_claims(record.entity, record.owners)
+    result = merge(states.get(key), record, entity_id, rules, keys)
     if result.stale:
         return Outcome(
             stale=True,
@@ -131,8 +140,9 @@ def _order(
     facts = order_facts(entity_id, fields, result.item["first_seen"])
     old_customer = before.get("customer_id")
     evaluate = bool({"lines", "total"} & result.changed.keys())
-    new_rebate = _sale_keys(facts.customer_id, fields.get("placed_at"), config, "sell_in")
-    old_rebate = _sale_keys(old_customer, before.get("placed_at"), config, "sell_in")
+    source = _named(record, "customer_id")
+    new_rebate = _sale_keys(facts.customer_id, fields.get("placed_at"), config, "sell_in", source)
+    old_rebate = _sale_keys(old_customer, before.get("placed_at"), config, "sell_in", source if old_customer == facts.customer_id else None)
     needed = list(new_rebate.values()) + list(old_rebate.values())
     if facts.customer_id:
         needed += [orders_key(facts.customer_id), golden_key("customer", facts.customer_id)]
@@ -205,8 +215,10 @@ def _pos_sale(
     result: MergeResult, record: CanonicalRecord, entity_id: str, reader: _Reader, config: TriggerConfig, ctx: EventContext, out: Outcome
 ) -> None:
     fields, before = result.item["fields"], result.before
-    new = _sale_keys(fields.get("distributor_id"), fields.get("sold_at"), config, "sell_through")
-    old = _sale_keys(before.get("distributor_id"), before.get("sold_at"), config, "sell_through")
+    source = _named(record, "distributor_id")
+    new = _sale_keys(fields.get("distributor_id"), fields.get("sold_at"), config, "sell_through", source)
+    same = before.get("distributor_id") == fields.get("distributor_id")
+    old = _sale_keys(before.get("distributor_id"), before.get("sold_at"), config, "sell_through", source if same else None)
     reader.require(list(new.values()) + list(old.values()))
     _rebate_contributions(f"pos_sale#{entity_id}", old, new, lambda p: rebate.contribution(fields, p), reader, config, ctx, out)
 
@@ -280,14 +292,22 @@ def _skus(fields: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(line["sku"]) for line in lines if isinstance(line, dict) and line.get("sku")))
 
 
-def _sale_keys(distributor_id: str | None, moment: Any, config: TriggerConfig, basis: str) -> dict[str, StateKey]:
+def _named(record: CanonicalRecord, reference: str) -> tuple[str, str] | None:
+    """(system, code) of the source record a reference names: what policies may list distributors by."""
+    ref = record.references.get(reference)
+    return (ref.system, str(ref.id)) if ref is not None else None
+
+
+def _sale_keys(
+    distributor_id: str | None, moment: Any, config: TriggerConfig, basis: str, source: tuple[str, str] | None = None
+) -> dict[str, StateKey]:
     """policy name -> basis key, for each policy of this basis that covers the distributor."""
     if not distributor_id or moment is None:
         return {}
     return {
         p.name: rebate_basis_key(distributor_id, rebate.period_of(moment, p.timezone), p.name)
         for p in config.policies
-        if p.basis == basis and p.covers_distributor(distributor_id)
+        if p.basis == basis and p.covers_distributor(distributor_id, source)
     }
 
 

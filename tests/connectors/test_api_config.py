@@ -72,3 +72,35 @@ def test_wrong_auth_type_and_bad_url():
 def test_credential_headers_must_use_auth():
     _, found = problems(GOOD.replace("  rate_limit:", "  headers: {Authorization: Bearer abc}\n  rate_limit:"))
     assert any("api.headers" in p and "carries a credential" in p for p in found)
+
+
+KINGDEE = """\
+name: erp
+kind: kingdee
+api:
+  base_url: https://erp.example.com/K3Cloud
+  database: 6583f1a2b7c9d0
+  timezone: Asia/Shanghai
+  auth: {type: basic, username: salesbridge, password: {ssm: kingdee/password}}
+streams:
+  - name: materials
+    object: BD_MATERIAL
+    id_field: FMATERIALID
+    fields: [FNumber]
+    where: "FDocumentStatus = 'C'"
+"""
+
+
+def test_kingdee_needs_its_data_centre_a_login_and_an_id_field():
+    config, found = problems(KINGDEE)
+    assert found == [] and config is not None and config.api.timezone == "Asia/Shanghai"
+    _, found = problems(KINGDEE.replace("  database: 6583f1a2b7c9d0\n", "").replace("    id_field: FMATERIALID\n", ""))
+    assert "connectors/acme.yaml:3:1: api.database: required for kind 'kingdee' (the data centre id, acctID)" in found
+    assert any(p.startswith("connectors/acme.yaml:8:5: streams[0].id_field: required for kind 'kingdee'") for p in found)
+
+
+def test_a_time_zone_is_checked_and_only_for_naive_time_apis():
+    _, found = problems(KINGDEE.replace("Asia/Shanghai", "Asia/Shangai"))
+    assert any(p.startswith("connectors/acme.yaml:6:13: api.timezone:") and "unknown time zone 'Asia/Shangai'" in p for p in found)
+    _, found = problems(GOOD.replace("  api_version: v60.0\n", "  api_version: v60.0\n  timezone: Asia/Shanghai\n"))
+    assert any(p.startswith("connectors/acme.yaml:6:3: api.timezone: only for kinds 'kingdee' and 'generic_rest'") for p in found)

@@ -20,6 +20,7 @@ from tests.faults import workload
 from tests.faults.harness import Crash, Fault, arm, cancelled, chains_intact, client_error, disarm, snapshot, throttled
 
 DISPATCH = 99  # "phase" of the dispatch step, after the last inbound phase
+MERGE = workload.MERGE_PHASE
 
 
 def _table_puts(params: dict[str, Any]) -> set[str]:
@@ -155,6 +156,28 @@ SCENARIOS = [
     Scenario(
         "queue: SQS delete failed after it happened", 2, lambda: Fault("sqs", "DeleteMessageBatch", Crash("after delete"), when="after")
     ),
+    # ---------------------------------------------------------------- identity (C-2 merges into C-7's customer)
+    Scenario("identity: crash before the identity read", MERGE, lambda: Fault("dynamodb", "BatchGetItem", Crash("before identity"))),
+    Scenario(
+        "identity: crash between the identity read and the state read",
+        MERGE,
+        lambda: Fault("dynamodb", "BatchGetItem", Crash("before state"), skip=1),
+    ),
+    Scenario(
+        "identity: merge commit cancelled (a writer got there first)",
+        MERGE,
+        lambda: Fault("dynamodb", "TransactWriteItems", commit_cancelled("ConditionalCheckFailed"), match=is_commit, times=2),
+    ),
+    Scenario(
+        "identity: merge committed, crash before the reply",
+        MERGE,
+        lambda: Fault("dynamodb", "TransactWriteItems", Crash("after merge"), when="after", match=is_commit),
+    ),
+    Scenario(
+        "identity: merge committed, crash before the SQS delete",
+        MERGE,
+        lambda: Fault("sqs", "DeleteMessageBatch", Crash("before delete")),
+    ),
     # ---------------------------------------------------------------- dispatch
     Scenario("dispatch: crash before the send", DISPATCH, lambda: Fault("events", "PutEvents", Crash("before send"))),
     Scenario(
@@ -243,7 +266,7 @@ def of_step(step: str) -> list[Scenario]:
     return [s for s in SCENARIOS if s.boundary.split(":")[0] in STEPS[step]]
 
 
-STEPS = {"ingest": ("door",), "process": ("process", "quarantine"), "commit": ("commit", "queue"), "dispatch": ("dispatch",)}
+STEPS = {"ingest": ("door",), "process": ("process", "quarantine", "identity"), "commit": ("commit", "queue"), "dispatch": ("dispatch",)}
 
 
 class FakeHttp:

@@ -220,3 +220,29 @@ def test_redelivered_input_keeps_its_one_outcome_after_a_mapping_change(harness)
     assert after["quarantine"] == {}
     assert after["trails"] == before["trails"]
     assert chains_intact() == {}
+
+
+def _run_same_tax_number(harness: Any, concurrently: bool) -> tuple[dict[str, Any], list[Any]]:
+    """New customers from several CRM records that share one tax number (written differently)."""
+    harness.install()
+    spellings = ["91310000MA1FL8XQ3K", "9131 0000 MA1F L8XQ3K", "91310000-ma1fl8xq3k"]
+    bodies = [
+        demo_body(f"C-{n}", "Gold", f"2026-11-01T{8 + n:02d}:00:00+08:00", tax_id=spellings[n % len(spellings)])
+        for n in range(1, WORKERS + 1)
+    ]
+    records = _records(harness, "demo_crm", bodies)
+    outcomes = (_all_at_once if concurrently else _one_at_a_time)(records)
+    return snapshot(), outcomes
+
+
+def test_records_of_one_new_customer_matched_by_several_workers_at_once(harness):
+    """Every worker computes the same key-derived id: one commit wins, the others re-read and join it."""
+    sequential, _ = _run_same_tax_number(harness, concurrently=False)
+    concurrent, outcomes = _run_same_tax_number(harness, concurrently=True)
+    assert CANCELLED, "no commit ever conflicted: the run was not concurrent"
+    assert [o.status for o in outcomes] == ["applied"] * WORKERS
+    assert concurrent["golden"] == sequential["golden"]
+    customers = [g for (pk, sk), g in concurrent["golden"].items() if pk.startswith("customer#") and sk == "golden"]
+    assert len(customers) == 1 and len(customers[0]["sources"]) == WORKERS
+    assert customers[0]["id"].startswith("cus_k0_")
+    assert chains_intact() == {}

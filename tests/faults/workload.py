@@ -52,16 +52,25 @@ O1 = order_body("O-1")
 O2 = order_body("O-2", placed_at="2026-11-03T10:04:00+08:00")  # same lines and total 4 minutes later: duplicate_order
 O1_PAID = order_body("O-1", updated_at="2026-11-03T11:00:00+08:00", status="paid")
 
+# Identity: C-7 brings a match key (its customer gets the key's id); later C-2 brings the same key
+# (written differently), so C-2's customer merges into C-7's: one customer, C-2's id an alias.
+C7_TAXED = demo_body("C-7", "Gold", "2026-11-04T08:00:00+08:00", tax_id="91310000MA1FL8XQ3K")
+C2_TAXED = demo_body("C-2", "Bronze", "2026-11-05T08:00:00+08:00", tax_id="9131 0000 ma1f-l8xq3k")
+MERGE_PHASE = 5
+
 PHASES: list[list[tuple[str, bytes]]] = [
     [("demo_crm", C1_GOLD), ("demo_crm", C2_SILVER), ("demo_crm", C3_TITANIUM)],
     [("demo_crm", C1_PLATINUM), ("demo_crm", C2_BRONZE), ("demo_crm", C1_PLATINUM_AGAIN), ("demo_crm", C2_OLD_GOLD)],
     [("demo_erp", O1)],
     [("demo_erp", O2), ("demo_erp", O1_PAID)],
+    [("demo_crm", C7_TAXED)],
+    [("demo_crm", C2_TAXED)],
 ]
 ACCEPTED = sum(len(p) for p in PHASES)
 
-EXPECTED_INPUTS = {"applied": 7, "stale": 2, "quarantined": 1}
-EXPECTED_EVENT_TYPES = sorted(["customer.grade_changed", "customer.grade_changed", "order.anomaly_detected"])
+EXPECTED_INPUTS = {"applied": 9, "stale": 2, "quarantined": 1}
+# The merge makes C-2's later Bronze the one customer's grade (A -> C): a third grade change.
+EXPECTED_EVENT_TYPES = sorted(["customer.grade_changed", "customer.grade_changed", "customer.grade_changed", "order.anomaly_detected"])
 
 
 def run(

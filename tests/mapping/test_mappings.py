@@ -59,6 +59,7 @@ def test_shipped_set_covers_the_sources():
         ("shopify", "orders"),
         ("kingdee", "SAL_SaleOrder"),
         ("kingdee", "rebate_settlement"),
+        ("kingdee", "BD_MATERIAL"),
         ("distributor_dms", "sell_through"),
         ("demo_crm", "customer"),
     }

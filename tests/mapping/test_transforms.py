@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib.errors import TransformConfigError, ValueProblem
+from chalicelib.mapping.code_lists import CodeList
 from chalicelib.mapping.transforms import CATALOG, BuildContext, build_transform
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -95,9 +96,11 @@ def test_null_passes_through(name):
         "map": {"a": "b"},
         "expr": "value",
         "default": 1,
+        "code_list": "grades",
     }
     spec = {name: args[name]} if name in args else name
-    assert step(spec)(None) is None
+    grades = CodeList("grades", "grades.yaml", 1, None, ("A",), {"crm": {"A": ("Gold",)}})
+    assert step(spec, BuildContext(code_lists={"grades": grades}, system="crm"))(None) is None
 
 
 def test_decimal_never_float():

@@ -1,11 +1,11 @@
 from decimal import Decimal
 
-from chalicelib.domain.golden import merge
+from chalicelib.domain.golden import Survivorship, merge
 from chalicelib.domain.state import golden_key
 from chalicelib.store import keys
 from tests.triggers.helpers import rec
 
-OWNERS = {"grade": "crm", "credit_limit": "erp"}.get
+OWNERS = Survivorship(owners={"customer": {"grade": "crm", "credit_limit": "erp"}})
 
 
 def test_first_update_sets_fields_with_provenance():
@@ -21,7 +21,7 @@ def test_non_owner_value_is_kept_per_source_but_changes_nothing():
     result = merge(first, rec("customer", "c1", {"grade": "D", "credit_limit": Decimal("5")}, system="erp", at=5), "c1", OWNERS)
     assert result.item["fields"]["grade"] == "A"
     assert result.item["fields"]["credit_limit"] == Decimal("5")
-    assert result.item["sources"]["erp"]["ignored"] == {"grade": "D"}
+    assert result.item["sources"]["erp/customer/c1"]["fields"]["grade"] == "D" and result.ignored == {"grade": "D"}
     assert "grade" not in result.changed
 
 

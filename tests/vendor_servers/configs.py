@@ -12,6 +12,7 @@ SECRETS = {
     "SF_CLIENT_SECRET": "s3cr3t",
     "HUBSPOT_TOKEN": "pat-na1-test",
     "ODOO_API_KEY": "odoo-api-key",
+    "KINGDEE_PASSWORD": "kd-pass",
     "SHOPIFY_TOKEN": "shpat_test",
     "GENERIC_KEY": "k-123",
     "GENERIC_PASSWORD": "pw",
@@ -82,6 +83,25 @@ streams:
   - name: orders
     object: sale.order
     fields: [name, amount_total, state]
+    page_size: {page_size}
+    overlap_seconds: {overlap}
+""")
+
+
+def kingdee(url: str, *, page_size: int = 50, overlap: int = 0) -> ApiSections:
+    return load(f"""
+name: kingdee
+kind: kingdee
+api:
+  base_url: {url}/K3Cloud
+  database: 6583f1a2b7c9d0
+  timezone: Asia/Shanghai
+  auth: {{type: basic, username: salesbridge, password: {{env: KINGDEE_PASSWORD}}}}
+streams:
+  - name: materials
+    object: BD_MATERIAL
+    id_field: FMATERIALID
+    fields: [FNumber, FName, F_SB_ListPrice]
     page_size: {page_size}
     overlap_seconds: {overlap}
 """)

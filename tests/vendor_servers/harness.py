@@ -13,6 +13,7 @@ from chalicelib.domain.inbound import InboundRecord
 from tests.vendor_servers import configs
 from tests.vendor_servers.generic import GenericServer
 from tests.vendor_servers.hubspot import HubSpotServer
+from tests.vendor_servers.kingdee import KingdeeServer
 from tests.vendor_servers.odoo import OdooServer
 from tests.vendor_servers.salesforce import SalesforceServer
 from tests.vendor_servers.shopify import ShopifyServer
@@ -57,6 +58,7 @@ KINDS: dict[str, tuple[Callable[..., Any], Callable[..., ApiSections]]] = {
     "salesforce": (SalesforceServer, lambda url, page_size, overlap: configs.salesforce(url, page_size=page_size, overlap=overlap)),
     "hubspot": (HubSpotServer, lambda url, page_size, overlap: configs.hubspot(url, page_size=page_size, overlap=overlap)),
     "odoo": (OdooServer, lambda url, page_size, overlap: configs.odoo(url, page_size=page_size, overlap=overlap)),
+    "kingdee": (KingdeeServer, lambda url, page_size, overlap: configs.kingdee(url, page_size=page_size, overlap=overlap)),
     "shopify": (
         lambda records=0, **kw: ShopifyServer(records, leak_per_second=1e6, **kw),
         lambda url, page_size, overlap: configs.shopify(url, page_size=page_size, overlap=overlap),
