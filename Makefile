@@ -37,6 +37,7 @@ lint: $(STAMP)  ## ruff (rules and format) and mypy (strict for chalicelib/)
 bench: $(STAMP)  ## every benchmark, one summary line each
 	@for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 	$(PY) -m benchmarks.accuracy.report --seed 7 --customers 2000
+	$(PY) -m benchmarks.accuracy.rules_report --seed 7 --seed 11 --seed 13
 
 STAGE ?= prod
 

@@ -10,10 +10,9 @@ from chalice import Chalice, IAMAuthorizer, Rate, Response
 
 from chalicelib.console.routes import console
 from chalicelib.errors import ApiError
-from chalicelib.runtime import tracing
 
-tracing.install()
-
+# X-Ray is installed when the first AWS or HTTP client is made (chalicelib/runtime/tracing.py), not at import:
+# a cold start that needs no client (GET /health) does not pay for the SDK and its patches.
 app = Chalice(app_name="salesbridge")
 app.api.binary_types = []  # webhook bodies are read raw below, whatever their content type
 app.register_blueprint(console)  # /console and the customers' /my-data/{link} pages (chalicelib/console)
@@ -119,6 +118,20 @@ def _refused_before_the_door(request: Any, response: Response) -> Response:
     return response
 
 
+@app.middleware("http")
+def one_error_shape(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Errors Chalice answers itself (405, 415, an unhandled exception) in the routes' shape."""
+    response = get_response(request)
+    if response.status_code >= 400 and isinstance(response.body, dict):
+        from chalicelib.api.errors import from_chalice
+
+        body = from_chalice(response.body)
+        if body is not None:
+            headers = {k: str(v) for k, v in response.headers.items() if k.lower() != "content-type"}
+            return _json(response.status_code, body, headers)
+    return response
+
+
 def _function_name(event: Any) -> str:
     context = getattr(event, "context", None) or app.lambda_context
     return str(getattr(context, "function_name", None) or "api")
@@ -140,6 +153,7 @@ def webhook(connector: str) -> Response:
         )
     reply = receive(connector, request, config, _settings())
     headers: dict[str, str | list[str]] = dict(reply.headers)
+    # Lambda serialises the response as JSON: every reply, Salesforce's SOAP ack too, is text (door.Reply).
     return Response(body=reply.body, status_code=reply.status, headers=headers)
 
 
@@ -158,8 +172,8 @@ def health() -> Response:
 @app.route("/health/details", methods=["GET"], authorizer=OPERATOR)
 def health_details() -> Response:
     """Stage, connectors, mapping versions, and a broken configuration's problems by file and line: operators only."""
-    from chalicelib.api.admin import health as health_report
     from chalicelib.api.auth import require_admin
+    from chalicelib.api.health import health as health_report
     from chalicelib.errors import ConfigError
 
     request = app.current_request
@@ -228,8 +242,9 @@ def quarantine_get(actor: str, request: Any, qid: str) -> Any:
 @_admin
 def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
     from chalicelib.api.admin import replay_one
+    from chalicelib.api.requests import ReplayChoice, parse_body
 
-    return replay_one(_config(), _settings(), qid, actor)
+    return replay_one(_config(), _settings(), qid, actor, parse_body(ReplayChoice, request.raw_body))
 
 
 @app.route("/quarantine/replay", methods=["POST"], authorizer=OPERATOR)
@@ -359,17 +374,34 @@ def events_redrive(actor: str, request: Any) -> Any:
     """Deliver again the events whose dispatch did not finish (the stream gave up on them)."""
     from chalicelib.api.redrive import deadline_from, redrive
     from chalicelib.api.requests import RedriveRequest, parse_body
+
+    limit = parse_body(RedriveRequest, request.raw_body).limit
+    return redrive(_dispatcher().deliver, _settings(), limit=limit, seconds_left=deadline_from(app.lambda_context)).view()
+
+
+@app.route("/actions/redrive", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def actions_redrive(actor: str, request: Any) -> Any:
+    """Send a dead action again: {"event": <event id>, "action": <action name>}."""
+    from chalicelib.api.actions import redrive_action
+    from chalicelib.api.requests import ActionRedriveRequest, parse_body
+
+    return redrive_action(_dispatcher(), _config(), _settings(), parse_body(ActionRedriveRequest, request.raw_body))
+
+
+def _dispatcher() -> Any:
+    """Delivery to the subscribers and the rules' actions (chalicelib/dispatch/deliver.py)."""
     from chalicelib.dispatch.deliver import Dispatcher
     from chalicelib.runtime.secrets import default_resolver
 
-    limit = parse_body(RedriveRequest, request.raw_body).limit
-    dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
-    return redrive(dispatcher.deliver, _settings(), limit=limit, seconds_left=deadline_from(app.lambda_context)).view()
+    config = _config()
+    return Dispatcher(config.subscribers, _settings(), default_resolver().get, actions=config.rules.actions, connectors=config.connectors)
 
 
 # ----------------------------------------------------------------------------- queue, stream, schedule
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
 def process_inbound(event: Any) -> dict[str, Any]:
+    """Both lanes: the webhook lane (this decorator) and the bulk lane (its event source is added by infra/template.py)."""
     from chalicelib.pipeline.batch import messages_from_event, process_batch
     from chalicelib.pipeline.processor import Processor
 
@@ -385,11 +417,7 @@ def process_inbound(event: Any) -> dict[str, Any]:
 )
 def dispatch_events(event: Any) -> dict[str, Any]:
     """The events table's stream (its ARN is set by infra/template.py at package time)."""
-    from chalicelib.dispatch.deliver import Dispatcher
-    from chalicelib.runtime.secrets import default_resolver
-
-    dispatcher = Dispatcher(_config().subscribers, _settings(), default_resolver().get)
-    return dispatcher.handle_stream(event.to_dict())
+    return _dispatcher().handle_stream(event.to_dict())
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
@@ -400,3 +428,13 @@ def scheduled_sync(event: Any) -> dict[str, Any]:
     context = event.context
     runs = run_due_streams(_config(), _settings(), deadline=lambda: context.get_remaining_time_in_millis() / 1000)
     return {"runs": [run.__dict__ for run in runs]}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def fire_timers(event: Any) -> dict[str, Any]:
+    """Fire every response deadline whose time has come (see chalicelib/pipeline/timers.py)."""
+    from chalicelib.pipeline.timers import run_scheduled
+
+    context = event.context
+    run = run_scheduled(_config(), _settings(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    return run.view()

@@ -153,8 +153,9 @@ def main() -> None:
     aws_port, app_port, bare_port = free_port(), free_port(), free_port()
     env = stack_environment(aws_port)
     moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(aws_port)],
+        [sys.executable, "-m", "local.aws_standin", "-H", "127.0.0.1", "-p", str(aws_port)],
         env=env,
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -29,14 +29,17 @@ from chalicelib.errors import ConfigError
 from chalicelib.mapping import MappingSet, compile_documents
 from chalicelib.masterdata.identity_config import load_identity
 from chalicelib.masterdata.references import check_references, effective_owners
+from chalicelib.rules.config import load_rules
+from chalicelib.rules.model import EMPTY, RuleSet
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
 
 MAPPING_KINDS = ("mapping", "grade_scale", "code_list")
 CONSENT_KINDS = ("consent_policy",)
 TRIGGER_KINDS = ("triggers", "rebate_policy")
 CONNECTOR_KINDS = ("connector", "subscribers")
+RULE_KINDS = ("rules",)
 IDENTITY_KINDS = ("identity",)
-KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS + IDENTITY_KINDS
+KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS + IDENTITY_KINDS + RULE_KINDS
 LOCAL_PII_KEY = b"salesbridge-local-pii-key"
 
 
@@ -50,6 +53,7 @@ class Configuration:
     consent_opt_in: tuple[DataCategory, ...] = DEFAULT_OPT_IN
     pii_key: bytes = LOCAL_PII_KEY
     versions: dict[str, str] = field(default_factory=dict)
+    rules: RuleSet = EMPTY
     identity: IdentityRules = field(default_factory=IdentityRules)
     survivorship: Survivorship = field(default_factory=Survivorship)
 
@@ -91,6 +95,12 @@ def load_configuration(root: Path) -> Configuration:
     systems = {c.system for c in connectors.values()}
     identity, preference, found = load_identity(of_kind(mapping_docs, *IDENTITY_KINDS), systems)
     problems += found + check_references(mapping_docs, connectors)
+    rules = EMPTY
+    try:
+        rules = load_rules(of_kind(mapping_docs, *RULE_KINDS))
+    except ConfigError as exc:
+        problems += exc.problems
+    problems += _action_connectors(rules, connectors)
     if problems or mappings is None or triggers is None:
         raise ConfigError(problems)
     versions = {name: m.version for name, m in mappings.mappings.items()}
@@ -98,8 +108,37 @@ def load_configuration(root: Path) -> Configuration:
     identity = IdentityRules(identity.keys, linked=mappings.linked_entities())
     survivorship = Survivorship(owners=effective_owners(triggers.owners, mappings), preference=preference)
     return Configuration(
-        connectors, mappings, triggers, root, subscribers, opt_in, versions=versions, identity=identity, survivorship=survivorship
+        connectors,
+        mappings,
+        triggers,
+        root,
+        subscribers,
+        opt_in,
+        versions=versions,
+        identity=identity,
+        survivorship=survivorship,
+        rules=rules,
     )
+
+
+def _action_connectors(rules: RuleSet, connectors: dict[str, Connector]) -> list[Problem]:
+    """An action that writes to a CRM needs that connector, of that type, with an ``api:`` section."""
+    problems = []
+    for action in rules.actions:
+        if action.connector is None:
+            continue
+        connector = connectors.get(action.connector)
+        where = (action.origin.file, action.origin.line, 5, f"actions.{action.name}.{action.kind}.connector")
+        if connector is None:
+            problems.append(Problem(*where, f"no connector named {action.connector!r} (connectors/{action.connector}.yaml)"))
+        elif connector.api is None or connector.api.kind != action.kind:
+            problems.append(
+                Problem(
+                    *where,
+                    f"connector {action.connector!r} needs an api: section of type {action.kind} to write back (see {connector.file})",
+                )
+            )
+    return problems
 
 
 def grade_scale_documents(root: Path) -> list[Document]:

@@ -266,11 +266,15 @@ class CallbackCryptoError(SalesbridgeError, ValueError):
 
 
 class DeliveryFailed(SalesbridgeError):
-    """One attempt to deliver an event to a target failed; ``retryable`` says whether to try again."""
+    """One attempt to deliver an event to a target failed; ``retryable`` says whether to try again.
 
-    def __init__(self, message: str, retryable: bool = True):
+    ``retry_after``: seconds the receiver asked to wait (its Retry-After), when it said.
+    """
+
+    def __init__(self, message: str, retryable: bool = True, retry_after: float | None = None):
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 # --------------------------------------------------------------------------- vendor APIs

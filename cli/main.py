@@ -112,9 +112,50 @@ def _print(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def _show(args: argparse.Namespace, view: str, data: Any) -> None:
+    """A readable table for the views that have one, the API's JSON with --json."""
+    from cli.render import RENDERERS
+
+    if getattr(args, "json", False) or view not in RENDERERS or not isinstance(data, dict):
+        _print(data)
+    else:
+        print(RENDERERS[view](data))
+
+
+class PipeSafe:
+    """Standard output that stops quietly when the reader goes away (``salesbridge audit … | head``)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def _silence(self) -> None:
+        # the rest of the output (and the interpreter's final flush) goes nowhere; the exit code stays the command's
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 # ------------------------------------------------------------------------- commands
 def cmd_audit(args: argparse.Namespace) -> int:
-    _print(
+    _show(
+        args,
+        "audit",
         _call(
             args,
             "GET",
@@ -127,8 +168,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 "from": args.from_,
                 "to": args.to,
                 "limit": args.limit,
+                "next": args.next,
             },
-        )
+        ),
     )
     return 0
 
@@ -140,41 +182,50 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    _print(_call(args, "GET", "/state", {"entity": args.entity, "source": args.source}))
+    _show(args, "state", _call(args, "GET", "/state", {"entity": args.entity, "source": args.source}))
     return 0
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    _print(
-        _call(
-            args,
-            "GET",
-            "/events",
-            {"type": args.type, "subject": args.subject, "since": args.since, "status": args.status, "limit": args.limit},
-        )
-    )
+    params = {"type": args.type, "subject": args.subject, "since": args.since, "status": args.status}
+    params |= {"limit": args.limit, "next": args.next}
+    _show(args, "events", _call(args, "GET", "/events", params))
     return 0
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
     if args.action == "list":
-        _print(_call(args, "GET", "/quarantine", {"connector": args.connector, "status": args.status}))
+        params = {"connector": args.connector, "status": args.status, "next": args.next}
+        _show(args, "quarantine list", _call(args, "GET", "/quarantine", params))
     elif args.action == "show":
         _print(_call(args, "GET", f"/quarantine/{_need(args.id, 'show needs the quarantine id')}"))
     elif args.action == "replay":
-        if args.id:
-            _print(_call(args, "POST", f"/quarantine/{args.id}/replay"))
+        return _replay(args)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Replay one record or all matching; with --mapping-file, first (or only, with --dry-run) through that file, nothing stored."""
+    if not (args.id or args.connector or args.code or args.mapping or args.all):
+        raise CliError("replay needs an id, a filter (--connector, --code, --mapping) or --all")
+    path = f"/quarantine/{args.id}/replay" if args.id else "/quarantine/replay"
+    filters = {"connector": args.connector, "code": args.code, "mapping": args.mapping}
+    body: dict[str, Any] = {} if args.id else {k: v for k, v in filters.items() if v}
+    if args.mapping_file is None:
+        if args.dry_run:
+            _print(_call(args, "POST", path, body=body | {"dry_run": True}))
         else:
-            if not (args.connector or args.code or args.mapping or args.all):
-                raise CliError("replay needs an id, a filter (--connector, --code, --mapping) or --all")
-            _print(
-                _call(
-                    args,
-                    "POST",
-                    "/quarantine/replay",
-                    body={k: v for k, v in {"connector": args.connector, "code": args.code, "mapping": args.mapping}.items() if v},
-                )
-            )
+            _print(_call(args, "POST", path, body=body))
+        return 0
+    try:
+        body["mapping_file"] = Path(args.mapping_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {args.mapping_file}: {exc}") from None
+    dry = _call(args, "POST", path, body=body | {"dry_run": True})
+    if args.dry_run:
+        _print(dry)
+        return 0
+    _print({"dry_run": dry, "replay": _call(args, "POST", path, body=body)})
     return 0
 
 
@@ -226,9 +277,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from chalicelib.sync.backfill import backfill
 
     _use_local_stack(args)
-    queue_url = os.environ.get("INBOUND_QUEUE_URL")
+    queue_url = os.environ.get(queue.BULK_LANE.queue_env)  # the bulk lane: a backfill never delays a webhook
     if not queue_url:
-        raise CliError("INBOUND_QUEUE_URL is not set: point the CLI at a stage (and its AWS credentials) or use --local")
+        raise CliError(f"{queue.BULK_LANE.queue_env} is not set: point the CLI at a stage (and its AWS credentials) or use --local")
     config = load_configuration(Path(args.root).resolve())
     connector = config.connectors.get(args.connector)
     if connector is None or connector.api is None:
@@ -267,7 +318,7 @@ def cmd_consent(args: argparse.Namespace) -> int:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    _print(_call(args, "GET", "/usage", {"entity": args.entity, "source": args.source}))
+    _show(args, "usage", _call(args, "GET", "/usage", {"entity": args.entity, "source": args.source}))
     return 0
 
 
@@ -311,17 +362,20 @@ def _use_local_stack(args: argparse.Namespace) -> None:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    """Messages the processor gave up on (after 5 attempts) wait in the dead-letter queue; bring them back."""
+    """Messages the processor gave up on (after 5 attempts) wait in each lane's dead-letter queue; bring them back."""
     from chalicelib.runtime import queue
 
     _use_local_stack(args)
-    dlq, inbound = os.environ.get("INBOUND_DLQ_URL"), os.environ.get("INBOUND_QUEUE_URL")
-    if not dlq or not inbound:
-        raise CliError("INBOUND_DLQ_URL and INBOUND_QUEUE_URL must be set (or use --local)")
-    if args.action == "count":
-        _print({"dead_letter_messages": queue.depth(dlq)})
-    else:
-        _print({"redriven": queue.redrive(dlq, inbound, args.limit)})
+    lanes = [lane for lane in queue.LANES if args.lane in (None, lane.name)]
+    missing = [name for lane in lanes for name in (lane.dead_letter_env, lane.queue_env) if not os.environ.get(name)]
+    if missing:
+        raise CliError(f"{' and '.join(missing)} must be set (or use --local)")
+    by_lane: dict[str, int] = {}
+    for lane in lanes:
+        dlq, lane_queue = os.environ[lane.dead_letter_env], os.environ[lane.queue_env]
+        by_lane[lane.name] = queue.depth(dlq) if args.action == "count" else queue.redrive(dlq, lane_queue, args.limit)
+    key = "dead_letter_messages" if args.action == "count" else "redriven"
+    _print({key: sum(by_lane.values()), "by_lane": by_lane})
     return 0
 
 
@@ -356,13 +410,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="iam: sign with your AWS credentials (deployed stages); token: the local stack's; auto (default): by address",
     )
     parser.add_argument("--actor", help="local stack: your name in the audit trail (deployed stages record your IAM identity)")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of tables (for scripts)")
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the API's JSON instead of a table")
+    paged = argparse.ArgumentParser(add_help=False)
+    paged.add_argument("--next", help="the cursor a previous page ended with")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def entity_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--entity", help="canonical entity key, e.g. customer#cus_…")
         p.add_argument("--source", help="<connector>/<entity type>/<source id>, e.g. demo_crm/customer/C-1001")
 
-    p = sub.add_parser("audit", help="the audit trail of an entity or a correlation id")
+    p = sub.add_parser("audit", help="the audit trail of an entity or a correlation id", parents=[output, paged])
     entity_args(p)
     p.add_argument("--correlation")
     p.add_argument("--day", help="everything audited on this UTC day, e.g. 2026-11-25")
@@ -375,11 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     entity_args(p)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("state", help="an entity's golden record")
+    p = sub.add_parser("state", help="an entity's golden record", parents=[output])
     entity_args(p)
     p.set_defaults(func=cmd_state)
 
-    p = sub.add_parser("events", help="events fired, newest first, with delivery status")
+    p = sub.add_parser("events", help="events fired, newest first, with delivery status", parents=[output, paged])
     p.add_argument("--type")
     p.add_argument("--subject")
     p.add_argument("--since")
@@ -387,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int)
     p.set_defaults(func=cmd_events)
 
-    p = sub.add_parser("quarantine", help="list, show and replay quarantined records")
+    p = sub.add_parser("quarantine", help="list, show and replay quarantined records", parents=[output, paged])
     p.add_argument("action", choices=["list", "show", "replay"])
     p.add_argument("id", nargs="?")
     p.add_argument("--connector")
@@ -395,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping")
     p.add_argument("--status", default="open")
     p.add_argument("--all", action="store_true", help="replay every open record")
+    p.add_argument("--mapping-file", help="replay through this edited mapping file: a dry run first; applied once it is deployed")
+    p.add_argument("--dry-run", action="store_true", help="show what the replay would do now; nothing is stored")
     p.set_defaults(func=cmd_quarantine)
 
     p = sub.add_parser("consent", help="a customer's consent per data category: show, grant, revoke")
@@ -404,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--purpose", help="why (kept in the audit trail)")
     p.set_defaults(func=cmd_consent)
 
-    p = sub.add_parser("usage", help="how often a customer's data was used, for what, by which rule")
+    p = sub.add_parser("usage", help="how often a customer's data was used, for what, by which rule", parents=[output])
     entity_args(p)
     p.set_defaults(func=cmd_usage)
 
@@ -446,8 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(ROOT))
     p.set_defaults(func=cmd_backfill)
 
-    p = sub.add_parser("dlq", help="the inbound dead-letter queue: count its messages, or redrive them to the queue")
+    p = sub.add_parser("dlq", help="the dead-letter queues of the webhook and bulk lanes: count their messages, or redrive them")
     p.add_argument("action", choices=["count", "redrive"])
+    p.add_argument("--lane", choices=["webhook", "bulk"], help="only this lane (default: both)")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--local", action="store_true", help="use the stack started by `make run`")
     p.set_defaults(func=cmd_dlq)
@@ -464,8 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from cli.dictionary import register as register_dictionary
     from cli.mappings import register
+    from cli.rules import register as register_rules
+    from cli.send import register as register_send
 
     register(sub)
+    register_send(sub, ROOT)
+    register_rules(sub)
     register_dictionary(sub)
     return parser
 

@@ -7,8 +7,9 @@ handler makes against these statements (tests/least_privilege.py): a call a func
 granted fails the test that made it.
 
 A queue that feeds the processor (``Queue.consumer`` in infra/resources.py) gets its consumer's
-processor grants and every producer's ``SendMessage`` without an edit here; any other new
-resource or call is granted by adding it to the function's list below.
+processor grants without an edit here. Producers send to their own lane only: the door to the
+webhook lane, the sync to the bulk lane. Any other new resource or call is granted by adding it
+to the function's list below.
 """
 
 from __future__ import annotations
@@ -47,10 +48,6 @@ def queue(logical_id: str) -> Callable[[], list[Any]]:
     return lambda: [{"Fn::GetAtt": [logical_id, "Arn"]}]
 
 
-def lanes() -> list[Any]:
-    return [{"Fn::GetAtt": [q.logical_id, "Arn"]} for q in resources.lanes()]
-
-
 def bus() -> list[Any]:
     return [{"Fn::GetAtt": [resources.BUS.logical_id, "Arn"]}]
 
@@ -71,6 +68,7 @@ def kms_key() -> list[Any]:
 
 STATE, AUDIT, EVENTS, QUARANTINE, INPUTS = "StateTable", "AuditTable", "EventsTable", "QuarantineTable", "InputsTable"
 STATS = "StatsTable"
+WEBHOOK_LANE, BULK_LANE = "InboundQueue", "BulkQueue"
 ALL_TABLES = (STATE, AUDIT, EVENTS, QUARANTINE, INPUTS)
 
 
@@ -92,7 +90,7 @@ PROCESSOR = (
 ROLES: dict[str, tuple[Grant, ...]] = {
     # The webhook door (HTTP API): verify, enqueue, audit a refusal.
     "door": (
-        Grant(("sqs:SendMessage",), lanes, "records of an accepted delivery"),
+        Grant(("sqs:SendMessage",), queue(WEBHOOK_LANE), "records of an accepted delivery, to the webhook lane"),
         Grant(("dynamodb:PutItem",), tables(AUDIT), "the audit entry of a refused request"),
         Grant(("dynamodb:UpdateItem",), tables(STATS), "the console overview's count of refusals"),
         *SECRETS,
@@ -112,6 +110,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
             "audit trail, recent inputs, events and quarantine listings",
         ),
         Grant(("dynamodb:Query",), tables(STATS), "the console overview's hourly counts"),
+        Grant(("dynamodb:BatchGetItem",), tables(AUDIT), "the entries of the audit runs a day or correlation listing finds"),
         Grant(("dynamodb:PutItem",), tables(AUDIT), "console logins, links issued and unmasked views (one-entry chains)"),
         Grant(("dynamodb:GetItem",), tables(STATE, QUARANTINE), "one record: golden state, consent, a quarantined record"),
         Grant(("dynamodb:UpdateItem",), tables(QUARANTINE), "a replay closes the quarantined record"),
@@ -124,6 +123,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
     # Events table stream → EventBridge and HTTP subscribers; delivery status + audit in one transaction.
     "dispatch": (
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(EVENTS), "the stored event and its delivery state"),
+        Grant(("dynamodb:BatchGetItem",), tables(STATE), "an action's subject: its golden record, read before rendering the request"),
         Grant(("dynamodb:PutItem",), tables(AUDIT), "one audit entry per attempt"),
         Grant(("events:PutEvents",), bus, "the event bus target"),
         *SECRETS,
@@ -131,8 +131,15 @@ ROLES: dict[str, tuple[Grant, ...]] = {
     # Scheduled pulls: lease, watermark, shared rate budget (state table), records to the queue.
     "sync": (
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(STATE), "lease, watermark and rate budget items"),
-        Grant(("sqs:SendMessage",), lanes, "the pulled records"),
+        Grant(("sqs:SendMessage",), queue(BULK_LANE), "the pulled records, to the bulk lane"),
         *SECRETS,
+    ),
+    # Every minute: the rules items with a deadline due (the state table's sharded timers index),
+    # each read and fired in one transaction (the item, the overdue event, the audit entries).
+    "timers": (
+        Grant(("dynamodb:Query",), lambda: [{"Fn::Sub": f"${{{STATE}.Arn}}/index/*"}], "the timers-due index, one query per shard"),
+        Grant(("dynamodb:BatchGetItem",), tables(STATE), "the due rules items, read before deciding"),
+        Grant(("dynamodb:PutItem",), tables(STATE, AUDIT, EVENTS), "the fired deadline: the item, its audit entries, the event"),
     ),
 }
 
@@ -145,7 +152,7 @@ PLATFORM_STREAM_READER = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dyn
 
 def functions() -> dict[str, str]:
     """Lambda function logical id → role kind. Every lane's consumer is a processor."""
-    kinds = {"APIHandler": "admin", "WebhookHandler": "door", "DispatchEvents": "dispatch", "ScheduledSync": "sync"}
+    kinds = {"APIHandler": "admin", "WebhookHandler": "door", "DispatchEvents": "dispatch", "ScheduledSync": "sync", "FireTimers": "timers"}
     for lane in resources.lanes():
         kinds[consumed_function(lane)] = "processor"
     return kinds

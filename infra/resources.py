@@ -17,9 +17,16 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Index:
+    """A global secondary index. Its partition key is write-sharded (chalicelib/store/keys.py): none is constant or per day.
+
+    ``included``: the non-key attributes it projects (None: all of them). Each write that
+    touches an index is billed again on it, by the size of what it projects.
+    """
+
     name: str
     hash_key: str
     range_key: str | None = None
+    included: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Queue:
     max_receive_count: int = 5
     retention_days: int = 4  # SQS's default; dead-letter queues keep 14 (the maximum)
     consumer: str | None = None  # the app.py handler this queue feeds (its Lambda event source)
+    max_concurrency: int | None = None  # at most this many concurrent consumer invocations from this queue
 
 
 @dataclass(frozen=True)
@@ -57,14 +65,20 @@ class Bus:
 PREFIX = "salesbridge"
 
 TABLES: tuple[Table, ...] = (
-    # Golden records, cross-references, dedupe keys, trigger state, watermarks, rate budgets.
-    Table("StateTable", "STATE_TABLE", f"{PREFIX}-state"),
+    # Golden records, cross-references, dedupe keys, trigger and rule state, watermarks, rate budgets.
+    # The sparse index lists the rules items with a deadline pending, in 16 shards (store/keys.py).
+    # timers-due is KEYS_ONLY: the timer runner fetches the due items themselves.
+    Table("StateTable", "STATE_TABLE", f"{PREFIX}-state", indexes=(Index("timers-due", "timer_shard", "timer_due", included=()),)),
     # Tamper-evident audit trail: pk = entity key, sk = sequence number.
     Table(
         "AuditTable",
         "AUDIT_TABLE",
         f"{PREFIX}-audit",
-        indexes=(Index("by-correlation", "correlation_id", "at"), Index("by-day", "day", "at")),
+        # Sparse: only the first entry of each run of entries appended together has ``run_at``.
+        indexes=(
+            Index("by-correlation", "correlation_id", "run_at", included=("run",)),
+            Index("by-day", "day_shard", "run_at", included=("run",)),
+        ),
         ttl_attribute="expires_at",
     ),
     # Outbox: events to deliver; its stream drives dispatch; also the /events listing.
@@ -72,7 +86,7 @@ TABLES: tuple[Table, ...] = (
         "EventsTable",
         "EVENTS_TABLE",
         f"{PREFIX}-events",
-        indexes=(Index("by-type", "type", "time_id"), Index("by-subject", "subject", "time_id"), Index("all", "all", "time_id")),
+        indexes=(Index("by-subject", "subject", "time_id"), Index("by-time", "time_shard", "time_id")),
         stream="NEW_IMAGE",
         ttl_attribute="expires_at",
     ),
@@ -81,7 +95,7 @@ TABLES: tuple[Table, ...] = (
         "QuarantineTable",
         "QUARANTINE_TABLE",
         f"{PREFIX}-quarantine",
-        indexes=(Index("all", "all", "order_key"), Index("by-connector", "connector", "order_key")),
+        indexes=(Index("by-time", "time_shard", "order_key"), Index("by-connector", "connector_shard", "order_key")),
     ),
     # Recently received raw inputs, for replay and mapping regression diffs.
     Table("InputsTable", "INPUTS_TABLE", f"{PREFIX}-inputs", ttl_attribute="expires_at"),
@@ -90,6 +104,7 @@ TABLES: tuple[Table, ...] = (
 )
 
 QUEUES: tuple[Queue, ...] = (
+    # The webhook lane: records vendors push, each acknowledged only once queued here.
     Queue("InboundDeadLetterQueue", "INBOUND_DLQ_URL", f"{PREFIX}-inbound-dlq.fifo", retention_days=14),
     Queue(
         "InboundQueue",
@@ -97,6 +112,17 @@ QUEUES: tuple[Queue, ...] = (
         f"{PREFIX}-inbound.fifo",
         dead_letter="InboundDeadLetterQueue",
         consumer="process_inbound",
+    ),
+    # The bulk lane: scheduled sync pages and backfills, so a replayed history never queues ahead of a webhook.
+    # Same processor; it may use at most 20 concurrent invocations, the rest stay free for webhooks.
+    Queue("BulkDeadLetterQueue", "BULK_DLQ_URL", f"{PREFIX}-bulk-dlq.fifo", retention_days=14),
+    Queue(
+        "BulkQueue",
+        "BULK_QUEUE_URL",
+        f"{PREFIX}-bulk.fifo",
+        dead_letter="BulkDeadLetterQueue",
+        consumer="process_inbound",
+        max_concurrency=20,
     ),
     # Where the events stream's mapping reports a batch it gave up on (Lambda destinations take
     # standard queues only); `salesbridge events redrive` delivers those events again.
@@ -191,7 +217,7 @@ def _table_kwargs(table: Table) -> dict[str, Any]:
             {
                 "IndexName": i.name,
                 "KeySchema": _key_schema(i.hash_key, i.range_key),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": _projection(i),
             }
             for i in table.indexes
         ]
@@ -200,11 +226,26 @@ def _table_kwargs(table: Table) -> dict[str, Any]:
     return kwargs
 
 
+# FIFO high-throughput mode: limits per message group (the source entity) instead of per queue
+# (300 operations/s). A record's deduplication id and its group never change, so deduplicating
+# within the group is the same guarantee.
+HIGH_THROUGHPUT_FIFO = {"DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
+
+
+def _projection(index: Index) -> dict[str, Any]:
+    if index.included is None:
+        return {"ProjectionType": "ALL"}
+    if not index.included:
+        return {"ProjectionType": "KEYS_ONLY"}
+    return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.included)}
+
+
 def _queue_attributes(queue: Queue) -> dict[str, str]:
     attrs = {"VisibilityTimeout": str(queue.visibility_timeout), "MessageRetentionPeriod": str(queue.retention_days * 86400)}
     if queue.fifo:
         attrs["FifoQueue"] = "true"
         attrs["ContentBasedDeduplication"] = "false"
+        attrs.update(HIGH_THROUGHPUT_FIFO)
     return attrs
 
 
@@ -250,6 +291,7 @@ def cloudformation_resources() -> dict[str, Any]:
         if queue.fifo:
             props["FifoQueue"] = True
             props["ContentBasedDeduplication"] = False
+            props.update(HIGH_THROUGHPUT_FIFO)
         if queue.dead_letter:
             props["RedrivePolicy"] = {
                 "deadLetterTargetArn": {"Fn::GetAtt": [queue.dead_letter, "Arn"]},

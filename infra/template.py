@@ -191,16 +191,20 @@ def _finish_function(res: dict[str, Any], logical_id: str) -> None:
 
 def _wire_event_sources(res: dict[str, Any]) -> None:
     """Real ARNs where Chalice writes literals, partial batch responses, the stream's failure destination."""
+    chalice_sources: dict[str, dict[str, Any]] = {}
     for lane in resources.lanes():
         function = permissions.consumed_function(lane)
         events = res[function]["Properties"]["Events"]
-        ((name, source),) = [(k, v) for k, v in events.items() if v["Type"] == "SQS"]
+        if function not in chalice_sources:  # Chalice writes one SQS source per decorated handler
+            ((name, chalice_sources[function]),) = [(k, v) for k, v in events.items() if v["Type"] == "SQS"]
+            source = chalice_sources[function]
+        else:  # a further lane of the same handler (the bulk lane): same source, its own queue
+            source = copy.deepcopy(chalice_sources[function])
+            events[f"{function}{lane.logical_id}SqsEventSource"] = source
         source["Properties"].update(
             Queue={"Fn::GetAtt": [lane.logical_id, "Arn"]},
             FunctionResponseTypes=["ReportBatchItemFailures"],
-            ScalingConfig={
-                "Fn::If": ["ReserveConcurrency", {"MaximumConcurrency": {"Ref": "ReservedConcurrency"}}, {"Ref": "AWS::NoValue"}]
-            },
+            ScalingConfig=_lane_scaling(lane),
         )
     ((name, stream),) = [(k, v) for k, v in res["DispatchEvents"]["Properties"]["Events"].items() if v["Type"] == "DynamoDB"]
     stream["Properties"].update(
@@ -213,9 +217,43 @@ def _wire_event_sources(res: dict[str, Any]) -> None:
     )
 
 
+# Errors API Gateway answers itself (an unknown path or an unsigned request, a denied caller,
+# throttling, a timeout) in the routes' shape {"error": code, "message": text}.
+GATEWAY_ERRORS = {
+    "DEFAULT_4XX": "request_rejected",
+    "DEFAULT_5XX": "gateway_error",
+    "MISSING_AUTHENTICATION_TOKEN": "unknown_route_or_unsigned",  # API Gateway answers both alike (403)
+    "ACCESS_DENIED": "forbidden",
+    "INVALID_SIGNATURE": "invalid_signature",
+    "EXPIRED_TOKEN": "expired_signature",
+    "RESOURCE_NOT_FOUND": "not_found",
+    "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",
+    "REQUEST_TOO_LARGE": "request_too_large",
+    "THROTTLED": "throttled",
+    "QUOTA_EXCEEDED": "throttled",
+    "INTEGRATION_TIMEOUT": "timeout",
+}
+
+
+def gateway_responses() -> dict[str, Any]:
+    """OpenAPI ``x-amazon-apigateway-gateway-responses``: the JSON error body for each response type."""
+    return {
+        kind: {"responseTemplates": {"application/json": f'{{"error": "{code}", "message": $context.error.messageString}}'}}
+        for kind, code in GATEWAY_ERRORS.items()
+    }
+
+
+def _lane_scaling(lane: resources.Queue) -> Any:
+    """A lane with its own cap (the bulk lane) keeps it; the others take the stage's reserved concurrency."""
+    if lane.max_concurrency:
+        return {"MaximumConcurrency": lane.max_concurrency}
+    return {"Fn::If": ["ReserveConcurrency", {"MaximumConcurrency": {"Ref": "ReservedConcurrency"}}, {"Ref": "AWS::NoValue"}]}
+
+
 def _restrict_rest_api(res: dict[str, Any]) -> None:
-    """The REST API keeps the operator routes only, throttled; the door is on the HTTP API."""
+    """The REST API keeps the operator routes only, throttled, its own errors in the routes' shape; the door is on the HTTP API."""
     api = res["RestAPI"]["Properties"]
+    api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"] = gateway_responses()
     paths = api["DefinitionBody"]["paths"]
     for method, path in WEBHOOK_ROUTES:
         paths.get(path, {}).pop(method.lower(), None)

@@ -1,6 +1,6 @@
 """`make run`: the whole stack on one machine, no AWS account, no Docker.
 
-Starts moto's server (the AWS stand-in) on 127.0.0.1, creates every table, queue
+Starts the AWS stand-in (moto's server, local/aws_standin.py) on 127.0.0.1, creates every table, queue
 and bus from infra/resources.py, starts `chalice local` for the HTTP routes and a
 worker that drives the queue, stream and schedule handlers. Ctrl-C stops them all.
 """
@@ -18,16 +18,10 @@ from pathlib import Path
 
 import boto3
 
+from local.aws_standin import FAKE_CREDENTIALS
+
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local-stack"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_XRAY_SDK_ENABLED": "false",
-}
 LOCAL_SECRETS = {
     # Local-only values; deployed stages read theirs from SSM / Secrets Manager.
     "SALESBRIDGE_ADMIN_TOKEN": "local-admin-token",
@@ -109,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         processes.append(
             subprocess.Popen(
-                [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(args.aws_port)],
+                [python, "-m", "local.aws_standin", "-H", "127.0.0.1", "-p", str(args.aws_port)],
                 env=env,
+                cwd=ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -159,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  console        http://127.0.0.1:{args.port}/console   (log in with the admin token; privacy officer: "
             f"{env['SALESBRIDGE_PRIVACY_TOKEN']})\n"
             f"  AWS stand-in   {env['AWS_ENDPOINT_URL']}\n"
-            f"  worker         polling the inbound queue and the events stream\n"
+            f"  worker         polling the webhook lane, then the bulk lane, and the events stream\n"
             f"Press Ctrl-C to stop.\n",
             flush=True,
         )

@@ -10,6 +10,9 @@ LOCAL_PARAMETERS = {
     "/salesbridge/hubspot/client-secret": "local-hubspot-secret",
     "/salesbridge/salesforce/outbound-token": "local-salesforce-token",
     "/salesbridge/shopify/webhook-secret": "local-shopify-secret",
+    "/salesbridge/kingdee/webhook-secret": "local-kingdee-secret",
+    "/salesbridge/odoo/webhook-secret": "local-odoo-secret",
+    "/salesbridge/web_events/webhook-secret": "local-web-events-secret",
 }
 
 

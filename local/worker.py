@@ -1,8 +1,9 @@
 """The local stand-in for Lambda's event sources.
 
-``chalice local`` serves HTTP only, so this worker polls the inbound SQS queue and
-the events table's stream on the moto server and calls the *same handler
-functions* Lambda would call, with events shaped like Lambda's.
+``chalice local`` serves HTTP only, so this worker polls the inbound SQS queues (the
+webhook lane first, then the bulk lane) and the events table's stream on the moto
+server and calls the *same handler functions* Lambda would call, with events shaped
+like Lambda's.
 """
 
 from __future__ import annotations
@@ -76,6 +77,19 @@ def poll_queue_once(handler: Any, queue_url: str, wait_seconds: int = 1) -> int:
     return len(received)
 
 
+def poll_lanes_once(handler: Any, queue_urls: list[str], wait_seconds: int = 1) -> int:
+    """One worker step: a batch from the first lane that has messages, the webhook lane first.
+
+    A webhook thus waits at most for the one bulk batch in progress, however long the bulk
+    lane is. When every lane is empty, the first is long-polled for up to ``wait_seconds``.
+    """
+    for url in queue_urls:
+        handled = poll_queue_once(handler, url, wait_seconds=0)
+        if handled:
+            return handled
+    return poll_queue_once(handler, queue_urls[0], wait_seconds=wait_seconds) if wait_seconds else 0
+
+
 class StreamPoller:
     """Reads a DynamoDB stream (moto) and hands records to a stream handler, like Lambda's event source mapping."""
 
@@ -113,34 +127,40 @@ class StreamPoller:
         return count
 
 
+SCHEDULED_EVENT = {
+    "source": "aws.events",
+    "detail-type": "Scheduled Event",
+    "resources": [],
+    "detail": {},
+    "time": "",
+    "id": "local",
+    "region": "local",
+    "account": "local",
+    "version": "0",
+}
+
+
 def run_forever(stop: threading.Event) -> None:
     import app as application
+    from chalicelib.runtime.queue import LANES
 
-    queue_url = os.environ["INBOUND_QUEUE_URL"]
+    queue_urls = [os.environ[lane.queue_env] for lane in LANES if os.environ.get(lane.queue_env)]
     stream = StreamPoller(os.environ["EVENTS_TABLE"]) if hasattr(application, "dispatch_events") else None
     schedule_every = float(os.environ.get("SALESBRIDGE_SYNC_EVERY_SECONDS", "60"))
     next_sync = time.monotonic() + schedule_every
+    timers_every = float(os.environ.get("SALESBRIDGE_TIMERS_EVERY_SECONDS", "60"))  # AWS: the fire_timers schedule, every minute
+    next_timers = time.monotonic() + timers_every
     while not stop.is_set():
         try:
-            poll_queue_once(application.process_inbound, queue_url)
+            poll_lanes_once(application.process_inbound, queue_urls)
             if stream is not None:
                 stream.poll_once(application.dispatch_events)
             if hasattr(application, "scheduled_sync") and time.monotonic() >= next_sync:
-                application.scheduled_sync(
-                    {
-                        "source": "aws.events",
-                        "detail-type": "Scheduled Event",
-                        "resources": [],
-                        "detail": {},
-                        "time": "",
-                        "id": "local",
-                        "region": "local",
-                        "account": "local",
-                        "version": "0",
-                    },
-                    _Context("salesbridge-local-scheduled-sync"),
-                )
+                application.scheduled_sync(SCHEDULED_EVENT, _Context("salesbridge-local-scheduled-sync"))
                 next_sync = time.monotonic() + schedule_every
+            if hasattr(application, "fire_timers") and time.monotonic() >= next_timers:
+                application.fire_timers(SCHEDULED_EVENT, _Context("salesbridge-local-fire-timers"))
+                next_timers = time.monotonic() + timers_every
         except Exception:  # noqa: BLE001 - the local worker keeps going, like Lambda would retry
             log.exception("worker iteration failed")
             time.sleep(1)
@@ -153,7 +173,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    log.info("polling %s", os.environ.get("INBOUND_QUEUE_URL"))
+    log.info("polling %s, then %s", os.environ.get("INBOUND_QUEUE_URL"), os.environ.get("BULK_QUEUE_URL"))
     run_forever(stop)
 
 

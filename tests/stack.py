@@ -33,15 +33,17 @@ def post_demo(client: Any, body: bytes, signature: str | None = None) -> Any:
 
 
 def drain(max_rounds: int = 20) -> int:
-    """Run the queue handler until the inbound queue is empty; returns messages handled."""
+    """Run the queue handler until both lanes (webhook, bulk) are empty, as the local worker does; returns messages handled."""
     import os
 
     import app as application
-    from local.worker import poll_queue_once
+    from chalicelib.runtime.queue import LANES
+    from local.worker import poll_lanes_once
 
+    lanes = [os.environ[lane.queue_env] for lane in LANES]
     total = 0
     for _ in range(max_rounds):
-        handled = poll_queue_once(application.process_inbound, os.environ["INBOUND_QUEUE_URL"], wait_seconds=0)
+        handled = poll_lanes_once(application.process_inbound, lanes, wait_seconds=0)
         if handled == 0:
             break
         total += handled

@@ -77,7 +77,9 @@ def test_quick_start_produces_the_audit_trail_the_readme_promises(tmp_path):
         deadline = time.monotonic() + 60
         actions: list[str] = []
         while time.monotonic() < deadline:
-            shown = subprocess.run(cli + ["audit", "--source", "demo_crm/customer/C-1001"], capture_output=True, text=True, timeout=30)
+            shown = subprocess.run(
+                cli + ["audit", "--json", "--source", "demo_crm/customer/C-1001"], capture_output=True, text=True, timeout=30
+            )
             if shown.returncode == 0:
                 actions = [e["action"] for e in json.loads(shown.stdout)["entries"]]
                 if "applied" in actions:

@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "chalicelib.ingress",
             "chalicelib.dispatch",
             "chalicelib.sync",
+            "chalicelib.rules",
         ),
     ),
     ("storage", ("chalicelib.store",)),

@@ -5,6 +5,10 @@ configuration reaches the Lambda, the template lints (cfn-lint with informationa
 ``sam validate --lint``), API timeouts fit API Gateway's, every alarm watches something that
 exists, state is protected, no ARN reaches beyond this stack's account and region, and two
 stages from one checkout share no name.
+
+The package is extracted into a read-only directory and run by ``python -I -S -B``: only the
+package and the standard library importable, no bytecode written, as in Lambda's ``/var/task``;
+every module ships compiled and the SDK models it needs are in.
 """
 
 from __future__ import annotations
@@ -55,27 +59,98 @@ def walk(node: Any) -> Iterator[Any]:
             yield from walk(value)
 
 
+@pytest.fixture(scope="module")
+def task_root(package, tmp_path_factory):
+    """The package extracted as Lambda extracts it into /var/task: read-only."""
+    root = tmp_path_factory.mktemp("task")
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        archive.extractall(root)
+    for path in [*root.rglob("*"), root]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    yield root
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+
+
+def run_in_package(root: Path, code: str, **env: str) -> Any:
+    """Run ``code`` as Lambda would: only the package and the standard library importable, no bytecode written."""
+    environment = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1", **env}
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", f"import sys; sys.path.insert(0, {str(root)!r}); {code}"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 # ----------------------------------------------------------------------------- the package
-def test_configuration_loads_from_the_deployment_package(package, tmp_path):
+def test_configuration_loads_from_the_deployment_package(package, task_root):
     with zipfile.ZipFile(package / "deployment.zip") as archive:
         names = archive.namelist()
         assert any(n.startswith("connectors/") and n.endswith(".yaml") for n in names)
         assert any(n.startswith("mappings/") and n.endswith(".yaml") for n in names)
         assert not any(n.startswith(("tests/", "local/", "moto/")) for n in names), "test tools must not ship"
-        archive.extractall(tmp_path)
     probe = (
         "import json; from pathlib import Path; from chalicelib.configuration import load_configuration; "
         "c = load_configuration(Path('.')); import chalicelib; "
         "print(json.dumps({'connectors': sorted(c.connectors), 'mappings': len(c.mappings.mappings), 'from': chalicelib.__file__}))"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {probe}"], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = json.loads(result.stdout)
+    loaded = run_in_package(task_root, probe)
     assert "demo_crm" in loaded["connectors"] and loaded["mappings"] >= 1
-    assert loaded["from"].startswith(str(tmp_path))
+    assert loaded["from"].startswith(str(task_root))
+
+
+PYC_CHECK = """
+import importlib.util, json, sys
+import app
+from chalicelib.configuration import current
+current()
+import chalicelib.pipeline.processor, chalicelib.dispatch.deliver, chalicelib.sync.scheduler  # the other functions' handlers
+root = sys.path[0]
+report = {"modules": 0, "without_pyc": [], "stale_pyc": [], "checked_pyc": []}
+for name, module in sorted(sys.modules.items()):
+    source = getattr(module, "__file__", None) or ""
+    if not source.startswith(root) or not source.endswith(".py"):
+        continue
+    report["modules"] += 1
+    cached = importlib.util.cache_from_source(source)
+    try:
+        data = open(cached, "rb").read(16)
+    except FileNotFoundError:
+        report["without_pyc"].append(name)
+        continue
+    flags = int.from_bytes(data[4:8], "little")
+    if flags != 0b01:  # hash-based (bit 0), not checked against the source (bit 1): always used, never recompiled
+        report["checked_pyc"].append(name)
+    if data[8:16] != importlib.util.source_hash(open(source, "rb").read()):
+        report["stale_pyc"].append(name)
+print(json.dumps(report))
+"""
+
+
+def test_every_module_the_functions_import_ships_compiled_for_this_python(task_root):
+    report = run_in_package(task_root, PYC_CHECK, SALESBRIDGE_PII_KEY="k", AWS_XRAY_SDK_ENABLED="false")
+    assert report["without_pyc"] == [] and report["stale_pyc"] == [] and report["checked_pyc"] == []
+    assert report["modules"] > 200  # app, chalicelib, chalice, pydantic, boto3/botocore, httpx ...
+
+
+def test_the_package_keeps_the_sdk_models_of_every_service_the_code_calls_and_drops_the_others(package, task_root):
+    from infra.package import kept_services
+
+    services = kept_services(ROOT)
+    assert {"dynamodb", "sqs", "events", "ssm", "secretsmanager", "xray"} <= services
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        shipped = {n.split("/")[2] for n in archive.namelist() if n.startswith("botocore/data/") and n.count("/") >= 3}
+    assert shipped == set(services)
+    code = (
+        "import json, boto3; "
+        f"clients = [boto3.client(s, region_name='us-east-1').meta.service_model.service_name for s in {sorted(services)!r}]; "
+        "print(json.dumps(clients))"
+    )
+    assert run_in_package(task_root, code) == sorted(services)
 
 
 def test_sam_validate_lint_passes(package):
@@ -101,6 +176,7 @@ def test_event_sources_are_wired_to_this_stacks_resources(template):
     assert res["DispatchFailureQueue"]["Properties"].get("FifoQueue") is not True, "Lambda destinations take standard queues only"
     env = res["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert env["STATE_TABLE"] == {"Ref": "StateTable"} and env["INBOUND_QUEUE_URL"] == {"Ref": "InboundQueue"}
+    assert env["BULK_QUEUE_URL"] == {"Ref": "BulkQueue"} and env["BULK_DLQ_URL"] == {"Ref": "BulkDeadLetterQueue"}
     assert "ADMIN_TOKEN_REF" not in env, "deployed stages authenticate operators with IAM, not a token"
 
 
@@ -223,3 +299,26 @@ def test_two_stages_from_one_checkout_share_no_resource_or_parameter_name(packag
     shared = set(prod.values()) & set(staging.values())
     assert not shared, shared
     assert prod["APIHandler.SSM_PREFIX"] == "/salesbridge/prod" and prod["StateTable.TableName"] == "salesbridge-prod-state"
+
+
+def test_api_gateways_own_errors_have_the_routes_shape(template):
+    """An unknown path, an unsigned call, throttling: API Gateway's answers are {"error", "message"} too."""
+    responses = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "ACCESS_DENIED", "THROTTLED"} <= set(responses)
+    for kind, spec in responses.items():
+        rendered = spec["responseTemplates"]["application/json"].replace(
+            "$context.error.messageString", json.dumps('Missing "Authentication" Token')
+        )  # API Gateway substitutes the message as a quoted JSON string
+        body = json.loads(rendered)
+        assert set(body) == {"error", "message"} and body["message"] == 'Missing "Authentication" Token', kind
+        assert body["error"].islower() and " " not in body["error"], kind
+
+
+def test_the_bulk_lane_feeds_the_same_processor_with_its_own_dead_letter_queue(package):
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    bulk = resources["ProcessInbound"]["Properties"]["Events"]["ProcessInboundBulkQueueSqsEventSource"]
+    assert bulk["Type"] == "SQS" and bulk["Properties"]["Queue"] == {"Fn::GetAtt": ["BulkQueue", "Arn"]}
+    assert bulk["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert bulk["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 20}
+    redrive = resources["BulkQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}

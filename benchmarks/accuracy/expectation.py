@@ -205,11 +205,13 @@ class Reference:
         expected = rebate_for(sum(self.contrib.get(key, {}).values(), Decimal(0)), key[2])
         settled = self.settled[key]
         out = abs(settled - expected) > max(ABS_TOL, PCT_TOL * expected)
+        # "The last pair reported" includes a resolution: a deviation re-opening after it fires again.
         if out and self.reported.get(key) != (expected, settled):
             self.reported[key] = (expected, settled)
             self.open[key] = True
             self.expected.append(("rebate/deviation_detected", *key, expected, settled))
         elif not out and self.open.get(key):
+            self.reported[key] = (expected, settled)
             self.open[key] = False
             self.expected.append(("rebate/deviation_resolved", *key, expected, settled))
 

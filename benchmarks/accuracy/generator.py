@@ -6,7 +6,8 @@ unknown grade values, products with floor prices, orders with status updates and
 orders a CRM also reports (non-owner), planted spikes, under-floor discounts, duplicate orders at and
 around the window, credit-limit pressure, POS sales with returns, corrections and sales near month
 ends (time zones matter), late sales after the settlement, settlements that are right, slightly off,
-or wrong and later corrected — and deliveries that are redelivered (same dedupe key), repeated by a
+or wrong and later corrected (and some corrections reverted, so a resolved deviation re-opens with
+the very pair reported before) — and deliveries that are redelivered (same dedupe key), repeated by a
 second channel (same content, new dedupe key), or delayed behind a newer version (stale).
 """
 
@@ -319,8 +320,12 @@ class Generator:
         self.emit("rebate_settlement", sid, "erp", when, fields)
         if rng.random() < 0.2:  # corrected settlement
             fixed = {**fields, "settled_amount": fair if rng.random() < 0.7 else money(fair * Decimal("1.1"))}
-            self.emit("rebate_settlement", sid, "erp", when + timedelta(days=rng.randint(3, 20)), fixed)
+            fixed_at = when + timedelta(days=rng.randint(3, 20))
+            self.emit("rebate_settlement", sid, "erp", fixed_at, fixed)
             self._count("corrected settlements")
+            if fixed["settled_amount"] != amount and rng.random() < 0.5:  # the correction reverted: the same pair again
+                self.emit("rebate_settlement", sid, "erp", fixed_at + timedelta(days=rng.randint(1, 5)), fields)
+                self._count("reverted settlement corrections")
 
 
 def generate(seed: int, customers: int) -> Traffic:

@@ -99,8 +99,10 @@ def run(seed: int, customers: int, driver: Driver = memory_driver) -> tuple[list
     events, stats = driver(traffic)
     driven = time.perf_counter()
     expected = expected_events(traffic.deliveries, traffic.sell_in_distributors, traffic.sell_in_skus)
+    detections = Counter(k for k in expected if k[0] == "rebate/deviation_detected")
     info = {
         **traffic.counts,
+        "deviations re-opened with the pair reported before": sum(n - 1 for n in detections.values()),
         **stats,
         "deliveries": len(traffic.deliveries),
         "generate_s": round(generated - started, 2),
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     standin = None
     if args.driver == "pipeline":
         from benchmarks.accuracy.pipeline_driver import drive
-        from tests.aws_standin import AwsStandIn
+        from local.aws_standin import AwsStandIn
 
         standin = AwsStandIn()
         standin.activate()

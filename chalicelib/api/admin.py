@@ -7,11 +7,13 @@ from datetime import date, datetime
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
-from chalicelib.api.requests import ReplayFilter
+from chalicelib.api.requests import ReplayChoice, ReplayFilter
 from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
+from chalicelib.domain.inbound import InboundRecord
 from chalicelib.errors import ApiError
+from chalicelib.mapping import CompiledMapping
 from chalicelib.runtime.settings import Settings, get_settings
 from chalicelib.store import audit, keys, quarantine, queries
 from chalicelib.store.queries import EventFilter, InvalidCursor
@@ -45,10 +47,6 @@ def _time(value: str, message: str) -> str:
     except ValueError:
         raise bad_request(message) from None
     return value
-
-
-def health(config: Configuration, settings: Settings) -> dict[str, Any]:
-    return {"status": "ok", "stage": settings.stage, "versions": config.versions, "connectors": sorted(config.connectors)}
 
 
 def entity_key_from(entity: str | None, source: str | None) -> str:
@@ -158,20 +156,78 @@ def get_quarantined(settings: Settings, qid: str) -> dict[str, Any]:
     return quarantine.view(item, with_raw=True)
 
 
-def replay_one(config: Configuration, settings: Settings, qid: str, actor: str) -> dict[str, Any]:
+def replay_one(
+    config: Configuration,
+    settings: Settings,
+    qid: str,
+    actor: str,
+    choice: ReplayChoice | None = None,
+    edited: CompiledMapping | None = None,
+) -> dict[str, Any]:
+    """Replay one open record; with a mapping file, through that file: a dry run, or applied once the file is deployed."""
     from chalicelib.pipeline.processor import Processor
 
+    choice = choice or ReplayChoice()
     item = queries.quarantine_record(settings, qid)
     if item is None:
         raise not_found(f"no quarantined record {qid}")
     if item.get("status") != "open":
         raise ApiError(409, "already_replayed", f"{qid} is {item.get('status')}; nothing to replay")
-    outcome = Processor.of(config, settings).process(quarantine.raw_input(item), replay_by=actor)
+    inbound = quarantine.raw_input(item)
+    if choice.mapping_file is not None and edited is None:
+        edited = _edited_mapping(config, choice.mapping_file)
+    if edited is not None and (edited.connector, edited.object) != (inbound.connector, inbound.object):
+        raise bad_request(f"{qid} came from {inbound.connector} {inbound.object}; the mapping file maps {edited.connector} {edited.object}")
+    if choice.dry_run:
+        return _dry_replay(config, settings, qid, inbound, edited)
+    if edited is not None:
+        _require_deployed(config, edited)
+    outcome = Processor.of(config, settings).process(inbound, replay_by=actor)
     return {"id": qid, "status": outcome.status, "entity": outcome.entity_key, "events": outcome.event_ids, "message": outcome.message}
 
 
+def _edited_mapping(config: Configuration, text: str) -> CompiledMapping:
+    from chalicelib.api.mappings import compile_edited
+
+    return compile_edited(config, text, "mapping file")
+
+
+def _dry_replay(
+    config: Configuration, settings: Settings, qid: str, inbound: InboundRecord, edited: CompiledMapping | None
+) -> dict[str, Any]:
+    """What the replay would do now, through the edited mapping (or the deployed one); nothing is written."""
+    from chalicelib.pipeline.dry_run import simulate
+    from chalicelib.pipeline.evaluate import Rules
+    from chalicelib.store.dynamo_store import DynamoStore
+
+    mapping = edited if edited is not None else config.mappings.find(inbound.connector, inbound.object)
+    if mapping is None:
+        raise bad_request(f"no mapping is deployed for {inbound.connector} {inbound.object}: send a mapping file")
+    result = simulate(Rules.of(config), mapping, inbound.payload, DynamoStore(settings))
+    return {"id": qid, "dry_run": True, "mapping": mapping.name, "mapping_version": mapping.version, **result}
+
+
+def _require_deployed(config: Configuration, edited: CompiledMapping) -> None:
+    """A replay applies the deployed mapping only: every later record of the source goes through it too."""
+    deployed = config.mappings.find(edited.connector, edited.object)
+    if deployed is None or deployed.version != edited.version:
+        shown = f"version {deployed.version}" if deployed is not None else "no mapping"
+        raise ApiError(
+            409,
+            "mapping_not_deployed",
+            f"the deployed mapping for {edited.connector} {edited.object} is {shown}, the file is version {edited.version}: "
+            "deploy the file, then replay (a dry run shows what the file would do now)",
+        )
+
+
 def replay_matching(config: Configuration, settings: Settings, wanted: ReplayFilter, actor: str) -> dict[str, Any]:
-    """Replay every open record matching the filter (connector, code, mapping), up to ``limit``."""
+    """Replay every open record matching the filter (connector, code, mapping), up to ``limit``, as it chooses.
+
+    With a mapping file, only the records of the source object it maps are taken.
+    """
+    edited = _edited_mapping(config, wanted.mapping_file) if wanted.mapping_file is not None else None
+    if edited is not None and not wanted.dry_run:
+        _require_deployed(config, edited)
     results: list[dict[str, Any]] = []
     cursor = None
     while len(results) < wanted.limit:
@@ -181,9 +237,12 @@ def replay_matching(config: Configuration, settings: Settings, wanted: ReplayFil
                 continue
             if wanted.mapping and item.get("mapping") != wanted.mapping:
                 continue
-            results.append(replay_one(config, settings, item["id"], actor))
+            if edited is not None and (item.get("connector"), item.get("object")) != (edited.connector, edited.object):
+                continue
+            results.append(replay_one(config, settings, item["id"], actor, wanted, edited))
             if len(results) >= wanted.limit:
                 break
         if not cursor:
             break
-    return {"replayed": len(results), "results": results}
+    key = "would_replay" if wanted.dry_run else "replayed"
+    return {key: len(results), "results": results}

@@ -37,7 +37,8 @@ class FieldEntry:
     type: str
     description: str | None
     owner: str | None  # the system whose value wins
-    owner_from: str  # "triggers" (its owners:), "mapping" (the filling mappings' owner:) or "" (none: the most recent value wins)
+    owner_from: str  # what decides: "triggers" (owners:), "mapping" (the one system whose mappings claim it), "preference", "most_recent"
+    preference: tuple[str, ...]  # the identity file's preferred systems, when no one owns the field
     categories: tuple[str, ...]
     filled_by: tuple[Filler, ...]
 
@@ -88,7 +89,8 @@ def build(config: Configuration) -> Dictionary:
             owner, owner_from = _owner(config, entity, name, filled)
             categories = tuple(sorted({f.category for f in filled if f.category}))
             description = model.model_fields[name].description
-            entries.append(FieldEntry(name, canonical.kind, description, owner, owner_from, categories, filled))
+            preference = config.survivorship.preference_of(entity, name)
+            entries.append(FieldEntry(name, canonical.kind, description, owner, owner_from, preference, categories, filled))
         entities.append(EntityEntry(entity, _summary(model.__dict__.get("__doc__")), tuple(entries)))
     used: dict[str, list[str]] = {}
     for (entity, name), listed in fillers.items():
@@ -103,14 +105,17 @@ def build(config: Configuration) -> Dictionary:
 
 
 def _owner(config: Configuration, entity: str, name: str, filled: tuple[Filler, ...]) -> tuple[str | None, str]:
-    """Who wins, the way the pipeline decides: triggers' ``owners:`` first, then the mappings' ``owner:``."""
+    """Whose value wins, as the golden record decides: triggers' ``owners:``, else the one system whose
+    mappings claim the field (``owner:``), else the identity preference, else the most recent value."""
     declared = config.triggers.owner_of(entity, name)
     if declared:
         return declared, "triggers"
-    owners = sorted({f.owner for f in filled if f.owner})
-    if owners:
-        return ", ".join(owners), "mapping"
-    return None, ""
+    owner = config.survivorship.owner_of(entity, name)
+    if owner:
+        return owner, "mapping"
+    if not filled:
+        return None, ""
+    return None, "preference" if config.survivorship.preference_of(entity, name) else "most_recent"
 
 
 def _fillers(mapping: CompiledMapping, doc: LocatedDict, system: str) -> list[tuple[str, Filler]]:
@@ -187,7 +192,7 @@ def render_text(dictionary: Dictionary, entity: str | None = None) -> str:
         out.append(f"{item.name}" + (f" — {item.description}" if item.description else ""))
         rows: list[tuple[str, ...]] = [("field", "type", "owner", "category", "filled by (system: file:line ← source)")]
         for entry in item.fields:
-            owner = f"{entry.owner} (owners:)" if entry.owner_from == "triggers" else entry.owner or "—"
+            owner = _owner_text(entry)
             fills = [
                 f"{f.system}: {f.at} ← {_short(f.source)}" + (f" [code list {', '.join(f.code_lists)}]" if f.code_lists else "")
                 for f in entry.filled_by
@@ -195,7 +200,10 @@ def render_text(dictionary: Dictionary, entity: str | None = None) -> str:
             rows.append((entry.name, entry.type, owner, ", ".join(entry.categories) or "—", fills[0] if fills else "—"))
             rows += [("", "", "", "", fill) for fill in fills[1:]]
         out += _table(rows) + [""]
-    out.append("owner: the system whose value wins — '(owners:)' from triggers.yaml, else each filling mapping's `owner:`")
+    out.append(
+        "owner: the system whose value wins — '(owners:)' from triggers.yaml, else the one system whose mappings claim it"
+        " (owner:); without one, the identity file's preference, else the most recent value"
+    )
     out.append("")
     if not entity:
         out.append("code lists")
@@ -206,6 +214,16 @@ def render_text(dictionary: Dictionary, entity: str | None = None) -> str:
             rows += [("", "", "", u) for u in used[1:]]
         out += _table(rows)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _owner_text(entry: FieldEntry) -> str:
+    if entry.owner_from == "triggers":
+        return f"{entry.owner} (owners:)"
+    if entry.owner:
+        return entry.owner
+    if entry.owner_from == "preference":
+        return "— prefer " + " > ".join(entry.preference)
+    return "— most recent" if entry.owner_from else "—"
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -8,16 +8,20 @@ from chalicelib.api.errors import bad_request, not_found
 from chalicelib.api.requests import EditedMappingTry, RegressionRequest
 from chalicelib.configuration import Configuration
 from chalicelib.errors import ApiError
+from chalicelib.mapping import CompiledMapping
 from chalicelib.pipeline.evaluate import Rules
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import inputs
 from chalicelib.store.dynamo_store import DynamoStore
 
-MAX_REGRESSION_INPUTS = 500
-
 
 def _rules(config: Configuration) -> Rules:
     return Rules.of(config)
+
+
+def api_versions(config: Configuration) -> dict[str, str]:
+    """Per connector with an API, its version: the paths action requests are shown with."""
+    return {name: c.api.api.api_version for name, c in config.connectors.items() if c.api is not None and c.api.api.api_version}
 
 
 def _mapping(config: Configuration, name: str) -> Any:
@@ -30,18 +34,18 @@ def _mapping(config: Configuration, name: str) -> Any:
 def try_mapping(config: Configuration, settings: Settings, name: str, payload: dict[str, Any]) -> dict[str, Any]:
     from chalicelib.pipeline.dry_run import simulate
 
-    return simulate(_rules(config), _mapping(config, name), payload, DynamoStore(settings))
+    return simulate(_rules(config), _mapping(config, name), payload, DynamoStore(settings), api_versions(config))
 
 
 def try_edited(config: Configuration, settings: Settings, body: EditedMappingTry) -> dict[str, Any]:
     """Dry-run an edited mapping file (not deployed yet) on a payload, against the current state."""
     from chalicelib.pipeline.dry_run import simulate
 
-    edited = _compile_edited(config, body.mapping, "edited mapping")
-    return simulate(_rules(config), edited, body.payload, DynamoStore(settings))
+    edited = compile_edited(config, body.mapping, "edited mapping")
+    return simulate(_rules(config), edited, body.payload, DynamoStore(settings), api_versions(config))
 
 
-def _compile_edited(config: Configuration, text: str, filename: str) -> Any:
+def compile_edited(config: Configuration, text: str, filename: str) -> CompiledMapping:
     from chalicelib.config.yaml_lines import load_yaml_text
     from chalicelib.errors import ConfigError
     from chalicelib.mapping import compile_documents
@@ -67,7 +71,7 @@ def regression(config: Configuration, settings: Settings, name: str, body: Regre
 
     deployed = _mapping(config, name)
     limit = body.limit
-    edited = _compile_edited(config, body.mapping, f"{deployed.file} (edited)")
+    edited = compile_edited(config, body.mapping, f"{deployed.file} (edited)")
     edited_set = MappingSet(mappings={edited.name: edited}, grade_scale=config.mappings.grade_scale)
     if (edited.connector, edited.object) != (deployed.connector, deployed.object):
         raise bad_request(f"the edited file must map {deployed.connector} {deployed.object}, like {deployed.file}")

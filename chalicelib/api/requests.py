@@ -30,8 +30,15 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ReplayFilter(RequestBody):
-    """``POST /quarantine/replay``: every open record matching all the given filters."""
+class ReplayChoice(RequestBody):
+    """``POST /quarantine/{id}/replay``: through an edited mapping file (its text), and/or only what it would do (dry run)."""
+
+    mapping_file: MappingText | None = None
+    dry_run: StrictBool = False
+
+
+class ReplayFilter(ReplayChoice):
+    """``POST /quarantine/replay``: every open record matching all the given filters, replayed as chosen."""
 
     connector: Name | None = None
     code: Name | None = None
@@ -77,6 +84,13 @@ class RedriveRequest(RequestBody):
     """``POST /events/redrive``: at most ``limit`` unfinished events."""
 
     limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
+
+
+class ActionRedriveRequest(RequestBody):
+    """``POST /actions/redrive``: one dead action of one event, sent again."""
+
+    event: Name
+    action: Name
 
 
 class UnmergeRequest(RequestBody):

@@ -241,7 +241,7 @@ class ApiSections(StrictModel):
     name: str
     kind: Kind
     api: ApiConfig
-    streams: list[StreamConfig] = Field(min_length=1)
+    streams: list[StreamConfig] = Field(default_factory=list, description="What is pulled; none for a connector that is only written to")
 
     def stream(self, name: str) -> StreamConfig:
         for stream in self.streams:

@@ -18,6 +18,7 @@ from chalicelib.connectors.models import Page, RequestSpec
 from chalicelib.connectors.rate_budget import RateBudget
 from chalicelib.connectors.retry import RetryPolicy, describe, raise_for_response, slowdown_seconds
 from chalicelib.errors import MalformedPageError
+from chalicelib.runtime import tracing
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class ApiClient:
         self.requests = 0
         self.slept = 0.0
         self._pause = 0.0
+        tracing.install()  # before the first HTTP client: its calls are traced
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,

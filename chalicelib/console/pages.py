@@ -224,7 +224,7 @@ def console_logout(page: Page) -> Response:
 def console_overview(page: Page) -> Response:
     from datetime import UTC, datetime
 
-    from chalicelib.api.admin import health
+    from chalicelib.api.health import health
     from chalicelib.console import overview
     from chalicelib.console.render import page as render_page
     from chalicelib.errors import ConfigError

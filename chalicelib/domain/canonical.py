@@ -18,8 +18,8 @@ MODEL_VERSION = "1"
 Money = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
 Quantity = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
 
-EntityType = Literal["customer", "product", "order", "pos_sale", "rebate_settlement"]
-ENTITY_TYPES: tuple[str, ...] = ("customer", "product", "order", "pos_sale", "rebate_settlement")
+EntityType = Literal["customer", "product", "order", "pos_sale", "rebate_settlement", "lead", "opportunity", "activity"]
+ENTITY_TYPES: tuple[str, ...] = ("customer", "product", "order", "pos_sale", "rebate_settlement", "lead", "opportunity", "activity")
 
 
 class CanonicalModel(BaseModel):
@@ -111,12 +111,63 @@ class RebateSettlement(CanonicalModel):
     settled_at: AwareDatetime | None = None
 
 
+class Lead(CanonicalModel):
+    """A prospect not yet qualified into a customer: someone to contact, quickly."""
+
+    name: str | None = Field(None, description="The person's name")
+    company: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    status: str | None = Field(None, description="new, working, qualified, unqualified, converted, ...")
+    source: str | None = Field(None, description="Where the lead came from: web, event, referral, ...")
+    rating: str | None = None
+    industry: str | None = None
+    country: str | None = None
+    owner: str | None = Field(None, description="Sales owner in the source system")
+    customer_id: str | None = Field(None, description="Canonical customer id once the lead is converted")
+    created_at: AwareDatetime | None = Field(None, description="When the lead was created in the source")
+
+
+class Opportunity(CanonicalModel):
+    """A deal in the making: its stage moves through the sales process."""
+
+    name: str | None = None
+    customer_id: str | None = Field(None, description="Canonical customer id")
+    lead_id: str | None = Field(None, description="Canonical lead id it was converted from")
+    stage: str | None = Field(None, description="Canonical stage, e.g. qualification, needs_analysis, proposal, negotiation, won, lost")
+    owner: str | None = Field(None, description="Sales owner in the source system")
+    amount: Money | None = None
+    currency: str | None = None
+    probability: Quantity | None = Field(None, description="Percent, 0-100")
+    close_date: AwareDatetime | None = None
+
+
+class Activity(CanonicalModel):
+    """Something that happened between the company and a lead or customer: who did what, when."""
+
+    type: str | None = Field(None, description="call, email, message, meeting, task, note, quote, page_view, ...")
+    subject: str | None = None
+    status: str | None = Field(None, description="planned, completed, cancelled, ...")
+    direction: str | None = Field(None, description="inbound or outbound")
+    occurred_at: AwareDatetime | None = Field(None, description="When it happened (or is due)")
+    actor: str | None = Field(None, description="Who did it: a user in the source, or a visitor id")
+    page: str | None = Field(None, description="What was looked at: a page path or name (behaviour events)")
+    duration_seconds: Quantity | None = None
+    outcome: str | None = None
+    lead_id: str | None = Field(None, description="Canonical lead id")
+    opportunity_id: str | None = Field(None, description="Canonical opportunity id")
+    customer_id: str | None = Field(None, description="Canonical customer id")
+
+
 ENTITY_MODELS: dict[str, type[CanonicalModel]] = {
     "customer": Customer,
     "product": Product,
     "order": Order,
     "pos_sale": PosSale,
     "rebate_settlement": RebateSettlement,
+    "lead": Lead,
+    "opportunity": Opportunity,
+    "activity": Activity,
 }
 
 

@@ -29,6 +29,9 @@ MAX_ROUND_DIGITS = 28
 
 Env = Mapping[str, Any]
 Evaluator = Callable[[Env], Any]
+# A special form: a call the caller compiles itself (``changed(status)``, ``count(activity, ...)``),
+# given the call's node and the compiler (to compile its parts, or to refuse them at their column).
+Form = Callable[[ast.Call, "Compiler"], Evaluator]
 
 
 class Expression:
@@ -181,6 +184,14 @@ def _fn_str(value: Any) -> str | None:
     raise EvaluationError(f"str() expects a scalar, got {_describe(value)}")
 
 
+def _fn_startswith(value: Any, prefix: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, str) or not isinstance(prefix, str):
+        raise EvaluationError(f"startswith() expects text, got {_describe(value)} and {_describe(prefix)}")
+    return value.startswith(prefix)
+
+
 # name -> (function, minimum arguments, maximum arguments or None for any)
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int | None]] = {
     "len": (_fn_len, 1, 1),
@@ -195,6 +206,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int | None]] = {
     "decimal": (_fn_decimal, 1, 1),
     "coalesce": (_fn_coalesce, 1, None),
     "str": (_fn_str, 1, 1),
+    "startswith": (_fn_startswith, 2, 2),
 }
 
 
@@ -327,15 +339,20 @@ def _get_key(container: Any, key: Any) -> Any:
 # ----------------------------------------------------------------------------- compiler
 
 
-class _Compiler:
+class Compiler:
     """Turns a checked AST into closures; every refusal names the column."""
 
-    def __init__(self, source: str, allowed_names: Collection[str] | None, lead: int = 0):
+    def __init__(self, source: str, allowed_names: Collection[str] | None, lead: int = 0, forms: Mapping[str, Form] | None = None):
         self.source = source
         self.lead = lead
         self.allowed_names = allowed_names
+        self.forms: Mapping[str, Form] = forms or {}
         self.names: set[str] = set()
         self._encoded = source.encode("utf-8")
+
+    def segment(self, node: ast.AST) -> str:
+        """The source text of a part of the expression."""
+        return ast.get_source_segment(self.source, node) or ""
 
     def column(self, node: ast.AST) -> int:
         offset = getattr(node, "col_offset", 0)
@@ -372,7 +389,7 @@ class _Compiler:
         name = node.id
         if name.startswith("_"):
             raise self.fail(node, f"names starting with '_' are not allowed: {name}")
-        if name in FUNCTIONS:
+        if name in FUNCTIONS or name in self.forms:
             raise self.fail(node, f"{name} is a function: call it, e.g. {name}(...)")
         if self.allowed_names is not None and name not in self.allowed_names:
             known = ", ".join(sorted(self.allowed_names)) or "none"
@@ -466,6 +483,8 @@ class _Compiler:
         return lambda env: body(env) if test(env) else orelse(env)
 
     def _Call(self, node: ast.Call) -> Evaluator:
+        if isinstance(node.func, ast.Name) and node.func.id in self.forms:
+            return self.forms[node.func.id](node, self)
         if not isinstance(node.func, ast.Name):
             raise self.fail(node, "only the built-in functions may be called: " + ", ".join(FUNCTIONS))
         name = node.func.id
@@ -513,8 +532,11 @@ def _node_label(node: ast.AST) -> str:
     return labels.get(type(node).__name__, f"{type(node).__name__} syntax")
 
 
-def compile_expression(source: str, names: Collection[str] | None = None) -> Expression:
-    """Check and compile ``source`` once; ``names`` (when given) are the only variables allowed."""
+def compile_expression(source: str, names: Collection[str] | None = None, forms: Mapping[str, Form] | None = None) -> Expression:
+    """Check and compile ``source`` once; ``names`` (when given) are the only variables allowed.
+
+    ``forms``: calls compiled by the caller (see ``Form``), beside the built-in functions.
+    """
     if not isinstance(source, str):
         raise ExpressionError("an expression must be text")
     if len(source) > MAX_SOURCE_LENGTH:
@@ -533,7 +555,7 @@ def compile_expression(source: str, names: Collection[str] | None = None) -> Exp
         count += 1
         if count > MAX_NODES:
             raise ExpressionError(f"expression is too large (more than {MAX_NODES} parts)")
-    compiler = _Compiler(source.strip(), names, _leading_spaces(source))
+    compiler = Compiler(source.strip(), names, _leading_spaces(source), forms)
     evaluate = compiler.compile(tree.body)
     return Expression(source, frozenset(compiler.names), evaluate)
 

@@ -27,7 +27,16 @@ from typing import Any
 
 from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 
-PREFIXES = {"customer": "cus", "product": "prd", "order": "ord", "pos_sale": "pos", "rebate_settlement": "rbs"}
+PREFIXES = {
+    "customer": "cus",
+    "product": "prd",
+    "order": "ord",
+    "pos_sale": "pos",
+    "rebate_settlement": "rbs",
+    "lead": "led",
+    "opportunity": "opp",
+    "activity": "act",
+}
 SAME_AS = "same_as"
 _KEY_ID = re.compile(r"^[a-z]+_k(\d+)_")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Item = dict[str, Any]
-StateKind = Literal["golden", "orders", "rebate_basis", "consent", "xref", "match"]
+StateKind = Literal["golden", "orders", "rebate_basis", "consent", "xref", "match", "rules", "window"]
 
 
 @dataclass(frozen=True, order=True)
@@ -45,6 +45,16 @@ def rebate_basis_key(distributor_id: str, period: str, policy: str) -> StateKey:
 def consent_key(customer_id: str) -> StateKey:
     """A customer's consent registry entry."""
     return StateKey("consent", (customer_id,))
+
+
+def rules_key(entity: str, entity_id: str) -> StateKey:
+    """What the rules remember about one entity: its deadlines, stage-gate evidence, write-back echoes."""
+    return StateKey("rules", (entity, entity_id))
+
+
+def window_key(rule: str, key: str) -> StateKey:
+    """One window rule's recent occurrences for one key (a customer, a lead, ...)."""
+    return StateKey("window", (rule, key))
 
 
 def xref_key(system: str, entity: str, source_id: str) -> StateKey:

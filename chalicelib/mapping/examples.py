@@ -3,9 +3,10 @@
 An example's ``expect`` names the parts of the canonical record it checks: ``id``,
 ``source_time``, ``fields`` (compared whole: a missing or extra field fails),
 ``references``, ``lineage``, ``categories``, ``owners``. Values are compared as
-JSON, so money is written as text (``"12.50"``) and times as ISO 8601 text.
-``expect_error`` checks the error code (and optionally the field and a part of
-the message) instead.
+JSON, so money is written as text (``"12.50"``), except times: ``source_time`` and
+every time field of the entity compare as typed values (the same instant with
+the same UTC offset, so ``Z`` and ``+00:00`` agree). ``expect_error`` checks the error
+code (and optionally the field and a part of the message) instead.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import AwareDatetime, ValidationError
 
-from chalicelib.domain.canonical import CanonicalRecord
+from chalicelib.domain.canonical import ENTITY_MODELS, CanonicalRecord
 from chalicelib.errors import RecordMappingError
 from chalicelib.mapping.compiler import CompiledMapping, MappingSet
 
@@ -69,12 +70,22 @@ def _expected(value: Any) -> Any:
 
 
 def _same_time(expected: Any, actual: Any) -> bool:
+    """Two ISO 8601 times are the same when they name the same instant with the same UTC offset."""
     try:
-        return datetime.fromisoformat(str(expected)) == datetime.fromisoformat(str(actual)) and (
-            datetime.fromisoformat(str(expected)).utcoffset() == datetime.fromisoformat(str(actual)).utcoffset()
-        )
+        want, got = datetime.fromisoformat(str(expected)), datetime.fromisoformat(str(actual))
     except ValueError:
         return False
+    if want.tzinfo is None or got.tzinfo is None:
+        return False
+    return want == got and want.utcoffset() == got.utcoffset()
+
+
+def _time_fields(entity: str) -> set[str]:
+    """The entity's fields typed as a timezone-aware time."""
+    model = ENTITY_MODELS.get(entity)
+    if model is None:
+        return set()
+    return {name for name, info in model.model_fields.items() if AwareDatetime in (get_args(info.annotation) or (info.annotation,))}
 
 
 def _show(value: Any) -> str:
@@ -102,11 +113,15 @@ def compare(expect: dict[str, Any], actual: dict[str, Any]) -> list[str]:
             if want != got:
                 differences.append(f"{part}: expected {_show(want)}, got {_show(got)}")
             continue
+        times = _time_fields(actual.get("entity", "")) if part == "fields" else set()
         for key in sorted(set(want) | set(got)):
             if key not in got:
                 differences.append(f"{part}.{key}: expected {_show(want[key])}, but the mapping did not produce it")
             elif key not in want:
                 differences.append(f"{part}.{key}: not expected, but the mapping produced {_show(got[key])}")
+            elif key in times and want[key] is not None and got[key] is not None:
+                if not _same_time(want[key], got[key]):
+                    differences.append(f"{part}.{key}: expected {_show(want[key])}, got {_show(got[key])}")
             elif want[key] != got[key]:
                 differences.append(f"{part}.{key}: expected {_show(want[key])}, got {_show(got[key])}")
     return differences

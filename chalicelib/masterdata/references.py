@@ -16,6 +16,7 @@ from chalicelib.config.problems import Problem
 from chalicelib.connectors.definition import Connector
 from chalicelib.domain.identity import SAME_AS
 from chalicelib.mapping import MappingSet
+from chalicelib.triggers.config import distributor_problems
 
 Path = tuple[str | int, ...]
 
@@ -28,6 +29,8 @@ def check_references(docs: list[Document], connectors: Mapping[str, Connector]) 
     known = ", ".join(sorted(systems))
     problems = []
     for file, doc in docs:
+        if doc.get("kind") == "rebate_policy":
+            problems += distributor_problems(doc, file)
         for path, system in _systems_named(doc):
             if isinstance(system, str) and system not in systems:
                 problems.append(problem_at(doc, file, path, f"unknown system {system!r}; the connectors are: {known}"))

@@ -1,8 +1,9 @@
 """The evaluate step: what one canonical record does to the state, decided without writing anything.
 
 identity (which entity; a merge when the record shows entities are one) → consent (drop the
-fields the customer has not granted) → golden merge → triggers → the rare extra read (a
-partial update hid where its dependent state lives).
+fields the customer has not granted) → golden merge → triggers → rules (chalicelib/rules:
+deadlines, windows, stage gates) → the rare extra read (a partial update hid where its dependent
+state lives).
 
 The processor, the dry run, the regression diff, the trigger tests and the accuracy
 benchmark all call this one function, so what a dry run shows is what the real run
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -27,6 +29,8 @@ from chalicelib.domain.state import StateKey, States, consent_key
 from chalicelib.errors import RecordMappingError, StateKeysMissing
 from chalicelib.mapping import CompiledMapping
 from chalicelib.pipeline.identify import Identified, Merge, entity_keys, identify, identity_puts, lookup_keys, merge_entities
+from chalicelib.rules import engine as rules_engine
+from chalicelib.rules.model import EMPTY, RuleSet
 from chalicelib.store.port import Snapshot, Store
 from chalicelib.triggers.config import TriggerConfig
 from chalicelib.triggers.outcome import Outcome
@@ -45,10 +49,11 @@ class Rules:
     consent_opt_in: tuple[str, ...] = consent.DEFAULT_OPT_IN
     identity: IdentityRules = field(default_factory=IdentityRules)
     survivorship: Survivorship | None = None  # default: the owners of the trigger configuration
+    rules: RuleSet = EMPTY  # the rules files: deadlines, windows, stage gates, conditions
 
     @classmethod
     def of(cls, config: Configuration) -> Rules:
-        return cls(config.triggers, config.consent_opt_in, config.identity, config.survivorship)
+        return cls(config.triggers, config.consent_opt_in, config.identity, config.survivorship, config.rules)
 
     def rules_of_survival(self) -> Survivorship:
         return self.survivorship or Survivorship(owners=self.triggers.owners)
@@ -85,6 +90,7 @@ def to_canonical(mapping: CompiledMapping, payload: object, connector: str | Non
 def state_keys(record: CanonicalRecord, entity_id: str, rules: Rules, decision: Decision | None = None) -> list[StateKey]:
     """Everything evaluation reads for this record, judged from the fields it carries: one batched read."""
     keys = required_state_keys(record, entity_id, rules.triggers)
+    keys += rules_engine.required_keys(record, entity_id, rules.rules)
     customer = consent.customer_of(record, entity_id)
     if customer:
         keys.append(consent_key(customer))
@@ -113,15 +119,29 @@ def read_identity(
             identified = Identified(resolved, Decision(identity.canonical_id(resolved)))
         snapshot = store.read(state_keys(identified.record, identified.entity_id, rules), input_key=input_key)
         return Prepared(snapshot, identified, complete=True)
-    snapshot = store.read(lookups, input_key=input_key)
+    snapshot = store.read(lookups + _likely_state_keys(record, rules), input_key=input_key)
     return Prepared(snapshot, identify(record, snapshot.states, rules.identity), complete=False)
 
 
+def _likely_state_keys(record: CanonicalRecord, rules: Rules) -> list[StateKey]:
+    """The state the record most likely needs, read with its identity lookups: usually the second read is then
+    not needed (the entity is the one its best key or its own source id names; references resolve to their own ids)."""
+    if not rules.identity.applies(record.entity):
+        likely = identity.canonical_id(record)
+    elif keys := rules.identity.record_keys(record.entity, record.fields):
+        likely = identity.key_id(record.entity, rules.identity.key_rank(record.entity, keys[0]), keys[0])
+    else:
+        likely = identity.id_for(record.source)
+    return state_keys(identity.resolve_references(record), likely, rules)
+
+
 def read_state(store: Store, prepared: Prepared, rules: Rules) -> None:
-    """The second read (after identity): the state of the entity and of any it merges."""
+    """The second read (after identity), only for what the first did not already bring."""
     if not prepared.complete:
         identified = prepared.identified
-        store.read_more(prepared.snapshot, state_keys(identified.record, identified.entity_id, rules, identified.decision))
+        wanted = state_keys(identified.record, identified.entity_id, rules, identified.decision)
+        if any(key not in prepared.snapshot.states for key in wanted):
+            store.read_more(prepared.snapshot, wanted)
         prepared.complete = True
 
 
@@ -134,8 +154,12 @@ def evaluate(
     decision: Decision | None = None,
     read_more: ReadMore | None = None,
     correlation_id: str | None = None,
+    now: datetime | None = None,
 ) -> Evaluation:
-    """Raises TriggerInputError for a record that cannot be applied as it is (quarantine it)."""
+    """Raises TriggerInputError for a record that cannot be applied as it is (quarantine it).
+
+    ``now``: the clock the rules read (a deadline whose time has passed fires at once); default the wall clock.
+    """
     work = dict(states)
     survival = rules.rules_of_survival()
     decision = decision or Decision(entity_id)
@@ -156,7 +180,20 @@ def evaluate(
         return Evaluation(record, entity_id, customer, dropped, outcome)
     extra = identity_puts(Identified(record, decision), work)
     outcome.puts = {**(merge.puts if merge and merge.merged else {}), **outcome.puts, **extra}
+    if rules.rules:
+        moment = now or datetime.now(UTC)
+        ruled = _with_reads(lambda: _run_rules(record, entity_id, work, rules.rules, outcome, moment, correlation_id), work, read_more)
+        outcome.puts, outcome.events, outcome.notes = ruled.puts, ruled.events, ruled.notes
     return Evaluation(record, entity_id, customer, dropped, outcome, merge if merge and merge.merged else None)
+
+
+def _run_rules(
+    record: CanonicalRecord, entity_id: str, states: States, rules: RuleSet, outcome: Outcome, now: datetime, correlation_id: str | None
+) -> Outcome:
+    """The rules on the merged record, on a copy of the outcome: what they add is kept only when they ran through."""
+    trial = Outcome(dict(outcome.puts), list(outcome.events), list(outcome.notes), outcome.changed_fields, outcome.stale)
+    rules_engine.apply(record, entity_id, states, trial, rules, now, correlation_id)
+    return trial
 
 
 def _with_reads(step: Callable[[], T], work: States, read_more: ReadMore | None) -> T:

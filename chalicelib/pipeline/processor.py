@@ -9,7 +9,9 @@ A conflict re-reads and re-applies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalicelib.configuration import Configuration
@@ -21,6 +23,7 @@ from chalicelib.errors import AmbiguousIdentity, ConflictError, EventAlreadyStor
 from chalicelib.mapping import MappingSet
 from chalicelib.pipeline.evaluate import Evaluation, Rules, evaluate, prepare, read_identity, read_state
 from chalicelib.pipeline.record_outcome import RecordOutcome, Status
+from chalicelib.runtime import clock
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, keys
 from chalicelib.store.audit import AuditEntry
@@ -47,6 +50,7 @@ class Processor:
     config: ProcessingConfig
     store: Store
     actor: str = "pipeline"
+    clock: Callable[[], datetime] | None = None  # what the rules take for now (default the wall clock)
 
     @classmethod
     def of(cls, config: Configuration, settings: Settings) -> Processor:
@@ -138,6 +142,7 @@ class Processor:
             decision=identified.decision,
             read_more=lambda more: self.store.read_more(snapshot, more),
             correlation_id=correlation,
+            now=self.clock() if self.clock else clock.now(),
         )
         outcome = evaluation.outcome
         outcome.events = [e for e in outcome.events if e.id not in already_stored]

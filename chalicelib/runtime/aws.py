@@ -13,6 +13,9 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeou
 
 @cache
 def client(service: str) -> Any:
+    from chalicelib.runtime import tracing
+
+    tracing.install()  # before the first client: its calls are traced
     return boto3.session.Session().client(service, config=_CONFIG)
 
 

@@ -1,15 +1,35 @@
-"""The inbound queue (SQS FIFO): one message per record, grouped by source entity for order."""
+"""The inbound queues (SQS FIFO): one message per record, grouped by source entity for order.
+
+Two lanes feed the same processor: the webhook lane (records vendors push) and the bulk lane
+(scheduled sync pages and backfills), so a replayed history never queues ahead of a webhook.
+Per-entity order across the lanes is kept by the processor's stale check (source time).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.errors import EnqueueError
 from chalicelib.runtime import aws
 
 BATCH = 10
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One FIFO queue the processor drains and its dead-letter queue, named by environment variables."""
+
+    name: str
+    queue_env: str
+    dead_letter_env: str
+
+
+WEBHOOK_LANE = Lane("webhook", "INBOUND_QUEUE_URL", "INBOUND_DLQ_URL")
+BULK_LANE = Lane("bulk", "BULK_QUEUE_URL", "BULK_DLQ_URL")
+LANES = (WEBHOOK_LANE, BULK_LANE)  # in the order a worker drains them
 
 
 def group_id(record: InboundRecord) -> str:
@@ -43,7 +63,7 @@ def send(records: Iterable[InboundRecord], queue_url: str) -> None:
 
 
 def redrive(dead_letter_url: str, queue_url: str, limit: int = 1000) -> int:
-    """Move messages from the dead-letter queue back to the inbound queue (oldest first).
+    """Move messages from a dead-letter queue back to its lane's queue (oldest first).
 
     Each message keeps its group (so per-entity order holds) and gets a fresh
     deduplication id (SQS would drop a resend within 5 minutes otherwise); the

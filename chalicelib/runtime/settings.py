@@ -17,7 +17,8 @@ class Settings:
     events_table: str
     quarantine_table: str
     inputs_table: str
-    inbound_queue_url: str
+    inbound_queue_url: str  # the webhook lane
+    bulk_queue_url: str  # the bulk lane: scheduled sync and backfills
     event_bus_name: str
     config_dir: Path
     audit_retention_days: int
@@ -45,6 +46,7 @@ def get_settings() -> Settings:
         quarantine_table=_env("QUARANTINE_TABLE", "salesbridge-quarantine"),
         inputs_table=_env("INPUTS_TABLE", "salesbridge-inputs"),
         inbound_queue_url=_env("INBOUND_QUEUE_URL"),
+        bulk_queue_url=_env("BULK_QUEUE_URL"),
         event_bus_name=_env("EVENT_BUS_NAME", "salesbridge-events"),
         config_dir=Path(_env("SALESBRIDGE_CONFIG_DIR", str(PROJECT_ROOT))),
         audit_retention_days=int(_env("AUDIT_RETENTION_DAYS", "400")),

@@ -2,7 +2,9 @@
 
 Without a daemon the SDK logs an error on every call; locally and in tests it is
 switched off with AWS_XRAY_SDK_ENABLED=false. In Lambda it patches botocore and
-httpx so each DynamoDB/SQS call and each vendor call is a subsegment.
+httpx so each DynamoDB/SQS call and each vendor call is a subsegment. ``install``
+runs when the first AWS client (runtime/aws.py) or HTTP client is made, so a cold
+start that needs neither imports neither the SDK nor botocore.
 """
 
 from __future__ import annotations

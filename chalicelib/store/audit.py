@@ -90,10 +90,38 @@ def chain(chain_id: str, entries: list[AuditEntry], head: ChainHead, retention_d
         }
         text = canonical_json({k: v for k, v in body.items() if v is not None})
         item = {k: body[k] for k in _INDEXED}
-        item.update(entry=text, hash=digest(text), day=at[:10], expires_at=expires_at)
+        item.update(entry=text, hash=digest(text), expires_at=expires_at)
         items.append(item)
         head = ChainHead(seq, item["hash"])
+    _mark_runs(chain_id, items)
     return items, head
+
+
+def _mark_runs(chain_id: str, items: list[dict[str, Any]]) -> None:
+    """The sparse index keys: on the first entry of each run (same correlation id, same day), with the run's length.
+
+    Both indexes are sorted by ``run_at``, so an entry without it is in neither.
+
+    One index entry per run instead of one per entry; a listing reads the run's entries by key.
+    """
+    start: dict[str, Any] | None = None
+    for item in items:
+        day = str(item["at"])[:10]
+        if start is not None and start["correlation_id"] == item["correlation_id"] and str(start["run_at"])[:10] == day:
+            start["run"] += 1
+            continue
+        start = item
+        item.update(
+            day_shard=keys.sharded(day, chain_id),
+            run_at=keys.audit_order(str(item["at"]), chain_id, int(item["seq"])),
+            run=1,
+        )
+
+
+def run_keys(item: dict[str, Any]) -> list[tuple[str, str]]:
+    """The keys of every entry in the run an index entry starts (chain, sequence numbers)."""
+    chain_id, first = str(item["pk"]), int(str(item["sk"]))
+    return [keys.audit_entry(chain_id, seq) for seq in range(first, first + int(item.get("run", 1)))]
 
 
 def verify_items(items: list[dict[str, Any]]) -> list[str]:
@@ -178,14 +206,23 @@ def read_entity(
 
 
 def read_correlation(table: str, correlation_id: str, limit: int = 200) -> list[dict[str, Any]]:
-    items, _ = dynamo.query(
+    """Every entry of one correlation id, in time order (the index holds the first entry of each run)."""
+    runs, _ = dynamo.query(
         table,
         IndexName="by-correlation",
         KeyConditionExpression="correlation_id = :c",
         ExpressionAttributeValues={":c": {"S": correlation_id}},
         Limit=limit,
     )
-    return items
+    return read_runs(table, runs)[:limit]
+
+
+def read_runs(table: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries of these runs (index entries), read by key, in time order."""
+    wanted = [key for run in runs for key in run_keys(run)]
+    found = dynamo.batch_get(table, wanted)
+    entries = [entry for entry in (found.get(key) for key in wanted) if entry is not None]
+    return sorted(entries, key=lambda e: (str(e["at"]), str(e["pk"]), str(e["sk"])))
 
 
 def read_chain(table: str, chain_id: str) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from chalicelib.store.audit import ChainHead
 from chalicelib.store.port import ChainAppend, InputMark, Plan, QuarantineMark, Snapshot
 
 MAX_ITEMS = 100
-BOOKKEEPING = ("pk", "sk", "version", "audit_seq", "audit_hash")
+BOOKKEEPING = ("pk", "sk", "version", "audit_seq", "audit_hash", keys.TIMER_SHARD, keys.TIMER_DUE)
 INPUT = keys.INPUT_OWNER  # token name of the input's dedupe item
 
 
@@ -116,7 +116,7 @@ class DynamoStore:
             actions.append({"Update": self._delivery_update(plan, heads)})
         for key, item in plan.puts.items():
             pk, sk = keys.state(key)
-            stored = dict(item, pk=pk, sk=sk)
+            stored = dict(item, pk=pk, sk=sk, **keys.timer_index(key, item))  # a pending deadline is listed in the timers index
             self._carry_head(stored, key, plan.snapshot.tokens.get(key), heads)
             actions.append(self._versioned_put(s.state_table, stored, version_of(plan.snapshot.tokens.get(key))))
         if plan.input is not None:
@@ -192,7 +192,8 @@ class DynamoStore:
             "pk": pk,
             "sk": sk,
             "id": qid,
-            "all": "all",
+            "time_shard": keys.sharded(keys.TIME_SHARD, qid),
+            "connector_shard": keys.sharded(record.connector, qid),
             "order_key": f"{first_at}#{qid}",
             "status": "open",
             "code": why.code,
@@ -301,7 +302,7 @@ def event_item(event: CloudEvent, retention_days: int) -> dict[str, Any]:
         "type": event.type,
         "subject": event.subject,
         "time_id": f"{body['time']}#{event.id}",
-        "all": "all",
+        "time_shard": keys.sharded(keys.TIME_SHARD, event.id),
         "event": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         "status": "pending",
         "attempts": 0,

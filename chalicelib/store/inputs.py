@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import dynamo, keys
 
 
 def recent(settings: Settings, connector: str, object_type: str, limit: int) -> list[InboundRecord]:
-    """The newest raw inputs of one source object, newest first."""
-    items, _ = dynamo.query(
-        settings.inputs_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": keys.inputs_partition(connector, object_type)}},
-        ScanIndexForward=False,
-        Limit=limit,
-    )
-    return [InboundRecord.from_message(i["raw"]) for i in items]
+    """The newest raw inputs of one source object, newest first (the newest of each write shard, merged)."""
+    newest: list[dict[str, Any]] = []
+    for partition in keys.inputs_partitions(connector, object_type):
+        items, _ = dynamo.query(
+            settings.inputs_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": partition}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        newest += items
+    newest.sort(key=lambda i: str(i["sk"]), reverse=True)
+    return [InboundRecord.from_message(i["raw"]) for i in newest[:limit]]

@@ -12,6 +12,9 @@ entity reference (``customer#cus_…``), the other chains carry a prefix below.
 | state      | ``customer#<id>``                          | ``orders``                 | order history (anomaly rules)|
 | state      | ``customer#<id>``                          | ``consent``                | consent registry + chain head|
 | state      | ``rebate#<distributor>#<YYYY-MM>#<policy>``| ``basis``                  | rebate basis and settlement  |
+| state      | ``<entity>#<canonical id>``                | ``rules``                  | deadlines, gate evidence,    |
+|            |                                            |                            | echoes; rules chain head     |
+| state      | ``window#<rule>#<key>``                    | ``window``                 | a window rule's occurrences  |
 | state      | ``dedupe#<dedupe key>``                    | ``dedupe``                 | an input's one outcome       |
 | state      | ``xref#<system>#<entity>#<source id>``     | ``xref``                   | source id → canonical id     |
 | state      | ``match#<entity>#<kind>:<normalised key>`` | ``match``                  | match key → canonical id     |
@@ -21,9 +24,30 @@ entity reference (``customer#cus_…``), the other chains carry a prefix below.
 | audit      | chain id                                   | sequence, 12 digits        | one chained audit entry      |
 | events     | event id                                   | ``event``                  | outbox event + delivery      |
 | quarantine | quarantine id ``q_…``                      | ``quarantine``             | a record waiting for a fix   |
-| inputs     | ``<connector>#<object>``                   | ``<received at>#<dedupe>`` | raw input kept for replay    |
+| inputs     | ``<connector>#<object>#NN`` (sharded)      | ``<received at>#<dedupe>`` | raw input kept for replay    |
 | stats      | ``stats#<connector>``                      | ``hour#<YYYY-MM-DDTHH>``   | hourly outcome counts        |
 | stats      | ``refusals#<connector>``                   | ``minute#<…THH:MM>#<why>`` | door refusals per minute     |
+
+Index keys are write-sharded: an index whose natural key would be one value for many
+writes (all events, all quarantined records, one connector's, one day's audit) takes that
+value plus ``#NN``, one of ``INDEX_SHARDS`` shards chosen by a hash of the item's own key,
+and a listing reads every shard and merges (chalicelib.store.queries).
+
+| index                   | partition key                       | sort key                         |
+|-------------------------|-------------------------------------|----------------------------------|
+| events ``by-time``      | ``time#NN``                         | ``<time>#<event id>``            |
+| events ``by-subject``   | the event's subject                 | ``<time>#<event id>``            |
+| quarantine ``by-time``  | ``time#NN``                         | ``<first at>#<quarantine id>``   |
+| quarantine ``by-connector`` | ``<connector>#NN``              | ``<first at>#<quarantine id>``   |
+| audit ``by-day``        | ``<YYYY-MM-DD>#NN``                 | ``<at>#<chain hash><seq>``       |
+| audit ``by-correlation``| the correlation id                  | ``<at>#<chain hash><seq>``       |
+
+The audit indexes are sparse: only the first entry of each run (entries appended together
+with one correlation id on one day) carries their sort key ``run_at``, with the run's length.
+
+A ``rules`` item with a deadline pending carries two more attributes, ``timer_shard`` (one of
+``TIMER_SHARDS``, from a hash of its key) and ``timer_due`` (when its next deadline fires, UTC
+ISO text): the state table's sparse index ``timers-due`` lists the due items of each shard.
 """
 
 from __future__ import annotations
@@ -36,12 +60,19 @@ from chalicelib.domain.state import StateKey
 
 Key = tuple[str, str]
 
+INDEX_SHARDS = 16  # write shards per index key: 16 x ~1,000 write units/s before an index partition throttles
+
 INPUT_CHAIN = "input#"
 CONSENT_CHAIN = "consent#"
 EVENT_CHAIN = "event#"
 REJECTION_CHAIN = "rejection#"
 CONSOLE_CHAIN = "console#"  # one-entry chains: a console login, logout, link issued, unmasked view
-CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONSOLE_CHAIN)
+RULES_CHAIN = "rules#"  # what the rules did to an entity outside its records: a deadline fired by the clock
+CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONSOLE_CHAIN, RULES_CHAIN)
+
+TIMER_INDEX = "timers-due"
+TIMER_SHARD, TIMER_DUE = "timer_shard", "timer_due"
+TIMER_SHARDS = tuple(f"t{n:02d}" for n in range(INDEX_SHARDS))  # the poller reads each shard: a bounded fan-out
 
 
 # --------------------------------------------------------------------------- state table
@@ -59,6 +90,12 @@ def state(key: StateKey) -> Key:
     if key.kind == "rebate_basis":
         distributor, period, policy = key.parts
         return (f"rebate#{distributor}#{period}#{policy}", "basis")
+    if key.kind == "rules":
+        entity, entity_id = key.parts
+        return (f"{entity}#{entity_id}", "rules")
+    if key.kind == "window":
+        rule, window_key = key.parts
+        return (f"window#{rule}#{window_key}", "window")
     if key.kind == "xref":
         system, entity, source_id = key.parts
         return (f"xref#{system}#{entity}#{source_id}", "xref")
@@ -84,7 +121,23 @@ def state_key_of(pk: str, sk: str) -> StateKey | None:
     if sk == "basis" and pk.startswith("rebate#"):
         distributor, period, policy = pk.removeprefix("rebate#").split("#", 2)
         return StateKey("rebate_basis", (distributor, period, policy))
+    if sk == "rules":
+        entity, _, entity_id = pk.partition("#")
+        return StateKey("rules", (entity, entity_id))
+    if sk == "window" and pk.startswith("window#"):
+        rule, _, window_key = pk.removeprefix("window#").partition("#")
+        return StateKey("window", (rule, window_key))
     return None
+
+
+def timer_index(key: StateKey, item: dict[str, object]) -> dict[str, str]:
+    """The index attributes of a rules item whose next deadline is pending (``next_fire_at``); else none."""
+    due = item.get("next_fire_at")
+    if key.kind != "rules" or not isinstance(due, str) or not due:
+        return {}
+    pk, _ = state(key)
+    shard = TIMER_SHARDS[shard_of(pk)]
+    return {TIMER_SHARD: shard, TIMER_DUE: due}
 
 
 def dedupe(dedupe_key: str) -> Key:
@@ -172,8 +225,15 @@ def chain_owner(chain: str) -> ChainOwner:
         return ("event", chain.removeprefix(EVENT_CHAIN))
     if chain.startswith(CONSENT_CHAIN):
         return StateKey("consent", (chain.removeprefix(CONSENT_CHAIN),))
+    if chain.startswith(RULES_CHAIN):
+        entity, _, entity_id = chain.removeprefix(RULES_CHAIN).partition("#")
+        return StateKey("rules", (entity, entity_id))
     entity, _, entity_id = chain.partition("#")
     return StateKey("golden", (entity, entity_id))
+
+
+def rules_chain(entity: str, entity_id: str) -> str:
+    return f"{RULES_CHAIN}{entity}#{entity_id}"
 
 
 def console_chain(action_id: str) -> str:
@@ -202,9 +262,35 @@ def quarantine(qid: str) -> Key:
     return (qid, "quarantine")
 
 
-def inputs_partition(connector: str, object_type: str) -> str:
-    return f"{connector}#{object_type}"
+def inputs_partitions(connector: str, object_type: str) -> list[str]:
+    """Every partition one source object's raw inputs are written to (a replay spreads over all of them)."""
+    return all_shards(f"{connector}#{object_type}")
 
 
 def raw_input(connector: str, object_type: str, received_at: datetime, dedupe_key: str) -> Key:
-    return (inputs_partition(connector, object_type), f"{received_at.isoformat()}#{dedupe_key}")
+    return (sharded(f"{connector}#{object_type}", dedupe_key), f"{received_at.isoformat()}#{dedupe_key}")
+
+
+# --------------------------------------------------------------------------- index shards
+
+
+def shard_of(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % INDEX_SHARDS
+
+
+def sharded(value: str, owner: str) -> str:
+    """An index partition key: ``value`` on the shard that ``owner`` (the item's own key) hashes to."""
+    return f"{value}#{shard_of(owner):02d}"
+
+
+def all_shards(value: str) -> list[str]:
+    """Every index partition key ``sharded(value, …)`` can give: what a listing reads and merges."""
+    return [f"{value}#{n:02d}" for n in range(INDEX_SHARDS)]
+
+
+TIME_SHARD = "time"  # events and quarantine listed by time, whatever their type or connector
+
+
+def audit_order(at: str, chain: str, seq: int) -> str:
+    """The audit indexes' sort key: time order, unique per entry (short: it is stored on the entry)."""
+    return f"{at}#{hashlib.sha256(chain.encode()).hexdigest()[:12]}{seq:x}"

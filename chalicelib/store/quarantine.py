@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.store import dynamo, keys
 
-HIDDEN = ("pk", "sk", "all", "order_key", "raw")
+HIDDEN = ("pk", "sk", "time_shard", "connector_shard", "order_key", "raw")
 
 
 def view(item: dict[str, Any], with_raw: bool = False) -> dict[str, Any]:

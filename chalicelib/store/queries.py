@@ -1,10 +1,16 @@
 """The operator surface's reads: audit by entity, correlation or day; events; quarantine; golden records.
 
-Lists come a page at a time with an opaque ``next`` cursor: DynamoDB's last evaluated
-key, encoded. A cursor is checked against the query it continues — the key shape of its
-table and index, the index key value the query fixes, the range its key condition allows and
-DynamoDB's key sizes — so a forged, truncated or borrowed one is refused (``InvalidCursor``,
-answered 400) instead of reaching DynamoDB, which would answer a ValidationException (a 500).
+Lists come a page at a time with an opaque ``next`` cursor: the index sort key the page
+ended at and a fingerprint of the query it continues, encoded. Listings over a write-sharded
+index key read each of its shards (chalicelib.store.keys.INDEX_SHARDS, a bounded fan-out) and
+merge them.
+
+A cursor is checked against the query it continues — its shape, the fingerprint (so the
+cursor of another listing, index or filter is refused), DynamoDB's size limit for a sort key
+and the range the query's key condition allows — so a forged, truncated or borrowed one is
+refused (``InvalidCursor``, answered 400) instead of reaching DynamoDB, which would answer a
+ValidationException (a 500). Whatever DynamoDB still refuses of a page asked with a cursor is
+refused the same way.
 
 Cursors are not signed: every caller of these listings is an authenticated operator who may
 read every page anyway, so a forged cursor that passes these checks only starts the same
@@ -16,8 +22,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from chalicelib.domain.canonical import SourceRef
@@ -26,11 +33,7 @@ from chalicelib.store import audit, dynamo, keys
 from chalicelib.store.quarantine import get as get_quarantined
 
 Page = tuple[list[dict[str, Any]], "str | None"]
-
-# The attributes of each listing's last evaluated key (table key + index key), and their types.
-_EVENTS_KEY = {"pk": "S", "sk": "S", "time_id": "S"}
-_QUARANTINE_KEY = {"pk": "S", "sk": "S", "order_key": "S"}
-_AUDIT_DAY_KEY = {"pk": "S", "sk": "S", "day": "S", "at": "S"}
+Values = dict[str, Any]
 
 
 class InvalidCursor(ValueError):
@@ -45,66 +48,137 @@ class EventFilter:
     since: str | None = None
 
 
-def encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":"), sort_keys=True).encode()).decode()
-
-
-MAX_CURSOR_CHARS = 8192
-HASH_KEY_BYTES, RANGE_KEY_BYTES = 2048, 1024  # DynamoDB's limits for a partition key and a sort key
+MAX_CURSOR_CHARS = 4096
+SORT_KEY_BYTES = 1024  # DynamoDB's limit for a sort key, and so for a sort key value in a key condition
 
 
 @dataclass(frozen=True)
-class Continues:
-    """What a cursor must agree with: the index key value the query fixes, and the range it allows."""
+class Listing:
+    """One page of a listing over index partitions (the shards of a sharded key, or a single key), merged in sort order."""
 
-    index_keys: tuple[str, str] | tuple[()] = ()
-    fixed: str | None = None  # the value of index_keys[0] the key condition names
-    low: str | None = None  # index_keys[1] >= low
-    high: str | None = None  # index_keys[1] <= high
+    table: str
+    index: str
+    hash_attr: str
+    partitions: list[str]
+    sort_attr: str
+    newest_first: bool
+    lowest: str | None = None  # inclusive bounds on the sort key
+    highest: str | None = None
+    filter: str | None = None  # a FilterExpression, its names and values
+    names: dict[str, str] | None = None
+    values: Values | None = None
+
+    def fingerprint(self) -> str:
+        """Names this query (not the page size): a cursor continues only the query it came from."""
+        described = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+    def allows(self, position: str) -> bool:
+        """Whether the key condition's range holds this sort key (a starting point outside it is refused by DynamoDB)."""
+        return (self.lowest is None or position >= self.lowest) and (self.highest is None or position <= self.highest)
 
 
-def decode_cursor(cursor: str, shape: dict[str, str], index_keys: tuple[str, ...] = (), within: Continues | None = None) -> dict[str, Any]:
-    """The last evaluated key inside a cursor; raises InvalidCursor unless it fits the query it continues."""
+def encode_cursor(after: str, query: str) -> str:
+    """The ``next`` of a page that ended at sort key ``after`` of the query with fingerprint ``query``."""
+    document = {"after": after, "of": query}
+    return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, listing: Listing) -> str:
+    """The sort key a listing continues after; raises InvalidCursor unless the cursor fits the query it continues."""
     if len(cursor) > MAX_CURSOR_CHARS:
         raise InvalidCursor("invalid cursor")
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        document = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error, RecursionError):
         raise InvalidCursor("invalid cursor") from None
-    if not isinstance(key, dict) or set(key) != {"pk", "sk", *index_keys}:
+    if not isinstance(document, dict) or set(document) != {"after", "of"} or document["of"] != listing.fingerprint():
         raise InvalidCursor("invalid cursor")
-    values: dict[str, str] = {}
-    for name, value in key.items():
-        kind = shape.get(name)
-        if kind is None or not isinstance(value, dict) or set(value) != {kind} or not isinstance(value[kind], str) or not value[kind]:
-            raise InvalidCursor("invalid cursor")
-        values[name] = value[kind]
-    sizes = {"pk": HASH_KEY_BYTES, "sk": RANGE_KEY_BYTES, **dict(zip(index_keys, (HASH_KEY_BYTES, RANGE_KEY_BYTES), strict=False))}
-    if any(len(text.encode()) > sizes[name] for name, text in values.items()):
+    after = document["after"]
+    if not isinstance(after, str) or not after or not _fits_a_sort_key(after) or not listing.allows(after):
         raise InvalidCursor("invalid cursor")
-    if within is not None and within.index_keys:
-        hash_name, range_name = within.index_keys
-        position = values[range_name]
-        if (within.fixed is not None and values[hash_name] != within.fixed) or (within.low is not None and position < within.low):
-            raise InvalidCursor("invalid cursor")
-        if within.high is not None and position > within.high:
-            raise InvalidCursor("invalid cursor")
-    return key
+    return after
 
 
-def _page(table: str, query: dict[str, Any], cursor: str | None, shape: dict[str, str], within: Continues) -> Page:
+def _fits_a_sort_key(text: str) -> bool:
+    try:
+        return len(text.encode("utf-8")) <= SORT_KEY_BYTES
+    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800") is no key DynamoDB can hold
+        return False
+
+
+def _merged_page(listing: Listing, limit: int, cursor: str | None) -> Page:
+    """Read every partition from where the cursor left off, merge, keep what all of them have been read up to.
+
+    A partition that returned a full page (``LastEvaluatedKey``) has only been read up to
+    its last key; items beyond the lowest such point (highest, newest first) wait for the
+    next page, so nothing is skipped. Sort keys are unique, so the cursor is one of them.
+    """
+    after = decode_cursor(cursor, listing) if cursor else None
+    lowest, highest = listing.lowest, listing.highest
+    if after is not None:
+        if listing.newest_first:
+            highest = after
+        else:
+            lowest = after
+    found: list[dict[str, Any]] = []
+    read_up_to: list[str] = []
+    for partition in listing.partitions:
+        # One more than a page: the item the cursor names comes back too (the bounds are inclusive).
+        items, last = _query(listing.table, _partition_query(listing, partition, lowest, highest, limit + (after is not None)), after)
+        found += [i for i in items if i[listing.sort_attr] != after]
+        if last:
+            read_up_to.append(last[listing.sort_attr]["S"])
+    found.sort(key=lambda i: str(i[listing.sort_attr]), reverse=listing.newest_first)
+    if read_up_to:
+        bound = max(read_up_to) if listing.newest_first else min(read_up_to)
+        found = [i for i in found if (str(i[listing.sort_attr]) >= bound if listing.newest_first else str(i[listing.sort_attr]) <= bound)]
+    page = found[:limit]
+    if len(found) > limit or (read_up_to and len(page) == limit):
+        return page, encode_cursor(str(page[-1][listing.sort_attr]), listing.fingerprint())
+    if read_up_to:
+        return page, encode_cursor(bound, listing.fingerprint())
+    return page, None
+
+
+def _query(table: str, query: dict[str, Any], after: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     from botocore.exceptions import ClientError
 
-    if cursor:
-        query["ExclusiveStartKey"] = decode_cursor(cursor, shape, within.index_keys, within)
     try:
-        items, last = dynamo.query(table, **query)
+        return dynamo.query(table, **query)
     except ClientError as exc:
-        # DynamoDB's own verdict on a starting key these checks let through: still the caller's mistake.
-        if cursor and exc.response.get("Error", {}).get("Code") == "ValidationException":
+        # DynamoDB's own verdict on a starting point these checks let through: still the caller's mistake.
+        if after is not None and exc.response.get("Error", {}).get("Code") == "ValidationException":
             raise InvalidCursor("invalid cursor") from None
         raise
-    return items, encode_cursor(last) if last else None
+
+
+def _partition_query(listing: Listing, partition: str, lowest: str | None, highest: str | None, limit: int) -> dict[str, Any]:
+    names = {"#h": listing.hash_attr, **(listing.names or {})}
+    values: Values = {":h": {"S": partition}, **(listing.values or {})}
+    condition = "#h = :h"
+    if lowest is not None and highest is not None:
+        condition += " AND #s BETWEEN :lo AND :hi"
+        values.update({":lo": {"S": lowest}, ":hi": {"S": highest}})
+    elif lowest is not None:
+        condition += " AND #s >= :lo"
+        values[":lo"] = {"S": lowest}
+    elif highest is not None:
+        condition += " AND #s <= :hi"
+        values[":hi"] = {"S": highest}
+    if lowest is not None or highest is not None:
+        names["#s"] = listing.sort_attr
+    query: dict[str, Any] = {
+        "IndexName": listing.index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not listing.newest_first,
+        "Limit": limit,
+    }
+    if listing.filter:
+        query["FilterExpression"] = listing.filter
+    return query
 
 
 # --------------------------------------------------------------------------- audit
@@ -121,65 +195,56 @@ def audit_of_correlation(settings: Settings, correlation_id: str, limit: int) ->
 
 
 def audit_of_day(settings: Settings, day: str, start: str | None, end: str | None, limit: int, cursor: str | None) -> Page:
-    """Everything audited on one UTC day (optionally from/to a time), in time order."""
-    condition, values = "#d = :d", {":d": {"S": day}}
-    if start and end:
-        condition += " AND #at BETWEEN :from AND :to"
-        values.update({":from": {"S": start}, ":to": {"S": end}})
-    elif start:
-        condition += " AND #at >= :from"
-        values[":from"] = {"S": start}
-    elif end:
-        condition += " AND #at <= :to"
-        values[":to"] = {"S": end}
-    query: dict[str, Any] = {
-        "IndexName": "by-day",
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": {"#d": "day", **({"#at": "at"} if start or end else {})},
-        "ExpressionAttributeValues": values,
-        "Limit": limit,
-    }
-    return _page(settings.audit_table, query, cursor, _AUDIT_DAY_KEY, Continues(("day", "at"), day, start, end))
+    """Everything audited on one UTC day (optionally from/to a time), in time order.
+
+    The day's index partitions hold the first entry of each run; a page of up to ``limit``
+    runs is read back entry by entry.
+    """
+    listing = Listing(
+        settings.audit_table,
+        "by-day",
+        "day_shard",
+        keys.all_shards(day),
+        "run_at",
+        newest_first=False,
+        lowest=start,
+        highest=f"{end}~" if end else None,  # '~' sorts after the '#' that follows the time in the sort key
+    )
+    runs, next_cursor = _merged_page(listing, limit, cursor)
+    return audit.read_runs(settings.audit_table, runs), next_cursor
 
 
 # --------------------------------------------------------------------------- events
 
 
 def events(settings: Settings, wanted: EventFilter, limit: int, cursor: str | None) -> Page:
-    """Events newest first, by type, subject or all; optionally since a time and by delivery status."""
-    values: dict[str, Any] = {}
-    names: dict[str, str] = {"#h": "all"}
-    if wanted.type:
-        index, names["#h"], values[":h"] = "by-type", "type", {"S": wanted.type}
-    elif wanted.subject:
-        index, names["#h"], values[":h"] = "by-subject", "subject", {"S": wanted.subject}
-    else:
-        index, values[":h"] = "all", {"S": "all"}
-    condition = "#h = :h"
-    if wanted.since:
-        condition += " AND time_id >= :since"
-        values[":since"] = {"S": wanted.since}
-    query: dict[str, Any] = {
-        "IndexName": index,
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
+    """Events newest first, by subject or all (the time index's shards), optionally by type, since a time and by status."""
+    names: dict[str, str] = {}
+    values: Values = {}
     filters = []
-    if wanted.type and wanted.subject:
-        filters.append("subject = :subject")
-        values[":subject"] = {"S": wanted.subject}
+    if wanted.type:
+        filters.append("#type = :type")
+        names["#type"], values[":type"] = "type", {"S": wanted.type}
     if wanted.status:
         filters.append("#st = :status")
-        names["#st"] = "status"
-        values[":status"] = {"S": wanted.status}
-    if filters:
-        query["FilterExpression"] = " AND ".join(filters)
-    index_keys = {"by-type": ("type", "time_id"), "by-subject": ("subject", "time_id"), "all": ("all", "time_id")}[index]
-    within = Continues(index_keys, values[":h"]["S"], wanted.since)
-    return _page(settings.events_table, query, cursor, {**_EVENTS_KEY, index_keys[0]: "S"}, within)
+        names["#st"], values[":status"] = "status", {"S": wanted.status}
+    if wanted.subject:
+        index, hash_attr, partitions = "by-subject", "subject", [wanted.subject]
+    else:
+        index, hash_attr, partitions = "by-time", "time_shard", keys.all_shards(keys.TIME_SHARD)
+    listing = Listing(
+        settings.events_table,
+        index,
+        hash_attr,
+        partitions,
+        "time_id",
+        newest_first=True,
+        lowest=wanted.since,
+        filter=" AND ".join(filters) or None,
+        names=names,
+        values=values,
+    )
+    return _merged_page(listing, limit, cursor)
 
 
 def event(settings: Settings, event_id: str) -> dict[str, Any] | None:
@@ -191,24 +256,22 @@ def event(settings: Settings, event_id: str) -> dict[str, Any] | None:
 
 def quarantined(settings: Settings, *, connector: str | None, status: str | None, limit: int, cursor: str | None) -> Page:
     """Quarantined records, newest first; ``cursor`` is the opaque ``next`` of the previous page."""
-    query: dict[str, Any] = {"ScanIndexForward": False, "Limit": limit}
     if connector:
-        query.update(IndexName="by-connector", KeyConditionExpression="connector = :h", ExpressionAttributeValues={":h": {"S": connector}})
-        index_keys: tuple[str, str] = ("connector", "order_key")
+        index, hash_attr, partitions = "by-connector", "connector_shard", keys.all_shards(connector)
     else:
-        query.update(
-            IndexName="all",
-            KeyConditionExpression="#a = :h",
-            ExpressionAttributeNames={"#a": "all"},
-            ExpressionAttributeValues={":h": {"S": "all"}},
-        )
-        index_keys = ("all", "order_key")
-    if status:
-        query["FilterExpression"] = "#s = :s"
-        query.setdefault("ExpressionAttributeNames", {})["#s"] = "status"
-        query["ExpressionAttributeValues"][":s"] = {"S": status}
-    fixed = query["ExpressionAttributeValues"][":h"]["S"]
-    return _page(settings.quarantine_table, query, cursor, {**_QUARANTINE_KEY, index_keys[0]: "S"}, Continues(index_keys, fixed))
+        index, hash_attr, partitions = "by-time", "time_shard", keys.all_shards(keys.TIME_SHARD)
+    listing = Listing(
+        settings.quarantine_table,
+        index,
+        hash_attr,
+        partitions,
+        "order_key",
+        newest_first=True,
+        filter="#status = :status" if status else None,
+        names={"#status": "status"} if status else None,
+        values={":status": {"S": status}} if status else None,
+    )
+    return _merged_page(listing, limit, cursor)
 
 
 def quarantine_record(settings: Settings, qid: str) -> dict[str, Any] | None:

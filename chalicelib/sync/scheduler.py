@@ -39,7 +39,7 @@ def run_due_streams(config: Any, settings: Settings, deadline: Callable[[], floa
     leases, watermarks, budgets = SyncLeases(settings), DynamoWatermarkStore(settings), DynamoBucketStore(settings)
 
     def sink(records: list[InboundRecord]) -> None:
-        queue.send(records, settings.inbound_queue_url)
+        queue.send(records, settings.bulk_queue_url)  # the bulk lane: a long sync never delays a webhook
 
     runs: list[StreamRun] = []
     for connector in config.connectors.values():

@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 
 from chalicelib.config.documents import Document
 from chalicelib.config.models import StrictModel, problem_at, validate
@@ -46,6 +46,8 @@ class AmountSpikeConfig:
     factor: Decimal = Decimal("3.0")
     window: int = 20
     min_history: int = 5
+    convert_to: str | None = None  # compare every order in this currency; None: each currency on its own
+    rates: dict[str, Decimal] = field(default_factory=dict)  # units of convert_to per unit of each currency
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,12 @@ def _ids(value: Any) -> Any:
     return [str(v) for v in value]
 
 
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{3}", value.strip()):
+        raise ValueError(f"expected an ISO 4217 currency code such as CNY or USD, got {value!r}")
+    return value.strip()
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected a non-empty text")
@@ -197,6 +205,7 @@ NotNegative = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_not_n
 Whole = Annotated[int, BeforeValidator(_whole)]
 TimeZoneName = Annotated[str, BeforeValidator(_text), AfterValidator(_zone)]
 Text = Annotated[str, BeforeValidator(_text)]
+Currency = Annotated[str, BeforeValidator(_currency)]
 Ids = Annotated[Literal["*"] | list[str], BeforeValidator(_ids)]
 _CANONICAL_CUSTOMER_ID = re.compile(r"^cus_(k\d+_)?[0-9a-f]{20}$")
 
@@ -216,7 +225,7 @@ class DistributorCode(StrictModel):
 Distributors = Literal["*"] | Annotated[list[DistributorCode | str], Field(min_length=1)]
 
 
-def _distributor_problems(doc: LocatedDict, file: str) -> list[Problem]:
+def distributor_problems(doc: LocatedDict, file: str) -> list[Problem]:
     """A distributor named by a text that is no canonical id can never match: say so, where it is written."""
     listed = doc.get("distributors")
     problems = []
@@ -245,11 +254,29 @@ class GradeChangedSpec(StrictModel):
     baseline_on_first_sight: bool = Field(True, strict=True, description="The first grade seen is a baseline: no event")
 
 
+class ConversionSpec(StrictModel):
+    """Amounts in other currencies, converted before they are compared (an integrator's rate table)."""
+
+    to: Currency = Field(description="The currency every order is compared in")
+    rates: dict[Currency, Positive] = Field(description="Units of `to` per one unit of each listed currency")
+
+    @field_validator("rates")
+    @classmethod
+    def _not_the_target(cls, rates: dict[str, Decimal], info: ValidationInfo) -> dict[str, Decimal]:
+        target = info.data.get("to")
+        if target in rates:
+            raise ValueError(f"{target} is the currency compared in: it needs no rate")
+        return rates
+
+
 class AmountSpikeSpec(StrictModel):
     enabled: bool = Field(True, strict=True)
     factor: Positive = Decimal("3.0")
     window: Whole = 20
     min_history: Whole = 5
+    convert: ConversionSpec | None = Field(
+        None, description="Without it, an order is compared only with the customer's previous orders in its own currency"
+    )
 
 
 class FloorPriceSpec(StrictModel):
@@ -389,7 +416,7 @@ def load_trigger_config(docs: list[Document]) -> TriggerConfig:
         if doc.get("kind") != "rebate_policy":
             continue
         policy_spec, found = validate(RebatePolicyFile, doc, file)
-        found += _tier_problems(doc, file) + _distributor_problems(doc, file)
+        found += _tier_problems(doc, file)
         if policy_spec is not None and policy_spec.name in declared:
             message = f"policy {policy_spec.name!r} is already declared in {declared[policy_spec.name]}"
             found.append(problem_at(doc, file, ("name",), message))
@@ -447,7 +474,14 @@ def _triggers(spec: TriggersFile) -> TriggerConfig:
         order_anomaly=OrderAnomalyConfig(
             enabled=anomaly.enabled,
             history_limit=max(anomaly.history_limit or 50, spike.window),
-            amount_spike=AmountSpikeConfig(spike.enabled, spike.factor, spike.window, spike.min_history),
+            amount_spike=AmountSpikeConfig(
+                spike.enabled,
+                spike.factor,
+                spike.window,
+                spike.min_history,
+                spike.convert.to if spike.convert else None,
+                dict(spike.convert.rates) if spike.convert else {},
+            ),
             below_floor_price=FloorPriceConfig(anomaly.below_floor_price.enabled),
             duplicate_order=DuplicateOrderConfig(
                 anomaly.duplicate_order.enabled, timedelta(seconds=float(anomaly.duplicate_order.window_minutes * 60))

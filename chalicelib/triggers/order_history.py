@@ -3,8 +3,11 @@
 The item at ``orders_key(customer_id)``::
 
     {"customer_id": str,
-     "orders": {order_id: {"total": Decimal, "status": str | None, "placed_at": iso,
-                           "lines": [[sku, quantity], ...]}}}   # lines sorted: a multiset
+     "orders": {order_id: {"total": Decimal, "currency": str | None, "status": str | None,
+                           "placed_at": iso, "lines": [[sku, quantity], ...]}}}   # lines sorted: a multiset
+
+An entry stored before orders carried their currency has no ``currency`` key: the amount rule
+treats it as a currency of its own (it is compared with nothing).
 
 Only the newest ``history_limit`` orders by placed time are kept, plus every open one (the credit
 rule needs all open orders), so the item stays far below DynamoDB's 400 KB.
@@ -30,6 +33,7 @@ class OrderFacts:
     order_id: str
     customer_id: str | None
     total: Decimal | None
+    currency: str | None
     status: str | None
     placed_at: str
     lines: list[OrderLine]
@@ -38,7 +42,13 @@ class OrderFacts:
         return sorted([line.sku, line.quantity] for line in self.lines)
 
     def entry(self) -> Entry:
-        return {"total": self.total, "status": self.status, "placed_at": self.placed_at, "lines": self.signature()}
+        return {
+            "total": self.total,
+            "currency": self.currency,
+            "status": self.status,
+            "placed_at": self.placed_at,
+            "lines": self.signature(),
+        }
 
 
 def order_facts(order_id: str, fields: dict[str, Any], first_seen: str) -> OrderFacts:
@@ -46,11 +56,12 @@ def order_facts(order_id: str, fields: dict[str, Any], first_seen: str) -> Order
     total = fields.get("total")
     if total is None and lines:
         total = sum((line.net_amount for line in lines), Decimal(0))
-    status = fields.get("status")
+    status, currency = fields.get("status"), fields.get("currency")
     return OrderFacts(
         order_id=order_id,
         customer_id=fields.get("customer_id"),
         total=Decimal(total) if total is not None else None,
+        currency=currency.strip().upper() if isinstance(currency, str) and currency.strip() else None,
         status=status.strip().lower() if isinstance(status, str) else None,
         placed_at=_utc_text(fields.get("placed_at")) or first_seen,
         lines=lines,

@@ -28,7 +28,7 @@ from chalicelib.domain.state import StateKey, States, golden_key, orders_key, re
 from chalicelib.errors import StateKeysMissing
 from chalicelib.triggers import custom_rules, grade, rebate
 from chalicelib.triggers.config import RebatePolicy, TriggerConfig
-from chalicelib.triggers.order_anomaly import Finding, builtin_findings
+from chalicelib.triggers.order_anomaly import Finding, amount_spike_not_judged, builtin_findings
 from chalicelib.triggers.order_history import OrderFacts, order_facts, with_order, without_order
 from chalicelib.triggers.outcome import AuditNote, EventContext, Outcome
 
@@ -184,6 +184,7 @@ def _anomalies(
     credit_limit = (customer or {}).get("credit_limit")
     history = (history_item or {}).get("orders", {}) if facts.customer_id else {}
     found = builtin_findings(facts, history, floors, credit_limit, config.order_anomaly)
+    out.notes += [note for note in [amount_spike_not_judged(facts, history, config.order_anomaly)] if note]
     order_view = {**result.item["fields"], "total": facts.total}
     found += custom_rules.findings(config.custom_rules, order_view, customer, products)
     fired = result.item["fired"]

@@ -5,10 +5,15 @@ One state item per (distributor, period, policy), at ``rebate_basis_key(distribu
     {"distributor": str, "period": "YYYY-MM", "policy": str,
      "contributions": {"<entity>#<id>": Decimal},   # per sale (or sell-in order): re-delivery replaces
      "settlement": {"id": str, "amount": Decimal},  # absent until the ERP settles the period
-     "reported": {"expected": Decimal, "settled": Decimal},  # last pair reported as a deviation
-     "open": bool}                                  # a reported deviation not yet resolved
+     "reported": {"expected": Decimal, "settled": Decimal},  # the last pair reported, detected or resolved
+     "open": bool,                                  # the last report was a detection (not yet resolved)
+     "occurrence": int,                             # deviations opened so far: 1, 2, ... (a re-opening counts)
+     "reports": int}                                # events reported so far; the n-th event's id comes from n
 
-Keeping contributions keyed by sale id is what makes duplicates and corrections count once.
+Keeping contributions keyed by sale id is what makes duplicates and corrections count once. Event
+ids derive from (distributor, period, policy, n): the n-th report of a key always has the same id,
+so a redelivered input never yields a second event, while a deviation that re-opens after its
+resolution — even with the very pair reported before — is a new event with an id of its own.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain.canonical import OrderLine
 from chalicelib.domain.events import CloudEvent
 from chalicelib.triggers.config import RebatePolicy, Tier
-from chalicelib.triggers.outcome import EventContext, number_text
+from chalicelib.triggers.outcome import EventContext
 
 DETECTED = "rebate.deviation_detected"
 RESOLVED = "rebate.deviation_resolved"
@@ -97,24 +102,35 @@ def evaluate(item: dict[str, Any], policy: RebatePolicy, ctx: EventContext) -> t
     result = check(item, policy)
     if result is None:
         return item, []
-    reported = item.get("reported")
-    pair = (result.expected, result.settled)
-    same_as_reported = reported is not None and (Decimal(reported["expected"]), Decimal(reported["settled"])) == pair
-    ids = (item["distributor"], item["period"], item["policy"])
-    if result.out_of_tolerance and not same_as_reported:
-        updated = {**item, "reported": {"expected": result.expected, "settled": result.settled}, "open": True}
-        parts: tuple[str, ...] = (*ids, number_text(result.expected), number_text(result.settled))
-        return updated, [ctx.event(DETECTED, parts, item["settlement"]["id"], _data(item, result))]
-    if not result.out_of_tolerance and item.get("open") and reported is not None:
-        parts = (
-            *ids,
-            number_text(Decimal(reported["expected"])),
-            number_text(Decimal(reported["settled"])),
-            number_text(result.expected),
-            number_text(result.settled),
-        )
-        return {**item, "open": False}, [ctx.event(RESOLVED, parts, item["settlement"]["id"], _data(item, result))]
+    is_open = bool(item.get("open"))
+    if result.out_of_tolerance and not (is_open and _last_pair(item) == (result.expected, result.settled)):
+        occurrence = int(item.get("occurrence", 0)) + (0 if is_open else 1)
+        return _report(item, result, ctx, DETECTED, open_=True, occurrence=occurrence)
+    if not result.out_of_tolerance and is_open:
+        return _report(item, result, ctx, RESOLVED, open_=False, occurrence=int(item.get("occurrence", 1)))
     return item, []
+
+
+def _last_pair(item: dict[str, Any]) -> tuple[Decimal, Decimal] | None:
+    reported = item.get("reported")
+    return None if reported is None else (Decimal(reported["expected"]), Decimal(reported["settled"]))
+
+
+def _report(
+    item: dict[str, Any], result: Check, ctx: EventContext, event_type: str, *, open_: bool, occurrence: int
+) -> tuple[dict[str, Any], list[CloudEvent]]:
+    """The item after one more report, and the report's event (its id from the report's ordinal)."""
+    number = int(item.get("reports", 0)) + 1
+    updated = {
+        **item,
+        "reported": {"expected": result.expected, "settled": result.settled},
+        "open": open_,
+        "occurrence": occurrence,
+        "reports": number,
+    }
+    parts = (item["distributor"], item["period"], item["policy"], str(number))
+    data = {**_data(item, result), "occurrence": occurrence}
+    return updated, [ctx.event(event_type, parts, item["settlement"]["id"], data)]
 
 
 def _data(item: dict[str, Any], result: Check) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,9 +23,13 @@ FORGED_CURSORS = {
     "not base64": "%%%not-base64%%%",
     "base64 of garbage": base64.b64encode(b"\x00\xff garbage \x80").decode(),
     "a JSON list": b64([1, 2]),
-    "extra attribute": b64({"pk": {"S": "a"}, "sk": {"S": "b"}, "all": {"S": "all"}, "order_key": {"S": "x"}, "x": {"S": "y"}}),
-    "over-long": b64({"pk": {"S": "a" * 5000}, "sk": {"S": "b"}}),
-    "unicode digits": "²³",
+    "no query": b64({"after": "2026-11-25T08:00:00+00:00#x"}),
+    "another query": b64({"after": "2026-11-25T08:00:00+00:00#x", "of": "0123456789abcdef"}),
+    "after is a number": b64({"after": 1, "of": "0123456789abcdef"}),
+    "extra attribute": b64({"after": "x", "of": "0123456789abcdef", "x": "y"}),
+    "over-long": b64({"after": "a" * 5000, "of": "0123456789abcdef"}),
+    "a lone surrogate": base64.urlsafe_b64encode(b'{"after": "\\ud800", "of": "0123456789abcdef"}').decode(),
+    "unicode digits": "\u00b2\u00b3",
 }
 LISTINGS = ["/quarantine", "/events", "/audit?day=2026-11-25", "/audit?entity=customer%23cus_1"]
 
@@ -111,41 +116,66 @@ def test_a_valid_filter_still_replays(stack):
     assert response.status_code == 200 and json.loads(response.body)["replayed"] == 1
 
 
-def test_a_well_formed_cursor_outside_its_query_is_refused(stack):
-    """DynamoDB answers a ValidationException for a starting key outside the key condition: refused first."""
-    other_connector = {"pk": {"S": "q_1"}, "sk": {"S": "quarantine"}, "connector": {"S": "hubspot"}, "order_key": {"S": "2026"}}
-    assert_error(*get_json(stack, f"/quarantine?connector=demo_crm&next={b64(other_connector)}"))
-    other_connector["connector"] = {"S": "demo_crm"}
-    assert get_json(stack, f"/quarantine?connector=demo_crm&next={b64(other_connector)}")[0] == 200
-    before_since = {"pk": {"S": "e"}, "sk": {"S": "event"}, "all": {"S": "all"}, "time_id": {"S": "2026-01-01T00:00:00+00:00#e"}}
-    assert_error(*get_json(stack, f"/events?since=2026-06-01T00:00:00%2B00:00&next={b64(before_since)}"))
-    assert get_json(stack, f"/events?since=2025-06-01T00:00:00%2B00:00&next={b64(before_since)}")[0] == 200
-    other_type = {"pk": {"S": "e"}, "sk": {"S": "event"}, "type": {"S": "customer.grade_changed"}, "time_id": {"S": "2026"}}
-    assert_error(*get_json(stack, f"/events?type=order.anomaly&next={b64(other_type)}"))
-    other_day = {"pk": {"S": "c"}, "sk": {"S": "000000000001"}, "day": {"S": "2026-11-24"}, "at": {"S": "2026-11-24T08:00:00+00:00"}}
-    assert_error(*get_json(stack, f"/audit?day=2026-11-25&next={b64(other_day)}"))
-    outside = dict(other_day, day={"S": "2026-11-25"}, at={"S": "2026-11-25T07:00:00+00:00"})
-    assert_error(*get_json(stack, f"/audit?day=2026-11-25&from=2026-11-25T08:00:00%2B00:00&next={b64(outside)}"))
-    too_long = dict(other_day, day={"S": "2026-11-25"}, sk={"S": "9" * 1025})
-    assert_error(*get_json(stack, f"/audit?day=2026-11-25&next={b64(too_long)}"))
+def unpack(cursor: str) -> dict[str, Any]:
+    return json.loads(base64.urlsafe_b64decode(cursor))
 
 
-def test_dynamodbs_own_refusal_of_a_starting_key_is_a_400(stack):
-    """moto accepts starting keys DynamoDB refuses; the rule is tested here with DynamoDB's answer."""
+def test_a_tampered_cursor_outside_its_query_is_refused(stack):
+    """A starting point outside the key condition's range is a ValidationException on DynamoDB: refused first."""
+    for tier, day in (("Gold", "01"), ("Platinum", "02"), ("Silver", "03")):  # one customer's grade changes: events
+        post_demo(stack, demo_body(tier=tier, updated_at=f"2026-11-{day}T08:00:00+08:00"))
+    for n in range(2):
+        post_demo(stack, demo_body(customer_id=f"C-{n}", tier="Titanium"))  # quarantined: unknown grade
+    drain()
+    since = "2000-01-01T00:00:00%2B00:00"
+    status, page = get_json(stack, f"/events?since={since}&limit=1")
+    assert status == 200 and page["next"]
+    cursor = unpack(page["next"])
+    assert get_json(stack, f"/events?since={since}&limit=1&next={page['next']}")[0] == 200
+    assert_error(*get_json(stack, f"/events?since={since}&limit=1&next={b64(dict(cursor, after='1999-12-31T00:00:00+00:00#e'))}"))
+    assert get_json(stack, f"/events?since={since}&limit=1&next={b64(dict(cursor, after='2001-01-01T00:00:00+00:00#e'))}")[0] == 200
+    assert_error(*get_json(stack, f"/events?since={since}&limit=1&next={b64(dict(cursor, after='9' * 1025))}"))
+    assert_error(*get_json(stack, f"/events?since={since}&limit=1&next={b64(dict(cursor, after=''))}"))
+    assert_error(*get_json(stack, f"/events?since=2001-01-01T00:00:00%2B00:00&limit=1&next={page['next']}"))  # another since
+    assert_error(*get_json(stack, f"/events?type=customer.grade_changed&limit=1&next={page['next']}"))  # another filter
+
+    status, quarantined = get_json(stack, "/quarantine?limit=1")
+    assert status == 200 and quarantined["next"]
+    assert_error(*get_json(stack, f"/quarantine?status=open&limit=1&next={quarantined['next']}"))
+    assert_error(*get_json(stack, f"/quarantine?limit=1&next={b64(dict(unpack(quarantined['next']), after='x' * 1025))}"))
+
+    today = datetime.now(UTC).date().isoformat()
+    start = f"{today}T00:00:00%2B00:00"
+    status, audited = get_json(stack, f"/audit?day={today}&from={start}&limit=1")
+    assert status == 200 and audited["next"], audited
+    assert get_json(stack, f"/audit?day={today}&from={start}&limit=1&next={audited['next']}")[0] == 200
+    before = b64(dict(unpack(audited["next"]), after=f"{today}T00:00:00+00:00"[:10]))  # sorts before the day's first moment
+    assert_error(*get_json(stack, f"/audit?day={today}&from={start}&limit=1&next={before}"))
+    assert_error(*get_json(stack, f"/audit?day=2026-01-01&from=2026-01-01T00:00:00%2B00:00&limit=1&next={audited['next']}"))
+    assert_error(*get_json(stack, f"/audit?day={today}&limit=1&next={audited['next']}"))  # the same day without its from
+
+
+def test_dynamodbs_own_refusal_of_a_starting_point_is_a_400(stack):
+    """moto accepts starting points DynamoDB refuses; the rule is tested here with DynamoDB's answer."""
     from botocore.exceptions import ClientError
 
     from chalicelib.runtime import aws
 
+    for tier, day in (("Gold", "01"), ("Platinum", "02"), ("Silver", "03")):
+        post_demo(stack, demo_body(tier=tier, updated_at=f"2026-11-{day}T08:00:00+08:00"))
+    drain()
+    status, page = get_json(stack, "/events?limit=1")
+    assert status == 200 and page["next"]
+
     def refuse(params: dict[str, Any], **_: Any) -> None:
-        if "ExclusiveStartKey" in params:
-            error = {"Error": {"Code": "ValidationException", "Message": "The provided starting key is invalid"}}
+        if "#s" in params.get("ExpressionAttributeNames", {}):  # a query that starts at a cursor's point
+            error = {"Error": {"Code": "ValidationException", "Message": "Invalid KeyConditionExpression"}}
             raise ClientError(error, "Query")
 
     events = aws.client("dynamodb").meta.events
     events.register("before-parameter-build.dynamodb.Query", refuse)
     try:
-        cursor = b64({"pk": {"S": "e"}, "sk": {"S": "event"}, "all": {"S": "all"}, "time_id": {"S": "2026"}})
-        assert_error(*get_json(stack, f"/events?next={cursor}"))
+        assert_error(*get_json(stack, f"/events?limit=1&next={page['next']}"))
         assert get_json(stack, "/events")[0] == 200  # without a cursor, nothing is refused
     finally:
         events.unregister("before-parameter-build.dynamodb.Query", refuse)

@@ -70,16 +70,17 @@ def test_backfill_enqueues_every_record_with_progress(aws, tmp_path):
         server.stop()
     from chalicelib.runtime import aws as clients
 
-    attrs = clients.client("sqs").get_queue_attributes(
-        QueueUrl=os.environ["INBOUND_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"]
-    )
-    assert int(attrs["Attributes"]["ApproximateNumberOfMessages"]) == 25
+    def waiting(lane: str) -> int:
+        attrs = clients.client("sqs").get_queue_attributes(QueueUrl=os.environ[lane], AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+    assert waiting("BULK_QUEUE_URL") == 25 and waiting("INBOUND_QUEUE_URL") == 0  # a backfill takes the bulk lane
 
 
 def test_backfill_without_a_queue_is_a_clear_error(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "INBOUND_QUEUE_URL"}
+    env = {k: v for k, v in os.environ.items() if k != "BULK_QUEUE_URL"}
     result = run_cli("backfill", "salesforce", "accounts", env=env)
-    assert result.returncode == 2 and "INBOUND_QUEUE_URL" in result.stderr
+    assert result.returncode == 2 and "BULK_QUEUE_URL" in result.stderr
 
 
 def test_dead_letter_queue_redrive_brings_records_back_and_they_apply_once(stack):
@@ -104,7 +105,46 @@ def test_dead_letter_queue_redrive_brings_records_back_and_they_apply_once(stack
     assert [e["action"] for e in get_json(stack, "/audit?source=demo_crm/customer/C-1001")[1]["entries"]] == ["received", "applied"]
 
 
+def test_each_lane_s_dead_letters_are_counted_and_redriven_to_their_own_lane(stack):
+    import json as _json
+
+    from chalicelib.runtime import aws as clients
+
+    sqs = clients.client("sqs")
+    for lane, n in (("INBOUND", 1), ("BULK", 2)):
+        for k in range(n):
+            sqs.send_message(
+                QueueUrl=os.environ[f"{lane}_DLQ_URL"], MessageBody="{}", MessageGroupId=f"g{k}", MessageDeduplicationId=f"{lane}-{k}"
+            )
+    counted = _json.loads(run_cli("dlq", "count").stdout)
+    assert counted == {"dead_letter_messages": 3, "by_lane": {"webhook": 1, "bulk": 2}}
+    assert _json.loads(run_cli("dlq", "count", "--lane", "bulk").stdout) == {"dead_letter_messages": 2, "by_lane": {"bulk": 2}}
+    redriven = _json.loads(run_cli("dlq", "redrive", "--lane", "bulk").stdout)
+    assert redriven == {"redriven": 2, "by_lane": {"bulk": 2}}
+    depth = sqs.get_queue_attributes(QueueUrl=os.environ["BULK_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"])
+    assert depth["Attributes"]["ApproximateNumberOfMessages"] == "2"
+    assert _json.loads(run_cli("dlq", "count").stdout)["by_lane"] == {"webhook": 1, "bulk": 0}
+
+
 def test_dlq_without_queues_is_a_clear_error():
     env = {k: v for k, v in os.environ.items() if k not in ("INBOUND_DLQ_URL", "INBOUND_QUEUE_URL")}
     result = run_cli("dlq", "count", env=env)
     assert result.returncode == 2 and "INBOUND_DLQ_URL" in result.stderr
+
+
+def test_the_quarantine_runbook_ends_green(tmp_path):
+    """The README's fix (add the unknown tier to the map) must not turn a shipped example red."""
+    import re
+    import shutil
+
+    readme = (ROOT / "README.md").read_text()
+    [addition] = re.findall(r"# add  (\w+: \w)  to the map", readme)
+    folder = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", folder)
+    mapping = folder / "demo_crm_customer.yaml"
+    text = mapping.read_text()
+    assert "Platinum: S," in text
+    mapping.write_text(text.replace("Platinum: S,", f"Platinum: S, {addition},", 1))
+    result = run_cli("mappings", "test", str(folder))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout

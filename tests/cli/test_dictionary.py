@@ -27,7 +27,20 @@ def test_json_names_owner_category_fillers_and_code_lists_of_the_shipped_files()
     result = run_cli("dictionary", "show", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert [e["name"] for e in data["entities"]] == ["customer", "product", "order", "pos_sale", "rebate_settlement"]
+    assert [e["name"] for e in data["entities"]] == [
+        "customer",
+        "product",
+        "order",
+        "pos_sale",
+        "rebate_settlement",
+        "lead",
+        "opportunity",
+        "activity",
+    ]
+    stage = field(data, "opportunity", "stage")
+    assert (stage["owner"], [f["system"] for f in stage["filled_by"]]) == ("salesforce", ["salesforce"])
+    kind = field(data, "activity", "type")  # a CRM task and a page view both say what happened: nobody owns it
+    assert sorted(f["system"] for f in kind["filled_by"]) == ["salesforce", "web_events"] and kind["owner"] is None
 
     grade = field(data, "customer", "grade")
     assert (grade["owner"], grade["owner_from"], grade["categories"]) == ("demo_crm", "triggers", ["commercial"])
@@ -43,7 +56,9 @@ def test_json_names_owner_category_fillers_and_code_lists_of_the_shipped_files()
         f"mappings/kingdee_material.yaml:{line_of('mappings/kingdee_material.yaml', '  floor_price:')}"
     ]
     status = field(data, "customer", "status")
-    assert status["filled_by"] == [] and status["owner"] is None
+    assert status["filled_by"] == [] and status["owner"] is None and status["owner_from"] == ""
+    email = field(data, "customer", "email")  # claimed by the mappings of two systems: nobody owns it
+    assert (email["owner"], email["owner_from"]) == (None, "most_recent")
 
     lists = {c["name"]: c for c in data["code_lists"]}
     assert lists["customer_grade"]["values"] == ["D", "C", "B", "A", "S"]
@@ -64,6 +79,16 @@ def test_the_table_shows_each_filler_on_its_own_line():
     following = lines[grade_row : grade_row + 4]
     assert any("odoo: mappings/odoo_res_partner.yaml:" in line and "[code list customer_grade]" in line for line in following)
     assert "code lists" not in result.stdout and "product" not in lines[0]
+
+
+def test_a_contested_field_shows_the_identity_preference():
+    config = load_configuration(ROOT)
+    preferred = config.survivorship.preference_of("customer", "name")
+    assert preferred, "mappings/identity.yaml prefers systems for customer.name"
+    customer = next(e for e in build(config).entities if e.name == "customer")
+    name = next(f for f in customer.fields if f.name == "name")
+    assert (name.owner, name.owner_from, name.preference) == (None, "preference", preferred)
+    assert "— prefer " + " > ".join(preferred) in render_text(build(config), "customer")
 
 
 def test_owners_follow_the_configuration(tmp_path):

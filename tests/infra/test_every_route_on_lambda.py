@@ -120,3 +120,41 @@ def test_a_body_sent_base64_encoded_is_read_as_its_bytes(prod):
     event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     status, wire = on_lambda(prod, event)
     assert status == 202, wire
+
+
+# A wrong body for every operator route that reads one: (query, body, the field the 400 must name).
+WRONG_BODIES: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, Any], str]] = {
+    ("/quarantine/{qid}/replay", "POST"): (None, {"mapping_file": 7}, "mapping_file"),
+    ("/quarantine/replay", "POST"): (None, {"dry_run": "yes", "connector": "demo_crm"}, "dry_run"),
+    ("/consent", "PUT"): ({"source": "demo_crm/customer/C-1"}, {"category": "shoe_size", "status": "revoked"}, "category"),
+    ("/erase", "POST"): ({"source": "demo_crm/customer/C-1"}, {"confirm": "yes"}, "confirm"),
+    ("/identity/unmerge", "POST"): ({"entity": "customer#cus_1"}, {"member": ["demo_crm/customer/C-1"]}, "member"),
+    ("/customer-links", "POST"): ({"source": "demo_crm/customer/C-1"}, {"days": 7.5}, "days"),
+    ("/login-links", "POST"): (None, {"identity": "root"}, "identity"),
+    ("/mappings/try", "POST"): (None, {"mapping": "kind: mapping"}, "payload"),
+    ("/mappings/{name}/regression", "POST"): (None, {"mapping": "kind: mapping", "limit": 501}, "limit"),
+    ("/events/redrive", "POST"): (None, {"limit": "all"}, "limit"),
+    ("/actions/redrive", "POST"): (None, {"event": "e_1", "action": {"name": "x"}}, "action"),
+}
+# Routes whose body is not a request of the operator API: the door's vendor payload, a source record
+# to dry-run (any JSON object), and the console's and customer page's HTML forms.
+OTHER_BODIES = {("/webhooks/{connector}", "POST"), ("/mappings/{name}/try", "POST"), ("/my-data/{token}", "POST")}
+
+
+def test_every_operator_body_is_read_by_its_model_on_lambda(prod):
+    import app as application
+
+    taking_a_body = {
+        (path, method)
+        for path, methods in application.app.routes.items()
+        for method in methods
+        if method in ("POST", "PUT") and not path.startswith("/console")
+    }
+    assert taking_a_body - OTHER_BODIES == set(WRONG_BODIES), "a new route that reads a body needs its request model and a case here"
+    for (path, method), (query, body, field) in WRONG_BODIES.items():
+        concrete = path.replace("{qid}", "q_missing").replace("{name}", "demo_crm_customer")
+        event = rest_event(method, path, concrete, query=query, body=json.dumps(body))
+        event["pathParameters"] = {"qid": "q_missing"} if "{qid}" in path else {"name": "demo_crm_customer"} if "{name}" in path else None
+        status, wire = on_lambda(application.app, event)
+        reply = json.loads(wire["body"])
+        assert status == 400 and reply["error"] == "invalid_body" and field in reply["message"], (method, path, reply)

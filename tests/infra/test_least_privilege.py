@@ -9,6 +9,7 @@ makes and every grant is shown to be used, and no statement reaches another stag
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,11 @@ def workload_config(tmp_path: Path, vendor_url: str, subscriber_url: str) -> Pat
 
     root = config_dir(tmp_path, vendor_url)
     salesforce = root / "connectors" / "salesforce.yaml"
-    salesforce.write_text(salesforce.read_text().replace("{env: SF_CLIENT_SECRET}", "{ssm: salesforce/client-secret}"))
+    salesforce.write_text(
+        salesforce.read_text().replace("{env: SF_CLIENT_SECRET}", "{ssm: salesforce/client-secret}")
+        + "webhook:\n  scheme: salesforce_outbound\n  organization_ids: [00D000000000062EAA]\n"
+        + "  shared_secret: {query: token, secrets: [{ssm: salesforce/outbound-token}]}\n"
+    )
     subscribers = root / "connectors" / "subscribers.yaml"
     subscribers.write_text(
         subscribers.read_text()
@@ -162,15 +167,16 @@ def new_container() -> None:
 
 
 def test_every_function_uses_what_it_is_granted(stack, salesforce_server, tmp_path, monkeypatch):
-    """One workload through all five functions; every application grant is used (or listed above, with why)."""
+    """One workload through all six functions; every application grant is used (or listed above, with why)."""
     import os
 
     import app as application
     from chalicelib import configuration as loader
-    from chalicelib.runtime import aws, settings
+    from chalicelib.runtime import aws, clock, settings
     from local.worker import StreamPoller, _Context
     from tests.faults.harness import Fault, arm, client_error, disarm
     from tests.recorder import Recorder
+    from tests.rules.outbound import post as post_salesforce
 
     subscriber = Recorder(answers=[(500, {"busy": True})] * 3 + [(200, {"ok": True})])
     root = workload_config(tmp_path, salesforce_server.url, subscriber.url)
@@ -193,9 +199,20 @@ def test_every_function_uses_what_it_is_granted(stack, salesforce_server, tmp_pa
     schedule = {"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1"}
     schedule |= {"time": "2026-11-25T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}}
     new_container()
-    assert application.scheduled_sync(schedule, _Context("scheduled_sync"))["runs"][0]["status"] == "synced"
+    runs = application.scheduled_sync(schedule, _Context("scheduled_sync"))["runs"]
+    assert next(r for r in runs if r["connector"] == "salesforce")["status"] == "synced"  # the others have no credentials here
     new_container()
     drain()
+    # A new lead nobody calls: the schedule fires its response deadline (the timers index, the item, the event).
+    lead_created = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    monkeypatch.setattr(clock, "now", lambda: lead_created)
+    when = lead_created.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    post_salesforce(stack, "Lead", Id="00QHs00001XyZaBMAV", Status="Open - Not Contacted", CreatedDate=when, LastModifiedDate=when)
+    new_container()
+    drain()
+    monkeypatch.setattr(clock, "now", lambda: lead_created + timedelta(minutes=30))
+    new_container()
+    assert application.fire_timers(schedule, _Context("fire_timers"))["fired"] == 1
     # Dispatch from the events stream: the bus refuses and the subscriber answers 500 until the stream gives up.
     refusals = arm(Fault("events", "PutEvents", client_error("InternalException", "PutEvents"), times=3))
     stream = StreamPoller(os.environ["EVENTS_TABLE"])

@@ -128,13 +128,12 @@ def test_runtime_errors_are_evaluation_errors(source, env):
         compile_expression(source)(env)
 
 
-def test_compiled_once_and_fast():
+def test_compiled_once_then_only_evaluated():
+    """Compilation happens once; each call evaluates the compiled tree (speed is measured in benchmarks/)."""
+    import ast
+    from unittest import mock
+
     expression = compile_expression("record.total > 1000 and record.grade == 'D'")
     env = {"record": {"total": Decimal("5000"), "grade": "D"}}
-    import time
-
-    start = time.perf_counter()
-    for _ in range(10_000):
-        expression(env)
-    per_call = (time.perf_counter() - start) / 10_000
-    assert per_call < 50e-6  # microseconds, not milliseconds
+    with mock.patch.object(ast, "parse", side_effect=AssertionError("parsed again")):
+        assert all(expression(env) for _ in range(100))

@@ -1,6 +1,7 @@
 """Loading, compiling and applying mappings: the shipped files, the broken fixture, partial updates."""
 
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ from chalicelib.domain.inbound import InboundRecord
 from chalicelib.errors import ConfigError, RecordMappingError
 from chalicelib.mapping import compile_documents, load_mapping_set
 from chalicelib.mapping.examples import map_payload as dry_run
-from chalicelib.mapping.examples import run_examples
+from chalicelib.mapping.examples import run_example, run_examples
 from chalicelib.mapping.regression import regression_diff
 from chalicelib.mapping.schema import SCHEMA_FILE, schema_text
 from cli.mappings import main as cli_main
@@ -51,6 +52,11 @@ def test_shipped_set_covers_the_sources():
     wanted = {
         ("salesforce", "Account"),
         ("salesforce", "Opportunity"),
+        ("salesforce", "Lead"),
+        ("salesforce", "Task"),
+        ("web_events", "event"),
+        ("demo_erp", "customer"),
+        ("demo_erp", "order"),
         ("hubspot", "company"),
         ("hubspot", "deal"),
         ("odoo", "res.partner"),
@@ -62,6 +68,8 @@ def test_shipped_set_covers_the_sources():
         ("kingdee", "BD_MATERIAL"),
         ("distributor_dms", "sell_through"),
         ("demo_crm", "customer"),
+        ("demo_erp", "customer"),
+        ("demo_erp", "order"),
     }
     assert {(m.connector, m.object) for m in SHIPPED.mappings.values()} == wanted
     assert SHIPPED.grade_scale == ["D", "C", "B", "A", "S"]
@@ -289,3 +297,80 @@ def test_regression_diff():
     assert changes[("k1", "fields.grade")] == ("A", "S")
     assert changes[("k1", "fields.name")] == ("Acme", "<absent>")
     assert changes[("k2", "outcome")] == ("mapped", "error: unknown_value")
+
+
+ORDER_BASE = """\
+kind: mapping
+source: {connector: demo_erp, object: order}
+entity: order
+id: id
+timestamp: changed
+fields:
+  placed_at: {path: placed, transforms: [datetime]}
+examples:
+  - name: placed at midnight UTC
+    input: {id: O-1, changed: "2026-11-01T00:00:00Z", placed: "2026-11-01T00:00:00Z"}
+    expect:
+      source_time: "2026-11-01T00:00:00+00:00"
+      fields: {placed_at: %s}
+"""
+
+
+@pytest.mark.parametrize(
+    "written, passes",
+    [
+        ('"2026-11-01T00:00:00+00:00"', True),  # the same offset written another way
+        ('"2026-11-01T00:00:00Z"', True),
+        ('"2026-11-01T08:00:00+08:00"', False),  # the same instant, but the record does not hold this offset
+        ('"2026-11-01T00:00:01Z"', False),
+        ('"2026-11-01"', False),
+        ("not a time", False),
+    ],
+)
+def test_example_times_compare_as_times_not_text(written, passes):
+    mapping = compile_text(ORDER_BASE % written).find("demo_erp", "order")
+    [result] = [run_example(mapping, example) for example in mapping.examples]
+    assert result.passed is passes, result.differences
+    if not passes:
+        assert result.differences[0].startswith("fields.placed_at: expected")
+
+
+def docs_block(marker: str) -> str:
+    text = (ROOT / "docs" / "mappings.md").read_text(encoding="utf-8")
+    match = re.search(rf"<!-- {marker} -->\s*```yaml\n(.*?)```", text, re.S)
+    assert match, f"docs/mappings.md has no {marker} block"
+    return match.group(1)
+
+
+RATE_BASED = """\
+kind: mapping
+source: {connector: odoo, object: pos.order}
+entity: pos_sale
+id: id
+timestamp: changed
+lines:
+  path: lines
+  fields:
+    sku: sku
+    quantity: qty
+    unit_price: price_unit
+%s
+examples:
+  - name: 3 x 100.00 at 12.5 %% off
+    input: {id: 1, changed: "2026-11-01T00:00:00Z", lines: [{sku: A, qty: 3, price_unit: 100.00, discount: 12.5}]}
+    expect:
+      fields:
+        lines: [{sku: A, quantity: "3", unit_price: "100.0", discount: "37.50"}]
+"""
+
+
+def test_docs_rate_based_discount_is_the_shipped_rule_and_gives_the_line_amount():
+    snippet = docs_block("rate-discount")
+    assert snippet in (MAPPINGS / "odoo_pos_order.yaml").read_text(encoding="utf-8")  # the docs quote the shipped file
+    mapping = compile_text(RATE_BASED % snippet.rstrip("\n")).find("odoo", "pos.order")
+    [result] = [run_example(mapping, example) for example in mapping.examples]
+    assert result.passed, result.differences
+    [line_] = mapping.apply(
+        {"id": 1, "changed": NOW, "lines": [{"sku": "A", "qty": 3, "price_unit": Decimal("100.00"), "discount": 12.5}]}
+    ).fields["lines"]
+    assert line_["unit_price"] * line_["quantity"] - line_["discount"] == Decimal("262.50")  # the net amount of the line

@@ -201,3 +201,54 @@ def test_two_replays_of_one_record_at_the_same_moment_apply_it_once(stack, tmp_p
     assert sorted(map(str, results)) in (["already_replayed", "applied"], ["applied", "duplicate"]), results
     trail = json.loads(stack.http.get("/audit?source=demo_crm/customer/C-1001", headers=ADMIN).body)
     assert [e["action"] for e in trail["entries"]] == ["replayed", "applied"]
+
+
+def _edited_text() -> str:
+    from chalicelib.runtime.settings import get_settings
+
+    text = (get_settings().config_dir / "mappings" / "demo_crm_customer.yaml").read_text()
+    return text.replace("Platinum: S,", "Platinum: S, Titanium: S,")
+
+
+def test_replay_through_a_mapping_file_dry_runs_first_and_applies_only_that_file_once_deployed(harness):
+    record = _quarantine_titanium(harness)
+    edited = _edited_text()
+    qid = record["id"]
+
+    # 1. The dry run through the edited file: what it would do now, nothing stored.
+    status, dry = harness.post_admin(f"/quarantine/{qid}/replay", {"mapping_file": edited, "dry_run": True})
+    assert status == 200 and dry["dry_run"] is True and dry["outcome"] == "applied", dry
+    assert dry["changes"]["grade"] == {"before": "A", "after": "S"}
+    assert [e["type"] for e in dry["events"]] == ["customer.grade_changed"]
+    _, still = harness.get(f"/quarantine/{qid}")
+    _, state = harness.get("/state?source=demo_crm/customer/C-3")
+    assert still["status"] == "open" and state["fields"]["grade"] == "A"
+
+    # 2. Applying the file while another version is deployed is refused: later records would not go through it.
+    status, refused = harness.post_admin(f"/quarantine/{qid}/replay", {"mapping_file": edited})
+    assert status == 409 and refused["error"] == "mapping_not_deployed" and "deploy the file" in refused["message"]
+    status, refused = harness.post_admin("/quarantine/replay", {"connector": "demo_crm", "mapping_file": edited})
+    assert status == 409 and refused["error"] == "mapping_not_deployed"
+
+    # 3. Deployed, the same file replays; the audit names its version.
+    _fix_mapping()
+    status, done = harness.post_admin("/quarantine/replay", {"connector": "demo_crm", "mapping_file": edited}, actor="alice")
+    assert status == 200 and done["replayed"] == 1 and done["results"][0]["status"] == "applied", done
+    _, state = harness.get("/state?source=demo_crm/customer/C-3")
+    assert state["fields"]["grade"] == "S"
+    _, trail = harness.get("/audit?source=demo_crm/customer/C-3")
+    [replayed] = [e for e in trail["entries"] if e["action"] == "replayed"]
+    assert replayed["actor"] == "admin:alice" and replayed["mapping_version"] == dry["mapping_version"]
+
+
+def test_a_mapping_file_for_another_source_or_broken_is_a_clear_400(harness):
+    from pathlib import Path
+
+    record = _quarantine_titanium(harness)
+    other = (Path(__file__).resolve().parents[2] / "mappings" / "shopify_orders.yaml").read_text()
+    status, answer = harness.post_admin(f"/quarantine/{record['id']}/replay", {"mapping_file": other, "dry_run": True})
+    assert status == 400 and "demo_crm customer" in answer["message"] and set(answer) == {"error", "message"}
+    status, answer = harness.post_admin(f"/quarantine/{record['id']}/replay", {"mapping_file": "kind: mapping\nfields: [", "dry_run": True})
+    assert status == 400 and answer["error"] == "invalid_mapping"
+    status, answer = harness.post_admin(f"/quarantine/{record['id']}/replay", {"mapping_file": 7})
+    assert status == 400 and answer["error"] == "invalid_body" and "mapping_file" in answer["message"]

@@ -20,9 +20,12 @@ event = {{"resource": "/health", "path": "/health", "httpMethod": "GET", "header
           "stageVariables": None, "requestContext": {{"resourcePath": "/health", "httpMethod": "GET", "stage": "api",
           "requestId": "t", "identity": {{"sourceIp": "127.0.0.1"}}}}, "body": None, "isBase64Encoded": False}}
 response = app.app(event, None)
+lazy = "aws_xray_sdk" not in sys.modules and "botocore" not in sys.modules  # /health makes no client: nothing to trace yet
+from chalicelib.runtime import aws
+aws.client("sqs")  # the first client: tracing is installed before it
 patcher = sys.modules.get("aws_xray_sdk.core.patcher")
 patched = bool(patcher) and {{"botocore", "httpx"}} <= set(patcher._PATCHED_MODULES)
-print(json.dumps({{"status": response["statusCode"], "tracing": tracing.enabled(), "patched": patched}}))
+print(json.dumps({{"status": response["statusCode"], "tracing": tracing.enabled(), "patched": patched, "lazy": lazy}}))
 """
 
 
@@ -38,11 +41,11 @@ def run_probe(extra: dict[str, str]) -> tuple[dict, str]:
 
 def test_tracing_is_on_in_lambda_and_silent_without_a_daemon():
     report, stderr = run_probe({"AWS_LAMBDA_FUNCTION_NAME": "salesbridge-api", "AWS_XRAY_SDK_ENABLED": "true"})
-    assert report == {"status": 200, "tracing": True, "patched": True}
+    assert report == {"status": 200, "tracing": True, "patched": True, "lazy": True}
     assert stderr.strip() == "", stderr
 
 
 def test_tracing_is_off_locally():
     report, stderr = run_probe({"AWS_XRAY_SDK_ENABLED": "false"})
-    assert report == {"status": 200, "tracing": False, "patched": False}
+    assert report == {"status": 200, "tracing": False, "patched": False, "lazy": True}
     assert stderr.strip() == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -89,6 +90,9 @@ def test_schedule_syncs_accounts_into_golden_records(stack, salesforce_server, t
     }
     # the other shipped streams have no credentials stored here: each fails alone, clearly, without stopping the rest
     assert runs and all(r["status"] == "failed" and "ParameterNotFound" in r["reason"] for r in runs.values())
+    from chalicelib.runtime import queue
+
+    assert queue.depth(os.environ["BULK_QUEUE_URL"]) == 30 and queue.depth(os.environ["INBOUND_QUEUE_URL"]) == 0  # the bulk lane
     assert drain() == 30
     some_id = next(iter(salesforce_server.dataset.records))
     status, state = get_json(stack, f"/state?source=salesforce/customer/{some_id}")

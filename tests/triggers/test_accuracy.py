@@ -11,3 +11,4 @@ def test_precision_and_recall_are_exact_on_generated_traffic():
         assert (s.precision, s.recall) == (1.0, 1.0), s.line()
     assert info["repeated event ids"] == 0
     assert info["stale"] > 0 and info["deduplicated"] > 0 and info["quarantined"] > 0
+    assert info["deviations re-opened with the pair reported before"] > 0  # SPEC §2.3: each fires again

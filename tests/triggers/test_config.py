@@ -96,4 +96,4 @@ def test_shipped_configuration_loads():
     config = load_trigger_config(shipped_docs())
     assert {p.name for p in config.policies} == {"distributor-monthly", "key-sku-sell-in"}
     assert config.owner_of("customer", "grade") and config.owner_of("order", "total") is None
-    assert len(config.custom_rules) == 2
+    assert [r.name for r in config.custom_rules] == ["big_order_from_grade_d", "key_account_order", "inactive_product_ordered"]

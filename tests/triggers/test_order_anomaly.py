@@ -11,7 +11,7 @@ owners:
 """
 
 
-def order(oid, total, *, at, lines=None, customer="c1", status="open", placed=None, system="erp"):
+def order(oid, total, *, at, lines=None, customer="c1", status="open", placed=None, system="erp", currency=None):
     placed = placed if placed is not None else at
     lines = lines if lines is not None else [line(f"SKU-{oid}", 1, str(total))]
     fields = {
@@ -21,6 +21,8 @@ def order(oid, total, *, at, lines=None, customer="c1", status="open", placed=No
         "status": status,
         "placed_at": T0 + timedelta(minutes=placed),
     }
+    if currency is not None:
+        fields["currency"] = currency
     return rec("order", oid, fields, system=system, at=at)
 
 
@@ -82,6 +84,88 @@ def test_spike_parameters_are_configurable():
     store = Store(load(OWNERS + "order_anomaly: {amount_spike: {enabled: false}}\n"))
     history(store, [100] * 5)
     assert rules(store, order("o1", 10_000, at=10_000)) == []
+
+
+def cny_history(store, totals, start=0):
+    for i, total in enumerate(totals):
+        store.send(order(f"h{start + i}", total, at=start + i * 100, currency="CNY"))
+
+
+def not_judged(outcome):
+    return [n for n in outcome.notes if n.kind == "rule_not_judged"]
+
+
+def test_spike_never_compares_a_usd_order_with_cny_history():
+    store = Store(load(OWNERS))
+    cny_history(store, [100] * 5)
+    outcome = store.send(order("o1", 450, at=10_000, currency="USD"))  # 450 > 3 x 100, but dollars against yuan
+    assert store.events(outcome, "order.anomaly_detected") == []
+    [note] = not_judged(outcome)
+    assert note.data["rule"] == "amount_spike" and note.data["currency"] == "USD" and note.data["other_currencies"] == 5
+    assert "USD" in note.message and "order_anomaly.amount_spike.convert" in note.message
+
+
+def test_spike_compares_each_currency_with_its_own_history():
+    store = Store(load(OWNERS))
+    for i in range(5):
+        store.send(order(f"u{i}", 100, at=i * 10, currency="USD"))
+        store.send(order(f"c{i}", 1000, at=i * 10 + 1, currency="CNY"))
+    [event] = store.events(store.send(order("o1", "300.01", at=10_000, currency="USD")), "order.anomaly_detected")
+    evidence = event["data"]["evidence"]
+    assert (evidence["currency"], evidence["median"], evidence["history_count"]) == ("USD", "100", 5)
+    # mixed with the dollars the median would be 550 and 2000 a spike; against yuan alone it is not
+    outcome = store.send(order("o2", 2000, at=10_001, currency="CNY"))
+    assert store.events(outcome, "order.anomaly_detected") == [] and not_judged(outcome) == []
+
+
+def test_spike_without_enough_history_in_any_currency_says_nothing():
+    store = Store(load(OWNERS))
+    cny_history(store, [100] * 4)
+    outcome = store.send(order("o1", 450, at=10_000, currency="USD"))
+    assert store.events(outcome) == [] and not_judged(outcome) == []  # too little history: as before, no note
+
+
+CONVERT = OWNERS + "order_anomaly:\n  amount_spike:\n    convert: {to: CNY, rates: {USD: '7.10', EUR: 7.75}}\n"
+
+
+def test_spike_converts_by_the_integrators_rate_table_and_shows_the_rate():
+    store = Store(load(CONVERT))
+    cny_history(store, [100] * 3)
+    store.send(order("u1", "14.08", at=300, currency="USD"))  # 99.968 yuan
+    store.send(order("u2", "14.09", at=400, currency="USD"))  # 100.039 yuan
+    assert rules(store, order("o0", 42, at=9_999, currency="USD")) == []  # 298.20 yuan <= 3 x median
+    [event] = store.events(store.send(order("o1", 45, at=10_000, currency="USD")), "order.anomaly_detected")
+    evidence = event["data"]["evidence"]
+    assert evidence["currency"] == "USD" and evidence["compared_in"] == "CNY" and evidence["rates"] == {"USD": "7.10"}
+    assert (evidence["total"], evidence["converted_total"], evidence["median"]) == ("45", "319.50", "100")
+    assert "7.10" in event["data"]["reason"]
+
+
+def test_spike_with_a_rate_table_does_not_judge_a_currency_it_cannot_convert():
+    store = Store(load(CONVERT))
+    cny_history(store, [100] * 5)
+    for i in range(5):  # left out of everyone's window (counted in, they would lift the median to 2550)
+        store.send(order(f"j{i}", 5000, at=600 + i, currency="JPY"))
+    outcome = store.send(order("o1", 900, at=10_000, currency="GBP"))
+    assert store.events(outcome, "order.anomaly_detected") == []
+    [note] = not_judged(outcome)
+    assert note.data["currency"] == "GBP" and "no rate for GBP" in note.message
+    assert rules(store, order("o2", "300.01", at=10_001, currency="CNY")) == ["amount_spike"]  # JPY 5000 not in the median
+
+
+def test_spike_rate_table_problems_name_file_line_and_field():
+    from chalicelib.errors import ConfigError
+
+    broken = OWNERS + "order_anomaly:\n  amount_spike:\n    convert: {to: yuan, rates: {USD: -1, CNY: 1, usd: 7}}\n"
+    try:
+        load(broken)
+    except ConfigError as exc:
+        text = str(exc)
+    else:
+        raise AssertionError("a broken rate table loaded")
+    assert "order_anomaly.amount_spike.convert.to" in text and "'yuan'" in text
+    assert "order_anomaly.amount_spike.convert.rates.USD" in text and "greater than 0" in text
+    assert "mappings/triggers.yaml:7:" in text
 
 
 def test_evaluated_only_on_first_sight_or_lines_total_change_and_once_per_rule():

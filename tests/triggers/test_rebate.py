@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.domain.canonical import SourceRef
 from chalicelib.domain.state import golden_key
 from chalicelib.triggers.rebate import expected_rebate, period_of
 from tests.triggers.helpers import Store, line, load, rec
@@ -157,6 +158,7 @@ def test_event_data_carries_the_evidence():
         "settled": "1500",
         "deviation": "-500.00",
         "tolerance": "10.00000",
+        "occurrence": 1,
     }
 
 
@@ -177,12 +179,27 @@ def test_sale_moved_to_another_period_leaves_the_old_one():
     assert kinds(store, sale("a", "10000", at=5, sold=april)) == [("deviation_detected", "0.00", "100")]
 
 
+D1 = "cus_" + "d1" * 10  # a canonical customer id
+
+
 def test_eligible_skus_and_distributors():
-    store = Store(config(extra="skus: [SKU-1]\ndistributors: [d1]"))
+    store = Store(config(extra=f"skus: [SKU-1]\ndistributors: [{D1}]"))
     lines = [line("SKU-1", 1, "10000"), line("SKU-2", 1, "99999")]
-    store.send(sale("a", "0", lines=lines))
-    assert kinds(store, settle("100")) == []
+    store.send(sale("a", "0", lines=lines, dist=D1))
+    assert kinds(store, settle("100", dist=D1)) == []
     assert store.send(sale("b", "5000", dist="d2")).puts.keys() == {golden_key("pos_sale", "b")}
+
+
+def test_a_policy_names_its_distributor_by_the_code_a_sale_references_it_with():
+    store = Store(config(extra="distributors: [{system: kingdee, code: DIST001}]"))
+    resolved = "cus_k0_" + "ab" * 10  # whatever identity made of it
+    sold = sale("a", "10000", dist=resolved).model_copy(
+        update={"references": {"distributor_id": SourceRef(system="kingdee", entity="customer", id="DIST001")}}
+    )
+    assert any(k.kind == "rebate_basis" for k in store.send(sold).puts)
+    assert kinds(store, settle("50", dist=resolved)) == [("deviation_detected", "100.00", "50")]
+    other = sale("b", "5000", dist="cus_" + "00" * 10)  # referenced by another code: not covered
+    assert store.send(other).puts.keys() == {golden_key("pos_sale", "b")}
 
 
 def test_sell_in_basis_counts_orders_and_cancellation_removes():
@@ -197,3 +214,42 @@ def test_sell_in_basis_counts_orders_and_cancellation_removes():
 def test_settlement_for_unknown_policy_is_noted():
     outcome = Store(config()).send(settle("1", policy="nope"))
     assert outcome.events == [] and any(n.kind == "rebate_not_checked" for n in outcome.notes)
+
+
+def ids(store, record):
+    return [(e["type"].split(".")[-1], e["id"]) for e in store.events(store.send(record)) if e["type"].startswith("rebate.")]
+
+
+def test_a_deviation_that_reopens_after_its_resolution_fires_again_with_an_id_of_its_own():
+    """SPEC §2.3: the last pair reported includes the resolution; a re-opened deviation is a new occurrence."""
+    store = Store(config("all_units"))
+    store.send(sale("a", "150000"))  # expected 3000.00
+    [(_, first)] = ids(store, settle("2500"))
+    assert kinds(store, sale("r", "-25000", at=101)) == [("deviation_resolved", "2500.00", "2500")]  # 125000 x 2%
+    [(kind, again)] = ids(store, sale("r", "0", at=102))  # the return corrected away: back to (3000.00, 2500)
+    assert kind == "deviation_detected" and again != first
+    assert kinds(store, sale("x", "0", at=103)) == []  # the same open pair: not again
+    assert kinds(store, settle("3000", at=104)) == [("deviation_resolved", "3000.00", "3000")]
+    [(_, third)] = ids(store, settle("2500", at=105))
+    assert third not in (first, again)
+    item = next(v for k, v in store.items.items() if k.parts[0] == "d1" and k.parts[2] == "p1")
+    assert item["occurrence"] == 3 and item["open"] is True
+
+
+def test_rebate_event_ids_are_deterministic_for_the_same_history():
+    def history():
+        store = Store(config("all_units"))
+        store.send(sale("a", "150000"))
+        return [ids(store, r) for r in (settle("2500"), sale("r", "-25000", at=101), sale("r", "0", at=102))]
+
+    first, second = history(), history()
+    assert first == second and len({i for batch in first for _, i in batch}) == 3
+
+
+def test_every_report_of_one_occurrence_has_its_own_id():
+    store = Store(config("all_units"))
+    store.send(sale("a", "150000"))  # 3000.00
+    [(_, one)] = ids(store, settle("2500"))
+    [(_, two)] = ids(store, settle("2600", at=101))  # still out of tolerance, a new pair
+    [(_, three)] = ids(store, settle("2500", at=102))  # back to the first pair: it differs from the last reported
+    assert len({one, two, three}) == 3

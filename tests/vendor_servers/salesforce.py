@@ -6,6 +6,11 @@ Documented behaviour reproduced (the vendor's documented paging and limits):
 ``Sforce-Limit-Info: api-usage=n/limit`` on every answer, 403 ``REQUEST_LIMIT_EXCEEDED``
 once the org limit is spent, 401 ``INVALID_SESSION_ID`` for an expired token.
 The query locator is a snapshot of the result taken when the query ran.
+
+Write-back: ``POST /sobjects/<type>`` creates a record (201 ``{"id", "success", "errors"}``; 400
+``REQUIRED_FIELD_MISSING`` / ``INVALID_FIELD`` as the REST API answers), and
+``SELECT Id FROM <type> WHERE <field> LIKE '%<text>%'`` finds created records. ``lose_answers``
+creates the record and then answers 503, as when the answer is lost on its way back.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from tests.vendor_servers.base import LoopbackServer, Request, Response, fill, j
 VERSION = "v60.0"
 _WHERE_GE = re.compile(r"^(\w+) >= (\S+)$")
 _WHERE_STRICT = re.compile(r"^\((\w+) > (\S+) OR \((\w+) = (\S+) AND (\w+) > '((?:[^'\\]|\\.)*)'\)\)$")
+_LIKE = re.compile(r"^SELECT Id FROM (\w+) WHERE (\w+) LIKE '%((?:[^'\\]|\\.)*)%'$")
+REQUIRED = {"Task": ("Subject",)}  # fields this fake insists on, per sObject (an org's validation rules)
 _SOQL = re.compile(r"^SELECT (.+?) FROM (\w+)(?: WHERE (.+?))? ORDER BY (\w+) ASC, (\w+) ASC$")
 
 
@@ -55,9 +62,11 @@ class SalesforceServer(LoopbackServer):
         self.token_requests = 0
         self.locators: dict[str, list[dict[str, Any]]] = {}
         self._counter = itertools.count(1)
+        self.created: dict[str, list[dict[str, Any]]] = {}  # sObject type -> records created through the API
+        self.lose_answers = 0  # the next creates succeed but answer 503
 
     def is_data_request(self, request: Request) -> bool:
-        return request.path.startswith(f"/services/data/{VERSION}/query")
+        return request.path.startswith(f"/services/data/{VERSION}/query") or request.path.startswith(f"/services/data/{VERSION}/sobjects/")
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
@@ -82,7 +91,11 @@ class SalesforceServer(LoopbackServer):
         if self.api_used > self.api_limit:
             return json_response([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}], 403, limit)
         if request.path == f"/services/data/{VERSION}/query":
-            return self.query(request, limit)
+            like = _LIKE.match(request.arg("q") or "")
+            return self.lookup(like, limit) if like else self.query(request, limit)
+        create = re.fullmatch(rf"/services/data/{VERSION}/sobjects/(\w+)", request.path)
+        if create and request.method == "POST":
+            return self.create(create.group(1), request.json(), limit)
         match = re.fullmatch(rf"/services/data/{VERSION}/query/(\w+)-(\d+)", request.path)
         if match and request.method == "GET":
             if request.query:
@@ -134,6 +147,31 @@ class SalesforceServer(LoopbackServer):
         self.locators[locator] = [self.shape(r, obj) for r in rows]  # the snapshot the cursor walks
         self.locators[locator + "#size"] = size  # type: ignore[assignment]
         return self.batch(locator, 0, headers)
+
+    def create(self, obj: str, body: Any, headers: dict[str, str]) -> Response:
+        if not isinstance(body, dict):
+            return json_response([{"message": "expected a JSON object", "errorCode": "JSON_PARSER_ERROR"}], 400, headers)
+        for name in body:
+            if not re.fullmatch(r"[A-Z]\w*", name):
+                return json_response([{"message": f"No such column '{name}' on sobject of type {obj}", "errorCode": "INVALID_FIELD"}], 400)
+        missing = [f for f in REQUIRED.get(obj, ()) if not body.get(f)]
+        if missing:
+            message = f"Required fields are missing: [{', '.join(missing)}]"
+            return json_response([{"message": message, "errorCode": "REQUIRED_FIELD_MISSING", "fields": missing}], 400, headers)
+        prefix = {"Task": "00T", "Lead": "00Q"}.get(obj, "a0X")
+        record_id = f"{prefix}Dx{next(self._counter):013d}"
+        with self._lock:
+            self.created.setdefault(obj, []).append({"Id": record_id, **body})
+            lost = self.lose_answers > 0
+            self.lose_answers -= 1 if lost else 0
+        if lost:
+            return json_response([{"message": "Service Unavailable", "errorCode": "SERVER_UNAVAILABLE"}], 503, headers)
+        return json_response({"id": record_id, "success": True, "errors": []}, 201, headers)
+
+    def lookup(self, like: re.Match[str], headers: dict[str, str]) -> Response:
+        obj, field, text = like.group(1), like.group(2), like.group(3)
+        rows = [{"attributes": {"type": obj}, "Id": r["Id"]} for r in self.created.get(obj, []) if text in str(r.get(field, ""))]
+        return json_response({"totalSize": len(rows), "done": True, "records": rows}, 200, headers)
 
     def batch(self, locator: str, offset: int, headers: dict[str, str]) -> Response:
         rows = self.locators.get(locator)

@@ -1,0 +1,33 @@
+"""`quarantine replay --mapping-file`: the edited file's dry run first; applied only once that file is deployed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from cli import main as cli
+from tests.stack import ADMIN_TOKEN, demo_body, drain, post_demo
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_replay_with_a_mapping_file_shows_its_dry_run_and_refuses_to_apply_an_undeployed_file(stack, served, tmp_path, capsys):
+    assert post_demo(stack, demo_body(tier="Titanium")).status_code == 202
+    drain()
+    edited = tmp_path / "demo_crm_customer.yaml"
+    edited.write_text((ROOT / "mappings" / "demo_crm_customer.yaml").read_text().replace("Platinum: S,", "Platinum: S, Titanium: S,"))
+    base = ["--url", served, "--token", ADMIN_TOKEN]
+    assert cli.main([*base, "quarantine", "list", "--json"]) == 0
+    out = capsys.readouterr().out
+    qid = re.search(r'"id": "(q_[^"]+)"', out).group(1)
+
+    assert cli.main([*base, "quarantine", "replay", qid, "--mapping-file", str(edited), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    dry = json.loads(out[out.index("{\n") :])
+    assert dry["dry_run"] is True and dry["outcome"] == "applied" and dry["record"]["fields"]["grade"] == "S"
+
+    assert cli.main([*base, "quarantine", "replay", qid, "--mapping-file", str(edited)]) == 2
+    assert "409 mapping_not_deployed" in capsys.readouterr().err
+    assert cli.main([*base, "quarantine", "list"]) == 0
+    assert " open " in capsys.readouterr().out  # still quarantined: nothing was applied

@@ -1,0 +1,103 @@
+"""Operator commands print readable tables by default, the API's JSON with --json, and stay quiet
+when their reader goes away (``| head``), keeping their exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli import main as cli
+from tests.stack import ADMIN_TOKEN, demo_body, drain, post_demo
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = "demo_crm/customer/C-1001"
+
+
+@pytest.fixture()
+def live(stack, served) -> str:
+    """The served app with one customer (a grade change) and one quarantined record."""
+    assert post_demo(stack, demo_body(tier="Gold")).status_code == 202
+    assert post_demo(stack, demo_body(tier="Platinum", updated_at="2026-11-02T08:00:00+08:00", name="长城贸易")).status_code == 202
+    assert post_demo(stack, demo_body(customer_id="C-2", tier="Titanium")).status_code == 202
+    drain()
+    return served
+
+
+def run(capsys, url: str, *args: str) -> tuple[int, str]:
+    code = cli.main(["--url", url, "--token", ADMIN_TOKEN, *args])
+    return code, capsys.readouterr().out
+
+
+def test_operator_views_are_tables_by_default_and_json_with_the_flag(live, capsys):
+    code, out = run(capsys, live, "audit", "--source", SOURCE)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("entity: customer#")
+    assert lines[1].split() == ["AT", "ACTION", "ACTOR", "CONNECTOR", "MAPPING", "WHAT"]
+    assert any("applied" in line and "demo_crm_customer" in line for line in lines) and not out.lstrip().startswith("{")
+
+    code, out = run(capsys, live, "events")
+    header, row = out.splitlines()[:2]
+    assert code == 0 and header.split() == ["TIME", "TYPE", "SUBJECT", "DELIVERY", "ATTEMPTS", "ID", "TARGETS"]
+    assert row.split()[1] == "customer.grade_changed"
+
+    code, out = run(capsys, live, "quarantine", "list")
+    header, row = out.splitlines()[:2]
+    assert code == 0 and header.split()[:4] == ["ID", "STATUS", "CONNECTOR", "CODE"]
+    assert row.split()[1:4] == ["open", "demo_crm", "unknown_value"] and "Titanium" in row
+
+    code, out = run(capsys, live, "state", "--source", SOURCE)
+    assert code == 0 and "FIELD" in out and "VALUE" in out
+    [name_line] = [line for line in out.splitlines() if line.startswith("name ")]
+    assert name_line.split() == ["name", "长城贸易"]
+    grade_line = next(line for line in out.splitlines() if line.startswith("grade "))
+    assert grade_line.index("S") == name_line.index("长")
+
+    code, out = run(capsys, live, "usage", "--source", SOURCE)
+    assert code == 0 and out.startswith("customer:") and "CATEGORY (90 DAYS)" in out and "contact_personal" in out
+
+    code, out = run(capsys, live, "--json", "quarantine", "list")
+    assert code == 0 and json.loads(out)["records"][0]["code"] == "unknown_value"
+    code, out = run(capsys, live, "state", "--source", SOURCE, "--json")
+    assert code == 0 and json.loads(out)["fields"]["name"] == "长城贸易"
+
+
+def test_an_api_error_keeps_its_exit_code_with_tables(live, capsys):
+    code = cli.main(["--url", live, "--token", ADMIN_TOKEN, "state", "--source", "demo_crm/customer/nobody"])
+    assert code == 2 and "404 not_found" in capsys.readouterr().err
+
+
+def test_long_cells_are_cut_and_wide_characters_count_two_columns():
+    from cli.render import cell, table, width
+
+    assert width("长城") == 4 and cell("x" * 100).endswith("…") and width(cell("长" * 100)) <= 60
+    lines = table(["A", "B"], [["长城", 1], ["ab", 2]]).splitlines()
+    assert [width(line[: line.index(str(n))]) for n, line in zip([1, 2], lines[1:], strict=True)] == [6, 6]
+
+
+def piped_into_a_closed_reader(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with its standard output a pipe nobody reads any more, as `salesbridge … | head -1` does."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "cli", *args], cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_pipe_is_no_traceback_and_keeps_the_exit_code(tmp_path):
+    result = piped_into_a_closed_reader("mappings", "test", "-v")
+    assert result.returncode == 0 and result.stderr == ""
+    folder = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", folder)
+    mapping = folder / "demo_crm_customer.yaml"
+    mapping.write_text(mapping.read_text().replace("Gold: A", "Gold: B", 1))  # the examples expecting A now fail
+    result = piped_into_a_closed_reader("mappings", "test", str(folder))
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
