@@ -173,6 +173,7 @@ class DynamoStore:
             "entity": plan.input.entity,
             "connector": plan.input.record.connector,
             "at": datetime.now(UTC).isoformat(),
+            **({"dedupe_key": plan.input.record.dedupe_key} if keys.hashed_dedupe_key(plan.input.record.dedupe_key) else {}),
         }
 
     def _raw_input_item(self, plan: Plan) -> dict[str, Any]:
@@ -300,7 +301,7 @@ def event_item(event: CloudEvent, retention_days: int) -> dict[str, Any]:
         "pk": pk,
         "sk": sk,
         "type": event.type,
-        "subject": event.subject,
+        "subject": keys.index_key(event.subject),
         "time_id": f"{body['time']}#{event.id}",
         "time_shard": keys.sharded(keys.TIME_SHARD, event.id),
         "event": json.dumps(body, ensure_ascii=False, separators=(",", ":")),

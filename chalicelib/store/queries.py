@@ -229,7 +229,7 @@ def events(settings: Settings, wanted: EventFilter, limit: int, cursor: str | No
         filters.append("#st = :status")
         names["#st"], values[":status"] = "status", {"S": wanted.status}
     if wanted.subject:
-        index, hash_attr, partitions = "by-subject", "subject", [wanted.subject]
+        index, hash_attr, partitions = "by-subject", "subject", [keys.index_key(wanted.subject)]
     else:
         index, hash_attr, partitions = "by-time", "time_shard", keys.all_shards(keys.TIME_SHARD)
     listing = Listing(
