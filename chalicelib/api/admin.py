@@ -12,7 +12,7 @@ from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, PayloadMissing
 from chalicelib.mapping import CompiledMapping
 from chalicelib.runtime.settings import Settings, get_settings
 from chalicelib.store import audit, keys, quarantine, queries
@@ -153,7 +153,10 @@ def get_quarantined(settings: Settings, qid: str) -> dict[str, Any]:
     item = queries.quarantine_record(settings, qid)
     if item is None:
         raise not_found(f"no quarantined record {qid}")
-    return quarantine.view(item, with_raw=True)
+    try:
+        return quarantine.view(item, with_raw=True)
+    except PayloadMissing as exc:
+        raise ApiError(410, "payload_expired", str(exc)) from None
 
 
 def replay_one(
@@ -173,7 +176,10 @@ def replay_one(
         raise not_found(f"no quarantined record {qid}")
     if item.get("status") != "open":
         raise ApiError(409, "already_replayed", f"{qid} is {item.get('status')}; nothing to replay")
-    inbound = quarantine.raw_input(item)
+    try:
+        inbound = quarantine.raw_input(item)
+    except PayloadMissing as exc:
+        raise ApiError(410, "payload_expired", str(exc)) from None
     if choice.mapping_file is not None and edited is None:
         edited = _edited_mapping(config, choice.mapping_file)
     if edited is not None and (edited.connector, edited.object) != (inbound.connector, inbound.object):

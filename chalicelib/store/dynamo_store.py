@@ -25,7 +25,7 @@ from chalicelib.domain.state import Item, StateKey, States
 from chalicelib.errors import ConflictError, EventAlreadyStored
 from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import audit, dynamo, keys
+from chalicelib.store import audit, dynamo, keys, payloads
 from chalicelib.store.audit import ChainHead
 from chalicelib.store.port import ChainAppend, InputMark, Plan, QuarantineMark, Snapshot
 
@@ -180,7 +180,12 @@ class DynamoStore:
         assert plan.input is not None
         record = plan.input.record
         pk, sk = keys.raw_input(record.connector, record.object, record.received_at, record.dedupe_key)
-        return {"pk": pk, "sk": sk, "raw": record.to_message(), "expires_at": _expiry(self.settings.inputs_retention_days)}
+        raw = record.to_message()
+        if payloads.needs_claim_check(raw):
+            kept = payloads.kept(self.settings.payload_bucket, payloads.input_key(record.dedupe_key, record.received_at.isoformat()), raw)
+        else:
+            kept = {"raw": raw}
+        return {"pk": pk, "sk": sk, **kept, "expires_at": _expiry(self.settings.inputs_retention_days)}
 
     def _quarantine_item(self, plan: Plan) -> dict[str, Any]:
         assert plan.input is not None and plan.quarantine is not None
@@ -206,11 +211,17 @@ class DynamoStore:
             "mapping_version": why.mapping_version,
             "dedupe_key": record.dedupe_key,
             "candidates": list(why.candidates) or None,
-            "raw": record.to_message(),
+            **self._quarantined_raw(qid, record.to_message()),
             "first_at": first_at,
             "last_at": now,
             "attempts": previous.attempts + 1 if previous else 1,
         }
+
+    def _quarantined_raw(self, qid: str, raw: str) -> dict[str, str]:
+        """The raw input inline, or (too large for the item) in S3, written before the transaction names it."""
+        if payloads.needs_claim_check(raw):
+            return payloads.kept(self.settings.payload_bucket, payloads.quarantine_key(qid), raw)
+        return {"raw": raw}
 
     def _close_quarantine(self, dedupe_key: str, by: str) -> dict[str, Any]:
         return {
