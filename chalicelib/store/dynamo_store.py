@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.domain.events import CloudEvent
 from chalicelib.domain.state import Item, StateKey, States
-from chalicelib.errors import ConflictError, EventAlreadyStored
+from chalicelib.errors import ConflictError, EventAlreadyStored, Unstorable
 from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo, keys, payloads
@@ -259,6 +259,8 @@ class DynamoStore:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("TransactionConflictException", "ConditionalCheckFailedException"):
             raise ConflictError(str(exc)) from exc
+        if code == "ValidationException":
+            raise Unstorable(exc.response.get("Error", {}).get("Message") or str(exc)) from exc
         if code != "TransactionCanceledException":
             raise exc
         reasons = exc.response.get("CancellationReasons") or []
@@ -272,6 +274,8 @@ class DynamoStore:
                 duplicate_events.append(action["Put"]["Item"]["pk"]["S"])
             elif failed in ("ConditionalCheckFailed", "TransactionConflict"):
                 raise ConflictError(f"{table}: {failed}") from exc
+            elif failed == "ValidationError":
+                raise Unstorable(f"{table}: {reason.get('Message') or failed}") from exc
             else:
                 raise exc
         if duplicate_events:

@@ -14,6 +14,8 @@ import os
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from chalicelib.store import payloads
 from tests.stack import ADMIN, demo_body, drain, get_json, post_demo
 
@@ -94,6 +96,57 @@ def test_a_large_quarantined_record_keeps_its_raw_input_in_s3(stack):
     assert payloads.erase([item[payloads.REF]["S"]]) == 1  # what an erasure does with it
     status, gone = get_json(stack, f"/quarantine/{qid}")
     assert status == 410 and gone["error"] == "payload_expired", gone
+
+
+def test_an_order_too_large_to_store_is_quarantined_on_the_first_attempt(stack):
+    """10,000 line items: its golden record would be over 400 KB. Poison: quarantined at once, not retried into the DLQ."""
+    from chalicelib.runtime.settings import get_settings
+
+    attempts: list[str] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        attempts.append("write")
+
+    from chalicelib.runtime import aws
+
+    client = aws.client("dynamodb")
+    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", count)
+    try:
+        assert post_shopify(stack, shopify_order(10_000)) == 202
+        drain()
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", count)
+    assert _dead_letters() == 0
+    status, listed = get_json(stack, "/quarantine")
+    assert status == 200 and [r["code"] for r in listed["records"]] == ["cannot_store"], listed
+    assert "cannot hold this record" in listed["records"][0]["message"]
+    assert len(attempts) == 2, "one refused transaction, then the quarantine: no retries"
+    settings = get_settings()
+    assert_fits_dynamodb(settings.quarantine_table, settings.inputs_table, settings.state_table, settings.audit_table)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the maximum allowed size"}},
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": [{"Code": "None"}, {"Code": "ValidationError", "Message": "Item size has exceeded the maximum"}],
+        },
+    ],
+)
+def test_dynamodbs_refusal_of_an_item_is_unstorable_in_both_shapes(error: dict[str, Any]) -> None:
+    """DynamoDB answers an item it cannot hold with a ValidationException, or inside a cancelled transaction."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.errors import Unstorable
+    from chalicelib.runtime.settings import get_settings
+    from chalicelib.store.dynamo_store import DynamoStore
+
+    settings = get_settings()
+    actions = [{"Put": {"TableName": settings.state_table}}, {"Put": {"TableName": settings.audit_table}}]
+    with pytest.raises(Unstorable, match="Item size has exceeded"):
+        DynamoStore(settings)._raise_for(ClientError(error, "TransactWriteItems"), actions)  # type: ignore[arg-type]
 
 
 def test_a_small_record_keeps_its_raw_input_in_the_item(stack):
