@@ -39,9 +39,9 @@ def _dead_letters() -> int:
     return sum(int(c["ApproximateNumberOfMessages"]) for c in counts)
 
 
-def shopify_order(lines: int, currency: str = "USD") -> bytes:
-    """A Shopify order with ``lines`` line items (10,000: about 600 KB)."""
-    items = [{"id": 10_000_000 + n, "sku": f"S{n}", "quantity": 1, "price": "1.50"} for n in range(lines)]
+def shopify_order(lines: int, currency: str = "USD", sku_chars: int = 0) -> bytes:
+    """A Shopify order with ``lines`` line items (10,000: about 600 KB); ``sku_chars`` pads each SKU."""
+    items = [{"id": 10_000_000 + n, "sku": f"S{n}".ljust(sku_chars, "x"), "quantity": 1, "price": "1.50"} for n in range(lines)]
     order = {"id": 4501, "name": "#4501", "created_at": "2026-11-20T10:00:00+08:00", "updated_at": "2026-11-20T10:00:00+08:00",
              "currency": currency, "total_price": f"{Decimal('1.50') * lines}", "financial_status": "paid",
              "customer": {"id": 77, "email": "buyer@acme.example"}, "line_items": items}  # fmt: skip
@@ -99,7 +99,11 @@ def test_a_large_quarantined_record_keeps_its_raw_input_in_s3(stack):
 
 
 def test_an_order_too_large_to_store_is_quarantined_on_the_first_attempt(stack):
-    """10,000 line items: its golden record would be over 400 KB. Poison: quarantined at once, not retried into the DLQ."""
+    """Its golden record would be over 400 KB. Poison: quarantined at once, not retried into the DLQ.
+
+    600 lines with 800-character SKUs rather than 10,000 short ones: the same rule (an item over
+    400 KB), without the stand-in taking seconds to parse 10,000 nested maps on a loaded machine.
+    """
     from chalicelib.runtime.settings import get_settings
 
     attempts: list[str] = []
@@ -112,7 +116,7 @@ def test_an_order_too_large_to_store_is_quarantined_on_the_first_attempt(stack):
     client = aws.client("dynamodb")
     client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", count)
     try:
-        assert post_shopify(stack, shopify_order(10_000)) == 202
+        assert post_shopify(stack, shopify_order(600, sku_chars=800)) == 202
         drain()
     finally:
         client.meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", count)
