@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench package clean
+.PHONY: install run test lint bench fuzz package clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-sam.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ run: $(STAMP)  ## the whole stack on 127.0.0.1 (API on :8000, AWS stand-in on :4
 
 test: $(STAMP)  ## the full test suite
 	$(PY) -m pytest
+
+FUZZ_REQUESTS ?= 100000
+FUZZ_SECONDS ?= 3600
+
+fuzz: $(STAMP)  ## a long fuzz campaign in-process (FUZZ_REQUESTS, at most FUZZ_SECONDS): 5xx and unaccounted inputs
+	$(PY) -m tests.fuzz.campaign --requests $(FUZZ_REQUESTS) --seconds $(FUZZ_SECONDS)
 
 lint: $(STAMP)  ## ruff (rules and format) and mypy (strict for chalicelib/)
 	$(VENV)/bin/ruff check .

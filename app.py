@@ -89,7 +89,33 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
     from chalicelib.runtime import observability
 
     with observability.invocation(_function_name(event)):
-        return get_response(event)
+        response = get_response(event)
+        if response_status(response) in (405, 415) and _context(event).get("resourcePath") == "/webhooks/{connector}":
+            return _refused_before_the_door(event, response)
+        return response
+
+
+def response_status(response: Any) -> int | None:
+    return getattr(response, "status_code", None)
+
+
+def _context(event: Any) -> dict[str, Any]:
+    context = getattr(event, "context", None)
+    return context if isinstance(context, dict) else {}
+
+
+def _refused_before_the_door(request: Any, response: Response) -> Response:
+    """Chalice answered 405 or 415 at the door without calling it: counted like every other refusal."""
+    from chalicelib.errors import ConfigError
+    from chalicelib.ingress.door import refused_before_the_door
+
+    try:
+        config = _config()
+    except ConfigError:
+        return response
+    if not refused_before_the_door((request.uri_params or {}).get("connector", ""), request, config, _settings(), response.status_code):
+        return _json(503, {"error": "unavailable", "message": "the request could not be processed now; please retry"})
+    return response
 
 
 @app.middleware("http")
@@ -122,19 +148,40 @@ def webhook(connector: str) -> Response:
         config = _config()
     except ConfigError:
         # Not acknowledged, so the vendor retries once the configuration is fixed: nothing is lost.
-        return _json(503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health"})
+        return _json(
+            503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health/details"}
+        )
     reply = receive(connector, request, config, _settings())
     headers: dict[str, str | list[str]] = dict(reply.headers)
-    # Lambda serialises the response as JSON: a text reply (Salesforce's SOAP ack) must be str, not bytes.
-    body = reply.body.decode("utf-8") if isinstance(reply.body, bytes) else reply.body
-    return Response(body=body, status_code=reply.status, headers=headers)
+    # Lambda serialises the response as JSON: every reply, Salesforce's SOAP ack too, is text (door.Reply).
+    return Response(body=reply.body, status_code=reply.status, headers=headers)
 
 
 @app.route("/health", methods=["GET"])
 def health() -> Response:
+    """Liveness for anyone (load balancers, uptime checks): nothing about the stage or its configuration."""
+    from chalicelib.errors import ConfigError
+
+    try:
+        _config()
+    except ConfigError:
+        return _json(503, {"status": "unavailable", "error": "configuration_invalid", "message": "the configuration does not load"})
+    return _json(200, {"status": "ok"})
+
+
+@app.route("/health/details", methods=["GET"], authorizer=OPERATOR)
+def health_details() -> Response:
+    """Stage, connectors, mapping versions, and a broken configuration's problems by file and line: operators only."""
+    from chalicelib.api.auth import require_admin
     from chalicelib.api.health import health as health_report
     from chalicelib.errors import ConfigError
 
+    request = app.current_request
+    assert request is not None
+    try:
+        require_admin(dict(request.headers), request.context)
+    except ApiError as exc:
+        return _json(exc.status, exc.body(), exc.headers)
     try:
         config = _config()
     except ConfigError as exc:
@@ -194,18 +241,19 @@ def quarantine_get(actor: str, request: Any, qid: str) -> Any:
 @app.route("/quarantine/{qid}/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
-    from chalicelib.api.admin import ReplayChoice, replay_one
+    from chalicelib.api.admin import replay_one
+    from chalicelib.api.requests import ReplayChoice, parse_body
 
-    return replay_one(_config(), _settings(), qid, actor, ReplayChoice.of(_json_body(request)))
+    return replay_one(_config(), _settings(), qid, actor, parse_body(ReplayChoice, request.raw_body))
 
 
 @app.route("/quarantine/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:
-    from chalicelib.api.admin import ReplayChoice, replay_matching
+    from chalicelib.api.admin import replay_matching
+    from chalicelib.api.requests import ReplayFilter, parse_body
 
-    body = _json_body(request)
-    return replay_matching(_config(), _settings(), body, actor, ReplayChoice.of(body))
+    return replay_matching(_config(), _settings(), parse_body(ReplayFilter, request.raw_body), actor)
 
 
 @app.route("/consent", methods=["GET", "PUT"], authorizer=OPERATOR)
@@ -213,12 +261,14 @@ def quarantine_replay_matching(actor: str, request: Any) -> Any:
 def consent_registry(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import ConsentChange, parse_body
 
     params = _query(request)
     key = entity_key_from(params.get("entity"), params.get("source"))
     if request.method == "GET":
         return sovereignty.get_consent(_config(), _settings(), key)
-    return sovereignty.set_consent(_config(), _settings(), key, _json_body(request), actor)
+    change = parse_body(ConsentChange, request.raw_body)
+    return sovereignty.set_consent(_config(), _settings(), key, change, actor)
 
 
 @app.route("/usage", methods=["GET"], authorizer=OPERATOR)
@@ -236,9 +286,10 @@ def usage(actor: str, request: Any) -> Any:
 def erase(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import EraseRequest, parse_body
 
     params = _query(request)
-    if _json_body(request).get("confirm") is not True:
+    if not parse_body(EraseRequest, request.raw_body).confirm:
         raise ApiError(400, "confirmation_required", 'erasure cannot be undone: send {"confirm": true}')
     key = entity_key_from(params.get("entity"), params.get("source"))
     return sovereignty.erase(_settings(), key, actor, _config().pii_key)
@@ -259,11 +310,9 @@ def identity_show(actor: str, request: Any) -> Any:
 def identity_unmerge(actor: str, request: Any) -> Any:
     from chalicelib.api import identity
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import UnmergeRequest, parse_body
 
-    params, body = _query(request), _json_body(request)
-    member = body.get("member")
-    if not isinstance(member, str):
-        raise ApiError(400, "bad_request", 'give the member to move out: {"member": "<system>/<entity type>/<source id>"}')
+    params, member = _query(request), parse_body(UnmergeRequest, request.raw_body).member
     return identity.unmerge(_config(), _settings(), entity_key_from(params.get("entity"), params.get("source")), member, actor)
 
 
@@ -272,11 +321,9 @@ def identity_unmerge(actor: str, request: Any) -> Any:
 def identity_merge(actor: str, request: Any) -> Any:
     from chalicelib.api import identity
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import MergeRequest, parse_body
 
-    params, body = _query(request), _json_body(request)
-    other = body.get("with")
-    if not isinstance(other, str):
-        raise ApiError(400, "bad_request", 'give the entity to merge with: {"with": "customer#cus_…"}')
+    params, other = _query(request), parse_body(MergeRequest, request.raw_body).other
     return identity.merge(_config(), _settings(), entity_key_from(params.get("entity"), params.get("source")), other, actor)
 
 
@@ -284,35 +331,52 @@ def identity_merge(actor: str, request: Any) -> Any:
 @_admin
 def customer_link(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import CustomerLinkRequest, parse_body
     from chalicelib.console.links import base_url, issue_link
 
     params = _query(request)
+    days = parse_body(CustomerLinkRequest, request.raw_body).days
     key = entity_key_from(params.get("entity"), params.get("source"))
-    return issue_link(_settings(), key, _json_body(request).get("days", 7), actor, base_url(request, _settings()))
+    return issue_link(_settings(), key, days, actor, base_url(request, _settings()))
+
+
+@app.route("/login-links", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def console_login_link(actor: str, request: Any) -> Any:
+    """A one-time link that opens a console session as the caller (deployed stages authenticate with IAM, not a token)."""
+    from chalicelib.api.requests import LoginLinkRequest, parse_body
+    from chalicelib.console.links import base_url
+    from chalicelib.console.login_links import issue
+
+    parse_body(LoginLinkRequest, request.raw_body)
+    return issue(_settings(), actor, base_url(request, _settings()))
 
 
 @app.route("/mappings/try", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_try_edited(actor: str, request: Any) -> Any:
     from chalicelib.api.mappings import try_edited
+    from chalicelib.api.requests import EditedMappingTry, parse_body
 
-    return try_edited(_config(), _settings(), _json_body(request))
+    return try_edited(_config(), _settings(), parse_body(EditedMappingTry, request.raw_body))
 
 
 @app.route("/mappings/{name}/try", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_try(actor: str, request: Any, name: str) -> Any:
     from chalicelib.api.mappings import try_mapping
+    from chalicelib.api.requests import read_object
 
-    return try_mapping(_config(), _settings(), name, _json_body(request))
+    return try_mapping(_config(), _settings(), name, read_object(request.raw_body))
 
 
 @app.route("/mappings/{name}/regression", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def mapping_regression(actor: str, request: Any, name: str) -> Any:
     from chalicelib.api.mappings import regression
+    from chalicelib.api.requests import RegressionRequest, parse_body
 
-    return regression(_config(), _settings(), name, _json_body(request))
+    return regression(_config(), _settings(), name, parse_body(RegressionRequest, request.raw_body))
 
 
 @app.route("/events/redrive", methods=["POST"], authorizer=OPERATOR)
@@ -320,11 +384,9 @@ def mapping_regression(actor: str, request: Any, name: str) -> Any:
 def events_redrive(actor: str, request: Any) -> Any:
     """Deliver again the events whose dispatch did not finish (the stream gave up on them)."""
     from chalicelib.api.redrive import deadline_from, redrive
+    from chalicelib.api.requests import RedriveRequest, parse_body
 
-    body = _json_body(request)
-    limit = body.get("limit", 100)
-    if type(limit) is not int or not 1 <= limit <= 1000:
-        raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 1000")
+    limit = parse_body(RedriveRequest, request.raw_body).limit
     return redrive(_dispatcher().deliver, _settings(), limit=limit, seconds_left=deadline_from(app.lambda_context)).view()
 
 
@@ -333,8 +395,9 @@ def events_redrive(actor: str, request: Any) -> Any:
 def actions_redrive(actor: str, request: Any) -> Any:
     """Send a dead action again: {"event": <event id>, "action": <action name>}."""
     from chalicelib.api.actions import redrive_action
+    from chalicelib.api.requests import ActionRedriveRequest, parse_body
 
-    return redrive_action(_dispatcher(), _config(), _settings(), _json_body(request))
+    return redrive_action(_dispatcher(), _config(), _settings(), parse_body(ActionRedriveRequest, request.raw_body))
 
 
 def _dispatcher() -> Any:
@@ -344,19 +407,6 @@ def _dispatcher() -> Any:
 
     config = _config()
     return Dispatcher(config.subscribers, _settings(), default_resolver().get, actions=config.rules.actions, connectors=config.connectors)
-
-
-def _json_body(request: Any) -> dict[str, Any]:
-    from decimal import Decimal
-
-    raw = request.raw_body or b"{}"
-    try:
-        body = json.loads(raw, parse_float=Decimal)
-    except ValueError as exc:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "the body must be a JSON object")
-    return body
 
 
 # ----------------------------------------------------------------------------- queue, stream, schedule

@@ -19,6 +19,8 @@ the caller does about it::
     ├── AmbiguousIdentity           a record's match keys point at two entities and no link decides: quarantine
     ├── StoreError
     │   ├── ConflictError           another writer changed an item that was read: re-read, re-apply
+    │   ├── Unstorable              DynamoDB refuses the record's items as they are (size, a value): quarantine
+    │   ├── PayloadMissing          a raw payload kept in S3 is gone (expired or erased)
     │   └── EventAlreadyStored      an event id is already in the outbox: apply without emitting it
     ├── RetryLater                  contention did not settle: leave the message on the queue
     ├── EnqueueError                some records could not be queued: do not acknowledge them
@@ -197,6 +199,16 @@ class StoreError(SalesbridgeError):
 
 class ConflictError(StoreError):
     """Another writer changed an item we read: re-read and re-apply."""
+
+
+class Unstorable(StoreError):
+    """DynamoDB refuses the items of a record (ValidationException: an item over 400 KB, a key or a
+    value it cannot hold). The same record fails the same way on every attempt: it is poison, to be
+    quarantined on the first, not retried."""
+
+
+class PayloadMissing(StoreError):
+    """A raw payload kept in S3 by claim check is gone (expired after the inputs' retention, or erased)."""
 
 
 class EventAlreadyStored(StoreError):

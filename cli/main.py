@@ -352,6 +352,12 @@ def cmd_customer_link(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_console_login(args: argparse.Namespace) -> int:
+    """A one-time link that opens the console as you (your IAM identity on a deployed stage), valid five minutes."""
+    _print(_call(args, "POST", "/login-links", {}, body={}))
+    return 0
+
+
 def _use_local_stack(args: argparse.Namespace) -> None:
     if getattr(args, "local", False):
         local = _local_env()
@@ -486,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     entity_args(p)
     p.add_argument("--days", type=int, default=7, help="how long the link works (1 to 90 days, default 7)")
     p.set_defaults(func=cmd_customer_link)
+
+    p = sub.add_parser("console-login", help="a one-time link that opens the console as you (valid 5 minutes)")
+    p.set_defaults(func=cmd_console_login)
 
     p = sub.add_parser("dry-run", help="what a payload would do on the running stack: record, state diff, events")
     p.add_argument("mapping", help="a deployed mapping's name (demo_crm_customer) or an edited mapping file")

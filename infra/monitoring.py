@@ -19,6 +19,7 @@ SERVICE = {"Name": "service", "Value": {"Fn::Sub": f"{resources.PREFIX}-${{{STAG
 ITERATOR_AGE_LIMIT_MS = 300_000  # events reach subscribers within five minutes
 SYNC_OVERDUE_LIMIT_SECONDS = 900  # a stream may run this late past its schedule
 WEBHOOK_5XX_LIMIT = 5  # door answers 503 (vendor retries) when SQS or the configuration fails
+REFUSAL_RATE_LIMIT = 600  # door refusals per 5 minutes (2 a second) worth a look: a broken vendor secret or someone probing
 
 
 def alarm_topic() -> dict[str, Any]:
@@ -85,6 +86,11 @@ def alarms(functions: list[str]) -> dict[str, Any]:
         "A connector stream has not caught up within its schedule",
         _custom("SyncOverdueSeconds", "Maximum"),
         SYNC_OVERDUE_LIMIT_SECONDS,
+    )
+    found["DoorRefusalRate"] = _alarm(
+        "The webhook door refused many requests (a vendor's secret or configuration changed, or someone is probing)",
+        _custom("DoorRefusals"),
+        REFUSAL_RATE_LIMIT,
     )
     found["WebhookServerErrors"] = _alarm(
         "The webhook door answered 5xx (vendors retry): SQS or the configuration failed",

@@ -48,6 +48,11 @@ def queue(logical_id: str) -> Callable[[], list[Any]]:
     return lambda: [{"Fn::GetAtt": [logical_id, "Arn"]}]
 
 
+def objects(logical_id: str) -> Callable[[], list[Any]]:
+    """The objects of a bucket (S3 grants object actions on ``<bucket ARN>/*``)."""
+    return lambda: [{"Fn::Sub": f"${{{logical_id}.Arn}}/*"}]
+
+
 def bus() -> list[Any]:
     return [{"Fn::GetAtt": [resources.BUS.logical_id, "Arn"]}]
 
@@ -68,6 +73,7 @@ def kms_key() -> list[Any]:
 
 STATE, AUDIT, EVENTS, QUARANTINE, INPUTS = "StateTable", "AuditTable", "EventsTable", "QuarantineTable", "InputsTable"
 STATS = "StatsTable"
+PAYLOADS = resources.PAYLOADS.logical_id
 WEBHOOK_LANE, BULK_LANE = "InboundQueue", "BulkQueue"
 ALL_TABLES = (STATE, AUDIT, EVENTS, QUARANTINE, INPUTS)
 
@@ -84,6 +90,7 @@ SECRETS = (
 PROCESSOR = (
     Grant(("dynamodb:BatchGetItem",), tables(STATE, QUARANTINE), "all a record needs (state, dedupe key, quarantine entry) in one read"),
     Grant(("dynamodb:PutItem",), tables(*ALL_TABLES), "the per-record transaction's items, or the quarantine record"),
+    Grant(("s3:PutObject",), objects(PAYLOADS), "a raw payload too large for its quarantine or inputs item (claim check)"),
     *SECRETS,
 )
 
@@ -115,6 +122,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables(STATE, QUARANTINE), "one record: golden state, consent, a quarantined record"),
         Grant(("dynamodb:UpdateItem",), tables(QUARANTINE), "a replay closes the quarantined record"),
         Grant(("dynamodb:BatchWriteItem",), tables(STATE, AUDIT), "erasure deletes the customer's items and audit entries"),
+        Grant(("s3:GetObject",), objects(PAYLOADS), "a quarantined raw payload kept in S3 by claim check: shown, replayed"),
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(EVENTS), "re-drive reads an event and records its delivery"),
         Grant(("events:PutEvents",), bus, "re-drive delivers to the event bus"),
         Grant(("sqs:ReceiveMessage", "sqs:DeleteMessage"), queue("DispatchFailureQueue"), "re-drive takes the stream's failure reports"),

@@ -56,6 +56,16 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """An S3 bucket; its objects expire ``expire_days`` after they are written."""
+
+    logical_id: str
+    env_var: str
+    name: str
+    expire_days: int
+
+
+@dataclass(frozen=True)
 class Bus:
     logical_id: str
     env_var: str
@@ -103,6 +113,12 @@ TABLES: tuple[Table, ...] = (
     Table("StatsTable", "STATS_TABLE", f"{PREFIX}-stats", ttl_attribute="expires_at"),
 )
 
+# Raw payloads too large for a DynamoDB item (400 KB), by claim check from the quarantine and
+# inputs items (chalicelib/store/payloads.py); kept as long as the inputs table keeps its raw
+# inputs (INPUTS_RETENTION_DAYS, chalicelib/runtime/settings.py).
+PAYLOADS = Bucket("PayloadBucket", "PAYLOAD_BUCKET", f"{PREFIX}-payloads", expire_days=14)
+BUCKETS: tuple[Bucket, ...] = (PAYLOADS,)
+
 QUEUES: tuple[Queue, ...] = (
     # The webhook lane: records vendors push, each acknowledged only once queued here.
     Queue("InboundDeadLetterQueue", "INBOUND_DLQ_URL", f"{PREFIX}-inbound-dlq.fifo", retention_days=14),
@@ -145,6 +161,7 @@ def lanes() -> tuple[Queue, ...]:
 def env_defaults() -> dict[str, str]:
     """Environment variables naming each resource (queue URLs are filled in at run time)."""
     env = {t.env_var: t.name for t in TABLES}
+    env.update({b.env_var: b.name for b in BUCKETS})
     env[BUS.env_var] = BUS.name
     return env
 
@@ -167,6 +184,12 @@ def create_all(session: Any) -> dict[str, str]:
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
                 )
     env = env_defaults()
+    s3 = session.client("s3")
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for bucket in BUCKETS:
+        if bucket.name not in existing:
+            s3.create_bucket(Bucket=bucket.name)
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket.name, LifecycleConfiguration=_lifecycle(bucket))
     sqs = session.client("sqs")
     arns: dict[str, str] = {}
     for queue in QUEUES:
@@ -185,6 +208,10 @@ def create_all(session: Any) -> dict[str, str]:
     if BUS.name not in names:
         events.create_event_bus(Name=BUS.name)
     return env
+
+
+def _lifecycle(bucket: Bucket) -> dict[str, Any]:
+    return {"Rules": [{"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": bucket.expire_days}}]}
 
 
 def _attribute_definitions(table: Table) -> list[dict[str, str]]:
@@ -280,6 +307,31 @@ def cloudformation_resources() -> dict[str, Any]:
             {"SSEEnabled": True},  # AWS-managed key
         )
         resources[table.logical_id] = {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": props}
+    for bucket in BUCKETS:
+        resources[bucket.logical_id] = {
+            "Type": "AWS::S3::Bucket",
+            **RETAIN,
+            "Properties": {
+                "BucketName": stage_name(bucket.name),
+                "LifecycleConfiguration": {"Rules": [{"Id": "expire", "Status": "Enabled", "ExpirationInDays": bucket.expire_days}]},
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {
+                            "ServerSideEncryptionByDefault": _if_kms(
+                                {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": KMS_KEY}}, {"SSEAlgorithm": "AES256"}
+                            )
+                        }
+                    ]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            },
+        }
     for queue in QUEUES:
         props = {
             "QueueName": stage_name(queue.name),

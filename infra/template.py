@@ -107,6 +107,7 @@ def function_name(logical_id: str, handler: str) -> dict[str, str]:
 def environment(function: str) -> dict[str, Any]:
     env: dict[str, Any] = {t.env_var: {"Ref": t.logical_id} for t in resources.TABLES}
     env.update({q.env_var: {"Ref": q.logical_id} for q in resources.QUEUES})
+    env.update({b.env_var: {"Ref": b.logical_id} for b in resources.BUCKETS})
     env[resources.BUS.env_var] = {"Ref": resources.BUS.logical_id}
     env.update(
         SALESBRIDGE_STAGE={"Ref": STAGE},

@@ -76,8 +76,10 @@ def _function_of_http(event: dict[str, Any]) -> str:
     from infra.template import WEBHOOK_ROUTES
 
     context = event.get("requestContext") or {}
-    route = (context.get("httpMethod"), context.get("resourcePath"))
-    return "WebhookHandler" if route in WEBHOOK_ROUTES else "APIHandler"
+    # Any method on the door's path is the door's function: deployed, the HTTP API answers other methods
+    # itself; locally the door's function answers them (405) and counts the refusal.
+    door_paths = {path for _, path in WEBHOOK_ROUTES}
+    return "WebhookHandler" if context.get("resourcePath") in door_paths else "APIHandler"
 
 
 def _patch_handlers() -> None:

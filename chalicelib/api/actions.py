@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
+from chalicelib.api.requests import ActionRedriveRequest
 from chalicelib.configuration import Configuration
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import queries
 
 
-def redrive_action(dispatcher: Any, config: Configuration, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+def redrive_action(dispatcher: Any, config: Configuration, settings: Settings, body: ActionRedriveRequest) -> dict[str, Any]:
     """One more round of attempts for a dead ``action:<name>`` of one event; its state after it."""
-    event_id, name = body.get("event"), body.get("action")
-    if not isinstance(event_id, str) or not isinstance(name, str):
-        raise bad_request('send {"event": "<event id>", "action": "<action name>"}')
+    event_id, name = body.event, body.action
     action = next((a for a in config.rules.actions if a.name == name), None)
     if action is None:
         raise not_found(f"no action named {name!r}; declared: {', '.join(a.name for a in config.rules.actions) or 'none'}")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
+from chalicelib.api.requests import ReplayChoice, ReplayFilter
 from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, PayloadMissing
 from chalicelib.mapping import CompiledMapping
 from chalicelib.runtime.settings import Settings, get_settings
 from chalicelib.store import audit, keys, quarantine, queries
@@ -153,24 +153,10 @@ def get_quarantined(settings: Settings, qid: str) -> dict[str, Any]:
     item = queries.quarantine_record(settings, qid)
     if item is None:
         raise not_found(f"no quarantined record {qid}")
-    return quarantine.view(item, with_raw=True)
-
-
-@dataclass(frozen=True)
-class ReplayChoice:
-    """Replay through an edited mapping file (its text), and/or only show what it would do (dry run)."""
-
-    mapping_file: str | None = None
-    dry_run: bool = False
-
-    @classmethod
-    def of(cls, body: dict[str, Any]) -> ReplayChoice:
-        text, dry_run = body.get("mapping_file"), body.get("dry_run", False)
-        if text is not None and not isinstance(text, str):
-            raise bad_request('"mapping_file" is the text of the mapping file')
-        if not isinstance(dry_run, bool):
-            raise bad_request('"dry_run" is true or false')
-        return cls(text, dry_run)
+    try:
+        return quarantine.view(item, with_raw=True)
+    except PayloadMissing as exc:
+        raise ApiError(410, "payload_expired", str(exc)) from None
 
 
 def replay_one(
@@ -190,7 +176,10 @@ def replay_one(
         raise not_found(f"no quarantined record {qid}")
     if item.get("status") != "open":
         raise ApiError(409, "already_replayed", f"{qid} is {item.get('status')}; nothing to replay")
-    inbound = quarantine.raw_input(item)
+    try:
+        inbound = quarantine.raw_input(item)
+    except PayloadMissing as exc:
+        raise ApiError(410, "payload_expired", str(exc)) from None
     if choice.mapping_file is not None and edited is None:
         edited = _edited_mapping(config, choice.mapping_file)
     if edited is not None and (edited.connector, edited.object) != (inbound.connector, inbound.object):
@@ -237,33 +226,29 @@ def _require_deployed(config: Configuration, edited: CompiledMapping) -> None:
         )
 
 
-def replay_matching(
-    config: Configuration, settings: Settings, params: dict[str, Any], actor: str, choice: ReplayChoice | None = None
-) -> dict[str, Any]:
-    """Replay every open record matching the filter (connector, code, mapping), up to ``limit``.
+def replay_matching(config: Configuration, settings: Settings, wanted: ReplayFilter, actor: str) -> dict[str, Any]:
+    """Replay every open record matching the filter (connector, code, mapping), up to ``limit``, as it chooses.
 
     With a mapping file, only the records of the source object it maps are taken.
     """
-    choice = choice or ReplayChoice()
-    edited = _edited_mapping(config, choice.mapping_file) if choice.mapping_file is not None else None
-    if edited is not None and not choice.dry_run:
+    edited = _edited_mapping(config, wanted.mapping_file) if wanted.mapping_file is not None else None
+    if edited is not None and not wanted.dry_run:
         _require_deployed(config, edited)
-    limit = _limit(str(params.get("limit", MAX_PAGE)), MAX_PAGE)
     results: list[dict[str, Any]] = []
     cursor = None
-    while len(results) < limit:
-        items, cursor = queries.quarantined(settings, connector=params.get("connector"), status="open", limit=MAX_PAGE, cursor=cursor)
+    while len(results) < wanted.limit:
+        items, cursor = queries.quarantined(settings, connector=wanted.connector, status="open", limit=MAX_PAGE, cursor=cursor)
         for item in items:
-            if params.get("code") and item.get("code") != params["code"]:
+            if wanted.code and item.get("code") != wanted.code:
                 continue
-            if params.get("mapping") and item.get("mapping") != params["mapping"]:
+            if wanted.mapping and item.get("mapping") != wanted.mapping:
                 continue
             if edited is not None and (item.get("connector"), item.get("object")) != (edited.connector, edited.object):
                 continue
-            results.append(replay_one(config, settings, item["id"], actor, choice, edited))
-            if len(results) >= limit:
+            results.append(replay_one(config, settings, item["id"], actor, wanted, edited))
+            if len(results) >= wanted.limit:
                 break
         if not cursor:
             break
-    key = "would_replay" if choice.dry_run else "replayed"
+    key = "would_replay" if wanted.dry_run else "replayed"
     return {key: len(results), "results": results}

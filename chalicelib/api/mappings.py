@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
+from chalicelib.api.requests import EditedMappingTry, RegressionRequest
 from chalicelib.configuration import Configuration
 from chalicelib.errors import ApiError
 from chalicelib.mapping import CompiledMapping
@@ -12,8 +13,6 @@ from chalicelib.pipeline.evaluate import Rules
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import inputs
 from chalicelib.store.dynamo_store import DynamoStore
-
-MAX_REGRESSION_INPUTS = 500
 
 
 def _rules(config: Configuration) -> Rules:
@@ -38,23 +37,20 @@ def try_mapping(config: Configuration, settings: Settings, name: str, payload: d
     return simulate(_rules(config), _mapping(config, name), payload, DynamoStore(settings), api_versions(config))
 
 
-def try_edited(config: Configuration, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+def try_edited(config: Configuration, settings: Settings, body: EditedMappingTry) -> dict[str, Any]:
     """Dry-run an edited mapping file (not deployed yet) on a payload, against the current state."""
     from chalicelib.pipeline.dry_run import simulate
 
-    payload = body.get("payload")
-    if not isinstance(payload, dict):
-        raise bad_request('send {"mapping": "<the mapping file\'s text>", "payload": {...the source record...}}')
-    edited = compile_edited(config, body.get("mapping"), "edited mapping")
-    return simulate(_rules(config), edited, payload, DynamoStore(settings), api_versions(config))
+    edited = compile_edited(config, body.mapping, "edited mapping")
+    return simulate(_rules(config), edited, body.payload, DynamoStore(settings), api_versions(config))
 
 
-def compile_edited(config: Configuration, text: Any, filename: str) -> CompiledMapping:
+def compile_edited(config: Configuration, text: str, filename: str) -> CompiledMapping:
     from chalicelib.config.yaml_lines import load_yaml_text
     from chalicelib.errors import ConfigError
     from chalicelib.mapping import compile_documents
 
-    if not isinstance(text, str) or not text.strip():
+    if not text.strip():
         raise bad_request('send the mapping file\'s text as "mapping"')
     try:
         systems = {c.name: c.system for c in config.connectors.values()}
@@ -67,20 +63,15 @@ def compile_edited(config: Configuration, text: Any, filename: str) -> CompiledM
     return edited
 
 
-def regression(config: Configuration, settings: Settings, name: str, body: dict[str, Any]) -> dict[str, Any]:
+def regression(config: Configuration, settings: Settings, name: str, body: RegressionRequest) -> dict[str, Any]:
     """Run recent raw inputs through the deployed and the edited mapping; report what changes."""
     from chalicelib.mapping import MappingSet
     from chalicelib.mapping.regression import regression_diff
     from chalicelib.pipeline.dry_run import event_changes
 
     deployed = _mapping(config, name)
-    try:
-        limit = int(body.get("limit", 200))
-    except (TypeError, ValueError):
-        raise bad_request("limit must be a whole number") from None
-    if not 1 <= limit <= MAX_REGRESSION_INPUTS:
-        raise bad_request(f"limit must be between 1 and {MAX_REGRESSION_INPUTS}")
-    edited = compile_edited(config, body.get("mapping"), f"{deployed.file} (edited)")
+    limit = body.limit
+    edited = compile_edited(config, body.mapping, f"{deployed.file} (edited)")
     edited_set = MappingSet(mappings={edited.name: edited}, grade_scale=config.mappings.grade_scale)
     if (edited.connector, edited.object) != (deployed.connector, deployed.object):
         raise bad_request(f"the edited file must map {deployed.connector} {deployed.object}, like {deployed.file}")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
+from chalicelib.api.requests import ConsentChange
 from chalicelib.configuration import Configuration
 from chalicelib.domain import consent
 from chalicelib.domain.canonical import SourceRef
@@ -38,21 +39,14 @@ def get_consent(config: Configuration, settings: Settings, entity_key: str) -> d
     return {"customer": entity_key, "categories": {c: categories.get(c, default[c]) for c in CATEGORIES}}
 
 
-def set_consent(config: Configuration, settings: Settings, entity_key: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+def set_consent(config: Configuration, settings: Settings, entity_key: str, change: ConsentChange, actor: str) -> dict[str, Any]:
     """Grant or revoke one category, effective at once.
 
     A revocation also removes the stored golden values of that category (the fields the
     customer mappings declare in it), in the same commit, audited on both chains.
     """
     customer_id = _customer_id(entity_key)
-    category, status = body.get("category"), body.get("status")
-    if category not in CATEGORIES:
-        raise bad_request(f"category must be one of: {', '.join(CATEGORIES)}")
-    if status not in ("granted", "revoked"):
-        raise bad_request("status must be 'granted' or 'revoked'")
-    purpose = body.get("purpose")
-    if purpose is not None and (not isinstance(purpose, str) or len(purpose) > 200):
-        raise bad_request("purpose must be text of at most 200 characters")
+    category, status, purpose = change.category, change.status, change.purpose
     store = DynamoStore(settings)
     key, golden = consent_key(customer_id), golden_key("customer", customer_id)
     purge = _fields_in(config, category) if status == "revoked" else set()

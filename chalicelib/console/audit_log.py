@@ -26,5 +26,16 @@ def record(settings: Settings, action: str, actor: str, correlation_id: str, det
     DynamoStore(settings).commit(Plan(Snapshot(), audit=[chain]))
 
 
+def record_once(settings: Settings, name: str, action: str, actor: str, correlation_id: str, details: dict[str, Any]) -> None:
+    """Write the one entry of the chain ``console#<name>``; raises ConflictError when it is written already."""
+    from chalicelib.store import keys
+    from chalicelib.store.audit import AuditEntry
+    from chalicelib.store.dynamo_store import DynamoStore
+    from chalicelib.store.port import ChainAppend, Plan, Snapshot
+
+    entry = AuditEntry(action=action, actor=actor, correlation_id=correlation_id, details=details)
+    DynamoStore(settings).commit(Plan(Snapshot(), audit=[ChainAppend(keys.console_chain(name), [entry], headless=True)]))
+
+
 def session_correlation(sid: str) -> str:
     return f"console-session#{sid}"

@@ -98,6 +98,7 @@ def _day(value: Any) -> str:
 def change_consent(config: Configuration, settings: Settings, link: CustomerLink, category: str, status: str) -> dict[str, Any]:
     """The customer's own grant or revocation; effective at once, audited with the customer as actor."""
     from chalicelib.api import sovereignty
+    from chalicelib.api.requests import ConsentChange, validate
 
-    body = {"category": category, "status": status, "purpose": CUSTOMER_PURPOSE}
-    return sovereignty.set_consent(config, settings, link.entity_key, body, actor_of(link))
+    change = validate(ConsentChange, {"category": category, "status": status, "purpose": CUSTOMER_PURPOSE})
+    return sovereignty.set_consent(config, settings, link.entity_key, change, actor_of(link))

@@ -185,6 +185,31 @@ def console_login(request: Any) -> Response:
     return render.redirect(path, {"Set-Cookie": cookies})
 
 
+def console_login_link(request: Any, token: str) -> Response:
+    """A one-time login link (chalicelib/console/login_links.py): opens an operator session for the identity it names."""
+    from chalicelib.console import audit_log, login_links, render, session
+    from chalicelib.errors import ConsoleUnavailable, LoginRefused
+
+    settings = _settings()
+    prefix = _prefix(request)
+    try:
+        link = login_links.redeem(settings, token, _source_ip(request))
+        current, value = session.mint_session(settings, link.identity, "operator", "login_link")
+    except LoginRefused as refused:
+        return _login_page(request, refused.message, refused.status)
+    except ConsoleUnavailable as exc:
+        return _error(None, 503, str(exc), prefix)
+    audit_log.record(
+        settings,
+        "console_login",
+        link.identity,
+        audit_log.session_correlation(current.sid),
+        {"role": "operator", "via": "login_link", "link_id": link.link_id, "source_ip": _source_ip(request)},
+    )
+    path = f"{prefix}/console"
+    return render.redirect(path, {"Set-Cookie": session.cookie(session.COOKIE, value, path, settings, session.SESSION_SECONDS)})
+
+
 @operator_page
 def console_logout(page: Page) -> Response:
     from chalicelib.console import audit_log, render, session
@@ -270,6 +295,7 @@ def console_replay_one(page: Page, qid: str) -> Response:
 def console_replay_matching(page: Page) -> Response:
     from chalicelib.api.admin import replay_matching
     from chalicelib.api.errors import bad_request
+    from chalicelib.api.requests import ReplayFilter, validate
     from chalicelib.console.render import page as render_page
 
     filters = {k: page.form[k] for k in ("connector", "code", "mapping") if page.form.get(k)}
@@ -277,8 +303,9 @@ def console_replay_matching(page: Page) -> Response:
         raise bad_request("Choose a connector, a code or a mapping to replay, or tick 'every open record'.")
     params: dict[str, Any] = dict(filters)
     if page.form.get("limit"):
-        params["limit"] = page.form["limit"]
-    result = replay_matching(_config(), page.settings, params, page.actor)
+        limit = page.form["limit"].strip()
+        params["limit"] = int(limit) if limit.isascii() and limit.isdigit() else limit  # anything else: refused, naming the field
+    result = replay_matching(_config(), page.settings, validate(ReplayFilter, params), page.actor)
     return render_page("replayed.html", ctx=page, nav="quarantine", results=result["results"], replayed=result["replayed"], filters=filters)
 
 
@@ -310,12 +337,13 @@ def console_consent(page: Page) -> Response:
     from urllib.parse import urlencode
 
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.requests import ConsentChange, validate
     from chalicelib.api.sovereignty import set_consent
     from chalicelib.console.render import redirect
 
     key = entity_key_from(page.form.get("entity"), None)
     body = {"category": page.form.get("category"), "status": page.form.get("status"), "purpose": page.form.get("purpose") or None}
-    set_consent(_config(), page.settings, key, body, page.actor)
+    set_consent(_config(), page.settings, key, validate(ConsentChange, body), page.actor)
     return redirect(f"{page.prefix}/console/customer?{urlencode({'entity': key})}#consent")
 
 
@@ -338,26 +366,26 @@ def console_try_form(page: Page) -> Response:
 
 @operator_page
 def console_try(page: Page) -> Response:
-    import json
-    from decimal import Decimal
-
     from chalicelib.api.mappings import regression, try_edited, try_mapping
+    from chalicelib.api.requests import EditedMappingTry, RegressionRequest, read_json, validate
+    from chalicelib.errors import ApiError
 
     form = page.form
     config = _config()
     try:
-        payload = json.loads(form.get("payload") or "", parse_float=Decimal)
-    except ValueError as exc:
-        return _try_page(page, form, None, f"The payload is not valid JSON: {exc}")
+        payload = read_json(form.get("payload") or "", empty="")
+    except ApiError as exc:
+        return _try_page(page, form, None, f"The payload is not valid JSON: {exc.message}")
     if not isinstance(payload, dict):
         return _try_page(page, form, None, "The payload must be a JSON object ({…}).")
     edited = (form.get("edited") or "").strip()
     if form.get("action") == "regression":
         if not edited or not form.get("mapping"):
             return _try_page(page, form, None, "Comparing with recent inputs needs a deployed mapping and its edited text.")
-        return _try_page(page, form, {"regression": regression(config, page.settings, form["mapping"], {"mapping": edited})})
+        wanted = validate(RegressionRequest, {"mapping": edited})
+        return _try_page(page, form, {"regression": regression(config, page.settings, form["mapping"], wanted)})
     if edited:
-        result = try_edited(config, page.settings, {"mapping": edited, "payload": payload})
+        result = try_edited(config, page.settings, validate(EditedMappingTry, {"mapping": edited, "payload": payload}))
     else:
         result = try_mapping(config, page.settings, form.get("mapping", ""), payload)
     return _try_page(page, form, _masker(page, config).dry_run(result))

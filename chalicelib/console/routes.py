@@ -34,6 +34,13 @@ def console_login() -> Response:
     return page(console.current_request)
 
 
+@console.route("/console/login-link/{token}", methods=["GET"])
+def console_login_link(token: str) -> Response:
+    from chalicelib.console.pages import console_login_link as page
+
+    return page(console.current_request, token)
+
+
 @console.route("/console/logout", methods=["POST"], content_types=FORM)
 def console_logout() -> Response:
     from chalicelib.console.pages import console_logout as page

@@ -2,8 +2,8 @@
 
 Stateless on purpose (no table, no read per page): the cookie carries identity, role, a
 session id and its expiry, HMAC-signed with the console key. ``mint_session`` is the one
-place sessions are made; today the token login calls it, and a one-time login link issued
-by an IAM-authenticated endpoint or CLI can call it with the caller's IAM identity.
+place sessions are made: the token login calls it, and so does a one-time login link
+(chalicelib/console/login_links.py) issued by the IAM-authenticated API to its caller.
 
 Roles: ``operator`` sees personal data masked (the audit trail's keyed hash);
 ``privacy_officer`` sees it unmasked, and every such view is audited.
@@ -37,7 +37,7 @@ class Session:
     role: Role
     sid: str
     expires: int  # Unix seconds
-    via: str  # how it was opened: "admin_token", "privacy_token" (later: "login_link")
+    via: str  # how it was opened: "admin_token", "privacy_token" or "login_link"
 
     @property
     def sees_personal_data(self) -> bool:

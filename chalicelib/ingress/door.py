@@ -1,8 +1,12 @@
 """The webhook door: verify, split, enqueue, acknowledge — nothing heavy.
 
 A request is either queued (202, or the reply the vendor expects) or refused with a
-clear 4xx and an audit entry; if the queue cannot take it we answer 503 so the vendor
+clear 4xx and accounted for; if the queue cannot take it we answer 503 so the vendor
 retries. Nothing accepted is ever dropped: acknowledgement comes after SQS has it.
+
+Refusals cost a bounded amount, whoever sends them: each one adds one to a counter per
+(connector, reason, minute), and only the first few of each minute are kept in full in the
+audit trail. Anyone on the internet can be refused, so a flood grows numbers, not tables.
 """
 
 from __future__ import annotations
@@ -23,12 +27,22 @@ log = logging.getLogger("salesbridge.door")
 
 _verifiers: dict[tuple[str, int], Any] = {}
 
+KEPT_IN_FULL = 5  # refusals per (connector, reason, minute) kept in full in the audit trail; the rest are counted
+UNKNOWN_CONNECTOR = "(unknown)"  # counted under one name: the URL's name is the caller's choice
+
 
 @dataclass(frozen=True)
 class Reply:
+    """The door's answer. ``body`` is text: Lambda's runtime serialises the response as JSON, so bytes would fail (a 502)."""
+
     status: int
-    body: bytes | str
+    body: str
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+
+
+def _vendor_reply(status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> Reply:
+    """A reply the vendor expects (SOAP ack or fault, an echo), as text for the JSON response."""
+    return Reply(status, body.decode("utf-8", errors="replace"), {"Content-Type": content_type, **(headers or {})})
 
 
 def _json_reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
@@ -48,27 +62,29 @@ def receive(connector_name: str, request: Any, config: Configuration, settings: 
 
     receipt_id = "rcp_" + uuid.uuid4().hex
     connector = config.connectors.get(connector_name)
-    if connector is None or connector.webhook is None:
-        observability.count("DoorRefusals", reason="unknown_connector")
-        return _error(404, "unknown_connector", f"no connector {connector_name!r} accepts webhooks here", receipt_id)
     body = request.raw_body or b""
     inbound_request = _inbound_request(connector_name, request, body)
+    if connector is None or connector.webhook is None:
+        detail = f"no connector {connector_name[:100]!r} accepts webhooks here"
+        if not account_refusal(settings, UNKNOWN_CONNECTOR, receipt_id, inbound_request, "unknown_connector", detail):
+            return _unaudited(receipt_id)
+        return _error(404, "unknown_connector", "no connector of that name accepts webhooks here", receipt_id)
     limit = connector.webhook.max_body_bytes
     if len(body) > limit:
-        if not _audit_rejection(settings, connector_name, receipt_id, inbound_request, "body_too_large", f"{len(body)} bytes > {limit}"):
+        if not account_refusal(settings, connector_name, receipt_id, inbound_request, "body_too_large", f"{len(body)} bytes > {limit}"):
             return _unaudited(receipt_id)
         return _error(413, "body_too_large", f"the body is {len(body)} bytes; this connector accepts at most {limit}", receipt_id)
     try:
         delivery = _verifier(connector).verify(inbound_request)
         records = split_delivery(connector_name, connector.webhook.shape(), delivery, receipt_id)
     except RejectedRequest as exc:
-        if not _audit_rejection(settings, connector_name, receipt_id, inbound_request, exc.reason, exc.detail):
+        if not account_refusal(settings, connector_name, receipt_id, inbound_request, exc.reason, exc.detail):
             return _unaudited(receipt_id)
         if exc.response is not None:
-            return Reply(exc.status, exc.response.body, {"Content-Type": exc.response.content_type})
+            return _vendor_reply(exc.status, exc.response.body, exc.response.content_type)
         return _error(exc.status, exc.reason, _public_message(exc.status, exc.reason, exc.detail), receipt_id)
     except DeliveryError as exc:
-        if not _audit_rejection(settings, connector_name, receipt_id, inbound_request, "malformed_delivery", str(exc)):
+        if not account_refusal(settings, connector_name, receipt_id, inbound_request, "malformed_delivery", str(exc)):
             return _unaudited(receipt_id)
         return _error(400, "malformed_delivery", str(exc), receipt_id)
     if records:
@@ -79,9 +95,7 @@ def receive(connector_name: str, request: Any, config: Configuration, settings: 
             observability.count("DoorRefusals", reason="unavailable")
             return _error(503, "unavailable", "the delivery could not be queued; please retry", receipt_id)
     if delivery.reply is not None:
-        return Reply(
-            delivery.reply.status, delivery.reply.body, {"Content-Type": delivery.reply.content_type, "X-Salesbridge-Receipt": receipt_id}
-        )
+        return _vendor_reply(delivery.reply.status, delivery.reply.body, delivery.reply.content_type, {"X-Salesbridge-Receipt": receipt_id})
     return _json_reply(202, {"receipt_id": receipt_id, "records": len(records)})
 
 
@@ -131,37 +145,52 @@ def _inbound_request(connector_name: str, request: Any, body: bytes) -> Any:
     )
 
 
-def _audit_rejection(settings: Settings, connector: str, receipt_id: str, request: Any, reason: str, detail: str) -> bool:
-    """Refusals are audited (one-entry chain per receipt); the body is kept only as a hash.
+def refused_before_the_door(connector_name: str, request: Any, config: Configuration, settings: Settings, status: int) -> bool:
+    """Account for a refusal the web framework answered before ``receive`` ran (405 wrong method, 415 wrong media type)."""
+    reason = {405: "method_not_allowed", 415: "unsupported_media_type"}.get(status, f"http_{status}")
+    connector = connector_name if connector_name in config.connectors else UNKNOWN_CONNECTOR
+    inbound_request = _inbound_request(connector_name, request, request.raw_body or b"")
+    return account_refusal(settings, connector, "rcp_" + uuid.uuid4().hex, inbound_request, reason, f"answered {status}")
 
-    Returns False when the entry could not be written: the caller then answers 503 instead of the
-    4xx, so no refusal is ever given without its audit entry (the vendor retries; the retry is audited).
+
+def account_refusal(settings: Settings, connector: str, receipt_id: str, request: Any, reason: str, detail: str) -> bool:
+    """Count the refusal per (connector, reason, minute); keep the first few of each minute in full, in the audit trail.
+
+    The kept entry holds the body only as a hash. Returns False when the refusal could not be accounted
+    for: the caller then answers 503 instead of the 4xx, so no refusal goes uncounted (the vendor
+    retries; the retry is counted, so a refusal answered 503 may count twice).
     """
-    from chalicelib.store import keys
+    from chalicelib.store import keys, stats
     from chalicelib.store.audit import AuditEntry
     from chalicelib.store.dynamo_store import DynamoStore
     from chalicelib.store.port import ChainAppend, Plan, Snapshot
 
     observability.count("DoorRefusals", reason=reason)
-    entry = AuditEntry(
-        action="rejected",
-        actor=f"caller:{request.source_ip or 'unknown'}",
-        correlation_id=receipt_id,
-        connector=connector,
-        details={
-            "reason": reason,
-            "detail": detail[:500],
-            "body_bytes": len(request.body),
-            "body_sha256": hashlib.sha256(request.body).hexdigest(),
-            "user_agent": (request.header("user-agent") or "")[:200],
-        },
-    )
     try:
-        DynamoStore(settings).commit(Plan(Snapshot(), audit=[ChainAppend(keys.rejection_chain(receipt_id), [entry], headless=True)]))
-    except Exception:  # noqa: BLE001 - answered with a 503 (retry) instead of an unaudited refusal; logged for operators
-        log.exception("could not audit rejection %s (%s)", receipt_id, reason)
+        nth = stats.count_refusal(settings.stats_table, connector, reason, request.received_at)
+    except Exception:  # noqa: BLE001 - answered with a 503 (retry) instead of an uncounted refusal; logged for operators
+        log.exception("could not count refusal %s (%s, %s)", receipt_id, connector, reason)
         return False
-    from chalicelib.store import stats
-
-    stats.count_refused(settings.stats_table, connector)  # the overview's counter; approximate, never fails the reply
+    if nth <= KEPT_IN_FULL:
+        entry = AuditEntry(
+            action="rejected",
+            actor=f"caller:{str(request.source_ip or 'unknown')[:64]}",
+            correlation_id=receipt_id,
+            connector=connector,
+            details={
+                "reason": reason,
+                "detail": detail[:500],
+                "path": request.path[:300],
+                "nth_this_minute": nth,
+                "body_bytes": len(request.body),
+                "body_sha256": hashlib.sha256(request.body).hexdigest(),
+                "user_agent": (request.header("user-agent") or "")[:200],
+            },
+        )
+        try:
+            DynamoStore(settings).commit(Plan(Snapshot(), audit=[ChainAppend(keys.rejection_chain(receipt_id), [entry], headless=True)]))
+        except Exception:  # noqa: BLE001 - answered with a 503 (retry) instead of an unaudited refusal; logged for operators
+            log.exception("could not audit rejection %s (%s)", receipt_id, reason)
+            return False
+    stats.count_refused(settings.stats_table, connector)  # the overview's chart; approximate, never fails the reply
     return True

@@ -27,6 +27,8 @@ def parse_xml(body: bytes) -> Any:
         raise UnsafeOrMalformedXml("unsafe_xml", f"XML refused: {type(exc).__name__} (DTDs and entities are not accepted)") from None
     except ParseError as exc:
         raise UnsafeOrMalformedXml("malformed_xml", f"XML is not well-formed: {exc}") from None
+    except (LookupError, ValueError) as exc:  # an unknown or wrong encoding="…" in the declaration
+        raise UnsafeOrMalformedXml("malformed_xml", f"XML cannot be read: {exc}") from None
 
 
 def local_name(tag: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import Field, IPvAnyNetwork, TypeAdapter, model_validator
 
 from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
@@ -206,6 +206,9 @@ class SalesforceOutboundConfig(_Scheme):
     scheme: Literal["salesforce_outbound"]
     organization_ids: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")]] = Field(min_length=1)
     shared_secret: SharedSecret | None = None
+    allowed_ips: list[IPvAnyNetwork] = Field(
+        default_factory=list, description="Networks Salesforce calls from (CIDR); empty: any. Salesforce publishes its ranges."
+    )
 
     def default_shape(self) -> Any:
         return SalesforceOutboundShape()

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Clamped, Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded, Underflow
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.expressions import compile_expression
@@ -71,8 +71,30 @@ def to_string(value: Any) -> str | None:
     raise ValueProblem("bad_type", f"expected text, got {_type_name(value)}")
 
 
+# The numbers the store holds (DynamoDB: at most 38 significant digits, magnitudes from 1E-130 to
+# under 1E+126). The same context boto3 serialises with: any rounding, overflow or underflow is an error.
+STORABLE = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
+STORABLE_RANGE = "at most 38 significant digits, and a magnitude from 1E-130 to under 1E+126"
+
+
+def storable(number: Decimal, value: Any) -> Decimal:
+    """``number`` exactly as the store can keep it (trailing zeros dropped if that makes it fit); else a ValueProblem."""
+    try:
+        STORABLE.create_decimal(number)
+        return number
+    except ArithmeticError:
+        pass
+    try:
+        shorter = number.normalize(Context(prec=max(len(number.as_tuple().digits), 1), Emax=MAX_EMAX, Emin=MIN_EMIN))
+        STORABLE.create_decimal(shorter)
+        return shorter
+    except ArithmeticError:
+        pass
+    raise ValueProblem("out_of_range", f"{_short(value)} cannot be stored: numbers need {STORABLE_RANGE}")
+
+
 def to_decimal(value: Any) -> Decimal | None:
-    """Exact decimal: floats go through ``str()`` so 0.1 stays 0.1; NaN/Infinity are refused."""
+    """Exact decimal: floats go through ``str()`` so 0.1 stays 0.1; NaN/Infinity and numbers the store cannot hold are refused."""
     if value is None:
         return None
     if type(value) is Decimal:
@@ -80,7 +102,9 @@ def to_decimal(value: Any) -> Decimal | None:
     elif isinstance(value, bool):
         raise ValueProblem("bad_type", f"expected a number, got {_type_name(value)}")
     elif isinstance(value, int):
-        return Decimal(value)
+        if abs(value) >= 10**126:  # before Decimal(): a huge int is slow to turn into text
+            raise ValueProblem("out_of_range", f"this whole number cannot be stored: numbers need {STORABLE_RANGE}")
+        return storable(Decimal(value), value)
     elif isinstance(value, float):
         number = Decimal(str(value))
     elif isinstance(value, str):
@@ -97,7 +121,7 @@ def to_decimal(value: Any) -> Decimal | None:
         raise ValueProblem("bad_type", f"expected a number, got {_type_name(value)}")
     if not number.is_finite():
         raise ValueProblem("bad_type", f"expected a finite number, got {_short(value)}")
-    return number
+    return storable(number, value)
 
 
 def to_int(value: Any) -> int | None:

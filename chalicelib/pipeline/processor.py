@@ -19,7 +19,15 @@ from chalicelib.domain import identity
 from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.inbound import InboundRecord
 from chalicelib.domain.state import golden_key, xref_key
-from chalicelib.errors import AmbiguousIdentity, ConflictError, EventAlreadyStored, RecordMappingError, RetryLater, TriggerInputError
+from chalicelib.errors import (
+    AmbiguousIdentity,
+    ConflictError,
+    EventAlreadyStored,
+    RecordMappingError,
+    RetryLater,
+    TriggerInputError,
+    Unstorable,
+)
 from chalicelib.mapping import MappingSet
 from chalicelib.pipeline.evaluate import Evaluation, Rules, evaluate, prepare, read_identity, read_state
 from chalicelib.pipeline.record_outcome import RecordOutcome, Status
@@ -97,6 +105,11 @@ class Processor:
             return self._quarantine(inbound, why, correlation, replay_by)
         except AmbiguousIdentity as exc:
             why = Quarantined("ambiguous_identity", str(exc), record.mapping, record.mapping_version, candidates=exc.candidates)
+            return self._quarantine(inbound, why, correlation, replay_by)
+        except Unstorable as exc:
+            # Poison: the same items are refused on every attempt, so quarantine now instead of retrying into the DLQ.
+            message = f"the store cannot hold this record as it is ({exc}); change the mapping or the source, then replay"
+            why = Quarantined("cannot_store", message, record.mapping, record.mapping_version)
             return self._quarantine(inbound, why, correlation, replay_by)
 
     def apply(

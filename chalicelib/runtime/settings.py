@@ -23,6 +23,7 @@ class Settings:
     config_dir: Path
     audit_retention_days: int
     inputs_retention_days: int
+    payload_bucket: str
     pii_key_ref: str
     admin_token_ref: str
     stage: str
@@ -51,6 +52,7 @@ def get_settings() -> Settings:
         config_dir=Path(_env("SALESBRIDGE_CONFIG_DIR", str(PROJECT_ROOT))),
         audit_retention_days=int(_env("AUDIT_RETENTION_DAYS", "400")),
         inputs_retention_days=int(_env("INPUTS_RETENTION_DAYS", "14")),
+        payload_bucket=_env("PAYLOAD_BUCKET", "salesbridge-payloads"),
         pii_key_ref=_env("PII_KEY_REF", "env:SALESBRIDGE_PII_KEY"),
         admin_token_ref=_env("ADMIN_TOKEN_REF", "env:SALESBRIDGE_ADMIN_TOKEN"),
         stage=_env("SALESBRIDGE_STAGE", "local"),

@@ -80,7 +80,7 @@ def chain(chain_id: str, entries: list[AuditEntry], head: ChainHead, retention_d
             "at": at,
             "action": entry.action,
             "actor": entry.actor,
-            "correlation_id": entry.correlation_id,
+            "correlation_id": keys.index_key(entry.correlation_id),  # a key of the by-correlation index
             "connector": entry.connector,
             "mapping": entry.mapping,
             "mapping_version": entry.mapping_version,
@@ -195,12 +195,12 @@ def read_entity(
 ) -> tuple[list[dict[str, Any]], str | None]:
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": entity_key}},
+        "ExpressionAttributeValues": {":pk": {"S": keys.chain_key(entity_key)}},
         "Limit": limit,
         "ScanIndexForward": not newest_first,
     }
     if after:
-        kwargs["ExclusiveStartKey"] = dynamo.key_of(entity_key, after)
+        kwargs["ExclusiveStartKey"] = dynamo.key_of(keys.chain_key(entity_key), after)
     items, last = dynamo.query(table, **kwargs)
     return items, (last["sk"]["S"] if last else None)
 
@@ -211,7 +211,7 @@ def read_correlation(table: str, correlation_id: str, limit: int = 200) -> list[
         table,
         IndexName="by-correlation",
         KeyConditionExpression="correlation_id = :c",
-        ExpressionAttributeValues={":c": {"S": correlation_id}},
+        ExpressionAttributeValues={":c": {"S": keys.index_key(correlation_id)}},
         Limit=limit,
     )
     return read_runs(table, runs)[:limit]

@@ -22,10 +22,10 @@ from botocore.exceptions import ClientError
 
 from chalicelib.domain.events import CloudEvent
 from chalicelib.domain.state import Item, StateKey, States
-from chalicelib.errors import ConflictError, EventAlreadyStored
+from chalicelib.errors import ConflictError, EventAlreadyStored, Unstorable
 from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import audit, dynamo, keys
+from chalicelib.store import audit, dynamo, keys, payloads
 from chalicelib.store.audit import ChainHead
 from chalicelib.store.port import ChainAppend, InputMark, Plan, QuarantineMark, Snapshot
 
@@ -173,13 +173,19 @@ class DynamoStore:
             "entity": plan.input.entity,
             "connector": plan.input.record.connector,
             "at": datetime.now(UTC).isoformat(),
+            **({"dedupe_key": plan.input.record.dedupe_key} if keys.hashed_dedupe_key(plan.input.record.dedupe_key) else {}),
         }
 
     def _raw_input_item(self, plan: Plan) -> dict[str, Any]:
         assert plan.input is not None
         record = plan.input.record
         pk, sk = keys.raw_input(record.connector, record.object, record.received_at, record.dedupe_key)
-        return {"pk": pk, "sk": sk, "raw": record.to_message(), "expires_at": _expiry(self.settings.inputs_retention_days)}
+        raw = record.to_message()
+        if payloads.needs_claim_check(raw):
+            kept = payloads.kept(self.settings.payload_bucket, payloads.input_key(record.dedupe_key, record.received_at.isoformat()), raw)
+        else:
+            kept = {"raw": raw}
+        return {"pk": pk, "sk": sk, **kept, "expires_at": _expiry(self.settings.inputs_retention_days)}
 
     def _quarantine_item(self, plan: Plan) -> dict[str, Any]:
         assert plan.input is not None and plan.quarantine is not None
@@ -205,11 +211,17 @@ class DynamoStore:
             "mapping_version": why.mapping_version,
             "dedupe_key": record.dedupe_key,
             "candidates": list(why.candidates) or None,
-            "raw": record.to_message(),
+            **self._quarantined_raw(qid, record.to_message()),
             "first_at": first_at,
             "last_at": now,
             "attempts": previous.attempts + 1 if previous else 1,
         }
+
+    def _quarantined_raw(self, qid: str, raw: str) -> dict[str, str]:
+        """The raw input inline, or (too large for the item) in S3, written before the transaction names it."""
+        if payloads.needs_claim_check(raw):
+            return payloads.kept(self.settings.payload_bucket, payloads.quarantine_key(qid), raw)
+        return {"raw": raw}
 
     def _close_quarantine(self, dedupe_key: str, by: str) -> dict[str, Any]:
         return {
@@ -247,6 +259,8 @@ class DynamoStore:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("TransactionConflictException", "ConditionalCheckFailedException"):
             raise ConflictError(str(exc)) from exc
+        if code == "ValidationException":
+            raise Unstorable(exc.response.get("Error", {}).get("Message") or str(exc)) from exc
         if code != "TransactionCanceledException":
             raise exc
         reasons = exc.response.get("CancellationReasons") or []
@@ -260,6 +274,8 @@ class DynamoStore:
                 duplicate_events.append(action["Put"]["Item"]["pk"]["S"])
             elif failed in ("ConditionalCheckFailed", "TransactionConflict"):
                 raise ConflictError(f"{table}: {failed}") from exc
+            elif failed == "ValidationError":
+                raise Unstorable(f"{table}: {reason.get('Message') or failed}") from exc
             else:
                 raise exc
         if duplicate_events:
@@ -300,7 +316,7 @@ def event_item(event: CloudEvent, retention_days: int) -> dict[str, Any]:
         "pk": pk,
         "sk": sk,
         "type": event.type,
-        "subject": event.subject,
+        "subject": keys.index_key(event.subject),
         "time_id": f"{body['time']}#{event.id}",
         "time_shard": keys.sharded(keys.TIME_SHARD, event.id),
         "event": json.dumps(body, ensure_ascii=False, separators=(",", ":")),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.inbound import InboundRecord
+from chalicelib.errors import PayloadMissing
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import dynamo, keys
+from chalicelib.store import dynamo, keys, payloads
 
 
 def recent(settings: Settings, connector: str, object_type: str, limit: int) -> list[InboundRecord]:
@@ -22,4 +23,10 @@ def recent(settings: Settings, connector: str, object_type: str, limit: int) -> 
         )
         newest += items
     newest.sort(key=lambda i: str(i["sk"]), reverse=True)
-    return [InboundRecord.from_message(i["raw"]) for i in newest[:limit]]
+    found = []
+    for item in newest[:limit]:
+        try:
+            found.append(InboundRecord.from_message(payloads.raw_of(item)))
+        except PayloadMissing:
+            continue  # its payload expired a moment before its item: as if the item had expired too
+    return found

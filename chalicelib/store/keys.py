@@ -26,6 +26,7 @@ entity reference (``customer#cus_…``), the other chains carry a prefix below.
 | quarantine | quarantine id ``q_…``                      | ``quarantine``             | a record waiting for a fix   |
 | inputs     | ``<connector>#<object>#NN`` (sharded)      | ``<received at>#<dedupe>`` | raw input kept for replay    |
 | stats      | ``stats#<connector>``                      | ``hour#<YYYY-MM-DDTHH>``   | hourly outcome counts        |
+| stats      | ``refusals#<connector>``                   | ``minute#<…THH:MM>#<why>`` | door refusals per minute     |
 
 Index keys are write-sharded: an index whose natural key would be one value for many
 writes (all events, all quarantined records, one connector's, one day's audit) takes that
@@ -44,6 +45,12 @@ and a listing reads every shard and merges (chalicelib.store.queries).
 The audit indexes are sparse: only the first entry of each run (entries appended together
 with one correlation id on one day) carries their sort key ``run_at``, with the run's length.
 
+DynamoDB refuses a partition key over 2,048 bytes and a sort key over 1,024 (an index's keys
+too). A key built from what a source sent (a vendor's event id, a source record's id, a SKU)
+can be longer: ``bounded`` then keeps its readable start and a SHA-256 of all of it, the same
+for the same text, so the item is found again; the original stays in the item (the dedupe
+item's ``dedupe_key``, the xref's ``source_id``, the raw input, the event's JSON).
+
 A ``rules`` item with a deadline pending carries two more attributes, ``timer_shard`` (one of
 ``TIMER_SHARDS``, from a hash of its key) and ``timer_due`` (when its next deadline fires, UTC
 ISO text): the state table's sparse index ``timers-due`` lists the due items of each shard.
@@ -58,6 +65,11 @@ from chalicelib.domain.canonical import SourceRef
 from chalicelib.domain.state import StateKey
 
 Key = tuple[str, str]
+
+HASH_KEY_BYTES, RANGE_KEY_BYTES = 2048, 1024  # DynamoDB's limits for a partition and a sort key, a table's or an index's
+# The inputs table's sort key is "<received at>#<dedupe key>": the dedupe key gets what the time leaves.
+DEDUPE_KEY_BYTES = RANGE_KEY_BYTES - len("2026-01-01T00:00:00.000000+00:00#")
+_KEPT_BYTES = 64  # of a key too long for DynamoDB, the readable start kept before its hash
 
 INDEX_SHARDS = 16  # write shards per index key: 16 x ~1,000 write units/s before an index partition throttles
 
@@ -77,8 +89,26 @@ TIMER_SHARDS = tuple(f"t{n:02d}" for n in range(INDEX_SHARDS))  # the poller rea
 # --------------------------------------------------------------------------- state table
 
 
+def bounded(text: str, limit: int = HASH_KEY_BYTES) -> str:
+    """``text`` if it fits ``limit`` bytes of UTF-8; else its start, ``~sha256:`` and the hash of all of it.
+
+    The same text always gives the same key, and a bounded key is its own bound, so a key read
+    back from an item (an audit chain's id) leads to the same item again.
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) <= limit:
+        return text
+    start = raw[:_KEPT_BYTES].decode("utf-8", "ignore")
+    return f"{start}~sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
 def state(key: StateKey) -> Key:
-    """The DynamoDB key of an evaluation state item."""
+    """The DynamoDB key of an evaluation state item (a partition key too long for DynamoDB is bounded)."""
+    pk, sk = _state(key)
+    return (bounded(pk), sk)
+
+
+def _state(key: StateKey) -> Key:
     if key.kind == "golden":
         entity, entity_id = key.parts
         return (f"{entity}#{entity_id}", "golden")
@@ -140,7 +170,12 @@ def timer_index(key: StateKey, item: dict[str, object]) -> dict[str, str]:
 
 
 def dedupe(dedupe_key: str) -> Key:
-    return (f"dedupe#{dedupe_key}", "dedupe")
+    return (f"dedupe#{bounded(dedupe_key, DEDUPE_KEY_BYTES)}", "dedupe")
+
+
+def hashed_dedupe_key(dedupe_key: str) -> bool:
+    """Whether the dedupe item's key is a hash of the dedupe key (then the item keeps the key itself)."""
+    return bounded(dedupe_key, DEDUPE_KEY_BYTES) != dedupe_key
 
 
 def is_dedupe(pk: str) -> bool:
@@ -176,6 +211,16 @@ def hour_of_counts(sort_key: str) -> str:
     return sort_key.removeprefix("hour#")
 
 
+def refusal_counts(connector: str, minute: str, reason: str) -> Key:
+    """The stats table: the door's refusals of one connector for one reason in one UTC minute (``YYYY-MM-DDTHH:MM``)."""
+    return (bounded(f"refusals#{connector}"), f"minute#{minute}#{reason}")
+
+
+def minute_and_reason(sort_key: str) -> tuple[str, str]:
+    minute, _, reason = sort_key.removeprefix("minute#").partition("#")
+    return minute, reason
+
+
 # --------------------------------------------------------------------------- audit chains
 
 
@@ -184,7 +229,7 @@ def entity_chain(entity: str, entity_id: str) -> str:
 
 
 def input_chain(dedupe_key: str) -> str:
-    return f"{INPUT_CHAIN}{dedupe_key}"
+    return f"{INPUT_CHAIN}{bounded(dedupe_key, DEDUPE_KEY_BYTES)}"
 
 
 def consent_chain(customer_id: str) -> str:
@@ -229,8 +274,21 @@ def console_chain(action_id: str) -> str:
     return f"{CONSOLE_CHAIN}{action_id}"
 
 
+SEQUENCE_DIGITS = 12
+
+
 def audit_entry(chain: str, seq: int) -> Key:
-    return (chain, f"{seq:012d}")
+    return (chain_key(chain), f"{seq:0{SEQUENCE_DIGITS}d}")
+
+
+def chain_key(chain: str) -> str:
+    """The partition key of a chain's entries (a chain named by a long source key is bounded)."""
+    return bounded(chain)
+
+
+def index_key(value: str) -> str:
+    """An index partition key that carries a value from outside (an event's subject, an input's correlation id)."""
+    return bounded(value)
 
 
 # --------------------------------------------------------------------------- other tables
@@ -254,7 +312,8 @@ def inputs_partitions(connector: str, object_type: str) -> list[str]:
 
 
 def raw_input(connector: str, object_type: str, received_at: datetime, dedupe_key: str) -> Key:
-    return (sharded(f"{connector}#{object_type}", dedupe_key), f"{received_at.isoformat()}#{dedupe_key}")
+    at = received_at.isoformat()
+    return (sharded(f"{connector}#{object_type}", dedupe_key), f"{at}#{bounded(dedupe_key, RANGE_KEY_BYTES - len(at) - 1)}")
 
 
 # --------------------------------------------------------------------------- index shards

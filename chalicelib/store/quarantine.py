@@ -10,15 +10,15 @@ import json
 from typing import Any
 
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.store import dynamo, keys
+from chalicelib.store import dynamo, keys, payloads
 
-HIDDEN = ("pk", "sk", "time_shard", "connector_shard", "order_key", "raw")
+HIDDEN = ("pk", "sk", "time_shard", "connector_shard", "order_key", "raw", payloads.REF)
 
 
 def view(item: dict[str, Any], with_raw: bool = False) -> dict[str, Any]:
     shown = {k: v for k, v in item.items() if k not in HIDDEN}
-    if with_raw and "raw" in item:
-        shown["input"] = json.loads(item["raw"])
+    if with_raw and ("raw" in item or payloads.REF in item):
+        shown["input"] = json.loads(payloads.raw_of(item))
     return shown
 
 
@@ -27,4 +27,4 @@ def get(table: str, qid: str) -> dict[str, Any] | None:
 
 
 def raw_input(item: dict[str, Any]) -> InboundRecord:
-    return InboundRecord.from_message(item["raw"])
+    return InboundRecord.from_message(payloads.raw_of(item))

@@ -1,17 +1,30 @@
 """The operator surface's reads: audit by entity, correlation or day; events; quarantine; golden records.
 
 Lists come a page at a time with an opaque ``next`` cursor: the index sort key the page
-ended at, encoded. Listings over a write-sharded index key read each of its shards
-(chalicelib.store.keys.INDEX_SHARDS, a bounded fan-out) and merge them. A cursor is checked
-for its shape, so a forged or truncated one is refused (``InvalidCursor``, answered 400).
+ended at and a fingerprint of the query it continues, encoded. Listings over a write-sharded
+index key read each of its shards (chalicelib.store.keys.INDEX_SHARDS, a bounded fan-out) and
+merge them.
+
+A cursor is checked against the query it continues — its shape, the fingerprint (so the
+cursor of another listing, index or filter is refused), DynamoDB's size limit for a sort key
+and the range the query's key condition allows — so a forged, truncated or borrowed one is
+refused (``InvalidCursor``, answered 400) instead of reaching DynamoDB, which would answer a
+ValidationException (a 500). Whatever DynamoDB still refuses of a page asked with a cursor is
+refused the same way.
+
+Cursors are not signed: every caller of these listings is an authenticated operator who may
+read every page anyway, so a forged cursor that passes these checks only starts the same
+query at another point of it; a key would add a secret read to every listing and end every
+open cursor when rotated, for nothing gained.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from chalicelib.domain.canonical import SourceRef
@@ -37,22 +50,8 @@ class EventFilter:
     since: str | None = None
 
 
-def encode_cursor(after: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": after}, separators=(",", ":")).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> str:
-    """The sort key a listing continues after; raises InvalidCursor unless the cursor has exactly that shape."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error):
-        raise InvalidCursor("invalid cursor") from None
-    if not isinstance(key, dict) or set(key) != {"after"}:
-        raise InvalidCursor("invalid cursor")
-    after = key["after"]
-    if not isinstance(after, str) or not after or len(after) > 2048:
-        raise InvalidCursor("invalid cursor")
-    return after
+MAX_CURSOR_CHARS = 4096
+SORT_KEY_BYTES = 1024  # DynamoDB's limit for a sort key, and so for a sort key value in a key condition
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,44 @@ class Listing:
     names: dict[str, str] | None = None
     values: Values | None = None
 
+    def fingerprint(self) -> str:
+        """Names this query (not the page size): a cursor continues only the query it came from."""
+        described = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+    def allows(self, position: str) -> bool:
+        """Whether the key condition's range holds this sort key (a starting point outside it is refused by DynamoDB)."""
+        return (self.lowest is None or position >= self.lowest) and (self.highest is None or position <= self.highest)
+
+
+def encode_cursor(after: str, query: str) -> str:
+    """The ``next`` of a page that ended at sort key ``after`` of the query with fingerprint ``query``."""
+    document = {"after": after, "of": query}
+    return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, listing: Listing) -> str:
+    """The sort key a listing continues after; raises InvalidCursor unless the cursor fits the query it continues."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("invalid cursor")
+    try:
+        document = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error, RecursionError):
+        raise InvalidCursor("invalid cursor") from None
+    if not isinstance(document, dict) or set(document) != {"after", "of"} or document["of"] != listing.fingerprint():
+        raise InvalidCursor("invalid cursor")
+    after = document["after"]
+    if not isinstance(after, str) or not after or not _fits_a_sort_key(after) or not listing.allows(after):
+        raise InvalidCursor("invalid cursor")
+    return after
+
+
+def _fits_a_sort_key(text: str) -> bool:
+    try:
+        return len(text.encode("utf-8")) <= SORT_KEY_BYTES
+    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800") is no key DynamoDB can hold
+        return False
+
 
 def _merged_page(listing: Listing, limit: int, cursor: str | None) -> Page:
     """Read every partition from where the cursor left off, merge, keep what all of them have been read up to.
@@ -79,7 +116,7 @@ def _merged_page(listing: Listing, limit: int, cursor: str | None) -> Page:
     its last key; items beyond the lowest such point (highest, newest first) wait for the
     next page, so nothing is skipped. Sort keys are unique, so the cursor is one of them.
     """
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, listing) if cursor else None
     lowest, highest = listing.lowest, listing.highest
     if after is not None:
         if listing.newest_first:
@@ -90,7 +127,7 @@ def _merged_page(listing: Listing, limit: int, cursor: str | None) -> Page:
     read_up_to: list[str] = []
     for partition in listing.partitions:
         # One more than a page: the item the cursor names comes back too (the bounds are inclusive).
-        items, last = dynamo.query(listing.table, **_partition_query(listing, partition, lowest, highest, limit + (after is not None)))
+        items, last = _query(listing.table, _partition_query(listing, partition, lowest, highest, limit + (after is not None)), after)
         found += [i for i in items if i[listing.sort_attr] != after]
         if last:
             read_up_to.append(last[listing.sort_attr]["S"])
@@ -100,10 +137,22 @@ def _merged_page(listing: Listing, limit: int, cursor: str | None) -> Page:
         found = [i for i in found if (str(i[listing.sort_attr]) >= bound if listing.newest_first else str(i[listing.sort_attr]) <= bound)]
     page = found[:limit]
     if len(found) > limit or (read_up_to and len(page) == limit):
-        return page, encode_cursor(str(page[-1][listing.sort_attr]))
+        return page, encode_cursor(str(page[-1][listing.sort_attr]), listing.fingerprint())
     if read_up_to:
-        return page, encode_cursor(bound)
+        return page, encode_cursor(bound, listing.fingerprint())
     return page, None
+
+
+def _query(table: str, query: dict[str, Any], after: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    from botocore.exceptions import ClientError
+
+    try:
+        return dynamo.query(table, **query)
+    except ClientError as exc:
+        # DynamoDB's own verdict on a starting point these checks let through: still the caller's mistake.
+        if after is not None and exc.response.get("Error", {}).get("Code") == "ValidationException":
+            raise InvalidCursor("invalid cursor") from None
+        raise
 
 
 def _partition_query(listing: Listing, partition: str, lowest: str | None, highest: str | None, limit: int) -> dict[str, Any]:
@@ -138,8 +187,8 @@ def _partition_query(listing: Listing, partition: str, lowest: str | None, highe
 
 
 def audit_of_chain(settings: Settings, chain: str, limit: int, after: str | None) -> Page:
-    if after is not None and not after.isdigit():
-        raise InvalidCursor("invalid cursor")
+    if after is not None and not (len(after) == keys.SEQUENCE_DIGITS and after.isascii() and after.isdigit()):
+        raise InvalidCursor("invalid cursor")  # a chain's cursor is the sort key of its last entry
     return audit.read_entity(settings.audit_table, chain, limit=limit, after=after)
 
 
@@ -182,7 +231,8 @@ def events(settings: Settings, wanted: EventFilter, limit: int, cursor: str | No
         filters.append("#st = :status")
         names["#st"], values[":status"] = "status", {"S": wanted.status}
     if wanted.subject:
-        index, hash_attr, partitions = "by-subject", "subject", subjects_of(settings, wanted.subject)
+        subjects = sorted({keys.index_key(subject) for subject in subjects_of(settings, wanted.subject)})
+        index, hash_attr, partitions = "by-subject", "subject", subjects
     else:
         index, hash_attr, partitions = "by-time", "time_shard", keys.all_shards(keys.TIME_SHARD)
     listing = Listing(

@@ -83,6 +83,61 @@ def count_refused(table: str, connector: str) -> bool:
     return add(table, connector, {"refused": 1})
 
 
+# --------------------------------------------------------------------------- the door's refusals
+# Exact, unlike the chart's counters: one ``ADD`` per refusal on one item per (connector, reason,
+# minute), so a flood of refusals grows a number, not the table. The door keeps the first few of each
+# minute in full in the audit trail; the count says how many there were in all.
+
+
+def minute_of(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def count_refusal(table: str, connector: str, reason: str, at: datetime | None = None) -> int:
+    """Count one refusal; returns how many this (connector, reason) has in the minute, this one included. Raises when it cannot."""
+    moment = at or datetime.now(UTC)
+    response = aws.client("dynamodb").update_item(
+        TableName=table,
+        Key=dynamo.key_of(*keys.refusal_counts(connector, minute_of(moment), reason)),
+        UpdateExpression="ADD refused :one SET expires_at = if_not_exists(expires_at, :expires)",
+        ExpressionAttributeValues={
+            ":one": {"N": "1"},
+            ":expires": {"N": str(int((moment + timedelta(days=RETENTION_DAYS)).timestamp()))},
+        },
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["refused"]["N"])
+
+
+@dataclass(frozen=True)
+class RefusalCount:
+    connector: str
+    minute: str  # "2026-11-25T08:15" (UTC)
+    reason: str
+    refused: int
+
+
+def read_refusals(table: str, connector: str, since: datetime, until: datetime | None = None) -> list[RefusalCount]:
+    """A connector's refusal counts per minute and reason from ``since`` to ``until`` (now), oldest first."""
+    pk, first = keys.refusal_counts(connector, minute_of(since), "")
+    _, last = keys.refusal_counts(connector, minute_of(until or datetime.now(UTC)), "~")
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":first": {"S": first}, ":last": {"S": last}},
+    }
+    found: list[RefusalCount] = []
+    client = aws.client("dynamodb")
+    while True:
+        response = client.query(**kwargs)
+        for item in response.get("Items", []):
+            minute, reason = keys.minute_and_reason(item["sk"]["S"])
+            found.append(RefusalCount(connector, minute, reason, int(item["refused"]["N"])))
+        if "LastEvaluatedKey" not in response:
+            return found
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 @dataclass(frozen=True)
 class HourCounts:
     hour: str  # "2026-11-25T08" (UTC)

@@ -147,3 +147,10 @@ def test_no_credentials_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert cli.main(["--url", "https://abc123.execute-api.eu-central-1.amazonaws.com/api", "events"]) == 2
     assert "no AWS credentials" in capsys.readouterr().err
+
+
+def test_console_login_asks_the_deployed_stage_for_a_link_signed_as_the_caller(gateway):
+    assert cli.main(["--url", gateway.url, "--auth", "iam", "console-login"]) == 0
+    (call,) = gateway.seen
+    assert call["path"].startswith("/login-links") and json.loads(call["body"]) == {}
+    assert call["headers"]["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")

@@ -266,10 +266,8 @@ def test_customer_links_are_issued_by_an_authenticated_endpoint_and_audited(clie
 
     assert issue(f"source={SOURCE}", {"days": 7}, headers={})[0] == 401
     for days in (0, 91, "x", 1.5, True):
-        assert issue(f"source={SOURCE}", {"days": days}) == (
-            400,
-            {"error": "bad_request", "message": "days must be a whole number from 1 to 90"},
-        )
+        status, refused = issue(f"source={SOURCE}", {"days": days})
+        assert status == 400 and refused["error"] == "invalid_body" and refused["message"].startswith("days: "), (days, refused)
     assert issue("source=demo_crm/order/1", {"days": 7})[0] == 400
     assert issue("source=demo_crm/customer/C-404", {"days": 7})[0] == 404
     status, link = issue(f"source={SOURCE}", {"days": 7})
@@ -306,7 +304,7 @@ def test_the_customer_page_speaks_the_browsers_language_and_checks_its_forms(cli
     forged = client.http.post(link["path"], headers=FORM, body=b"csrf=forged&category=contact_personal&status=revoked")
     assert forged.status_code == 403
     bad = client.http.post(link["path"], headers=FORM, body=f"csrf={csrf_of(page)}&category=secrets&status=revoked".encode())
-    assert bad.status_code == 400 and "category must be one of" in bad.body.decode()
+    assert bad.status_code == 400 and "category: expected one of" in bad.body.decode()
     assert [e for e in audit_of(f"consent#{customer_key().partition('#')[2]}")] == [], "nothing changed"
 
 

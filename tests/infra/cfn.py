@@ -117,8 +117,10 @@ def standin_resolver(account: str, region: str) -> Resolver:
 
     names: dict[str, str] = {t.logical_id: t.name for t in resources.TABLES}
     names.update({q.logical_id: q.name for q in resources.QUEUES})
+    names.update({b.logical_id: b.name for b in resources.BUCKETS})
     names[resources.BUS.logical_id] = resources.BUS.name
     kinds = {t.logical_id: "table" for t in resources.TABLES} | {q.logical_id: "queue" for q in resources.QUEUES}
+    kinds |= {b.logical_id: "bucket" for b in resources.BUCKETS}
     kinds[resources.BUS.logical_id] = "bus"
 
     def arn(logical_id: str) -> str:
@@ -127,6 +129,8 @@ def standin_resolver(account: str, region: str) -> Resolver:
             return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
         if kind == "queue":
             return f"arn:aws:sqs:{region}:{account}:{name}"
+        if kind == "bucket":
+            return f"arn:aws:s3:::{name}"
         return f"arn:aws:events:{region}:{account}:event-bus/{name}"
 
     def refs(logical_id: str) -> str:

@@ -66,7 +66,7 @@ def test_replay_after_the_mapping_is_fixed_applies_it_and_audits_who_and_which_v
     record = _quarantine_titanium(harness)
     old_version = record["mapping_version"]
     _fix_mapping()
-    _, health = harness.get("/health")
+    _, health = harness.get("/health/details")
     new_version = health["versions"]["demo_crm_customer"]
     assert new_version != old_version
 
@@ -251,4 +251,4 @@ def test_a_mapping_file_for_another_source_or_broken_is_a_clear_400(harness):
     status, answer = harness.post_admin(f"/quarantine/{record['id']}/replay", {"mapping_file": "kind: mapping\nfields: [", "dry_run": True})
     assert status == 400 and answer["error"] == "invalid_mapping"
     status, answer = harness.post_admin(f"/quarantine/{record['id']}/replay", {"mapping_file": 7})
-    assert status == 400 and answer["error"] == "bad_request"
+    assert status == 400 and answer["error"] == "invalid_body" and "mapping_file" in answer["message"]

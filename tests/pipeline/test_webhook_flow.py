@@ -113,11 +113,13 @@ def test_out_of_order_update_is_stale_and_ignored(stack):
     assert "A" in json.dumps(state)
 
 
-def test_health_reports_configuration_versions(stack):
+def test_health_is_liveness_for_anyone_and_details_for_operators(stack):
     response = stack.http.get("/health")
-    assert response.status_code == 200
-    body = json.loads(response.body)
-    assert body["status"] == "ok" and body["versions"]["_configuration"]
+    assert response.status_code == 200 and json.loads(response.body) == {"status": "ok"}, "no stage, connector or version to strangers"
+    assert stack.http.get("/health/details").status_code == 401
+    assert stack.http.get("/health/details", headers={"Authorization": "Bearer guess"}).status_code == 401
+    status, body = get_json(stack, "/health/details")
+    assert status == 200 and body["status"] == "ok" and body["versions"]["_configuration"] and "demo_crm" in body["connectors"]
 
 
 def test_broken_configuration_is_503_not_500_and_health_says_why(stack, tmp_path, monkeypatch):
@@ -137,8 +139,10 @@ def test_broken_configuration_is_503_not_500_and_health_says_why(stack, tmp_path
     response = post_demo(stack, demo_body())
     assert response.status_code == 503 and json.loads(response.body)["error"] == "configuration_invalid"
     health = stack.http.get("/health")
-    assert health.status_code == 503
-    assert any("mappings/demo_crm_customer.yaml:" in p for p in json.loads(health.body)["problems"])
+    assert health.status_code == 503 and "demo_crm_customer" not in health.body.decode(), "no file or line to strangers"
+    status, details = get_json(stack, "/health/details")
+    assert status == 503
+    assert any("mappings/demo_crm_customer.yaml:" in p for p in details["problems"])
 
 
 def test_audit_by_time(stack):
