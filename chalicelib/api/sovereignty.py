@@ -9,9 +9,9 @@ from typing import Any
 from chalicelib.api.errors import bad_request, not_found
 from chalicelib.configuration import Configuration
 from chalicelib.domain import consent
-from chalicelib.domain.canonical import SourceRef
+from chalicelib.domain.erasure import Masker, Subject, subject_of
 from chalicelib.domain.golden import member_keys
-from chalicelib.domain.state import consent_key, golden_key, match_key, orders_key
+from chalicelib.domain.state import consent_key, golden_key
 from chalicelib.errors import ApiError, ConflictError
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, erasure, keys
@@ -133,7 +133,13 @@ def usage_report(settings: Settings, entity_key: str, config: Configuration | No
         "first": views[0]["at"] if views else None,
         "last": max((v["at"] for v in views), default=None),
         "categories": usage_by_category(views, config),
+        "erasures": [_erasure(v) for v in views if v["action"] == "erased"],
     }
+
+
+def _erasure(view: dict[str, Any]) -> dict[str, Any]:
+    """An erasure as the usage report shows it: when, by whom, and what was deleted or masked in which table."""
+    return {"at": view["at"], "actor": view["actor"], "removed": view.get("details", {}).get("removed", {})}
 
 
 USAGE_WINDOW_DAYS = 90
@@ -195,10 +201,12 @@ def _category_of(config: Any, mapping: str | None, field: str) -> str | None:
 
 
 def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> dict[str, Any]:
-    """Remove the customer's state and cross-references; keep only a masked tombstone in the audit.
+    """Delete or mask every stored copy that names the customer; keep only a masked tombstone in the audit.
 
-    The tombstone records how many entries were removed and the hash of the last one, so the
-    erasure itself stays verifiable without keeping anything about the person.
+    The customer is looked for by its golden id and the ids merged into it, every member's
+    source record id, and its e-mail, phone, tax id and name (docs/sovereignty.md). The
+    tombstone records what was removed where (counts per table and kind), how many of the
+    customer's own audit entries went and the hash of the last one, and nothing about the person.
     """
     customer_id = _customer_id(entity_key)
     store = DynamoStore(settings)
@@ -207,24 +215,41 @@ def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> di
     stored = snapshot.states[golden]
     if stored is None and snapshot.states[registry] is None:
         raise not_found(f"nothing stored for {entity_key}")
-    members = ((stored or {}).get("sources") or {}).values()
-    sources = [SourceRef(system=str(m["system"]), entity="customer", id=str(m["record_id"])) for m in members if m.get("record_id")]
-    # The match index and the ids merged into this customer point at it: they go too.
-    aliases = [golden_key("customer", alias) for alias in (stored or {}).get("aliases", [])]
-    derived = [match_key("customer", k) for k in sorted(member_keys(stored))] + aliases
-    entries = audit.read_chain(settings.audit_table, entity_key) + audit.read_chain(settings.audit_table, keys.consent_chain(customer_id))
-    removed = erasure.delete(settings, [golden, orders_key(customer_id), registry, *derived], sources, entries)
-    masked = audit.mask(customer_id, pii_key)
+    own_chain = audit.read_chain(settings.audit_table, entity_key)
+    masked = audit.mask(customer_id, pii_key) or ""
+    removal = erasure.sweep(settings, Masker(subject(masked, customer_id, stored)), last=[keys.state(golden), keys.state(registry)])
+    removed = removal.report()
     tombstone = AuditEntry(
         action="erased",
         actor=actor,
         correlation_id=f"erase#{masked}",
         details={
             "subject": masked,
-            "entries_removed": len(entries),
-            "last_hash": entries[-1]["hash"] if entries else None,
+            "entries_removed": removal.total("audit", "deleted"),
+            "last_hash": own_chain[-1]["hash"] if own_chain else None,
+            "removed": removed,
             "at": datetime.now(UTC).isoformat(),
         },
     )
     store.commit(Plan(Snapshot(), audit=[ChainAppend(entity_key, [tombstone], headless=True)]))
-    return {"erased": entity_key, "state_items_removed": removed, "audit_entries_removed": len(entries)}
+    return {
+        "erased": entity_key,
+        "state_items_removed": removal.total("state", "deleted"),
+        "audit_entries_removed": removal.total("audit", "deleted"),
+        "removed": removed,
+    }
+
+
+def subject(token: str, customer_id: str, golden: dict[str, Any] | None) -> Subject:
+    """Everything that names the customer: its ids, its members' source ids, and their identifying values."""
+    golden = golden or {}
+    members = list((golden.get("sources") or {}).values())
+    values = [(name, value) for name, value in (golden.get("fields") or {}).items()]
+    values += [(name, value) for m in members for name, value in (m.get("fields") or {}).items()]
+    return subject_of(
+        token,
+        golden_ids=[customer_id, *[str(a) for a in golden.get("aliases", [])]],
+        source_ids=[str(m["record_id"]) for m in members if m.get("record_id")],
+        values=values,
+        match_keys=sorted(member_keys(golden)),
+    )

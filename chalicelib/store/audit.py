@@ -3,6 +3,12 @@
 Each entry holds the hash of the previous entry of the same entity; the chain's
 head (sequence number and hash) lives on the entity's golden item, so appending
 needs no extra read and happens inside the same transaction as the change.
+
+An entry's content (``details`` and ``changes``, where personal data can appear) is
+sealed: the hashed entry holds a salted digest of it, the content and its salt are
+stored beside. Erasure can then mask the content and drop the salt while every hash
+and link stays as written; the verifier accepts such an entry as masked, never as the
+original (docs/sovereignty.md).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -84,13 +91,14 @@ def chain(chain_id: str, entries: list[AuditEntry], head: ChainHead, retention_d
             "connector": entry.connector,
             "mapping": entry.mapping,
             "mapping_version": entry.mapping_version,
-            "details": entry.details,
-            "changes": entry.changes,
             "prev_hash": head.hash,
         }
+        content = canonical_json({"details": entry.details, "changes": entry.changes})
+        salt = secrets.token_hex(16)
+        body["content_digest"] = sealed_digest(salt, content)
         text = canonical_json({k: v for k, v in body.items() if v is not None})
         item = {k: body[k] for k in _INDEXED}
-        item.update(entry=text, hash=digest(text), expires_at=expires_at)
+        item.update(entry=text, hash=digest(text), content=content, salt=salt, expires_at=expires_at)
         items.append(item)
         head = ChainHead(seq, item["hash"])
     _mark_runs(chain_id, items)
@@ -118,6 +126,18 @@ def _mark_runs(chain_id: str, items: list[dict[str, Any]]) -> None:
         )
 
 
+def sealed_digest(salt: str, content: str) -> str:
+    """The commitment to an entry's content: without the salt, the digest tells nothing about a short value."""
+    return digest(salt + content)
+
+
+def masked_content(item: dict[str, Any], content: str, erasure: str) -> dict[str, Any]:
+    """The entry with its content replaced by a masked copy: the salt goes, so the digest binds nothing readable."""
+    masked = {k: v for k, v in item.items() if k != "salt"}
+    masked.update(content=content, masked_by=erasure)
+    return masked
+
+
 def run_keys(item: dict[str, Any]) -> list[tuple[str, str]]:
     """The keys of every entry in the run an index entry starts (chain, sequence numbers)."""
     chain_id, first = str(item["pk"]), int(str(item["sk"]))
@@ -140,6 +160,7 @@ def verify_items(items: list[dict[str, Any]]) -> list[str]:
             body = json.loads(text)
         except ValueError:
             body = {}
+        problems += _content_problems(seq, body, item)
         if body.get("prev_hash") != previous:
             problems.append(f"entry {seq}: link to the previous entry is broken")
         for name in _INDEXED:
@@ -150,12 +171,31 @@ def verify_items(items: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def _content_problems(seq: int, body: dict[str, Any], item: dict[str, Any]) -> list[str]:
+    """A sealed entry's content must match its digest, unless an erasure masked it (then it is shown as masked)."""
+    if "content_digest" not in body:
+        return []  # content inside the hashed entry itself
+    if item.get("masked_by"):
+        return []
+    if "salt" not in item or sealed_digest(str(item["salt"]), str(item.get("content", ""))) != body["content_digest"]:
+        return [f"entry {seq}: content does not match its digest"]
+    return []
+
+
 def entry_view(item: dict[str, Any]) -> dict[str, Any]:
-    """An audit item as the API shows it: the hashed entry plus its hash."""
+    """An audit item as the API shows it: the hashed entry, its content (``masked`` once erased) and its hash."""
     try:
         body: dict[str, Any] = json.loads(item["entry"])
     except (KeyError, ValueError):
         body = {k: v for k, v in item.items() if k != "entry"}
+    if "content" in item:
+        try:
+            body.update(json.loads(str(item["content"])))
+        except ValueError:
+            pass
+        body.pop("content_digest", None)
+    if item.get("masked_by"):
+        body["masked"] = True
     body["hash"] = item.get("hash")
     return body
 

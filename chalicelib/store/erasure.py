@@ -1,27 +1,144 @@
-"""Erasure's deletes: a customer's state items, cross-references and audit entries.
+"""Erasure's sweep: every stored copy that names the customer is deleted or masked.
 
-An erasure can touch more items than one transaction holds, so the deletes go in
-batches; the masked tombstone that records the erasure is then committed through
-the store's one commit path (chalicelib.store.dynamo_store).
+Inputs, quarantine records and events are not kept by customer, and a raw payload does not
+carry the golden id, so the sweep reads every table once (a paginated Scan) and tests each
+item with the subject's masker (chalicelib.domain.erasure). What it does with an item that
+names the subject depends on what the item is:
+
+| table      | the key names the subject            | only the content names it                          |
+|------------|--------------------------------------|----------------------------------------------------|
+| state      | deleted (golden, consent, orders,    | masked in place, if unchanged since read (another  |
+|            | rules, window, xref, match, dedupe)  | entity's record pointing at the customer)          |
+| audit      | deleted (the subject's own chains)   | content masked, salt dropped: the chain verifies   |
+| events     | —                                    | masked in place (data, subject, source record id)  |
+| quarantine | deleted                              | deleted (the raw payload is the point of it)       |
+| inputs     | deleted                              | deleted (raw payloads kept for replay)             |
+
+The stats table is not read: it holds outcome counts per connector and hour, nothing of a record.
+
+The subject's own golden and consent items are deleted last, so an interrupted erasure can
+be run again: the golden record still names everything to look for.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.domain.canonical import SourceRef
-from chalicelib.domain.state import StateKey
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.erasure import Masker
 from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import dynamo, keys
+from chalicelib.store import audit, dynamo
+
+# Copies of raw payloads: an item there that names the subject goes whole.
+_DELETE_WHOLE = ("inputs", "quarantine")
 
 
-def delete(settings: Settings, state: list[StateKey], sources: list[SourceRef], entries: list[dict[str, Any]]) -> int:
-    """Delete the state items, the sources' cross-references and the audit entries; returns state items removed."""
-    state_keys = [keys.state(k) for k in state] + [keys.xref(ref) for ref in sources]
-    _delete(settings.state_table, state_keys)
-    _delete(settings.audit_table, [(str(i["pk"]), str(i["sk"])) for i in entries])
-    return len(state_keys)
+@dataclass
+class Removal:
+    """What the sweep did, per table and kind of item: counts only, nothing about the person."""
+
+    counts: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
+    scanned: Counter[str] = field(default_factory=Counter)
+
+    def count(self, action: str, table: str, kind: str) -> None:
+        """``action``: deleted, masked, or left (an audit entry whose hashed header names the subject)."""
+        self.counts.setdefault(table, {}).setdefault(action, Counter())[kind] += 1
+
+    def report(self) -> dict[str, dict[str, dict[str, int]]]:
+        """``{table: {"deleted": {kind: n}, "masked": {kind: n}}}``; tables that held nothing are left out."""
+        return {t: {a: dict(sorted(c.items())) for a, c in sorted(actions.items())} for t, actions in sorted(self.counts.items())}
+
+    def total(self, table: str, action: str) -> int:
+        return sum(self.counts.get(table, {}).get(action, Counter()).values())
+
+
+def sweep(settings: Settings, masker: Masker, last: list[tuple[str, str]]) -> Removal:
+    """Delete or mask every item that names the subject; the state items in ``last`` go at the very end."""
+    removal = Removal()
+    tables = {
+        "inputs": settings.inputs_table,
+        "quarantine": settings.quarantine_table,
+        "events": settings.events_table,
+        "audit": settings.audit_table,
+        "state": settings.state_table,
+    }
+    deferred = set(last)
+    for name, table in tables.items():
+        doomed: list[tuple[str, str]] = []
+        for item in _scan(table):
+            removal.scanned[name] += 1
+            key = (str(item["pk"]), str(item["sk"]))
+            if not masker.names(item):
+                continue
+            kind = _kind(name, item)
+            if name in _DELETE_WHOLE or masker.names(key[0]) or masker.names(key[1]):
+                removal.count("deleted", name, kind)
+                if key not in deferred:
+                    doomed.append(key)
+            elif name == "audit":
+                masked = _mask_audit(table, masker, item)
+                removal.count("left" if masker.names(masked) else "masked", name, kind)
+            else:
+                _put_masked(table, masker.value(item), item)
+                removal.count("masked", name, kind)
+        _delete(table, doomed)
+    _delete(settings.state_table, list(last))
+    return removal
+
+
+def _kind(table: str, item: dict[str, Any]) -> str:
+    """How a removal is counted: a state item by its sort key, an audit entry by its chain's kind."""
+    if table == "state":
+        return str(item["sk"])
+    if table == "audit":
+        return str(item["pk"]).split("#", 1)[0]
+    return {"events": "event", "quarantine": "record", "inputs": "raw_input"}[table]
+
+
+def _mask_audit(table: str, masker: Masker, item: dict[str, Any]) -> dict[str, Any]:
+    """Mask an entry's sealed content; what the entry's hash covers stays as written, so the chain still verifies."""
+    content = item.get("content")
+    if content is None:  # an entry from before sealed content: its details are inside the hashed text
+        masked: dict[str, Any] = masker.value(item)
+    else:
+        masked = audit.masked_content(item, masker.value(str(content)), masker.token)
+    _put_masked(table, masked, item)
+    return masked
+
+
+def _put_masked(table: str, masked: dict[str, Any], read: dict[str, Any]) -> None:
+    """Write the masked item only if it is still the item read (a version or, failing that, the same hash)."""
+    put: dict[str, Any] = {"TableName": table, "Item": dynamo.to_item(masked)}
+    if "version" in read:
+        put["ConditionExpression"] = "version = :v"
+        put["ExpressionAttributeValues"] = {":v": {"N": str(read["version"])}}
+    else:
+        put["ConditionExpression"] = "attribute_exists(pk)"
+    try:
+        aws.client("dynamodb").put_item(**put)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            from chalicelib.errors import ConflictError
+
+            raise ConflictError(f"{table}: an item changed while it was being erased; erase again") from exc
+        raise
+
+
+def _scan(table: str) -> Iterator[dict[str, Any]]:
+    client = aws.client("dynamodb")
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        for item in page.get("Items", []):
+            yield dynamo.from_item(item)
+        if not page.get("LastEvaluatedKey"):
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _delete(table: str, item_keys: list[tuple[str, str]]) -> None:

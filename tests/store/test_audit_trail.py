@@ -62,8 +62,22 @@ def test_altered_entry_content_is_detected(harness, trail):
 
     ddb = aws.client("dynamodb")
     item = ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 2))["Item"]
+    content = json.loads(item["content"]["S"])
+    content["changes"]["grade"]["after"] = "S"  # someone rewrites history
+    item["content"] = {"S": json.dumps(content, sort_keys=True, separators=(",", ":"))}
+    ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=item)
+    verdict = _verdict(harness)
+    assert not verdict["intact"]
+    assert verdict["problems"] == ["entry 2: content does not match its digest"]
+
+
+def test_altered_hashed_entry_is_detected(harness, trail):
+    from chalicelib.runtime import aws
+
+    ddb = aws.client("dynamodb")
+    item = ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 2))["Item"]
     body = json.loads(item["entry"]["S"])
-    body["changes"]["grade"]["after"] = "S"  # someone rewrites history
+    body["mapping_version"] = "forged"
     item["entry"] = {"S": json.dumps(body, sort_keys=True, separators=(",", ":"))}
     ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=item)
     verdict = _verdict(harness)
@@ -71,19 +85,42 @@ def test_altered_entry_content_is_detected(harness, trail):
     assert "entry 2: content does not match its hash" in verdict["problems"]
 
 
-def test_altered_content_with_a_recomputed_hash_breaks_the_next_link(harness, trail):
+def test_altered_content_with_a_recomputed_digest_and_hash_breaks_the_next_link(harness, trail):
     from chalicelib.runtime import aws
-    from chalicelib.store.audit import digest
+    from chalicelib.store.audit import digest, sealed_digest
 
     ddb = aws.client("dynamodb")
     item = ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 2))["Item"]
+    content = json.loads(item["content"]["S"])
+    content["changes"]["grade"]["after"] = "S"
+    item["content"] = {"S": json.dumps(content, sort_keys=True, separators=(",", ":"))}
     body = json.loads(item["entry"]["S"])
-    body["changes"]["grade"]["after"] = "S"
+    body["content_digest"] = sealed_digest(item["salt"]["S"], item["content"]["S"])
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     item["entry"], item["hash"] = {"S": text}, {"S": digest(text)}
     ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=item)
     verdict = _verdict(harness)
     assert verdict["problems"] == ["entry 3: link to the previous entry is broken"]
+
+
+def test_content_without_its_salt_and_no_erasure_is_detected(harness, trail):
+    """Only an erasure may drop an entry's salt (and then the entry shows as masked)."""
+    from chalicelib.runtime import aws
+
+    ddb = aws.client("dynamodb")
+    key = _audit_key(trail["entity"], 2)
+    ddb.update_item(TableName=os.environ["AUDIT_TABLE"], Key=key, UpdateExpression="REMOVE salt")
+    assert _verdict(harness)["problems"] == ["entry 2: content does not match its digest"]
+    ddb.update_item(
+        TableName=os.environ["AUDIT_TABLE"],
+        Key=key,
+        UpdateExpression="SET content = :c, masked_by = :m",
+        ExpressionAttributeValues={":c": {"S": '{"changes":{},"details":{"source":"masked:0"}}'}, ":m": {"S": "masked:0"}},
+    )
+    assert _verdict(harness)["intact"]
+    _, shown = harness.get(f"/audit?source={SOURCE}")
+    masked = shown["entries"][1]
+    assert masked["masked"] is True and masked["details"] == {"source": "masked:0"} and masked["hash"] == trail["entries"][1]["hash"]
 
 
 def test_altered_indexed_attributes_are_detected(harness, trail):

@@ -1,0 +1,121 @@
+"""Erasure after every kind of traffic: no table keeps anything that names the customer (the masked tombstone aside)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.masterdata.test_walkthrough import ERP_SECRET, TAX_NUMBER, erp_customer, erp_order, post_erp
+from tests.stack import ADMIN, demo_body, drain, get_json, post_demo
+
+SOURCE = "source=demo_crm/customer/C-1001"
+PHONE = "+86 138-0013-8000"
+
+
+@pytest.fixture()
+def walk(stack, monkeypatch):
+    monkeypatch.setenv("DEMO_ERP_WEBHOOK_SECRET", ERP_SECRET)
+    return stack
+
+
+def crm(tier: str, updated_at: str) -> bytes:
+    return demo_body("C-1001", tier=tier, updated_at=updated_at, tax_id=TAX_NUMBER, phone=PHONE)
+
+
+def dispatch() -> None:
+    import os
+
+    import app as application
+    from local.worker import StreamPoller, _Context
+
+    batch: list[dict[str, Any]] = []
+    StreamPoller(os.environ["EVENTS_TABLE"]).poll_once(lambda event, ctx: batch.extend(event["Records"]))
+    if batch:
+        application.dispatch_events({"Records": batch}, _Context())
+
+
+def every_item() -> dict[str, list[dict[str, Any]]]:
+    """Every item of every table infra/resources.py defines, as stored (attribute values as text)."""
+    from chalicelib.runtime import aws
+    from infra.resources import TABLES
+
+    client, found = aws.client("dynamodb"), {}
+    for table in TABLES:
+        items, kwargs = [], {"TableName": table.name}
+        while True:
+            page = client.scan(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        found[table.name] = items
+    return found
+
+
+def erase(stack) -> tuple[int, dict[str, Any]]:
+    response = stack.http.post(f"/erase?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json"}, body=b'{"confirm": true}')
+    return response.status_code, json.loads(response.body)
+
+
+def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_customer(walk):
+    assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202  # applied, raw input kept for replay
+    assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202  # the same delivery again: duplicate
+    assert post_erp(walk, erp_customer()).status_code == 202  # the ERP's record of the same company: merged by tax number
+    drain()
+    assert post_demo(walk, crm("Platinum", "2026-11-02T08:00:00+08:00")).status_code == 202  # grade change: an event
+    assert post_demo(walk, crm("Titanium", "2026-11-03T08:00:00+08:00")).status_code == 202  # unknown tier: quarantined
+    assert post_erp(walk, erp_order()).status_code == 202  # an order: order events naming the customer
+    drain()
+    dispatch()
+    headers = {**ADMIN, "Content-Type": "application/json", "X-Salesbridge-Actor": "dpo"}
+    for status in ("revoked", "granted"):
+        body = json.dumps({"category": "inquiry", "status": status})
+        assert walk.http.put(f"/consent?{SOURCE}", headers=headers, body=body).status_code == 200
+
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    customer_id = state["id"]
+    assert sorted(m["system"] for m in state["sources"].values()) == ["demo_crm", "demo_erp"]
+    _, quarantined = get_json(walk, "/quarantine")
+    assert quarantined["records"], "the Titanium record is quarantined"
+    _, events = get_json(walk, "/events?limit=50")
+    assert any(customer_id in json.dumps(e) for e in events["events"])
+    needles = [customer_id, "C-1001", "ERP-77", "buyer@acme.example", "138-0013-8000", TAX_NUMBER, "9131 0000 ma1f-L8XQ3K"]
+    needles += ["Acme Trading", "上海艾克米贸易有限公司"]
+    before = json.dumps(every_item(), ensure_ascii=False)
+    assert all(n.lower() in before.lower() for n in needles), [n for n in needles if n.lower() not in before.lower()]
+
+    status, erased = erase(walk)
+    assert status == 200, erased
+
+    left = {
+        table: [item for item in items if any(n.lower() in json.dumps(item, ensure_ascii=False).lower() for n in needles)]
+        for table, items in every_item().items()
+    }
+    tombstones = left.pop("salesbridge-audit")
+    assert all(not items for items in left.values()), json.dumps(left, ensure_ascii=False, indent=1)
+    (tombstone,) = tombstones  # its chain is the customer's entity reference; its content names nobody
+    assert json.loads(tombstone["entry"]["S"])["action"] == "erased"
+    assert not any(n.lower() in tombstone["content"]["S"].lower() for n in needles)
+
+    removed = erased["removed"]
+    assert removed["inputs"]["deleted"]["raw_input"] >= 4 and removed["quarantine"]["deleted"] == {"record": 1}
+    assert {"golden", "xref", "match", "consent", "orders"} <= set(removed["state"]["deleted"]), removed["state"]
+    assert removed["state"]["masked"]["golden"] >= 1, "the order's reference to the customer is masked, the order kept"
+    assert removed["events"]["masked"]["event"] >= 2 and removed["audit"]["masked"]
+    assert "left" not in removed["audit"], removed["audit"]
+
+    _, report = get_json(walk, f"/usage?entity=customer%23{customer_id}")
+    assert report["erasures"][0]["removed"] == removed  # the usage report says what was removed where
+
+    _, verdicts = get_json(walk, f"/audit/verify?entity=customer%23{customer_id}")
+    assert verdicts["intact"], verdicts
+    masked_chains = {item["pk"]["S"] for item in every_item()["salesbridge-audit"] if "masked_by" in item}
+    assert masked_chains
+    for chain in masked_chains:
+        from urllib.parse import quote
+
+        status, verdict = get_json(walk, f"/audit/verify?entity={quote(chain)}")
+        assert status == 200 and verdict["intact"], verdict
+    assert erase(walk)[0] == 404
