@@ -237,11 +237,11 @@ def erase(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
     from chalicelib.api.admin import entity_key_from
 
-    params = _query(request)
-    if _json_body(request).get("confirm") is not True:
+    params, body = _query(request), _json_body(request)
+    if body.get("confirm") is not True:
         raise ApiError(400, "confirmation_required", 'erasure cannot be undone: send {"confirm": true}')
     key = entity_key_from(params.get("entity"), params.get("source"))
-    return sovereignty.erase(_settings(), key, actor, _config().pii_key)
+    return sovereignty.erase(_settings(), key, actor, _config().pii_key, sovereignty.identifiers_of(body.get("identifiers")))
 
 
 @app.route("/identity", methods=["GET"], authorizer=OPERATOR)

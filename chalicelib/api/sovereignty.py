@@ -200,11 +200,33 @@ def _category_of(config: Any, mapping: str | None, field: str) -> str | None:
     return compiled.categories.get(field) if compiled is not None else None
 
 
-def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> dict[str, Any]:
+IDENTIFIER_KINDS = ("email", "phone", "tax_id", "name")
+
+
+def identifiers_of(body: Any) -> list[tuple[str, str]]:
+    """The request's extra identifiers (``{"email": ["a@b.example"], ...}``): values the golden record no longer holds."""
+    if body is None:
+        return []
+    problem = f"identifiers must map {', '.join(IDENTIFIER_KINDS)} to lists of at most 20 texts of at most 200 characters"
+    if not isinstance(body, dict) or not set(body) <= set(IDENTIFIER_KINDS):
+        raise bad_request(problem)
+    found: list[tuple[str, str]] = []
+    for kind, values in body.items():
+        if not isinstance(values, list) or len(values) > 20 or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in values):
+            raise bad_request(problem)
+        found += [(kind, v) for v in values]
+    return found
+
+
+def erase(
+    settings: Settings, entity_key: str, actor: str, pii_key: bytes, identifiers: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     """Delete or mask every stored copy that names the customer; keep only a masked tombstone in the audit.
 
     The customer is looked for by its golden id and the ids merged into it, every member's
-    source record id, and its e-mail, phone, tax id and name (docs/sovereignty.md). The
+    source record id, and its e-mail, phone, tax id and name, with any ``identifiers`` the
+    request adds (a value a consent revocation already removed from the golden record is
+    still in raw inputs kept for replay) (docs/sovereignty.md). The
     tombstone records what was removed where (counts per table and kind), how many of the
     customer's own audit entries went and the hash of the last one, and nothing about the person.
     """
@@ -217,7 +239,8 @@ def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> di
         raise not_found(f"nothing stored for {entity_key}")
     own_chain = audit.read_chain(settings.audit_table, entity_key)
     masked = audit.mask(customer_id, pii_key) or ""
-    removal = erasure.sweep(settings, Masker(subject(masked, customer_id, stored)), last=[keys.state(golden), keys.state(registry)])
+    named = subject(masked, customer_id, stored, identifiers or [])
+    removal = erasure.sweep(settings, Masker(named), last=[keys.state(golden), keys.state(registry)])
     removed = removal.report()
     tombstone = AuditEntry(
         action="erased",
@@ -240,11 +263,12 @@ def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> di
     }
 
 
-def subject(token: str, customer_id: str, golden: dict[str, Any] | None) -> Subject:
+def subject(token: str, customer_id: str, golden: dict[str, Any] | None, identifiers: list[tuple[str, str]]) -> Subject:
     """Everything that names the customer: its ids, its members' source ids, and their identifying values."""
     golden = golden or {}
     members = list((golden.get("sources") or {}).values())
-    values = [(name, value) for name, value in (golden.get("fields") or {}).items()]
+    values: list[tuple[str, Any]] = list(identifiers)
+    values += [(name, value) for name, value in (golden.get("fields") or {}).items()]
     values += [(name, value) for m in members for name, value in (m.get("fields") or {}).items()]
     return subject_of(
         token,

@@ -6,7 +6,8 @@ differently (a raw payload keeps the vendor's phone format, a sync dedupe key em
 source id), so each kind is matched the way it can appear:
 
 - golden ids and e-mail addresses anywhere inside a text (e-mail case-insensitively);
-- phone numbers as any phone-like run of digits that normalises to the customer's number;
+- phone numbers as the customer's digits with any spaces, dots, hyphens or brackets between
+  them, and with or without the +86 / 0086 prefix;
 - tax ids inside the text with spaces and hyphens removed, case-insensitively;
 - source record ids as a whole token (not inside a longer run of letters and digits, nor a
   decimal number; case ignored), and as a number only under a key that names an id;
@@ -26,7 +27,6 @@ from typing import Any
 
 from chalicelib.domain.identity import normalise_email, normalise_phone, normalise_tax_id, normalise_text
 
-_PHONE_LIKE = re.compile(r"\+?\d[\d\s().\-]{4,}\d")
 _ID_KEY = re.compile(r"id$|_id|^id", re.IGNORECASE)
 
 
@@ -92,6 +92,9 @@ class Masker:
         strong = [re.escape(i) for i in sorted(subject.golden_ids | subject.emails, key=len, reverse=True)]
         self._strong = re.compile("|".join(strong), re.IGNORECASE) if strong else None
         ids = [re.escape(i) for i in sorted(subject.source_ids, key=len, reverse=True)]
+        phones = [r"[\s().\-]*".join(p) for p in sorted(self.subject.phones, key=len, reverse=True)]
+        prefix = r"(?:(?:\+|00)?86[\s().\-]*)?"
+        self._phones = re.compile(rf"(?<!\d){prefix}(?:{'|'.join(phones)})(?!\d)") if phones else None
         self._ids = re.compile(rf"(?<![A-Za-z0-9.])(?:{'|'.join(ids)})(?![A-Za-z0-9]|\.\d)", re.IGNORECASE) if ids else None
 
     def text(self, value: str) -> str:
@@ -100,8 +103,8 @@ class Masker:
             return self.token
         out = self._strong.sub(self.token, value) if self._strong else value
         out = self._ids.sub(self.token, out) if self._ids else out
-        if self.subject.phones:
-            out = _PHONE_LIKE.sub(lambda m: self.token if normalise_phone(m.group()) in self.subject.phones else m.group(), out)
+        if self._phones and self._phones.search(out):
+            out = self._phones.sub(self.token, out)
         if self.subject.tax_ids:
             out = self._tax_ids(out)
         return out

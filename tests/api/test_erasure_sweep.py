@@ -119,3 +119,37 @@ def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_custo
         status, verdict = get_json(walk, f"/audit/verify?entity={quote(chain)}")
         assert status == 200 and verdict["intact"], verdict
     assert erase(walk)[0] == 404
+
+
+def test_identifiers_given_with_the_request_find_copies_the_golden_record_no_longer_names(walk):
+    """A revocation removed the e-mail from the golden record; a quarantined payload without the CRM id still holds it."""
+    from chalicelib.domain.erasure import Masker
+
+    assert post_demo(walk, demo_body("C-1001")).status_code == 202
+    anonymous = {
+        "event_id": "evt-no-id",
+        "customer": {"email": "Buyer@Acme.example", "tier": "Gold", "updated_at": "2026-11-04T08:00:00+08:00"},
+    }
+    assert post_demo(walk, json.dumps(anonymous).encode()).status_code == 202
+    drain()
+    headers = {**ADMIN, "Content-Type": "application/json", "X-Salesbridge-Actor": "dpo"}
+    revoke = json.dumps({"category": "contact_personal", "status": "revoked"})
+    assert json.loads(walk.http.put(f"/consent?{SOURCE}", headers=headers, body=revoke).body)["purged_fields"] == ["email"]
+    (held,) = [i for i in every_item()["salesbridge-quarantine"] if "buyer@acme.example" in json.dumps(i).lower()]
+
+    from chalicelib.api.sovereignty import subject
+    from chalicelib.store import dynamo
+
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    from_golden = subject("masked:x", state["id"], {"fields": state["fields"], "sources": state["sources"]}, [])
+    assert not Masker(from_golden).names(dynamo.from_item(held)), "the golden record alone no longer leads to it"
+
+    bad = walk.http.post(
+        f"/erase?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json"}, body=b'{"confirm": true, "identifiers": {"ssn": ["1"]}}'
+    )
+    assert bad.status_code == 400 and json.loads(bad.body)["error"] == "bad_request"
+    body = json.dumps({"confirm": True, "identifiers": {"email": ["buyer@acme.example"]}}).encode()
+    response = walk.http.post(f"/erase?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json"}, body=body)
+    assert response.status_code == 200, response.body
+    assert json.loads(response.body)["removed"]["quarantine"]["deleted"] == {"record": 1}
+    assert not any("acme.example" in json.dumps(i).lower() for items in every_item().values() for i in items)
