@@ -240,7 +240,10 @@ def erase(
     own_chain = audit.read_chain(settings.audit_table, entity_key)
     masked = audit.mask(customer_id, pii_key) or ""
     named = subject(masked, customer_id, stored, identifiers or [])
-    removal = erasure.sweep(settings, Masker(named), last=[keys.state(golden), keys.state(registry)])
+    try:
+        removal = erasure.sweep(settings, Masker(named), last=[keys.state(golden), keys.state(registry)])
+    except ConflictError as exc:
+        raise ApiError(409, "conflict", f"{exc}: the customer's record is kept until the sweep completes") from exc
     removed = removal.report()
     tombstone = AuditEntry(
         action="erased",

@@ -30,6 +30,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.erasure import Masker
+from chalicelib.errors import ConflictError
 from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo
@@ -57,6 +58,13 @@ class Removal:
         return sum(self.counts.get(table, {}).get(action, Counter()).values())
 
 
+# Bookkeeping no person is in (hashes, versions, index shards, expiry): never searched, never rewritten.
+_UNTOUCHED = frozenset(
+    {"pk", "sk", "version", "hash", "prev_hash", "audit_seq", "audit_hash", "salt", "run_at", "run", "day_shard", "time_shard"}
+    | {"connector_shard", "timer_shard", "timer_due", "expires_at", "masked_by"}
+)
+
+
 def sweep(settings: Settings, masker: Masker, last: list[tuple[str, str]]) -> Removal:
     """Delete or mask every item that names the subject; the state items in ``last`` go at the very end."""
     removal = Removal()
@@ -73,18 +81,19 @@ def sweep(settings: Settings, masker: Masker, last: list[tuple[str, str]]) -> Re
         for item in _scan(table):
             removal.scanned[name] += 1
             key = (str(item["pk"]), str(item["sk"]))
-            if not masker.names(item):
+            content = {k: v for k, v in item.items() if k not in _UNTOUCHED}
+            if not masker.names(content) and not masker.names(list(key)):
                 continue
             kind = _kind(name, item)
-            if name in _DELETE_WHOLE or masker.names(key[0]) or masker.names(key[1]):
+            if name in _DELETE_WHOLE or masker.names(list(key)):
                 removal.count("deleted", name, kind)
                 if key not in deferred:
                     doomed.append(key)
             elif name == "audit":
                 masked = _mask_audit(table, masker, item)
-                removal.count("left" if masker.names(masked) else "masked", name, kind)
+                removal.count("left" if masker.names({k: v for k, v in masked.items() if k not in _UNTOUCHED}) else "masked", name, kind)
             else:
-                _put_masked(table, masker.value(item), item)
+                _put_masked(table, {**item, **masker.value(content)}, item)
                 removal.count("masked", name, kind)
         _delete(table, doomed)
     _delete(settings.state_table, list(last))
@@ -101,10 +110,15 @@ def _kind(table: str, item: dict[str, Any]) -> str:
 
 
 def _mask_audit(table: str, masker: Masker, item: dict[str, Any]) -> dict[str, Any]:
-    """Mask an entry's sealed content; what the entry's hash covers stays as written, so the chain still verifies."""
+    """Mask an entry's sealed content; what the entry's hash covers stays as written, so the chain still verifies.
+
+    An entry from before content was sealed holds its details inside the hashed text: masking
+    it there is the only way to remove them, and the verifier then reports that entry by name.
+    """
     content = item.get("content")
-    if content is None:  # an entry from before sealed content: its details are inside the hashed text
-        masked: dict[str, Any] = masker.value(item)
+    if content is None:
+        unsealed = {k: v for k, v in item.items() if k not in _UNTOUCHED}
+        masked = dict(item, **masker.value(unsealed), masked_by=masker.token)
     else:
         masked = audit.masked_content(item, masker.value(str(content)), masker.token)
     _put_masked(table, masked, item)
@@ -112,19 +126,19 @@ def _mask_audit(table: str, masker: Masker, item: dict[str, Any]) -> dict[str, A
 
 
 def _put_masked(table: str, masked: dict[str, Any], read: dict[str, Any]) -> None:
-    """Write the masked item only if it is still the item read (a version or, failing that, the same hash)."""
+    """Write the masked item only if it is still the item read (same version, or same delivery head for an event)."""
     put: dict[str, Any] = {"TableName": table, "Item": dynamo.to_item(masked)}
-    if "version" in read:
-        put["ConditionExpression"] = "version = :v"
-        put["ExpressionAttributeValues"] = {":v": {"N": str(read["version"])}}
+    for attribute in ("version", "audit_seq"):
+        if attribute in read:
+            put["ConditionExpression"] = f"{attribute} = :v"
+            put["ExpressionAttributeValues"] = {":v": {"N": str(read[attribute])}}
+            break
     else:
         put["ConditionExpression"] = "attribute_exists(pk)"
     try:
         aws.client("dynamodb").put_item(**put)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            from chalicelib.errors import ConflictError
-
             raise ConflictError(f"{table}: an item changed while it was being erased; erase again") from exc
         raise
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -54,12 +55,33 @@ def every_item() -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def erase(stack) -> tuple[int, dict[str, Any]]:
-    response = stack.http.post(f"/erase?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json"}, body=b'{"confirm": true}')
+def tombstone_subject(item: dict[str, Any]) -> str:
+    return json.loads(item["content"]["S"])["details"]["subject"]
+
+
+def erase(stack, **identifiers: list[str]) -> tuple[int, dict[str, Any]]:
+    body = json.dumps({"confirm": True, **({"identifiers": identifiers} if identifiers else {})})
+    response = stack.http.post(f"/erase?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json"}, body=body)
     return response.status_code, json.loads(response.body)
 
 
-def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_customer(walk):
+def lead_with_the_customers_contact(walk, monkeypatch) -> None:
+    """A Salesforce lead carrying the customer's e-mail, phone and company name; nobody calls, so its deadline fires."""
+    import app as application
+    from chalicelib.runtime import clock
+    from local.worker import _Context
+    from tests.rules.outbound import post
+    from tests.rules.test_rules_pipeline import SCHEDULE, T0, sf_time
+
+    monkeypatch.setattr(clock, "now", lambda: T0)
+    fields = {"Id": "00QHs00001XyZaBMAV", "Name": "Li Wei", "Company": "Acme Trading", "Email": "Buyer@Acme.example", "Phone": PHONE}
+    post(walk, "Lead", **fields, Status="Open - Not Contacted", OwnerId="005A", CreatedDate=sf_time(0), LastModifiedDate=sf_time(0))
+    drain()
+    monkeypatch.setattr(clock, "now", lambda: T0 + timedelta(minutes=30))
+    assert application.fire_timers(SCHEDULE, _Context("fire_timers"))["fired"] == 1
+
+
+def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_customer(walk, monkeypatch):
     assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202  # applied, raw input kept for replay
     assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202  # the same delivery again: duplicate
     assert post_erp(walk, erp_customer()).status_code == 202  # the ERP's record of the same company: merged by tax number
@@ -68,6 +90,7 @@ def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_custo
     assert post_demo(walk, crm("Titanium", "2026-11-03T08:00:00+08:00")).status_code == 202  # unknown tier: quarantined
     assert post_erp(walk, erp_order()).status_code == 202  # an order: order events naming the customer
     drain()
+    lead_with_the_customers_contact(walk, monkeypatch)
     dispatch()
     headers = {**ADMIN, "Content-Type": "application/json", "X-Salesbridge-Actor": "dpo"}
     for status in ("revoked", "granted"):
@@ -81,12 +104,12 @@ def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_custo
     assert quarantined["records"], "the Titanium record is quarantined"
     _, events = get_json(walk, "/events?limit=50")
     assert any(customer_id in json.dumps(e) for e in events["events"])
-    needles = [customer_id, "C-1001", "ERP-77", "buyer@acme.example", "138-0013-8000", TAX_NUMBER, "9131 0000 ma1f-L8XQ3K"]
+    needles = [customer_id, "C-1001", "ERP-77", "buyer@acme.example", "138-0013-8000", "13800138000", TAX_NUMBER, "9131 0000 ma1f-L8XQ3K"]
     needles += ["Acme Trading", "上海艾克米贸易有限公司"]
     before = json.dumps(every_item(), ensure_ascii=False)
     assert all(n.lower() in before.lower() for n in needles), [n for n in needles if n.lower() not in before.lower()]
 
-    status, erased = erase(walk)
+    status, erased = erase(walk, phone=[PHONE])  # the person's phone: the customer's own records never held it
     assert status == 200, erased
 
     left = {
@@ -102,8 +125,12 @@ def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_custo
     removed = erased["removed"]
     assert removed["inputs"]["deleted"]["raw_input"] >= 4 and removed["quarantine"]["deleted"] == {"record": 1}
     assert {"golden", "xref", "match", "consent", "orders"} <= set(removed["state"]["deleted"]), removed["state"]
-    assert removed["state"]["masked"]["golden"] >= 1, "the order's reference to the customer is masked, the order kept"
-    assert removed["events"]["masked"]["event"] >= 2 and removed["audit"]["masked"]
+    assert removed["events"]["masked"]["event"] >= 3 and removed["audit"]["masked"]
+    assert removed["state"]["masked"]["golden"] >= 2, "the order's and the lead's references are masked, the records kept"
+    assert removed["audit"]["masked"]["lead"] >= 1
+    _, lead = get_json(walk, "/state?source=salesforce/lead/00QHs00001XyZaBMAV")  # the lead stays, without the customer's contact
+    assert {lead["fields"][f] for f in ("email", "phone", "company")} == {tombstone_subject(tombstone)}
+    assert lead["fields"]["name"] == "Li Wei"
     assert "left" not in removed["audit"], removed["audit"]
 
     _, report = get_json(walk, f"/usage?entity=customer%23{customer_id}")
@@ -153,3 +180,26 @@ def test_identifiers_given_with_the_request_find_copies_the_golden_record_no_lon
     assert response.status_code == 200, response.body
     assert json.loads(response.body)["removed"]["quarantine"]["deleted"] == {"record": 1}
     assert not any("acme.example" in json.dumps(i).lower() for items in every_item().values() for i in items)
+
+
+def test_an_item_changed_between_the_sweeps_read_and_its_write_is_not_overwritten(walk):
+    """The masked copy is written only over the version read: a record applied meanwhile makes the erasure answer 409."""
+    from chalicelib.errors import ConflictError
+    from chalicelib.runtime import aws
+    from chalicelib.runtime.settings import get_settings
+    from chalicelib.store import dynamo
+    from chalicelib.store.erasure import _put_masked
+
+    assert post_demo(walk, demo_body("C-1001")).status_code == 202
+    drain()
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    table = get_settings().state_table
+    read = dynamo.get(table, f"customer#{state['id']}", "golden")
+    assert read is not None
+    aws.client("dynamodb").update_item(
+        TableName=table, Key=dynamo.key_of(read["pk"], read["sk"]), UpdateExpression="SET version = version + :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )  # fmt: skip
+    with pytest.raises(ConflictError):
+        _put_masked(table, dict(read, fields={}), read)
+    assert dynamo.get(table, read["pk"], read["sk"])["fields"] == read["fields"]
