@@ -107,6 +107,7 @@ def usage_report(settings: Settings, entity_key: str, config: Configuration | No
     customer_id = _customer_id(entity_key)
     entries = audit.read_chain(settings.audit_table, entity_key) + audit.read_chain(settings.audit_table, keys.consent_chain(customer_id))
     views = [audit.entry_view(i) for i in entries]
+    erasures = _erasures(settings, customer_id, config)
     by_action = Counter(v["action"] for v in views)
     by_mapping = Counter(
         f"{v.get('mapping')}@{v.get('mapping_version')}" for v in views if v["action"] in ("applied", "replayed") and v.get("mapping")
@@ -133,13 +134,18 @@ def usage_report(settings: Settings, entity_key: str, config: Configuration | No
         "first": views[0]["at"] if views else None,
         "last": max((v["at"] for v in views), default=None),
         "categories": usage_by_category(views, config),
-        "erasures": [_erasure(v) for v in views if v["action"] == "erased"],
+        "erasures": erasures,
     }
 
 
-def _erasure(view: dict[str, Any]) -> dict[str, Any]:
-    """An erasure as the usage report shows it: when, by whom, and what was deleted or masked in which table."""
-    return {"at": view["at"], "actor": view["actor"], "removed": view.get("details", {}).get("removed", {})}
+def _erasures(settings: Settings, customer_id: str, config: Configuration | None) -> list[dict[str, Any]]:
+    """The customer's past erasures (found by the masked subject: the configuration's key is needed): when, by whom, what went where."""
+    if config is None:
+        return []
+    masked = audit.mask(customer_id, config.pii_key) or ""
+    tombstones = [audit.entry_view(i) for i in audit.read_correlation(settings.audit_table, keys.erasure_correlation(masked))]
+    erased = [v for v in tombstones if v["action"] == "erased"]
+    return [{"at": v["at"], "actor": v["actor"], "removed": v.get("details", {}).get("removed", {})} for v in erased]
 
 
 USAGE_WINDOW_DAYS = 90
@@ -223,6 +229,10 @@ def erase(
 ) -> dict[str, Any]:
     """Delete or mask every stored copy that names the customer; keep only a masked tombstone in the audit.
 
+    The tombstone is a one-entry chain named by the masked subject (``erasure#masked:…#<at>``):
+    nothing left names the customer's id, and if a source sends the customer again, its
+    entity chain starts afresh.
+
     The customer is looked for by its golden id and the ids merged into it, every member's
     source record id, and its e-mail, phone, tax id and name, with any ``identifiers`` the
     request adds (a value a consent revocation already removed from the golden record is
@@ -245,21 +255,26 @@ def erase(
     except ConflictError as exc:
         raise ApiError(409, "conflict", f"{exc}: the customer's record is kept until the sweep completes") from exc
     removed = removal.report()
+    at = datetime.now(UTC)
     tombstone = AuditEntry(
         action="erased",
         actor=actor,
-        correlation_id=f"erase#{masked}",
+        correlation_id=keys.erasure_correlation(masked),
         details={
             "subject": masked,
             "entries_removed": removal.total("audit", "deleted"),
             "last_hash": own_chain[-1]["hash"] if own_chain else None,
             "removed": removed,
-            "at": datetime.now(UTC).isoformat(),
+            "at": at.isoformat(),
         },
+        at=at,
     )
-    store.commit(Plan(Snapshot(), audit=[ChainAppend(entity_key, [tombstone], headless=True)]))
+    chain = keys.erasure_chain(masked, at.isoformat(timespec="microseconds"))
+    store.commit(Plan(Snapshot(), audit=[ChainAppend(chain, [tombstone], headless=True)]))
     return {
         "erased": entity_key,
+        "subject": masked,
+        "tombstone": chain,
         "state_items_removed": removal.total("state", "deleted"),
         "audit_entries_removed": removal.total("audit", "deleted"),
         "removed": removed,
