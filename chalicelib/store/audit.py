@@ -5,10 +5,10 @@ head (sequence number and hash) lives on the entity's golden item, so appending
 needs no extra read and happens inside the same transaction as the change.
 
 An entry's content (``details`` and ``changes``, where personal data can appear) is
-sealed: the hashed entry holds a salted digest of it, the content and its salt are
-stored beside. Erasure can then mask the content and drop the salt while every hash
-and link stays as written; the verifier accepts such an entry as masked, never as the
-original (docs/sovereignty.md).
+sealed: the entry's hash covers a salted digest of it, and the content and its salt are
+stored beside the hashed text. Erasure can then mask the content, keeping only that
+digest, while every hash and link stays as written; the verifier accepts such an entry
+as masked, never as the original (docs/sovereignty.md).
 """
 
 from __future__ import annotations
@@ -94,11 +94,10 @@ def chain(chain_id: str, entries: list[AuditEntry], head: ChainHead, retention_d
             "prev_hash": head.hash,
         }
         content = canonical_json({"details": entry.details, "changes": entry.changes})
-        salt = secrets.token_hex(16)
-        body["content_digest"] = sealed_digest(salt, content)
+        salt = secrets.token_urlsafe(12)  # 96 random bits, 16 characters: every byte of an audit item is billed
         text = canonical_json({k: v for k, v in body.items() if v is not None})
         item = {k: body[k] for k in _INDEXED}
-        item.update(entry=text, hash=digest(text), content=content, salt=salt, expires_at=expires_at)
+        item.update(entry=text, hash=sealed_hash(text, sealed_digest(salt, content)), content=content, salt=salt, expires_at=expires_at)
         items.append(item)
         head = ChainHead(seq, item["hash"])
     _mark_runs(chain_id, items)
@@ -131,11 +130,33 @@ def sealed_digest(salt: str, content: str) -> str:
     return digest(salt + content)
 
 
+def sealed_hash(text: str, content_digest: str) -> str:
+    """An entry's hash: its hashed text and the digest of its content."""
+    return digest(f"{text}\n{content_digest}")
+
+
 def masked_content(item: dict[str, Any], content: str, erasure: str) -> dict[str, Any]:
-    """The entry with its content replaced by a masked copy: the salt goes, so the digest binds nothing readable."""
+    """The entry with its content replaced by a masked copy: the digest of the original stays, its salt goes."""
     masked = {k: v for k, v in item.items() if k != "salt"}
+    if "salt" in item:  # else masked before, by another erasure: its digest is already kept
+        masked["content_digest"] = sealed_digest(str(item["salt"]), str(item["content"]))
     masked.update(content=content, masked_by=erasure)
     return masked
+
+
+def expected_hash(item: dict[str, Any]) -> str | None:
+    """What an entry's hash must be: of its text alone (entries from before sealing), or of its text and content digest.
+
+    A masked entry's content is no longer the original: the digest kept by the erasure stands in for it.
+    """
+    text = str(item.get("entry", ""))
+    if "content" not in item:
+        return digest(text)
+    if "salt" in item:
+        return sealed_hash(text, sealed_digest(str(item["salt"]), str(item["content"])))
+    if item.get("masked_by") and item.get("content_digest"):
+        return sealed_hash(text, str(item["content_digest"]))
+    return None
 
 
 def run_keys(item: dict[str, Any]) -> list[tuple[str, str]]:
@@ -154,15 +175,14 @@ def verify_items(items: list[dict[str, Any]]) -> list[str]:
         if seq != expected_seq:
             problems.append(f"entry {expected_seq} is missing (found {seq})")
         text = str(item.get("entry", ""))
-        if digest(text) != item.get("hash"):
-            legacy = item.get("masked_by") and "content_digest" not in text
+        if expected_hash(item) != item.get("hash"):
+            legacy = item.get("masked_by") and "content" not in item
             why = "masked by an erasure before content was sealed" if legacy else "content does not match its hash"
             problems.append(f"entry {seq}: {why}")
         try:
             body = json.loads(text)
         except ValueError:
             body = {}
-        problems += _content_problems(seq, body, item)
         if body.get("prev_hash") != previous:
             problems.append(f"entry {seq}: link to the previous entry is broken")
         for name in _INDEXED:
@@ -171,17 +191,6 @@ def verify_items(items: list[dict[str, Any]]) -> list[str]:
         previous = str(item.get("hash"))
         expected_seq = seq + 1
     return problems
-
-
-def _content_problems(seq: int, body: dict[str, Any], item: dict[str, Any]) -> list[str]:
-    """A sealed entry's content must match its digest, unless an erasure masked it (then it is shown as masked)."""
-    if "content_digest" not in body:
-        return []  # content inside the hashed entry itself
-    if item.get("masked_by"):
-        return []
-    if "salt" not in item or sealed_digest(str(item["salt"]), str(item.get("content", ""))) != body["content_digest"]:
-        return [f"entry {seq}: content does not match its digest"]
-    return []
 
 
 def entry_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +204,6 @@ def entry_view(item: dict[str, Any]) -> dict[str, Any]:
             body.update(json.loads(str(item["content"])))
         except ValueError:
             pass
-        body.pop("content_digest", None)
     if item.get("masked_by"):
         body["masked"] = True
     body["hash"] = item.get("hash")

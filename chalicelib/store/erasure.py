@@ -61,7 +61,7 @@ class Removal:
 # Bookkeeping no person is in (hashes, versions, index shards, expiry): never searched, never rewritten.
 _UNTOUCHED = frozenset(
     {"pk", "sk", "version", "hash", "prev_hash", "audit_seq", "audit_hash", "salt", "run_at", "run", "day_shard", "time_shard"}
-    | {"connector_shard", "timer_shard", "timer_due", "expires_at", "masked_by"}
+    | {"connector_shard", "timer_shard", "timer_due", "expires_at", "masked_by", "content_digest"}
 )
 
 
