@@ -267,6 +267,19 @@ def identity_unmerge(actor: str, request: Any) -> Any:
     return identity.unmerge(_config(), _settings(), entity_key_from(params.get("entity"), params.get("source")), member, actor)
 
 
+@app.route("/identity/merge", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def identity_merge(actor: str, request: Any) -> Any:
+    from chalicelib.api import identity
+    from chalicelib.api.admin import entity_key_from
+
+    params, body = _query(request), _json_body(request)
+    other = body.get("with")
+    if not isinstance(other, str):
+        raise ApiError(400, "bad_request", 'give the entity to merge with: {"with": "customer#cus_…"}')
+    return identity.merge(_config(), _settings(), entity_key_from(params.get("entity"), params.get("source")), other, actor)
+
+
 @app.route("/customer-links", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def customer_link(actor: str, request: Any) -> Any:

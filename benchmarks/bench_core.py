@@ -129,6 +129,36 @@ def batch() -> list[tuple[str, str, dict[str, Any], str]]:
     return out
 
 
+def through_the_processor(
+    processor: Any, spec: list[tuple[str, str, dict[str, Any], str]], calls: list[tuple[str, dict[str, Any]]]
+) -> tuple[list[tuple[str, str, list[tuple[str, dict[str, Any]]]]], float]:
+    """Each record in a batch of its own, so its DynamoDB requests (gathered in ``calls`` by the hook) are known exactly."""
+    from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
+    from chalicelib.pipeline.batch import QueueMessage, process_batch
+    from chalicelib.runtime.queue import group_id
+
+    messages = []
+    for i, (connector, obj, payload, kind) in enumerate(spec):
+        inbound = InboundRecord(
+            connector=connector,
+            object=obj,
+            payload=payload,
+            dedupe_key=event_dedupe_key(connector, payload["event_id"]),
+            received_at=datetime.now(UTC),
+            receipt_id=f"rcp_bench_{kind}_{i}",
+            entity_hint=str(payload.get("customer", payload.get("order", {})).get("id")),
+        )
+        messages.append((QueueMessage(f"m-{i}", inbound.to_message(), group_id(inbound)), kind))
+    per_record: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = []
+    started = time.perf_counter()
+    for message, kind in messages:
+        calls.clear()
+        response, outcomes = process_batch([message], processor)
+        assert not response["batchItemFailures"], response
+        per_record.append((kind, outcomes[0].status, list(calls)))
+    return per_record, time.perf_counter() - started
+
+
 # ---------------------------------------------------------------------------- the run
 def main() -> None:
     config = Path(tempfile.mkdtemp(prefix="bench-core-"))
@@ -160,11 +190,8 @@ def run(endpoint: str, config: Path) -> None:
     os.environ.update(resources.create_all(boto3.session.Session()))
 
     from chalicelib.configuration import current
-    from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
-    from chalicelib.pipeline.batch import QueueMessage, process_batch
     from chalicelib.pipeline.processor import Processor
     from chalicelib.runtime import aws
-    from chalicelib.runtime.queue import group_id
     from chalicelib.runtime.settings import get_settings
 
     settings = get_settings()
@@ -183,29 +210,11 @@ def run(endpoint: str, config: Path) -> None:
     ddb.meta.events.register("before-parameter-build.dynamodb.*", count)
     meter = attach_capacity_meter(ddb)
 
-    records = []
-    for i, (connector, obj, payload, kind) in enumerate(batch()):
-        inbound = InboundRecord(
-            connector=connector,
-            object=obj,
-            payload=payload,
-            dedupe_key=event_dedupe_key(connector, payload["event_id"]),
-            received_at=datetime.now(UTC),
-            receipt_id=f"rcp_bench_{i}",
-            entity_hint=str(payload.get("customer", payload.get("order", {})).get("id")),
-        )
-        records.append((QueueMessage(f"m-{i}", inbound.to_message(), group_id(inbound)), kind))
-
-    per_record: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = []
-    started = time.perf_counter()
-    for message, kind in records:  # one message per invocation so each record's requests are known exactly
-        calls.clear()
-        response, outcomes = process_batch([message], processor)
-        assert not response["batchItemFailures"], response
-        per_record.append((kind, outcomes[0].status, list(calls)))
-    elapsed = time.perf_counter() - started - meter.lookup_seconds  # the meter's own reads are not the processor's
+    per_record, elapsed = through_the_processor(processor, batch(), calls)
+    elapsed -= meter.lookup_seconds  # the meter's own reads are not the processor's
     ddb.meta.events.unregister("before-parameter-build.dynamodb.*", count)
     meter.detach(ddb)
+    records = per_record
 
     statuses = Counter(status for _, status, _ in per_record)
     requests = [len(c) for _, _, c in per_record]
@@ -254,6 +263,50 @@ def run(endpoint: str, config: Path) -> None:
     print(
         f"core throughput: {rate:.0f} records/s through the processor vs {floor_rate:.0f} bare PutItem/s "
         f"(same moto server, state table at {state_items} items) — ratio {rate / floor_rate:.2f}"
+    )
+    with_match_keys(processor, ddb, calls, count, mean_requests, meter.units.total_writes / BATCH)
+
+
+# ---------------------------------------------------------------------------- with match keys (mappings/identity.yaml)
+def keyed_batch() -> list[tuple[str, str, dict[str, Any], str]]:
+    """100 CRM customers that carry tax numbers: new ones, others joining them by the key, merges of two customers."""
+    t1, t2 = "2026-11-01T08:00:00+08:00", "2026-11-02T08:00:00+08:00"
+
+    def tax(n: int, spaced: bool = False) -> str:
+        number = f"9131000{n:04d}MA1FL8XQ"
+        return f"{number[:4]} {number[4:8]} {number[8:].lower()}" if spaced else number
+
+    def keyed(cid: str, tier: str, at: str, tax_id: str | None) -> dict[str, Any]:
+        payload = demo_customer(cid, tier, at)
+        if tax_id:
+            payload["customer"]["tax_id"] = tax_id
+        return payload
+
+    out = [("demo_crm", "customer", keyed(f"K-{n}", "Gold", t1, tax(n)), "new, keyed") for n in range(40)]
+    out += [("demo_crm", "customer", keyed(f"J-{n}", "Silver", t1, tax(n, spaced=True)), "joins by key") for n in range(20)]
+    out += [("demo_crm", "customer", keyed(f"L-{n}", "Bronze", t1, None), "new, no key") for n in range(20)]
+    out += [("demo_crm", "customer", keyed(f"L-{n}", "Bronze", t2, tax(20 + n)), "merges two") for n in range(20)]
+    assert len(out) == BATCH
+    return out
+
+
+def with_match_keys(processor: Any, ddb: Any, calls: list[Any], count: Any, base_requests: float, base_units: float) -> None:
+    """Requests and write units per record when every record carries a match key, beside the batch without."""
+    ddb.meta.events.register("before-parameter-build.dynamodb.*", count)
+    meter = attach_capacity_meter(ddb)
+    per_record, _ = through_the_processor(processor, keyed_batch(), calls)
+    ddb.meta.events.unregister("before-parameter-build.dynamodb.*", count)
+    meter.detach(ddb)
+    statuses = Counter(status for _, status, _ in per_record)
+    assert statuses == {"applied": BATCH}, statuses
+    requests = sum(len(c) for _, _, c in per_record) / BATCH
+    units = meter.units.total_writes / BATCH
+    kinds = {kind: [len(c) for k, _, c in per_record if k == kind] for kind in dict.fromkeys(k for k, _, _ in per_record)}
+    by_kind = ", ".join(f"{kind} {statistics.mean(n):.1f}" for kind, n in kinds.items())
+    print(
+        f"core with match keys: {requests:.2f} dynamodb requests/record ({by_kind}) and {units:.2f} write units/record incl. "
+        f"indexes, vs {base_requests:.2f} and {base_units:.2f} for the batch without keys — ratio {requests / base_requests:.2f} "
+        f"requests, {units / base_units:.2f} write units"
     )
 
 

@@ -337,10 +337,15 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_identity(args: argparse.Namespace) -> int:
-    """What identity made of an entity (members, keys, aliases), or move a wrongly matched member out."""
+    """What identity made of an entity (members, keys, aliases), move a wrongly matched member out, or join two entities."""
     where = {"entity": args.entity, "source": args.source}
     if args.action == "show":
         _print(_call(args, "GET", "/identity", where))
+        return 0
+    if args.action == "merge":
+        if not args.with_entity:
+            raise CliError("merge needs --with <entity type>#<id>, the entity to fold together with this one")
+        _print(_call(args, "POST", "/identity/merge", where, body={"with": args.with_entity}))
         return 0
     if not args.member:
         raise CliError("unmerge needs --member <system>/<entity type>/<source id>")
@@ -481,10 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_erase)
 
-    p = sub.add_parser("identity", help="an entity's members, match keys and aliases (show), or undo a wrong match (unmerge)")
-    p.add_argument("action", choices=["show", "unmerge"])
+    p = sub.add_parser(
+        "identity", help="an entity's members, match keys and aliases (show), undo a wrong match (unmerge), or join two (merge)"
+    )
+    p.add_argument("action", choices=["show", "unmerge", "merge"])
     entity_args(p)
     p.add_argument("--member", help="unmerge: the member source record to move out, e.g. demo_erp/customer/ERP-77")
+    p.add_argument("--with", dest="with_entity", help="merge: the other entity, e.g. customer#cus_…; ambiguous records are replayed")
     p.set_defaults(func=cmd_identity)
 
     p = sub.add_parser("customer-link", help="a signed link to a customer's data-usage page, valid --days days")

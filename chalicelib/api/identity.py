@@ -3,12 +3,20 @@
 An unmerge moves one member source record out of an entity into an entity of its own (the
 member's own id), recomputes both golden records from their members' latest values, and
 marks the two apart: the moved record's cross-reference remembers the entity it left, so its
-next update does not join it again through a shared match key. Both audit chains say what
+next update does not join it again through a shared match key. Repeating an unmerge that
+happened (an operator retrying after a lost reply) answers the same result with ``already``,
+and writes nothing. Both audit chains say what
 happened; events already fired stay fired.
+
+A merge is the operator's answer to a record quarantined as ``ambiguous_identity`` (two
+entities hold its match keys and nothing says which it is): the operator decides the two are
+one, they are folded together exactly as a linking record would fold them, and the records
+quarantined for that doubt are replayed, now joining the one entity.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
@@ -17,7 +25,7 @@ from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
 from chalicelib.domain.golden import Survivorship, is_alias, split
 from chalicelib.domain.state import StateKey, golden_key, match_key, xref_key
-from chalicelib.errors import ApiError, ConflictError
+from chalicelib.errors import ApiError, ConflictError, StateKeysMissing
 from chalicelib.runtime.settings import Settings
 from chalicelib.store.audit import AuditEntry
 from chalicelib.store.dynamo_store import DynamoStore
@@ -71,6 +79,14 @@ def show(settings: Settings, entity_key: str) -> dict[str, Any]:
     }
 
 
+def _already_unmerged(xref: Item | None, entity_id: str, new_id: str) -> Item | None:
+    """The record of this very unmerge on the moved member's cross-reference: a repeated request is answered, not refused."""
+    done = (xref or {}).get("unmerged")
+    if (xref or {}).get("entity_id") == new_id and isinstance(done, dict) and done.get("from") == entity_id:
+        return done
+    return None
+
+
 def unmerge(config: Configuration, settings: Settings, entity_key: str, member: str, actor: str) -> dict[str, Any]:
     """Move ``member`` out of the entity into one of its own; both recomputed, audited, kept apart."""
     entity, entity_id = _split_key(entity_key)
@@ -89,6 +105,15 @@ def unmerge(config: Configuration, settings: Settings, entity_key: str, member: 
             raise not_found(f"no entity {entity_key} (an alias or unknown id)")
         members = golden.get("sources", {})
         if moved not in members:
+            done = _already_unmerged(snapshot.states[keys[2]], entity_id, new_id)
+            if done:
+                return {
+                    "unmerged": moved,
+                    "from": entity_key,
+                    "to": f"{entity}#{new_id}",
+                    "keys_moved": done["keys_moved"],
+                    "already": True,
+                }
             raise bad_request(f"{moved} is not a member of {entity_key}; members: {', '.join(sorted(members))}")
         if len(members) < 2:
             raise bad_request(f"{moved} is the only member of {entity_key}: nothing to separate")
@@ -101,7 +126,14 @@ def unmerge(config: Configuration, settings: Settings, entity_key: str, member: 
         puts: dict[StateKey, Item] = {
             keys[0]: kept,
             keys[1]: out,
-            keys[2]: {"entity_id": new_id, "entity": ref.entity, "system": ref.system, "source_id": str(ref.id), "apart": [entity_id]},
+            keys[2]: {
+                "entity_id": new_id,
+                "entity": ref.entity,
+                "system": ref.system,
+                "source_id": str(ref.id),
+                "apart": [entity_id],
+                "unmerged": {"from": entity_id, "keys_moved": own_keys},
+            },
         }
         if own_keys:  # the commit checks what it overwrites: read the key index items first
             store.read_more(snapshot, [match_key(entity, k) for k in own_keys])
@@ -120,3 +152,84 @@ def unmerge(config: Configuration, settings: Settings, entity_key: str, member: 
             continue
         return {"unmerged": moved, "from": entity_key, "to": f"{entity}#{new_id}", "keys_moved": own_keys}
     raise ApiError(409, "conflict", "the entity kept changing; try again")
+
+
+MERGE_READ_ROUNDS = 4  # the golden records, then their members' cross-references and key index items
+
+
+def merge(config: Configuration, settings: Settings, entity_key: str, other_key: str, actor: str) -> dict[str, Any]:
+    """Fold two entities an operator knows to be one; the lower-ranked id survives, as in the pipeline."""
+    from chalicelib.pipeline.identify import entity_keys, merge_entities
+    from chalicelib.triggers.outcome import EventContext
+    from chalicelib.triggers.process import rebate_bases_of_merge
+
+    entity, first = _split_key(entity_key)
+    other_entity, second = _split_key(other_key)
+    if other_entity != entity:
+        raise bad_request(f"{entity_key} and {other_key} are different kinds of entity")
+    if first == second:
+        raise bad_request("name two different entities")
+    leader = identity.survivor([first, second])
+    folded = second if leader == first else first
+    store = DynamoStore(settings)
+    for _ in range(5):
+        snapshot = store.read(entity_keys(entity, [leader, folded]))
+        goldens = {i: snapshot.states[golden_key(entity, i)] for i in (leader, folded)}
+        if (goldens[folded] or {}).get("alias_of") == leader:
+            return {"merged": f"{entity}#{folded}", "into": f"{entity}#{leader}", "already": True, "released": []}
+        for i, golden in goldens.items():
+            if golden is None or is_alias(golden):
+                raise not_found(f"no entity {entity}#{i} (an alias or unknown id)")
+        work = dict(snapshot.states)
+        context = EventContext(datetime.now(UTC), f"merge#{folded}", None)
+        for _round in range(MERGE_READ_ROUNDS):
+            try:
+                folding = merge_entities(entity, leader, (folded,), work, config.survivorship)
+                bases = rebate_bases_of_merge(leader, tuple(folding.merged), work, config.triggers, context)
+                break
+            except StateKeysMissing as missing:
+                work.update(store.read_more(snapshot, missing.keys))
+        else:
+            raise ApiError(409, "conflict", "the entities kept changing; try again")
+        details = {"merged": [f"{entity}#{folded}"], "members": folding.members, "decided_by": "operator"}
+        entries = [
+            ChainAppend(
+                f"{entity}#{leader}", [AuditEntry(action="merged", actor=actor, correlation_id=f"merge#{folded}", details=details)]
+            ),
+            ChainAppend(
+                f"{entity}#{folded}",
+                [
+                    AuditEntry(
+                        action="merged_into", actor=actor, correlation_id=f"merge#{folded}", details={"survivor": f"{entity}#{leader}"}
+                    )
+                ],
+            ),
+        ]
+        try:
+            store.commit(Plan(snapshot, puts={**folding.puts, **bases.puts}, audit=entries, events=bases.events))
+        except ConflictError:
+            continue
+        released = _release_ambiguous(config, settings, entity, {leader, folded}, actor)
+        return {"merged": f"{entity}#{folded}", "into": f"{entity}#{leader}", "members": folding.members, "released": released}
+    raise ApiError(409, "conflict", "the entities kept changing; try again")
+
+
+def _release_ambiguous(config: Configuration, settings: Settings, entity: str, ids: set[str], actor: str) -> list[dict[str, Any]]:
+    """Replay the open records quarantined because these entities both held their keys (a bounded look back)."""
+    from chalicelib.api.admin import replay_one
+    from chalicelib.store import queries
+
+    results: list[dict[str, Any]] = []
+    cursor = None
+    for _page in range(RELEASE_PAGES):
+        items, cursor = queries.quarantined(settings, connector=None, status="open", limit=100, cursor=cursor)
+        for item in items:
+            candidates = set(item.get("candidates") or [])
+            if item.get("code") == "ambiguous_identity" and candidates and candidates <= {f"{entity}#{i}" for i in ids} | ids:
+                results.append(replay_one(config, settings, str(item["id"]), actor))
+        if not cursor:
+            break
+    return results
+
+
+RELEASE_PAGES = 10  # the newest 1,000 open quarantined records are looked at; older ones are replayed by filter

@@ -126,13 +126,15 @@ def read_identity(
 def _likely_state_keys(record: CanonicalRecord, rules: Rules) -> list[StateKey]:
     """The state the record most likely needs, read with its identity lookups: usually the second read is then
     not needed (the entity is the one its best key or its own source id names; references resolve to their own ids)."""
+    resolved = identity.resolve_references(record)
     if not rules.identity.applies(record.entity):
-        likely = identity.canonical_id(record)
-    elif keys := rules.identity.record_keys(record.entity, record.fields):
+        return state_keys(resolved, identity.canonical_id(record), rules)
+    own = identity.id_for(record.source)
+    if keys := rules.identity.record_keys(record.entity, record.fields):
+        # a record with a key joins the key's entity, and whatever its own id holds merges into it: read both
         likely = identity.key_id(record.entity, rules.identity.key_rank(record.entity, keys[0]), keys[0])
-    else:
-        likely = identity.id_for(record.source)
-    return state_keys(identity.resolve_references(record), likely, rules)
+        return list(dict.fromkeys(state_keys(resolved, likely, rules) + entity_keys(record.entity, [likely, own])))
+    return state_keys(resolved, own, rules)
 
 
 def read_state(store: Store, prepared: Prepared, rules: Rules) -> None:
@@ -172,7 +174,16 @@ def evaluate(
     if customer:
         record, dropped = consent.apply_consent(record, work.get(consent_key(customer)), rules.consent_opt_in)
     outcome = _with_reads(
-        lambda: process(record, entity_id, work, rules.triggers, survivorship=survival, keys=decision.keys, correlation_id=correlation_id),
+        lambda: process(
+            record,
+            entity_id,
+            work,
+            rules.triggers,
+            survivorship=survival,
+            keys=decision.keys,
+            correlation_id=correlation_id,
+            merged=tuple(merge.merged) if merge else (),
+        ),
         work,
         read_more,
     )

@@ -20,6 +20,8 @@ from chalicelib.store import audit, dynamo, keys
 from chalicelib.store.quarantine import get as get_quarantined
 
 Page = tuple[list[dict[str, Any]], "str | None"]
+
+MAX_ALIASES_LISTED = 64  # a bounded fan-out of index queries per page, like the shards
 Values = dict[str, Any]
 
 
@@ -180,7 +182,7 @@ def events(settings: Settings, wanted: EventFilter, limit: int, cursor: str | No
         filters.append("#st = :status")
         names["#st"], values[":status"] = "status", {"S": wanted.status}
     if wanted.subject:
-        index, hash_attr, partitions = "by-subject", "subject", [wanted.subject]
+        index, hash_attr, partitions = "by-subject", "subject", subjects_of(settings, wanted.subject)
     else:
         index, hash_attr, partitions = "by-time", "time_shard", keys.all_shards(keys.TIME_SHARD)
     listing = Listing(
@@ -196,6 +198,24 @@ def events(settings: Settings, wanted: EventFilter, limit: int, cursor: str | No
         values=values,
     )
     return _merged_page(listing, limit, cursor)
+
+
+def subjects_of(settings: Settings, subject: str) -> list[str]:
+    """The subjects one entity's events were fired under: the entity that holds it and every id merged into it.
+
+    Events keep the subject they fired with (a merge re-points, it does not re-fire), so asking for
+    either customer of a merge lists both customers' events. ``subject`` is a canonical id
+    (``cus_…``, as events carry it) or ``customer#cus_…``; anything else is listed as given.
+    """
+    from chalicelib.domain.identity import PREFIXES
+
+    entity_id = subject.partition("#")[2] if "#" in subject else subject
+    entity = next((name for name, prefix in PREFIXES.items() if entity_id.startswith(f"{prefix}_")), None)
+    if entity is None:
+        return [subject]
+    survivor = survivor_of(settings, entity, entity_id)
+    aliases = (golden(settings, entity, survivor) or {}).get("aliases", [])
+    return sorted({subject, entity_id, survivor, *aliases[:MAX_ALIASES_LISTED]})
 
 
 def event(settings: Settings, event_id: str) -> dict[str, Any] | None:

@@ -64,11 +64,13 @@ def process(
     survivorship: Survivorship | None = None,
     keys: tuple[str, ...] = (),
     correlation_id: str | None = None,
+    merged: tuple[str, ...] = (),
 ) -> Outcome:
     """Merge the record into its golden record and run the triggers; pure: nothing is written here.
 
     ``survivorship`` defaults to the owners of the trigger configuration; ``keys`` are the record's
-    normalised match keys, kept on its member entry.
+    normalised match keys, kept on its member entry; ``merged``: the ids this record's arrival
+    merged into ``entity_id`` (a distributor's rebate bases follow it).
     """
     if record.entity == "customer":
         grade.check_grade_value(record, config.grade)
@@ -97,6 +99,8 @@ def process(
             )
         )
     ctx = EventContext(record.source_time, correlation_id, record.mapping_version)
+    if record.entity == "customer" and merged and config.policies:
+        fold_rebate_bases(entity_id, merged, _Reader(states, out), config, ctx, out)
     handler = _HANDLERS.get(record.entity)
     if handler is not None and result.changed:  # nothing changed: no trigger can have a new answer
         handler(result, record, entity_id, _Reader(states, out), config, ctx, out)
@@ -272,6 +276,56 @@ def _rebate_settlement(
     item = reader.get(new_key) or _empty(new_key, policy)
     settlement = {"id": entity_id, "amount": fields.get("settled_amount")}
     _store_basis(new_key, {**item, "settlement": settlement}, policy, ctx, out)
+
+
+REBATE_PERIODS_FOLDED = 3  # on a distributor merge: the record's month and the two before it (settled after month end)
+
+
+def fold_rebate_bases(
+    survivor: str, merged: tuple[str, ...], reader: _Reader, config: TriggerConfig, ctx: EventContext, out: Outcome
+) -> None:
+    """Distributors found to be one settle as one: each merged id's recent bases join the survivor's, sale by sale.
+
+    Contributions are keyed by sale, so a sale counted under both ids counts once. The survivor's
+    basis is evaluated again (a deviation may open or resolve); the merged id's basis is emptied and
+    says where its sales went.
+    """
+    pairs = [
+        (rebate_basis_key(old, period, p.name), rebate_basis_key(survivor, period, p.name), p)
+        for p in config.policies
+        for period in _recent_periods(rebate.period_of(ctx.time, p.timezone), REBATE_PERIODS_FOLDED)
+        for old in merged
+    ]
+    reader.require([k for old_key, new_key, _ in pairs for k in (old_key, new_key)])
+    for old_key, new_key, policy in pairs:
+        folded = reader.get(old_key)
+        if not folded or not (folded.get("contributions") or folded.get("settlement")):
+            continue
+        item = reader.get(new_key) or _empty(new_key, policy)
+        contributions = {**folded.get("contributions", {}), **item.get("contributions", {})}
+        joined = {**item, "contributions": contributions}
+        if "settlement" not in joined and folded.get("settlement"):
+            joined["settlement"] = folded["settlement"]
+        _store_basis(new_key, joined, policy, ctx, out)
+        distributor, period, name = old_key.parts
+        out.puts[old_key] = {**rebate.empty_item(distributor, period, name), "merged_into": survivor}
+
+
+def rebate_bases_of_merge(survivor: str, merged: tuple[str, ...], states: States, config: TriggerConfig, ctx: EventContext) -> Outcome:
+    """The same fold for a merge no record brought (an operator's): raises StateKeysMissing for bases not read."""
+    out = Outcome()
+    if merged and config.policies:
+        fold_rebate_bases(survivor, merged, _Reader(states, out), config, ctx, out)
+    return out
+
+
+def _recent_periods(period: str, count: int) -> list[str]:
+    year, month = (int(part) for part in period.split("-"))
+    periods = []
+    for _ in range(count):
+        periods.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return periods
 
 
 def _store_basis(key: StateKey, item: dict[str, Any], policy: RebatePolicy, ctx: EventContext, out: Outcome) -> None:

@@ -159,7 +159,7 @@ SCENARIOS = [
     # ---------------------------------------------------------------- identity (C-2 merges into C-7's customer)
     Scenario("identity: crash before the identity read", MERGE, lambda: Fault("dynamodb", "BatchGetItem", Crash("before identity"))),
     Scenario(
-        "identity: crash between the identity read and the state read",
+        "identity: crash between the first read and the second (the merged customers' rebate bases)",
         MERGE,
         lambda: Fault("dynamodb", "BatchGetItem", Crash("before state"), skip=1),
     ),

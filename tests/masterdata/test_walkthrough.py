@@ -139,5 +139,7 @@ def test_unmerge_separates_a_wrong_match_and_keeps_it_apart(walk):
     _, trail = get_json(walk, f"/audit?entity=customer%23{joined['id']}")
     assert "unmerged" in [e["action"] for e in trail["entries"]]
 
-    wrong = walk.http.post(f"/identity/unmerge?entity=customer%23{joined['id']}", headers=headers, body=body)
-    assert wrong.status_code == 400 and json.loads(wrong.body)["error"] == "bad_request", wrong.body
+    repeated = walk.http.post(f"/identity/unmerge?entity=customer%23{joined['id']}", headers=headers, body=body)
+    assert repeated.status_code == 200 and json.loads(repeated.body)["already"] is True, repeated.body  # still apart: same answer
+    wrong = walk.http.post(f"/identity/unmerge?entity=customer%23{erp_view['id']}", headers=headers, body=body)
+    assert wrong.status_code == 400 and json.loads(wrong.body)["error"] == "bad_request", wrong.body  # its own, only member

@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -253,3 +254,72 @@ def test_every_report_of_one_occurrence_has_its_own_id():
     [(_, two)] = ids(store, settle("2600", at=101))  # still out of tolerance, a new pair
     [(_, three)] = ids(store, settle("2500", at=102))  # back to the first pair: it differs from the last reported
     assert len({one, two, three}) == 3
+
+
+# ---------------------------------------------------------------- distributors found to be one
+
+
+NEW_YEAR = datetime(2025, 11, 1, tzinfo=UTC)  # the distributors' customer records, before any sale
+
+
+def merge_distributors(store: Store, survivor: str, merged: str, at: datetime) -> Any:
+    """A customer record of ``merged``'s source arrives carrying what makes it ``survivor``'s entity: the two merge."""
+    from functools import partial
+
+    from chalicelib.domain.identity import Decision
+    from chalicelib.pipeline.evaluate import evaluate, state_keys
+    from chalicelib.store.port import Plan
+
+    record = rec("customer", merged, {"name": "Distributor"}, system="crm", at=at)
+    decision = Decision(survivor, merged=(merged,))
+    snapshot = store.memory.read(state_keys(record, survivor, store.rules, decision))
+    evaluation = evaluate(
+        record,
+        survivor,
+        dict(snapshot.states),
+        store.rules,
+        decision=decision,
+        read_more=partial(store.memory.read_more, snapshot),
+    )
+    store.memory.commit(Plan(snapshot, puts=dict(evaluation.outcome.puts)))
+    return evaluation.outcome
+
+
+def test_a_merged_distributor_settles_with_the_sales_of_both_ids():
+    from chalicelib.domain.state import rebate_basis_key
+
+    store = Store(config())
+    store.send(rec("customer", "d1", {"name": "Distributor"}, system="crm", at=NEW_YEAR))
+    store.send(rec("customer", "d2", {"name": "Distributor"}, system="erp", at=NEW_YEAR))
+    store.send(sale("a", "10000", dist="d1"))
+    store.send(sale("b", "5000", dist="d2"))
+    assert kinds(store, settle("150", dist="d2")) == [("deviation_detected", "50.00", "150")]  # d2 alone: 5000 x 1%
+
+    outcome = merge_distributors(store, "d1", "d2", MARCH)
+    joined = store.items[rebate_basis_key("d1", "2026-03", "p1")]
+    assert set(joined["contributions"]) == {"pos_sale#a", "pos_sale#b"} and joined["settlement"]["amount"] == Decimal("150")
+    assert [e.type for e in outcome.events if e.type.startswith("rebate.")] == []  # 15000 x 1% = 150.00: as settled
+    emptied = store.items[rebate_basis_key("d2", "2026-03", "p1")]
+    assert emptied["contributions"] == {} and emptied["merged_into"] == "d1" and "settlement" not in emptied
+
+    assert kinds(store, sale("c", "1000", at=200, dist="d1")) == [("deviation_detected", "160.00", "150")]
+
+
+def test_a_distributor_merge_folds_the_two_months_before_and_no_older():
+    from chalicelib.domain.state import rebate_basis_key
+
+    store = Store(config())
+    store.send(rec("customer", "d1", {"name": "Distributor"}, system="crm", at=NEW_YEAR))
+    store.send(rec("customer", "d2", {"name": "Distributor"}, system="erp", at=NEW_YEAR))
+    months = {
+        "2025-12": datetime(2025, 12, 10, tzinfo=UTC),
+        "2026-01": datetime(2026, 1, 10, tzinfo=UTC),
+        "2026-02": datetime(2026, 2, 10, tzinfo=UTC),
+    }
+    for n, (_, when) in enumerate(months.items()):
+        store.send(sale(f"s{n}", "100", dist="d2", sold=when))
+    merge_distributors(store, "d1", "d2", MARCH)
+    folded = {period: store.items.get(rebate_basis_key("d1", period, "p1")) for period in months}
+    assert folded["2025-12"] is None  # four months back: stays with d2, settled long ago
+    assert folded["2026-01"] and folded["2026-02"], folded
+    assert store.items[rebate_basis_key("d2", "2025-12", "p1")]["contributions"] == {"pos_sale#s0": Decimal("100")}
