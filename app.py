@@ -288,11 +288,11 @@ def erase(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import entity_key_from
     from chalicelib.api.requests import EraseRequest, parse_body
 
-    params = _query(request)
-    if not parse_body(EraseRequest, request.raw_body).confirm:
+    params, body = _query(request), parse_body(EraseRequest, request.raw_body)
+    if not body.confirm:
         raise ApiError(400, "confirmation_required", 'erasure cannot be undone: send {"confirm": true}')
     key = entity_key_from(params.get("entity"), params.get("source"))
-    return sovereignty.erase(_settings(), key, actor, _config().pii_key)
+    return sovereignty.erase(_settings(), key, actor, _config().pii_key, sovereignty.identifiers_of(body.identifiers))
 
 
 @app.route("/identity", methods=["GET"], authorizer=OPERATOR)

@@ -325,7 +325,14 @@ def cmd_usage(args: argparse.Namespace) -> int:
 def cmd_erase(args: argparse.Namespace) -> int:
     if not args.yes:
         raise CliError("erasure cannot be undone: add --yes")
-    _print(_call(args, "POST", "/erase", {"entity": args.entity, "source": args.source}, body={"confirm": True}))
+    identifiers: dict[str, list[str]] = {}
+    for given in args.identifier or []:
+        kind, _, value = given.partition("=")
+        if not value:
+            raise CliError(f"--identifier {given!r}: write KIND=VALUE, e.g. email=li@example.com")
+        identifiers.setdefault(kind, []).append(value)
+    body: dict[str, Any] = {"confirm": True, **({"identifiers": identifiers} if identifiers else {})}
+    _print(_call(args, "POST", "/erase", {"entity": args.entity, "source": args.source}, body=body))
     return 0
 
 
@@ -474,9 +481,15 @@ def build_parser() -> argparse.ArgumentParser:
     entity_args(p)
     p.set_defaults(func=cmd_usage)
 
-    p = sub.add_parser("erase", help="erase a customer: state and cross-references go, a masked tombstone stays")
+    p = sub.add_parser("erase", help="erase a customer: every stored copy that names it goes or is masked; a masked tombstone stays")
     entity_args(p)
     p.add_argument("--yes", action="store_true", help="confirm; erasure cannot be undone")
+    p.add_argument(
+        "--identifier",
+        action="append",
+        metavar="KIND=VALUE",
+        help="also search for this email, phone, tax_id or name (e.g. one a consent revocation already removed); repeatable",
+    )
     p.set_defaults(func=cmd_erase)
 
     p = sub.add_parser(

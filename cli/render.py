@@ -119,7 +119,13 @@ def usage(data: dict[str, Any]) -> str:
         for name, u in categories.items()
     ]
     body = table(["CATEGORY (90 DAYS)", "USES", "LAST USED", "FIELDS", "PURPOSES", "DROPPED"], rows)
-    return f"{head}\n\n{body}"
+    erased = [
+        [e.get("at"), e.get("actor"), name, counts.get("deleted") or None, counts.get("masked") or None]
+        for e in data.get("erasures") or []
+        for name, counts in (e.get("removed") or {}).items()
+    ]
+    tail = "\n\n" + table(["ERASED AT", "BY", "TABLE", "DELETED", "MASKED"], erased) if erased else ""
+    return f"{head}\n\n{body}{tail}"
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {

@@ -58,6 +58,9 @@ class EraseRequest(RequestBody):
     """``POST /erase``: erasure cannot be undone, so the body must confirm it."""
 
     confirm: StrictBool = False
+    identifiers: dict[StrictStr, list[StrictStr]] | None = Field(
+        default=None, description="values the golden record no longer holds, by kind: email, phone, tax_id, name"
+    )
 
 
 class CustomerLinkRequest(RequestBody):

@@ -10,9 +10,9 @@ from chalicelib.api.errors import bad_request, not_found
 from chalicelib.api.requests import ConsentChange
 from chalicelib.configuration import Configuration
 from chalicelib.domain import consent
-from chalicelib.domain.canonical import SourceRef
+from chalicelib.domain.erasure import Masker, Subject, subject_of
 from chalicelib.domain.golden import member_keys
-from chalicelib.domain.state import consent_key, golden_key, match_key, orders_key
+from chalicelib.domain.state import consent_key, golden_key
 from chalicelib.errors import ApiError, ConflictError
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, erasure, keys
@@ -101,6 +101,7 @@ def usage_report(settings: Settings, entity_key: str, config: Configuration | No
     customer_id = _customer_id(entity_key)
     entries = audit.read_chain(settings.audit_table, entity_key) + audit.read_chain(settings.audit_table, keys.consent_chain(customer_id))
     views = [audit.entry_view(i) for i in entries]
+    erasures = _erasures(settings, customer_id, config)
     by_action = Counter(v["action"] for v in views)
     by_mapping = Counter(
         f"{v.get('mapping')}@{v.get('mapping_version')}" for v in views if v["action"] in ("applied", "replayed") and v.get("mapping")
@@ -127,7 +128,18 @@ def usage_report(settings: Settings, entity_key: str, config: Configuration | No
         "first": views[0]["at"] if views else None,
         "last": max((v["at"] for v in views), default=None),
         "categories": usage_by_category(views, config),
+        "erasures": erasures,
     }
+
+
+def _erasures(settings: Settings, customer_id: str, config: Configuration | None) -> list[dict[str, Any]]:
+    """The customer's past erasures (found by the masked subject: the configuration's key is needed): when, by whom, what went where."""
+    if config is None:
+        return []
+    masked = audit.mask(customer_id, config.pii_key) or ""
+    tombstones = [audit.entry_view(i) for i in audit.read_correlation(settings.audit_table, keys.erasure_correlation(masked))]
+    erased = [v for v in tombstones if v["action"] == "erased"]
+    return [{"at": v["at"], "actor": v["actor"], "removed": v.get("details", {}).get("removed", {})} for v in erased]
 
 
 USAGE_WINDOW_DAYS = 90
@@ -188,11 +200,39 @@ def _category_of(config: Any, mapping: str | None, field: str) -> str | None:
     return compiled.categories.get(field) if compiled is not None else None
 
 
-def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> dict[str, Any]:
-    """Remove the customer's state and cross-references; keep only a masked tombstone in the audit.
+IDENTIFIER_KINDS = ("email", "phone", "tax_id", "name")
 
-    The tombstone records how many entries were removed and the hash of the last one, so the
-    erasure itself stays verifiable without keeping anything about the person.
+
+def identifiers_of(body: Any) -> list[tuple[str, str]]:
+    """The request's extra identifiers (``{"email": ["a@b.example"], ...}``): values the golden record no longer holds."""
+    if body is None:
+        return []
+    problem = f"identifiers must map {', '.join(IDENTIFIER_KINDS)} to lists of at most 20 texts of at most 200 characters"
+    if not isinstance(body, dict) or not set(body) <= set(IDENTIFIER_KINDS):
+        raise bad_request(problem)
+    found: list[tuple[str, str]] = []
+    for kind, values in body.items():
+        if not isinstance(values, list) or len(values) > 20 or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in values):
+            raise bad_request(problem)
+        found += [(kind, v) for v in values]
+    return found
+
+
+def erase(
+    settings: Settings, entity_key: str, actor: str, pii_key: bytes, identifiers: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """Delete or mask every stored copy that names the customer; keep only a masked tombstone in the audit.
+
+    The tombstone is a one-entry chain named by the masked subject (``erasure#masked:…#<at>``):
+    nothing left names the customer's id, and if a source sends the customer again, its
+    entity chain starts afresh.
+
+    The customer is looked for by its golden id and the ids merged into it, every member's
+    source record id, and its e-mail, phone, tax id and name, with any ``identifiers`` the
+    request adds (a value a consent revocation already removed from the golden record is
+    still in raw inputs kept for replay) (docs/sovereignty.md). The
+    tombstone records what was removed where (counts per table and kind), how many of the
+    customer's own audit entries went and the hash of the last one, and nothing about the person.
     """
     customer_id = _customer_id(entity_key)
     store = DynamoStore(settings)
@@ -201,24 +241,51 @@ def erase(settings: Settings, entity_key: str, actor: str, pii_key: bytes) -> di
     stored = snapshot.states[golden]
     if stored is None and snapshot.states[registry] is None:
         raise not_found(f"nothing stored for {entity_key}")
-    members = ((stored or {}).get("sources") or {}).values()
-    sources = [SourceRef(system=str(m["system"]), entity="customer", id=str(m["record_id"])) for m in members if m.get("record_id")]
-    # The match index and the ids merged into this customer point at it: they go too.
-    aliases = [golden_key("customer", alias) for alias in (stored or {}).get("aliases", [])]
-    derived = [match_key("customer", k) for k in sorted(member_keys(stored))] + aliases
-    entries = audit.read_chain(settings.audit_table, entity_key) + audit.read_chain(settings.audit_table, keys.consent_chain(customer_id))
-    removed = erasure.delete(settings, [golden, orders_key(customer_id), registry, *derived], sources, entries)
-    masked = audit.mask(customer_id, pii_key)
+    own_chain = audit.read_chain(settings.audit_table, entity_key)
+    masked = audit.mask(customer_id, pii_key) or ""
+    named = subject(masked, customer_id, stored, identifiers or [])
+    try:
+        removal = erasure.sweep(settings, Masker(named), last=[keys.state(golden), keys.state(registry)])
+    except ConflictError as exc:
+        raise ApiError(409, "conflict", f"{exc}: the customer's record is kept until the sweep completes") from exc
+    removed = removal.report()
+    at = datetime.now(UTC)
     tombstone = AuditEntry(
         action="erased",
         actor=actor,
-        correlation_id=f"erase#{masked}",
+        correlation_id=keys.erasure_correlation(masked),
         details={
             "subject": masked,
-            "entries_removed": len(entries),
-            "last_hash": entries[-1]["hash"] if entries else None,
-            "at": datetime.now(UTC).isoformat(),
+            "entries_removed": removal.total("audit", "deleted"),
+            "last_hash": own_chain[-1]["hash"] if own_chain else None,
+            "removed": removed,
+            "at": at.isoformat(),
         },
+        at=at,
     )
-    store.commit(Plan(Snapshot(), audit=[ChainAppend(entity_key, [tombstone], headless=True)]))
-    return {"erased": entity_key, "state_items_removed": removed, "audit_entries_removed": len(entries)}
+    chain = keys.erasure_chain(masked, at.isoformat(timespec="microseconds"))
+    store.commit(Plan(Snapshot(), audit=[ChainAppend(chain, [tombstone], headless=True)]))
+    return {
+        "erased": entity_key,
+        "subject": masked,
+        "tombstone": chain,
+        "state_items_removed": removal.total("state", "deleted"),
+        "audit_entries_removed": removal.total("audit", "deleted"),
+        "removed": removed,
+    }
+
+
+def subject(token: str, customer_id: str, golden: dict[str, Any] | None, identifiers: list[tuple[str, str]]) -> Subject:
+    """Everything that names the customer: its ids, its members' source ids, and their identifying values."""
+    golden = golden or {}
+    members = list((golden.get("sources") or {}).values())
+    values: list[tuple[str, Any]] = list(identifiers)
+    values += [(name, value) for name, value in (golden.get("fields") or {}).items()]
+    values += [(name, value) for m in members for name, value in (m.get("fields") or {}).items()]
+    return subject_of(
+        token,
+        golden_ids=[customer_id, *[str(a) for a in golden.get("aliases", [])]],
+        source_ids=[str(m["record_id"]) for m in members if m.get("record_id")],
+        values=values,
+        match_keys=sorted(member_keys(golden)),
+    )

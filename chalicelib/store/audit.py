@@ -3,6 +3,12 @@
 Each entry holds the hash of the previous entry of the same entity; the chain's
 head (sequence number and hash) lives on the entity's golden item, so appending
 needs no extra read and happens inside the same transaction as the change.
+
+An entry's content (``details`` and ``changes``, where personal data can appear) is
+sealed: the entry's hash covers a salted digest of it, and the content and its salt are
+stored beside the hashed text. Erasure can then mask the content, keeping only that
+digest, while every hash and link stays as written; the verifier accepts such an entry
+as masked, never as the original (docs/sovereignty.md).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -84,13 +91,13 @@ def chain(chain_id: str, entries: list[AuditEntry], head: ChainHead, retention_d
             "connector": entry.connector,
             "mapping": entry.mapping,
             "mapping_version": entry.mapping_version,
-            "details": entry.details,
-            "changes": entry.changes,
             "prev_hash": head.hash,
         }
+        content = canonical_json({"details": entry.details, "changes": entry.changes})
+        salt = secrets.token_urlsafe(12)  # 96 random bits, 16 characters: every byte of an audit item is billed
         text = canonical_json({k: v for k, v in body.items() if v is not None})
         item = {k: body[k] for k in _INDEXED}
-        item.update(entry=text, hash=digest(text), expires_at=expires_at)
+        item.update(entry=text, hash=sealed_hash(text, sealed_digest(salt, content)), content=content, salt=salt, expires_at=expires_at)
         items.append(item)
         head = ChainHead(seq, item["hash"])
     _mark_runs(chain_id, items)
@@ -118,6 +125,40 @@ def _mark_runs(chain_id: str, items: list[dict[str, Any]]) -> None:
         )
 
 
+def sealed_digest(salt: str, content: str) -> str:
+    """The commitment to an entry's content: without the salt, the digest tells nothing about a short value."""
+    return digest(salt + content)
+
+
+def sealed_hash(text: str, content_digest: str) -> str:
+    """An entry's hash: its hashed text and the digest of its content."""
+    return digest(f"{text}\n{content_digest}")
+
+
+def masked_content(item: dict[str, Any], content: str, erasure: str) -> dict[str, Any]:
+    """The entry with its content replaced by a masked copy: the digest of the original stays, its salt goes."""
+    masked = {k: v for k, v in item.items() if k != "salt"}
+    if "salt" in item:  # else masked before, by another erasure: its digest is already kept
+        masked["content_digest"] = sealed_digest(str(item["salt"]), str(item["content"]))
+    masked.update(content=content, masked_by=erasure)
+    return masked
+
+
+def expected_hash(item: dict[str, Any]) -> str | None:
+    """What an entry's hash must be: of its text alone (entries from before sealing), or of its text and content digest.
+
+    A masked entry's content is no longer the original: the digest kept by the erasure stands in for it.
+    """
+    text = str(item.get("entry", ""))
+    if "content" not in item:
+        return digest(text)
+    if "salt" in item:
+        return sealed_hash(text, sealed_digest(str(item["salt"]), str(item["content"])))
+    if item.get("masked_by") and item.get("content_digest"):
+        return sealed_hash(text, str(item["content_digest"]))
+    return None
+
+
 def run_keys(item: dict[str, Any]) -> list[tuple[str, str]]:
     """The keys of every entry in the run an index entry starts (chain, sequence numbers)."""
     chain_id, first = str(item["pk"]), int(str(item["sk"]))
@@ -134,8 +175,10 @@ def verify_items(items: list[dict[str, Any]]) -> list[str]:
         if seq != expected_seq:
             problems.append(f"entry {expected_seq} is missing (found {seq})")
         text = str(item.get("entry", ""))
-        if digest(text) != item.get("hash"):
-            problems.append(f"entry {seq}: content does not match its hash")
+        if expected_hash(item) != item.get("hash"):
+            legacy = item.get("masked_by") and "content" not in item
+            why = "masked by an erasure before content was sealed" if legacy else "content does not match its hash"
+            problems.append(f"entry {seq}: {why}")
         try:
             body = json.loads(text)
         except ValueError:
@@ -151,11 +194,18 @@ def verify_items(items: list[dict[str, Any]]) -> list[str]:
 
 
 def entry_view(item: dict[str, Any]) -> dict[str, Any]:
-    """An audit item as the API shows it: the hashed entry plus its hash."""
+    """An audit item as the API shows it: the hashed entry, its content (``masked`` once erased) and its hash."""
     try:
         body: dict[str, Any] = json.loads(item["entry"])
     except (KeyError, ValueError):
         body = {k: v for k, v in item.items() if k != "entry"}
+    if "content" in item:
+        try:
+            body.update(json.loads(str(item["content"])))
+        except ValueError:
+            pass
+    if item.get("masked_by"):
+        body["masked"] = True
     body["hash"] = item.get("hash")
     return body
 

@@ -79,7 +79,8 @@ EVENT_CHAIN = "event#"
 REJECTION_CHAIN = "rejection#"
 CONSOLE_CHAIN = "console#"  # one-entry chains: a console login, logout, link issued, unmasked view
 RULES_CHAIN = "rules#"  # what the rules did to an entity outside its records: a deadline fired by the clock
-CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONSOLE_CHAIN, RULES_CHAIN)
+ERASURE_CHAIN = "erasure#"  # one-entry chains: an erasure's tombstone, named by the masked subject, never the id
+CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONSOLE_CHAIN, RULES_CHAIN, ERASURE_CHAIN)
 
 TIMER_INDEX = "timers-due"
 TIMER_SHARD, TIMER_DUE = "timer_shard", "timer_due"
@@ -251,7 +252,7 @@ ChainOwner = StateKey | str | tuple[str, str] | None
 def chain_owner(chain: str) -> ChainOwner:
     """Which item keeps a chain's head: a state item, the input's dedupe item (INPUT_OWNER),
     an outbox event ``("event", id)``, or nobody (a refusal's one-entry chain)."""
-    if chain.startswith((REJECTION_CHAIN, CONSOLE_CHAIN)):
+    if chain.startswith((REJECTION_CHAIN, CONSOLE_CHAIN, ERASURE_CHAIN)):
         return None
     if chain.startswith(INPUT_CHAIN):
         return INPUT_OWNER
@@ -272,6 +273,16 @@ def rules_chain(entity: str, entity_id: str) -> str:
 
 def console_chain(action_id: str) -> str:
     return f"{CONSOLE_CHAIN}{action_id}"
+
+
+def erasure_chain(masked_subject: str, at: str) -> str:
+    """One erasure's tombstone: a chain of its own, so the customer's entity chain starts afresh if it comes back."""
+    return f"{ERASURE_CHAIN}{masked_subject}#{at}"
+
+
+def erasure_correlation(masked_subject: str) -> str:
+    """Every erasure of one customer shares this correlation id: the usage report finds them by it."""
+    return f"erase#{masked_subject}"
 
 
 SEQUENCE_DIGITS = 12

@@ -104,11 +104,16 @@ def test_erasure_removes_state_and_xrefs_and_leaves_a_masked_tombstone(stack):
 
     xref = keys.xref(SourceRef(system="demo_crm", entity="customer", id="C-1001"))
     assert dynamo.get(get_settings().state_table, *xref) is None
-    _, trail = get_json(stack, f"/audit?{SOURCE}")
+    assert get_json(stack, f"/audit?{SOURCE}")[1]["entries"] == []  # the customer's own chain is gone
+    from urllib.parse import quote
+
+    erased = json.loads(response.body)
+    _, trail = get_json(stack, f"/audit?entity={quote(erased['tombstone'])}")
     (tombstone,) = trail["entries"]
-    assert tombstone["action"] == "erased" and tombstone["details"]["subject"].startswith("masked:")
-    assert state["entity"].split("#", 1)[1] not in json.dumps(tombstone["details"])
+    assert tombstone["action"] == "erased" and tombstone["details"]["subject"] == erased["subject"]
+    assert erased["subject"].startswith("masked:") and erased["tombstone"].startswith("erasure#masked:")
+    assert state["entity"].split("#", 1)[1] not in json.dumps(trail)
     assert "Acme" not in json.dumps(trail)
-    assert get_json(stack, f"/audit/verify?{SOURCE}")[1]["intact"]
+    assert get_json(stack, f"/audit/verify?entity={quote(erased['tombstone'])}")[1]["intact"]
     again = stack.http.post(f"/erase?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json"}, body=b'{"confirm": true}')
     assert again.status_code == 404

@@ -67,6 +67,24 @@ def test_operator_views_are_tables_by_default_and_json_with_the_flag(live, capsy
     assert code == 0 and json.loads(out)["fields"]["name"] == "长城贸易"
 
 
+def test_erase_takes_extra_identifiers_and_usage_lists_what_it_removed_where(live, capsys):
+    code, out = run(capsys, live, "erase", "--source", SOURCE, "--yes", "--identifier", "phone")
+    assert code == 2 and out == ""  # KIND=VALUE or nothing is sent
+    code, out = run(capsys, live, "state", "--source", SOURCE, "--json")
+    customer = json.loads(out)["entity"]
+    code, out = run(capsys, live, "erase", "--source", SOURCE, "--yes", "--identifier", "email=buyer@acme.example")
+    erased = json.loads(out)
+    # C-2's quarantined record carries the same e-mail: the identifier given finds it too
+    assert code == 0 and erased["removed"]["inputs"]["deleted"]["raw_input"] == 3, erased
+    assert erased["removed"]["quarantine"]["deleted"] == {"record": 1}
+    code, out = run(capsys, live, "usage", "--entity", customer)
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("ERASED AT"))
+    assert lines[header].split() == ["ERASED", "AT", "BY", "TABLE", "DELETED", "MASKED"]
+    rows = {line.split()[2]: line for line in lines[header + 1 :]}
+    assert set(rows) == set(erased["removed"]) and '{"raw_input":3}' in rows["inputs"]
+
+
 def test_an_api_error_keeps_its_exit_code_with_tables(live, capsys):
     code = cli.main(["--url", live, "--token", ADMIN_TOKEN, "state", "--source", "demo_crm/customer/nobody"])
     assert code == 2 and "404 not_found" in capsys.readouterr().err

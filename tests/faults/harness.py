@@ -359,7 +359,7 @@ def snapshot() -> dict[str, Any]:
     trails: dict[str, list[tuple[int, str]]] = {}
     for item in audit_items:
         trails.setdefault(item["pk"], []).append((int(item["seq"]), item["action"]))
-    rejected = sorted(json.loads(i["entry"])["details"]["reason"] for i in audit_items if i["action"] == "rejected")
+    rejected = sorted(json.loads(i["content"])["details"]["reason"] for i in audit_items if i["action"] == "rejected")
     quarantined = {i["dedupe_key"]: (i["status"], i["code"], int(i["attempts"])) for i in scan(s.quarantine_table)}
     return {
         "golden": golden,

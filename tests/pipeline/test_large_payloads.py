@@ -171,3 +171,25 @@ def test_the_payload_bucket_expires_objects_with_the_inputs_retention() -> None:
     [rule] = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rule == {"Id": "expire", "Status": "Enabled", "ExpirationInDays": 14}
     assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values())
+
+
+def test_erasure_searches_claim_checked_payloads_and_deletes_the_ones_naming_the_customer(stack):
+    from chalicelib.runtime import aws
+    from chalicelib.runtime.settings import get_settings
+
+    assert post_demo(stack, demo_body("C-1001", "Gold")).status_code == 202  # buyer@acme.example
+    assert post_shopify(stack, shopify_order(8000, currency="not a currency")) == 202  # the same buyer, ~500 KB: quarantined
+    drain()
+    settings = get_settings()
+    [item] = _items(settings.quarantine_table)
+    bucket, _, key = item[payloads.REF]["S"].removeprefix("s3://").partition("/")
+    assert aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    response = stack.http.post(
+        "/erase?source=demo_crm/customer/C-1001", headers={**ADMIN, "Content-Type": "application/json"}, body=b'{"confirm": true}'
+    )
+    assert response.status_code == 200, response.body
+    removed = json.loads(response.body)["removed"]
+    assert removed["payloads"]["deleted"] == {"raw_input": 1, "record": 1} and removed["quarantine"]["deleted"] == {"record": 1}, removed
+    assert _items(settings.quarantine_table) == []
+    assert aws.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0

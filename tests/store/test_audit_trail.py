@@ -62,8 +62,22 @@ def test_altered_entry_content_is_detected(harness, trail):
 
     ddb = aws.client("dynamodb")
     item = ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 2))["Item"]
+    content = json.loads(item["content"]["S"])
+    content["changes"]["grade"]["after"] = "S"  # someone rewrites history
+    item["content"] = {"S": json.dumps(content, sort_keys=True, separators=(",", ":"))}
+    ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=item)
+    verdict = _verdict(harness)
+    assert not verdict["intact"]
+    assert verdict["problems"] == ["entry 2: content does not match its hash"]
+
+
+def test_altered_hashed_entry_is_detected(harness, trail):
+    from chalicelib.runtime import aws
+
+    ddb = aws.client("dynamodb")
+    item = ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 2))["Item"]
     body = json.loads(item["entry"]["S"])
-    body["changes"]["grade"]["after"] = "S"  # someone rewrites history
+    body["mapping_version"] = "forged"
     item["entry"] = {"S": json.dumps(body, sort_keys=True, separators=(",", ":"))}
     ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=item)
     verdict = _verdict(harness)
@@ -73,17 +87,39 @@ def test_altered_entry_content_is_detected(harness, trail):
 
 def test_altered_content_with_a_recomputed_hash_breaks_the_next_link(harness, trail):
     from chalicelib.runtime import aws
-    from chalicelib.store.audit import digest
+    from chalicelib.store.audit import sealed_digest, sealed_hash
 
     ddb = aws.client("dynamodb")
     item = ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 2))["Item"]
-    body = json.loads(item["entry"]["S"])
-    body["changes"]["grade"]["after"] = "S"
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    item["entry"], item["hash"] = {"S": text}, {"S": digest(text)}
+    content = json.loads(item["content"]["S"])
+    content["changes"]["grade"]["after"] = "S"
+    item["content"] = {"S": json.dumps(content, sort_keys=True, separators=(",", ":"))}
+    item["hash"] = {"S": sealed_hash(item["entry"]["S"], sealed_digest(item["salt"]["S"], item["content"]["S"]))}
     ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=item)
     verdict = _verdict(harness)
     assert verdict["problems"] == ["entry 3: link to the previous entry is broken"]
+
+
+def test_masked_content_verifies_and_shows_as_masked_but_a_dropped_salt_alone_does_not(harness, trail):
+    """Only the digest an erasure keeps lets an entry verify without its salt; it is then shown as masked, never as the original."""
+    from chalicelib.runtime import aws
+    from chalicelib.store import dynamo
+    from chalicelib.store.audit import masked_content
+
+    ddb = aws.client("dynamodb")
+    key = _audit_key(trail["entity"], 2)
+    original = dynamo.from_item(ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=key)["Item"])
+    ddb.update_item(TableName=os.environ["AUDIT_TABLE"], Key=key, UpdateExpression="REMOVE salt")
+    assert _verdict(harness)["problems"] == ["entry 2: content does not match its hash"]
+    masked = masked_content(original, '{"changes":{},"details":{"source":"masked:0"}}', "masked:0")
+    ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=dynamo.to_item(masked))
+    assert _verdict(harness)["intact"]
+    _, shown = harness.get(f"/audit?source={SOURCE}")
+    entry = shown["entries"][1]
+    assert entry["masked"] is True and entry["details"] == {"source": "masked:0"} and entry["hash"] == trail["entries"][1]["hash"]
+    forged = dict(masked, content_digest="0" * 64)  # a digest of something else: the hash no longer matches
+    ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=dynamo.to_item(forged))
+    assert _verdict(harness)["problems"] == ["entry 2: content does not match its hash"]
 
 
 def test_altered_indexed_attributes_are_detected(harness, trail):

@@ -1,0 +1,214 @@
+"""Erasure after every kind of traffic: no table keeps anything that names the customer (the masked tombstone aside)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.masterdata.test_walkthrough import ERP_SECRET, TAX_NUMBER, erp_customer, erp_order, post_erp
+from tests.stack import ADMIN, demo_body, drain, get_json, post_demo
+
+SOURCE = "source=demo_crm/customer/C-1001"
+PHONE = "+86 138-0013-8000"
+
+
+@pytest.fixture()
+def walk(stack, monkeypatch):
+    monkeypatch.setenv("DEMO_ERP_WEBHOOK_SECRET", ERP_SECRET)
+    return stack
+
+
+def crm(tier: str, updated_at: str) -> bytes:
+    return demo_body("C-1001", tier=tier, updated_at=updated_at, tax_id=TAX_NUMBER, phone=PHONE)
+
+
+def dispatch() -> None:
+    import os
+
+    import app as application
+    from local.worker import StreamPoller, _Context
+
+    batch: list[dict[str, Any]] = []
+    StreamPoller(os.environ["EVENTS_TABLE"]).poll_once(lambda event, ctx: batch.extend(event["Records"]))
+    if batch:
+        application.dispatch_events({"Records": batch}, _Context())
+
+
+def every_item() -> dict[str, list[dict[str, Any]]]:
+    """Every item of every table infra/resources.py defines, as stored (attribute values as text)."""
+    from chalicelib.runtime import aws
+    from infra.resources import TABLES
+
+    client, found = aws.client("dynamodb"), {}
+    for table in TABLES:
+        items, kwargs = [], {"TableName": table.name}
+        while True:
+            page = client.scan(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        found[table.name] = items
+    return found
+
+
+def erase(stack, **identifiers: list[str]) -> tuple[int, dict[str, Any]]:
+    body = json.dumps({"confirm": True, **({"identifiers": identifiers} if identifiers else {})})
+    response = stack.http.post(f"/erase?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json"}, body=body)
+    return response.status_code, json.loads(response.body)
+
+
+def lead_with_the_customers_contact(walk, monkeypatch) -> None:
+    """A Salesforce lead carrying the customer's e-mail, phone and company name; nobody calls, so its deadline fires."""
+    import app as application
+    from chalicelib.runtime import clock
+    from local.worker import _Context
+    from tests.rules.outbound import post
+    from tests.rules.test_rules_pipeline import SCHEDULE, T0, sf_time
+
+    monkeypatch.setattr(clock, "now", lambda: T0)
+    fields = {"Id": "00QHs00001XyZaBMAV", "Name": "Li Wei", "Company": "Acme Trading", "Email": "Buyer@Acme.example", "Phone": PHONE}
+    post(walk, "Lead", **fields, Status="Open - Not Contacted", OwnerId="005A", CreatedDate=sf_time(0), LastModifiedDate=sf_time(0))
+    drain()
+    monkeypatch.setattr(clock, "now", lambda: T0 + timedelta(minutes=30))
+    assert application.fire_timers(SCHEDULE, _Context("fire_timers"))["fired"] == 1
+
+
+def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_customer(walk, monkeypatch):
+    assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202  # applied, raw input kept for replay
+    assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202  # the same delivery again: duplicate
+    assert post_erp(walk, erp_customer()).status_code == 202  # the ERP's record of the same company: merged by tax number
+    drain()
+    assert post_demo(walk, crm("Platinum", "2026-11-02T08:00:00+08:00")).status_code == 202  # grade change: an event
+    assert post_demo(walk, crm("Titanium", "2026-11-03T08:00:00+08:00")).status_code == 202  # unknown tier: quarantined
+    assert post_erp(walk, erp_order()).status_code == 202  # an order: order events naming the customer
+    drain()
+    lead_with_the_customers_contact(walk, monkeypatch)
+    dispatch()
+    headers = {**ADMIN, "Content-Type": "application/json", "X-Salesbridge-Actor": "dpo"}
+    for status in ("revoked", "granted"):
+        body = json.dumps({"category": "inquiry", "status": status})
+        assert walk.http.put(f"/consent?{SOURCE}", headers=headers, body=body).status_code == 200
+
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    customer_id = state["id"]
+    assert sorted(m["system"] for m in state["sources"].values()) == ["demo_crm", "demo_erp"]
+    _, quarantined = get_json(walk, "/quarantine")
+    assert quarantined["records"], "the Titanium record is quarantined"
+    _, events = get_json(walk, "/events?limit=50")
+    assert any(customer_id in json.dumps(e) for e in events["events"])
+    needles = [customer_id, "C-1001", "ERP-77", "buyer@acme.example", "138-0013-8000", "13800138000", TAX_NUMBER, "9131 0000 ma1f-L8XQ3K"]
+    needles += ["Acme Trading", "上海艾克米贸易有限公司"]
+    before = json.dumps(every_item(), ensure_ascii=False)
+    assert all(n.lower() in before.lower() for n in needles), [n for n in needles if n.lower() not in before.lower()]
+
+    status, erased = erase(walk, phone=[PHONE])  # the person's phone: the customer's own records never held it
+    assert status == 200, erased
+
+    left = {
+        table: [item for item in items if any(n.lower() in json.dumps(item, ensure_ascii=False).lower() for n in needles)]
+        for table, items in every_item().items()
+    }
+    assert all(not items for items in left.values()), json.dumps(left, ensure_ascii=False, indent=1)
+    (tombstone,) = [i for i in every_item()["salesbridge-audit"] if i["pk"]["S"] == erased["tombstone"]]
+    assert json.loads(tombstone["entry"]["S"])["action"] == "erased"  # named by the masked subject; nothing in it names anyone
+
+    removed = erased["removed"]
+    assert removed["inputs"]["deleted"]["raw_input"] >= 4 and removed["quarantine"]["deleted"] == {"record": 1}
+    assert {"golden", "xref", "match", "consent", "orders"} <= set(removed["state"]["deleted"]), removed["state"]
+    assert removed["events"]["masked"]["event"] >= 3 and removed["audit"]["masked"]
+    assert removed["state"]["masked"]["golden"] >= 2, "the order's and the lead's references are masked, the records kept"
+    assert removed["audit"]["masked"]["lead"] >= 1
+    _, lead = get_json(walk, "/state?source=salesforce/lead/00QHs00001XyZaBMAV")  # the lead stays, without the customer's contact
+    assert {lead["fields"][f] for f in ("email", "phone", "company")} == {erased["subject"]}
+    assert lead["fields"]["name"] == "Li Wei"
+    assert "left" not in removed["audit"], removed["audit"]
+
+    _, report = get_json(walk, f"/usage?entity=customer%23{customer_id}")
+    assert report["erasures"][0]["removed"] == removed  # the usage report says what was removed where
+
+    masked_chains = {item["pk"]["S"] for item in every_item()["salesbridge-audit"] if "masked_by" in item}
+    assert masked_chains
+    for chain in masked_chains:
+        from urllib.parse import quote
+
+        status, verdict = get_json(walk, f"/audit/verify?entity={quote(chain)}")
+        assert status == 200 and verdict["intact"], verdict
+    assert erase(walk)[0] == 404
+
+
+def test_identifiers_given_with_the_request_find_copies_the_golden_record_no_longer_names(walk):
+    """A revocation removed the e-mail from the golden record; a quarantined payload without the CRM id still holds it."""
+    from chalicelib.domain.erasure import Masker
+
+    assert post_demo(walk, demo_body("C-1001")).status_code == 202
+    anonymous = {
+        "event_id": "evt-no-id",
+        "customer": {"email": "Buyer@Acme.example", "tier": "Gold", "updated_at": "2026-11-04T08:00:00+08:00"},
+    }
+    assert post_demo(walk, json.dumps(anonymous).encode()).status_code == 202
+    drain()
+    headers = {**ADMIN, "Content-Type": "application/json", "X-Salesbridge-Actor": "dpo"}
+    revoke = json.dumps({"category": "contact_personal", "status": "revoked"})
+    assert json.loads(walk.http.put(f"/consent?{SOURCE}", headers=headers, body=revoke).body)["purged_fields"] == ["email"]
+    (held,) = [i for i in every_item()["salesbridge-quarantine"] if "buyer@acme.example" in json.dumps(i).lower()]
+
+    from chalicelib.api.sovereignty import subject
+    from chalicelib.store import dynamo
+
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    from_golden = subject("masked:x", state["id"], {"fields": state["fields"], "sources": state["sources"]}, [])
+    assert not Masker(from_golden).names(dynamo.from_item(held)), "the golden record alone no longer leads to it"
+
+    bad = walk.http.post(
+        f"/erase?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json"}, body=b'{"confirm": true, "identifiers": {"ssn": ["1"]}}'
+    )
+    assert bad.status_code == 400 and json.loads(bad.body)["error"] == "bad_request"
+    body = json.dumps({"confirm": True, "identifiers": {"email": ["buyer@acme.example"]}}).encode()
+    response = walk.http.post(f"/erase?{SOURCE}", headers={**ADMIN, "Content-Type": "application/json"}, body=body)
+    assert response.status_code == 200, response.body
+    assert json.loads(response.body)["removed"]["quarantine"]["deleted"] == {"record": 1}
+    assert not any("acme.example" in json.dumps(i).lower() for items in every_item().values() for i in items)
+
+
+def test_an_item_changed_between_the_sweeps_read_and_its_write_is_not_overwritten(walk):
+    """The masked copy is written only over the version read: a record applied meanwhile makes the erasure answer 409."""
+    from chalicelib.errors import ConflictError
+    from chalicelib.runtime import aws
+    from chalicelib.runtime.settings import get_settings
+    from chalicelib.store import dynamo
+    from chalicelib.store.erasure import _put_masked
+
+    assert post_demo(walk, demo_body("C-1001")).status_code == 202
+    drain()
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    table = get_settings().state_table
+    read = dynamo.get(table, f"customer#{state['id']}", "golden")
+    assert read is not None
+    aws.client("dynamodb").update_item(
+        TableName=table, Key=dynamo.key_of(read["pk"], read["sk"]), UpdateExpression="SET version = version + :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )  # fmt: skip
+    with pytest.raises(ConflictError):
+        _put_masked(table, dict(read, fields={}), read)
+    assert dynamo.get(table, read["pk"], read["sk"])["fields"] == read["fields"]
+
+
+def test_a_customer_sent_again_after_its_erasure_is_applied_afresh(walk):
+    """The source still had it: the same golden id comes back, and the tombstone must not stand in its chain's way."""
+    assert post_demo(walk, demo_body("C-1001")).status_code == 202
+    drain()
+    _, before = get_json(walk, f"/state?{SOURCE}")
+    status, erased = erase(walk)
+    assert status == 200, erased
+    assert post_demo(walk, demo_body("C-1001", updated_at="2026-11-05T08:00:00+08:00")).status_code == 202
+    drain()
+    status, again = get_json(walk, f"/state?{SOURCE}")
+    assert status == 200 and again["id"] == before["id"], again
+    _, verdict = get_json(walk, f"/audit/verify?{SOURCE}")
+    assert verdict["intact"], verdict
+    _, report = get_json(walk, f"/usage?{SOURCE}")
+    assert report["uses"] == 1 and [e["removed"] for e in report["erasures"]] == [erased["removed"]]
