@@ -24,6 +24,7 @@ the caller does about it::
     │   └── EventAlreadyStored      an event id is already in the outbox: apply without emitting it
     ├── RetryLater                  contention did not settle: leave the message on the queue
     ├── EnqueueError                some records could not be queued: do not acknowledge them
+    ├── RecordTooLarge              a record larger than a queue message: refused at the door (413)
     ├── RejectedRequest             the webhook door refuses a request (status, audit reason)
     │   ├── SignatureError          401: unsigned, forged, stale or from an unknown sender
     │   ├── BodyTooLarge            413
@@ -225,6 +226,10 @@ class RetryLater(SalesbridgeError):
 
 class EnqueueError(SalesbridgeError):
     """Some records could not be queued; the caller must not acknowledge them."""
+
+
+class RecordTooLarge(SalesbridgeError):
+    """A record larger than a queue message can carry: refused (413 at the door), never retried."""
 
 
 # --------------------------------------------------------------------------- the webhook door

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.configuration import Configuration
+from chalicelib.errors import RecordTooLarge
 from chalicelib.runtime import observability
 from chalicelib.runtime.settings import Settings
 
@@ -90,6 +91,10 @@ def receive(connector_name: str, request: Any, config: Configuration, settings: 
     if records:
         try:
             queue.send(records, settings.inbound_queue_url)
+        except RecordTooLarge as exc:
+            if not account_refusal(settings, connector_name, receipt_id, inbound_request, "record_too_large", str(exc)):
+                return _unaudited(receipt_id)
+            return _error(413, "record_too_large", f"{exc}; nothing of this delivery was accepted", receipt_id)
         except Exception:  # noqa: BLE001 - not acknowledged: the vendor will retry
             log.exception("could not enqueue delivery %s", receipt_id)
             observability.count("DoorRefusals", reason="unavailable")

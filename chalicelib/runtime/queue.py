@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.errors import EnqueueError
+from chalicelib.errors import EnqueueError, RecordTooLarge
 from chalicelib.runtime import aws
 
 BATCH = 10
+MAX_MESSAGE_BYTES = 1_048_576  # SQS: one message, and one batch request's messages together (1 MiB)
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,36 @@ def dedupe_id(record: InboundRecord) -> str:
     return hashlib.sha256(record.dedupe_key.encode()).hexdigest()
 
 
+def batches(records: Iterable[InboundRecord]) -> list[list[dict[str, str]]]:
+    """SendMessageBatch entries: at most 10 per request and 1 MiB together; raises RecordTooLarge for one over 1 MiB."""
+    out: list[list[dict[str, str]]] = []
+    size = 0
+    for record in records:
+        body = record.to_message()
+        length = len(body.encode("utf-8"))
+        if length > MAX_MESSAGE_BYTES:
+            raise RecordTooLarge(f"a record of {length} bytes once queued; the queue carries at most {MAX_MESSAGE_BYTES} per record")
+        if not out or len(out[-1]) == BATCH or size + length > MAX_MESSAGE_BYTES:
+            out.append([])
+            size = 0
+        entry = {
+            "Id": str(len(out[-1])),
+            "MessageBody": body,
+            "MessageGroupId": group_id(record),
+            "MessageDeduplicationId": dedupe_id(record),
+        }
+        out[-1].append(entry)
+        size += length
+    return out
+
+
 def send(records: Iterable[InboundRecord], queue_url: str) -> None:
-    """Durably enqueue records; returns only when SQS has accepted every one of them."""
+    """Durably enqueue records; returns only when SQS has accepted every one of them.
+
+    Raises RecordTooLarge, before anything is sent, when a record cannot travel through SQS at all.
+    """
     client = aws.client("sqs")
-    pending = list(records)
-    for start in range(0, len(pending), BATCH):
-        chunk = pending[start : start + BATCH]
-        entries = [
-            {"Id": str(i), "MessageBody": r.to_message(), "MessageGroupId": group_id(r), "MessageDeduplicationId": dedupe_id(r)}
-            for i, r in enumerate(chunk)
-        ]
+    for entries in batches(records):
         for _ in range(3):
             response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
             failed = {f["Id"] for f in response.get("Failed", [])}

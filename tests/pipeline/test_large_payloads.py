@@ -193,3 +193,50 @@ def test_erasure_searches_claim_checked_payloads_and_deletes_the_ones_naming_the
     assert removed["payloads"]["deleted"] == {"raw_input": 1, "record": 1} and removed["quarantine"]["deleted"] == {"record": 1}, removed
     assert _items(settings.quarantine_table) == []
     assert aws.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+
+
+def test_a_delivery_whose_record_no_queue_message_can_carry_is_refused_with_a_413(stack):
+    body = shopify_order(12_000, sku_chars=40)  # about 1.3 MB: under Shopify's door limit of 2 MiB, over SQS's 1 MiB
+    assert 1_048_576 < len(body) < 2_097_152
+    from local.seed import LOCAL_PARAMETERS
+    from tests.fuzz.campaign import seed_secrets
+
+    seed_secrets()
+    secret = LOCAL_PARAMETERS["/salesbridge/shopify/webhook-secret"]
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Hmac-Sha256": base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode(),
+        "X-Shopify-Webhook-Id": "too-large-1",
+        "X-Shopify-Topic": "orders/create",
+    }
+    response = stack.http.post("/webhooks/shopify", headers=headers, body=body)
+    assert response.status_code == 413, response.body  # final: the vendor stops retrying, unlike a 503
+    answer = json.loads(response.body)
+    assert answer["error"] == "record_too_large" and "1048576" in answer["message"], answer
+    drain()
+    assert _dead_letters() == 0
+
+
+def test_records_are_queued_in_batches_of_at_most_one_mebibyte(stack):
+    from datetime import UTC, datetime
+
+    from chalicelib.domain.inbound import InboundRecord
+    from chalicelib.runtime import aws, queue
+
+    records = [
+        InboundRecord(
+            connector="demo_crm",
+            object="customer",
+            payload={"n": n, "notes": "x" * 200_000},
+            dedupe_key=f"big-{n}",
+            received_at=datetime.now(UTC),
+        )
+        for n in range(12)
+    ]
+    batches = queue.batches(records)
+    assert [len(b) for b in batches] == [5, 5, 2]  # ten of them would be 2 MB: SQS refuses a batch over 1 MiB
+    assert all(sum(len(e["MessageBody"].encode()) for e in b) <= queue.MAX_MESSAGE_BYTES for b in batches)
+    queue.send(records, os.environ["INBOUND_QUEUE_URL"])
+    sqs = aws.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=os.environ["INBOUND_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"])
+    assert int(attributes["Attributes"]["ApproximateNumberOfMessages"]) == 12
