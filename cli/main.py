@@ -382,6 +382,9 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     missing = [name for lane in lanes for name in (lane.dead_letter_env, lane.queue_env) if not os.environ.get(name)]
     if missing:
         raise CliError(f"{' and '.join(missing)} must be set (or use --local)")
+    if args.action == "show":
+        _print({"dead_letter_messages": [m for lane in lanes for m in _dead_letters(args, lane)]})
+        return 0
     by_lane: dict[str, int] = {}
     for lane in lanes:
         dlq, lane_queue = os.environ[lane.dead_letter_env], os.environ[lane.queue_env]
@@ -389,6 +392,27 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     key = "dead_letter_messages" if args.action == "count" else "redriven"
     _print({key: sum(by_lane.values()), "by_lane": by_lane})
     return 0
+
+
+def _dead_letters(args: argparse.Namespace, lane: Any) -> list[dict[str, Any]]:
+    """Each waiting message with the input it carries and why it failed (its `dead_lettered` audit entry)."""
+    from chalicelib.domain.inbound import InboundRecord
+    from chalicelib.runtime import queue
+    from chalicelib.store import keys
+
+    shown = []
+    for message_id, body in queue.peek(os.environ[lane.dead_letter_env], args.limit):
+        try:
+            inbound = InboundRecord.from_message(body)
+            carried = {"connector": inbound.connector, "object": inbound.object, "entity": inbound.entity_hint}
+            where = {"correlation": inbound.receipt_id} if inbound.receipt_id else {"entity": keys.dead_letter_chain(message_id)}
+        except ValueError:
+            carried, where = {"unreadable": body[:200]}, {"entity": keys.dead_letter_chain(message_id)}
+        trail = _call(args, "GET", "/audit", where)
+        entry = next((e for e in trail.get("entries", []) if e.get("action") == "dead_lettered"), None)
+        why = entry["details"] if entry else {"error": "no dead_lettered entry: given up on before it was accounted (see the logs)"}
+        shown.append({"lane": lane.name, "message_id": message_id, **carried, "attempts": why.get("attempts"), "error": why.get("error")})
+    return shown
 
 
 def cmd_dispatch(args: argparse.Namespace) -> int:
@@ -528,8 +552,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(ROOT))
     p.set_defaults(func=cmd_backfill)
 
-    p = sub.add_parser("dlq", help="the dead-letter queues of the webhook and bulk lanes: count their messages, or redrive them")
-    p.add_argument("action", choices=["count", "redrive"])
+    p = sub.add_parser(
+        "dlq", help="the dead-letter queues of the webhook and bulk lanes: count their messages, show why each failed, or redrive them"
+    )
+    p.add_argument("action", choices=["count", "show", "redrive"])
     p.add_argument("--lane", choices=["webhook", "bulk"], help="only this lane (default: both)")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--local", action="store_true", help="use the stack started by `make run`")

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.runtime.queue import MAX_RECEIVES
+
 
 @dataclass(frozen=True)
 class Index:
@@ -49,7 +51,7 @@ class Queue:
     fifo: bool = True
     visibility_timeout: int = 1080  # AWS advice for SQS event sources: 6 x the function timeout (180 s)
     dead_letter: str | None = None  # logical id of the DLQ
-    max_receive_count: int = 5
+    max_receive_count: int = MAX_RECEIVES
     retention_days: int = 4  # SQS's default; dead-letter queues keep 14 (the maximum)
     consumer: str | None = None  # the app.py handler this queue feeds (its Lambda event source)
     max_concurrency: int | None = None  # at most this many concurrent consumer invocations from this queue

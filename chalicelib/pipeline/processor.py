@@ -38,6 +38,7 @@ from chalicelib.store.audit import AuditEntry
 from chalicelib.store.port import DONE_STATUSES, ChainAppend, InputOutcome, Plan, Quarantined, Snapshot, Store
 
 MAX_ATTEMPTS = 8
+DEAD_LETTER_ERROR_CHARS = 500  # the error's text kept in the audit entry of a dead-lettered message
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,28 @@ class Processor:
         from chalicelib.store.dynamo_store import DynamoStore
 
         return cls(processing_config(config), DynamoStore(settings))
+
+    def record_dead_letter(self, message_id: str, body: str, attempts: int, error: BaseException) -> None:
+        """One audit entry for a message about to be dead-lettered: which input, after how many attempts, and why."""
+        try:
+            inbound: InboundRecord | None = InboundRecord.from_message(body)
+        except ValueError:
+            inbound = None
+        details: dict[str, Any] = {
+            "message_id": message_id,
+            "attempts": attempts,
+            "error": f"{type(error).__name__}: {str(error)[:DEAD_LETTER_ERROR_CHARS]}",
+        }
+        if inbound is not None:
+            details.update(connector=inbound.connector, object=inbound.object, dedupe_key=inbound.dedupe_key, entity=inbound.entity_hint)
+        entry = AuditEntry(
+            action="dead_lettered",
+            actor=self.actor,
+            correlation_id=(inbound.receipt_id if inbound else None) or message_id,
+            connector=inbound.connector if inbound else None,
+            details=details,
+        )
+        self.store.commit(Plan(Snapshot(), audit=[ChainAppend(keys.dead_letter_chain(message_id), [entry], headless=True)]))
 
     # ------------------------------------------------------------------ entry point
     def process(self, inbound: InboundRecord, *, replay_by: str | None = None) -> RecordOutcome:

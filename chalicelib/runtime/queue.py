@@ -16,6 +16,7 @@ from chalicelib.errors import EnqueueError, RecordTooLarge
 from chalicelib.runtime import aws
 
 BATCH = 10
+MAX_RECEIVES = 5  # a message received this often and still failing moves to its lane's dead-letter queue
 MAX_MESSAGE_BYTES = 1_048_576  # SQS: one message, and one batch request's messages together (1 MiB)
 
 
@@ -121,3 +122,20 @@ def depth(queue_url: str) -> int:
     )
     values = attributes["Attributes"]
     return int(values.get("ApproximateNumberOfMessages", 0)) + int(values.get("ApproximateNumberOfMessagesNotVisible", 0))
+
+
+def peek(dead_letter_url: str, limit: int = 100) -> list[tuple[str, str]]:
+    """(message id, body) of up to ``limit`` waiting messages, left where they are (visible again at once)."""
+    client = aws.client("sqs")
+    seen: dict[str, str] = {}
+    for _ in range(max(1, limit // BATCH) * 2):
+        messages = client.receive_message(
+            QueueUrl=dead_letter_url, MaxNumberOfMessages=min(BATCH, limit), VisibilityTimeout=0, WaitTimeSeconds=0
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        seen.update((m["MessageId"], m["Body"]) for m in fresh)
+        if len(seen) >= limit:
+            break
+    return list(seen.items())[:limit]

@@ -80,7 +80,8 @@ REJECTION_CHAIN = "rejection#"
 CONSOLE_CHAIN = "console#"  # one-entry chains: a console login, logout, link issued, unmasked view
 RULES_CHAIN = "rules#"  # what the rules did to an entity outside its records: a deadline fired by the clock
 ERASURE_CHAIN = "erasure#"  # one-entry chains: an erasure's tombstone, named by the masked subject, never the id
-CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONSOLE_CHAIN, RULES_CHAIN, ERASURE_CHAIN)
+DEAD_LETTER_CHAIN = "dead#"  # one-entry chains: a queue message given up on, named by its message id, with why
+CHAIN_PREFIXES = (INPUT_CHAIN, CONSENT_CHAIN, EVENT_CHAIN, REJECTION_CHAIN, CONSOLE_CHAIN, RULES_CHAIN, ERASURE_CHAIN, DEAD_LETTER_CHAIN)
 
 TIMER_INDEX = "timers-due"
 TIMER_SHARD, TIMER_DUE = "timer_shard", "timer_due"
@@ -252,7 +253,7 @@ ChainOwner = StateKey | str | tuple[str, str] | None
 def chain_owner(chain: str) -> ChainOwner:
     """Which item keeps a chain's head: a state item, the input's dedupe item (INPUT_OWNER),
     an outbox event ``("event", id)``, or nobody (a refusal's one-entry chain)."""
-    if chain.startswith((REJECTION_CHAIN, CONSOLE_CHAIN, ERASURE_CHAIN)):
+    if chain.startswith((REJECTION_CHAIN, CONSOLE_CHAIN, ERASURE_CHAIN, DEAD_LETTER_CHAIN)):
         return None
     if chain.startswith(INPUT_CHAIN):
         return INPUT_OWNER
@@ -269,6 +270,10 @@ def chain_owner(chain: str) -> ChainOwner:
 
 def rules_chain(entity: str, entity_id: str) -> str:
     return f"{RULES_CHAIN}{entity}#{entity_id}"
+
+
+def dead_letter_chain(message_id: str) -> str:
+    return f"{DEAD_LETTER_CHAIN}{message_id}"
 
 
 def console_chain(action_id: str) -> str:
