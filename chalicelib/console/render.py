@@ -62,9 +62,13 @@ def redirect(location: str, headers: dict[str, str | list[str]] | None = None) -
 
 
 def static(name: str) -> Response:
-    """A file of static/ as text, cached by browsers for an hour; 404 for anything else."""
-    path = (STATIC / name).resolve()
-    if path.parent != STATIC or path.suffix not in STATIC_TYPES or not path.is_file():
+    """A file of static/ as text, cached by browsers for an hour; 404 for anything else (a NUL byte included)."""
+    try:
+        path = (STATIC / name).resolve()
+        found = path.parent == STATIC and path.suffix in STATIC_TYPES and path.is_file()
+    except (ValueError, OSError):  # a name the file system cannot even look up: not one of ours
+        found = False
+    if not found:
         return Response(body="not found", status_code=404, headers={"Content-Type": "text/plain; charset=utf-8"})
     return Response(
         body=path.read_text(encoding="utf-8"),

@@ -165,8 +165,8 @@ def test_static_files_are_text_and_nothing_outside_the_folder_is_served(client):
     for name, kind in (("console.css", "text/css"), ("console.js", "text/javascript"), ("favicon.svg", "image/svg+xml")):
         response = client.http.get(f"/console/static/{name}")
         assert response.status_code == 200 and header(response, "content-type").startswith(kind)
-    for name in ("..%2Froutes.py", "routes.py", "missing.css", "..%2F..%2F..%2Fapp.py"):
-        assert client.http.get(f"/console/static/{name}").status_code == 404
+    for name in ("..%2Froutes.py", "routes.py", "missing.css", "..%2F..%2F..%2Fapp.py", "a%00b.css", 'Uy3""(tZ2Q0\x00'):
+        assert client.http.get(f"/console/static/{name}").status_code == 404, name
 
 
 def test_values_from_a_payload_are_escaped_not_executed(client):
