@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -213,6 +214,12 @@ def run(campaign: Campaign, max_examples: int, seconds: float, seed: int = 0) ->
         before = sum(campaign.by_class.values())
         send()
         sent += sum(campaign.by_class.values()) - before
+        campaign.settle()  # each round's inputs through the processor, so the queue never grows long
+        print(
+            f"sent {sent}: {dict(campaign.by_class)}, unaccounted {len(campaign.unaccounted)}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def main() -> int:
@@ -236,7 +243,6 @@ def main() -> int:
         campaign = Campaign()
         began = time.monotonic()
         run(campaign, args.requests, args.seconds, args.seed)
-        campaign.settle()
         print(campaign.report(time.monotonic() - began))
         return 1 if campaign.server_errors or campaign.unaccounted or campaign.uncounted_refusals() else 0
     finally:
