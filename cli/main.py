@@ -274,7 +274,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     """The initial load of one stream; interrupt it at will, running it again resumes."""
     from chalicelib.configuration import load_configuration
     from chalicelib.runtime import queue
+    from chalicelib.runtime.settings import get_settings
     from chalicelib.sync.backfill import backfill
+    from chalicelib.sync.sink import bulk_lane_sink, processor_quarantine
 
     _use_local_stack(args)
     queue_url = os.environ.get(queue.BULK_LANE.queue_env)  # the bulk lane: a backfill never delays a webhook
@@ -294,7 +296,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         result = backfill(
             connector.api,
             stream,
-            sink=lambda records: queue.send(records, queue_url),
+            sink=bulk_lane_sink(queue_url, processor_quarantine(config, get_settings())),
             progress=_progress_bar(f"{args.connector}/{args.stream}"),
         )
     except KeyboardInterrupt:

@@ -142,6 +142,10 @@ ROLES: dict[str, tuple[Grant, ...]] = {
     "sync": (
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(STATE), "lease, watermark and rate budget items"),
         Grant(("sqs:SendMessage",), queue(BULK_LANE), "the pulled records, to the bulk lane"),
+        # A pulled record too large for a queue message is quarantined by the sync itself (chalicelib/sync/sink.py).
+        Grant(("dynamodb:BatchGetItem",), tables(STATE, QUARANTINE), "an oversized record's dedupe key and quarantine entry"),
+        Grant(("dynamodb:PutItem",), tables(STATE, AUDIT, QUARANTINE, INPUTS), "an oversized record's quarantine transaction"),
+        Grant(("s3:PutObject",), objects(PAYLOADS), "an oversized record's raw input (claim check)"),
         *SECRETS,
     ),
     # Every minute: the rules items with a deadline due (the state table's sharded timers index),

@@ -298,6 +298,10 @@ class Processor:
         )
 
     # ------------------------------------------------------------------ quarantine / skip
+    def quarantine(self, inbound: InboundRecord, why: Quarantined) -> RecordOutcome:
+        """Quarantine an input that cannot go through the queue at all (a pulled record larger than a message)."""
+        return self._quarantine(inbound, why, inbound.receipt_id or inbound.dedupe_key, None)
+
     def _quarantine(self, inbound: InboundRecord, why: Quarantined, correlation: str, replay_by: str | None) -> RecordOutcome:
         qid = keys.quarantine_id(inbound.dedupe_key)
         chain = keys.input_chain(inbound.dedupe_key)

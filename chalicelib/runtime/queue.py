@@ -44,6 +44,15 @@ def dedupe_id(record: InboundRecord) -> str:
     return hashlib.sha256(record.dedupe_key.encode()).hexdigest()
 
 
+def message_bytes(record: InboundRecord) -> int:
+    """The size of the record's queue message (SQS limits messages by their UTF-8 bytes)."""
+    return len(record.to_message().encode("utf-8"))
+
+
+def fits(record: InboundRecord) -> bool:
+    return message_bytes(record) <= MAX_MESSAGE_BYTES
+
+
 def batches(records: Iterable[InboundRecord]) -> list[list[dict[str, str]]]:
     """SendMessageBatch entries: at most 10 per request and 1 MiB together; raises RecordTooLarge for one over 1 MiB."""
     out: list[list[dict[str, str]]] = []

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.connectors.api_config import interval_seconds
-from chalicelib.domain.inbound import InboundRecord
 from chalicelib.runtime import observability
 from chalicelib.runtime.settings import Settings
 
@@ -32,14 +31,12 @@ class StreamRun:
 
 
 def run_due_streams(config: Any, settings: Settings, deadline: Callable[[], float]) -> list[StreamRun]:
-    from chalicelib.runtime import queue
     from chalicelib.store.sync_state import DynamoBucketStore, DynamoWatermarkStore, SyncLeases
     from chalicelib.sync.runner import run_stream
+    from chalicelib.sync.sink import bulk_lane_sink, processor_quarantine
 
     leases, watermarks, budgets = SyncLeases(settings), DynamoWatermarkStore(settings), DynamoBucketStore(settings)
-
-    def sink(records: list[InboundRecord]) -> None:
-        queue.send(records, settings.bulk_queue_url)  # the bulk lane: a long sync never delays a webhook
+    sink = bulk_lane_sink(settings.bulk_queue_url, processor_quarantine(config, settings))  # a long sync never delays a webhook
 
     runs: list[StreamRun] = []
     for connector in config.connectors.values():

@@ -13,6 +13,19 @@ from tests.stack import get_json
 ROOT = Path(__file__).resolve().parents[2]
 
 
+SCHEDULE_EVENT = {
+    "version": "0",
+    "id": "x",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "1",
+    "time": "2026-11-25T00:00:00Z",
+    "region": "us-east-1",
+    "resources": [],
+    "detail": {},
+}
+
+
 class _Context:
     function_name = "scheduled_sync"
 
@@ -68,17 +81,7 @@ def test_schedule_syncs_accounts_into_golden_records(stack, salesforce_server, t
 
     settings.reset_settings()
     loader.reset()
-    event = {
-        "version": "0",
-        "id": "x",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "1",
-        "time": "2026-11-25T00:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {},
-    }
+    event = SCHEDULE_EVENT
     result = application.scheduled_sync(event, _Context())
     runs = {(r["connector"], r["stream"]): r for r in result["runs"]}
     assert runs.pop(("salesforce", "accounts")) == {
@@ -113,3 +116,36 @@ def test_a_bad_schedule_is_a_config_error_with_file_and_line(tmp_path):
         load_configuration(root)
     problem = next(p for p in caught.value.problems if "schedule" in p.field)
     assert problem.file == "connectors/salesforce.yaml" and problem.line == 19
+
+
+def test_a_pulled_record_too_large_for_a_queue_message_is_quarantined_and_the_sync_goes_on(stack, salesforce_server, tmp_path, monkeypatch):
+    """The door answers such a record with a 413; a sync cannot refuse a page, so the record is quarantined with its reason.
+
+    Raising instead would leave the watermark before the page and stop every later run at the same record.
+    """
+    import app as application
+    from chalicelib import configuration as loader
+    from chalicelib.runtime import queue, settings
+    from tests.stack import ADMIN, drain
+
+    big_id = sorted(salesforce_server.dataset.records)[12]  # on the second page of ten
+    salesforce_server.dataset.records[big_id]["name"] = "N" * 1_100_000
+    monkeypatch.setenv("SALESBRIDGE_CONFIG_DIR", str(config_dir(tmp_path, salesforce_server.url)))
+    monkeypatch.setenv("SF_CLIENT_SECRET", "s3cr3t")
+    settings.reset_settings()
+    loader.reset()
+    result = application.scheduled_sync(SCHEDULE_EVENT, _Context())
+    run = next(r for r in result["runs"] if r["connector"] == "salesforce")
+    assert run["status"] == "synced" and run["reason"] == "caught_up", run  # the watermark moved past the page
+    assert queue.depth(os.environ["BULK_QUEUE_URL"]) == 29
+    assert drain() == 29
+
+    status, listed = get_json(stack, "/quarantine")
+    assert status == 200, listed
+    [entry] = listed["records"]
+    assert entry["code"] == "record_too_large" and entry["connector"] == "salesforce", entry
+    assert str(queue.MAX_MESSAGE_BYTES) in entry["message"]
+    status, shown = get_json(stack, f"/quarantine/{entry['id']}")
+    assert status == 200 and len(shown["input"]["payload"]["Name"]) == 1_100_000, str(shown)[:300]  # kept whole (claim check to S3)
+    replayed = stack.http.post(f"/quarantine/{entry['id']}/replay", headers=ADMIN, body=b"")
+    assert replayed.status_code == 200, replayed.body  # a replay runs in-process: no queue message to outgrow
