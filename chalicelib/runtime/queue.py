@@ -49,10 +49,6 @@ def message_bytes(record: InboundRecord) -> int:
     return len(record.to_message().encode("utf-8"))
 
 
-def fits(record: InboundRecord) -> bool:
-    return message_bytes(record) <= MAX_MESSAGE_BYTES
-
-
 def batches(records: Iterable[InboundRecord]) -> list[list[dict[str, str]]]:
     """SendMessageBatch entries: at most 10 per request and 1 MiB together; raises RecordTooLarge for one over 1 MiB."""
     out: list[list[dict[str, str]]] = []
