@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib.errors import ConfigError
 from chalicelib.mapping.compiler import CompiledMapping, MappingSet, compile_documents, load_documents, yaml_files
 from chalicelib.mapping.examples import map_payload, run_example
+from cli.examples_report import ExamplesReport
 
 DEFAULT_FOLDER = "mappings"
 
@@ -88,21 +89,12 @@ def cmd_test(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
-    passed = failed = 0
+    report = ExamplesReport(args.verbose)
     for mapping in _selected(mapping_set, asked):
         for example in mapping.examples:
             result = run_example(mapping, example)
-            if result.passed:
-                passed += 1
-                if args.verbose:
-                    print(f"PASS  {mapping.file}: {example.name}")
-                continue
-            failed += 1
-            print(f"FAIL  {mapping.file}: {example.name}")
-            for difference in result.differences:
-                print(f"      {difference}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+            report.add(result.passed, f"{mapping.file}: {example.name}", () if result.passed else result.differences)
+    return report.finish()
 
 
 def _json_default(value: Any) -> Any:

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.examples_report import ExamplesReport
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -79,24 +81,14 @@ def cmd_test(args: argparse.Namespace) -> int:
         return 1
     versions = api_versions(config)
     wanted = {Path(p).resolve() for p in args.paths}
-    passed = failed = 0
+    report = ExamplesReport(args.verbose)
     for result in run_examples(config.rules, config.triggers, versions):
         file = Path(config.root / result.origin.rsplit(":", 1)[0]).resolve()
         if wanted and file not in wanted:
             continue
-        if result.passed:
-            passed += 1
-            if args.verbose:
-                print(f"PASS  {result.origin} {result.owner}: {result.example}")
-                for fired in result.fired:
-                    print(f"      {json.dumps(fired, ensure_ascii=False, default=str)}")
-            continue
-        failed += 1
-        print(f"FAIL  {result.origin} {result.owner}: {result.example}")
-        for difference in result.differences:
-            print(f"      {difference}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+        fired = [json.dumps(f, ensure_ascii=False, default=str) for f in result.fired]
+        report.add(result.passed, f"{result.origin} {result.owner}: {result.example}", fired if result.passed else result.differences)
+    return report.finish()
 
 
 def _read_json(source: str) -> Any:

@@ -14,14 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_server import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def readme_block(marker: str) -> str:

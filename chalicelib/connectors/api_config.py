@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from chalicelib.config.durations import parse_duration
 from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, subset
@@ -21,30 +22,14 @@ Kind = Literal["salesforce", "hubspot", "odoo", "kingdee", "shopify", "generic_r
 ROBOT_KINDS = ("wecom", "dingtalk")  # group robots: written to by actions, never pulled
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
-_UNITS = {
-    "s": 1,
-    "sec": 1,
-    "second": 1,
-    "seconds": 1,
-    "m": 60,
-    "min": 60,
-    "minute": 60,
-    "minutes": 60,
-    "h": 3600,
-    "hour": 3600,
-    "hours": 3600,
-}
-_SCHEDULE = re.compile(r"^\s*(?:every\s+)?(\d+)\s*([a-z]+)\s*$")
-
-
 def interval_seconds(schedule: str | None) -> int:
-    """ "15m" → 900. None → 0 (due at every run). Raises ValueError on anything else."""
+    """ "15m" or "every 1h30m" → seconds. None → 0 (due at every run). Raises ValueError on anything else."""
     if not schedule:
         return 0
-    match = _SCHEDULE.match(schedule.lower())
-    if not match or match.group(2) not in _UNITS:
-        raise ValueError(f"schedule {schedule!r}: use e.g. '15m', '1h' or '30 minutes'")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return int(parse_duration(schedule.strip().lower().removeprefix("every")).total_seconds())
+    except ValueError:
+        raise ValueError(f"schedule {schedule!r}: use e.g. '15m', '1h' or '30 minutes'") from None
 
 
 class SecretRef(StrictModel):

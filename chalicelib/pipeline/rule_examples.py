@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.config.durations import parse_duration
 from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 from chalicelib.domain.events import CloudEvent
 from chalicelib.domain.inbound import InboundRecord
@@ -28,7 +29,6 @@ from chalicelib.pipeline.processor import ProcessingConfig, Processor
 from chalicelib.pipeline.timers import fire_due_timers
 from chalicelib.rules.actions import Action
 from chalicelib.rules.config import ActionExample, RuleExample
-from chalicelib.rules.durations import parse_duration
 from chalicelib.rules.model import RuleSet
 from chalicelib.store.memory_store import MemoryStore
 from chalicelib.store.timer_index import MemoryTimerIndex

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from chalicelib.config.documents import Document
+from chalicelib.config.durations import has_days, parse_duration
 from chalicelib.config.models import StrictModel, problem_at, validate
 from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList
@@ -37,7 +38,6 @@ from chalicelib.rules.actions import (
     expression_reader,
 )
 from chalicelib.rules.calendar import WEEKDAYS, WorkingCalendar
-from chalicelib.rules.durations import has_days, parse_duration
 from chalicelib.rules.model import ConditionRule, DeadlineRule, GateRule, Origin, Requirement, Rule, RuleSet, Stage, WindowRule
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -21,9 +21,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from chalicelib.config.durations import describe
 from chalicelib.domain.events import CloudEvent
 from chalicelib.domain.golden import iso, parse_time
-from chalicelib.rules.durations import describe
 from chalicelib.rules.events import rule_event
 from chalicelib.rules.model import DeadlineRule
 from chalicelib.triggers.outcome import AuditNote

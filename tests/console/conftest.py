@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.local_server import serving_app
 from tests.stack import ADMIN_TOKEN, DEMO_SECRET
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -76,32 +75,11 @@ def client(console_config: Path) -> Iterator[Any]:
         yield test_client
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture()
 def live_url(console_config: Path) -> Iterator[str]:
-    """The app served over HTTP on 127.0.0.1 by Chalice's local server (as `make run` does), in this process."""
-    from chalice.config import Config
-    from chalice.local import create_local_server
-
-    import app as application
-
-    original = application.app.__class__  # create_local_server swaps the app's class; put it back afterwards
-    port = free_port()
-    server = create_local_server(application.app, Config.create(chalice_stage="local", lambda_timeout=60), "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.server.shutdown()
-        server.server.server_close()
-        thread.join(timeout=10)
-        application.app.__class__ = original
+    """The app served over HTTP on 127.0.0.1, as `make run` serves it, in this process."""
+    with serving_app() as url:
+        yield url
 
 
 def chromium_paths() -> tuple[str, str] | None:

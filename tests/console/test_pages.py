@@ -395,7 +395,7 @@ def test_a_reason_quoting_a_personal_value_is_masked_for_operators(client):
 
 def test_when_aws_does_not_answer_a_page_says_so_with_a_503(client, monkeypatch):
     from chalicelib.runtime import aws
-    from tests.console.conftest import free_port
+    from tests.local_server import free_port
 
     browser = logged_in(client)
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there

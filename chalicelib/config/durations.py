@@ -1,4 +1,4 @@
-"""Durations as analysts write them: ``15m``, ``4h``, ``24h``, ``1h30m``, ``2d``, ``90 seconds``."""
+"""Durations as analysts write them: ``15m``, ``4h``, ``24h``, ``1h30m``, ``2d``, ``90 seconds`` (rules, schedules)."""
 
 from __future__ import annotations
 
