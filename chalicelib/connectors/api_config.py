@@ -22,6 +22,7 @@ Kind = Literal["salesforce", "hubspot", "odoo", "kingdee", "shopify", "generic_r
 ROBOT_KINDS = ("wecom", "dingtalk")  # group robots: written to by actions, never pulled
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
+
 def interval_seconds(schedule: str | None) -> int:
     """ "15m" or "every 1h30m" → seconds. None → 0 (due at every run). Raises ValueError on anything else."""
     if not schedule:
