@@ -19,6 +19,9 @@ Then it finishes the zip for a fast cold start (``finish_package``):
   API models of the services salesbridge never calls (about 440 of 450, 16 MB zipped):
   ``kept_services`` lists the services the code names in ``aws.client("...")``, plus
   X-Ray's (the tracing SDK's sampling client) and STS (credential providers).
+- **The configuration parsed in advance.** connectors/ and mappings/ are parsed once here and
+  written beside them (chalicelib/config/parsed_cache.py), so a cold start imports no YAML parser
+  and parses no file; a file whose bytes differ from what was parsed is parsed as before.
 - **x86_64**, Chalice's default. arm64 Lambda costs about 20 % less per GB-second, but this
   project cannot measure an arm64 cold start on its build machines (x86 only); the choice
   stays open until it is measured on arm64 itself.
@@ -38,6 +41,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from chalicelib.config import parsed_cache
 from infra.template import build as build_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +115,8 @@ def finish_package(zip_path: Path, services: frozenset[str]) -> None:
                 if service.is_dir() and service.name not in services:
                     shutil.rmtree(service)
         compileall.compile_dir(tree, quiet=2, legacy=False, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, workers=1)
+        if any((tree / folder).is_dir() for folder in parsed_cache.FOLDERS):
+            parsed_cache.write(tree)
         _write_zip(zip_path, tree, modes)
 
 

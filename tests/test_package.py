@@ -103,6 +103,23 @@ def test_configuration_loads_from_the_deployment_package(package, task_root):
     assert loaded["from"].startswith(str(task_root))
 
 
+def test_a_cold_start_reads_the_parsed_configuration_and_imports_no_yaml_parser(package, task_root):
+    """The package carries connectors/ and mappings/ parsed at build time (chalicelib/config/parsed_cache.py)."""
+    from chalicelib.config import parsed_cache
+
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        cached = json.loads(archive.read(parsed_cache.FILE_NAME))["files"]
+        shipped = {n for n in archive.namelist() if n.startswith(parsed_cache.FOLDERS) and n.endswith((".yaml", ".yml"))}
+    assert set(cached) == shipped
+    probe = (
+        "import json, sys; from pathlib import Path; from chalicelib.configuration import load_configuration; "
+        "c = load_configuration(Path('.')); "
+        "print(json.dumps({'versions': c.versions, 'yaml': sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', '_yaml'))}))"
+    )
+    loaded = run_in_package(task_root, probe)
+    assert loaded["yaml"] == [] and "demo_crm_customer" in loaded["versions"]
+
+
 PYC_CHECK = """
 import importlib.util, json, sys
 import app

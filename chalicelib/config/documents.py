@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from chalicelib.config import parsed_cache
 from chalicelib.config.problems import Problem
-from chalicelib.config.yaml_lines import LocatedDict, load_yaml_file
+from chalicelib.config.yaml_lines import LocatedDict, load_yaml_text
 from chalicelib.errors import ConfigError
 
 Document = tuple[str, LocatedDict]  # (file name relative to the configuration root, the located YAML)
@@ -21,7 +23,7 @@ def read_documents(root: Path, folder: str, kinds: tuple[str, ...]) -> tuple[lis
     for path in sorted([*base.rglob("*.yaml"), *base.rglob("*.yml")]):
         name = str(path.relative_to(root))
         try:
-            doc = load_yaml_file(path, name)
+            doc = _parse(root, path, name)
         except ConfigError as exc:
             problems += exc.problems
             continue
@@ -33,6 +35,22 @@ def read_documents(root: Path, folder: str, kinds: tuple[str, ...]) -> tuple[lis
             continue
         docs.append((name, doc))
     return docs, problems
+
+
+def _parse(root: Path, path: Path, name: str) -> Any:
+    """The file's document: from the package's parsed cache when the bytes match, else parsed now."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([Problem(name, 1, 1, "", f"cannot read the file: {exc.strerror or exc}")]) from None
+    cached = parsed_cache.cached_document(root, name, data)
+    if cached is not None:
+        return cached
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(name, 1, 1, "", "file is not UTF-8 text")]) from None
+    return load_yaml_text(text, name)
 
 
 def of_kind(docs: list[Document], *kinds: str) -> list[Document]:

@@ -26,9 +26,13 @@ Hint = Callable[[ErrorDetails, Any], "str | None"]  # a model's own wording for 
 
 
 class StrictModel(BaseModel):
-    """Configuration models: unknown keys are errors, values are immutable once loaded."""
+    """Configuration models: unknown keys are errors, values are immutable once loaded.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``defer_build``: a model's validator is built when first used, not at import. Nested models are
+    built as part of the file models that contain them, so a cold start builds each schema once.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 @overload

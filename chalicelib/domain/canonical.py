@@ -23,7 +23,9 @@ ENTITY_TYPES: tuple[str, ...] = ("customer", "product", "order", "pos_sale", "re
 
 
 class CanonicalModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True)
+    """``defer_build``: validators are built by the first record that needs them (the door and the API never do)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True, defer_build=True)
 
 
 class Customer(CanonicalModel):
@@ -174,7 +176,7 @@ ENTITY_MODELS: dict[str, type[CanonicalModel]] = {
 class SourceRef(BaseModel):
     """Which system said it, and under which id."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     system: str
     entity: EntityType
@@ -189,7 +191,7 @@ class CanonicalRecord(BaseModel):
     source ids until identity resolution turns them into canonical ids.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     entity: EntityType
     source: SourceRef

@@ -7,10 +7,12 @@ Secret *values* never appear here, only references (see ``chalicelib.runtime.sec
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, IPvAnyNetwork, TypeAdapter, model_validator
+from pydantic import Field, PlainValidator, TypeAdapter, model_validator
 
 from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
@@ -202,11 +204,24 @@ class SharedSecret(StrictModel):
         return self
 
 
+def _network(value: Any) -> IPv4Network | IPv6Network:
+    """A network in CIDR notation (host bits zero), as ``ipaddress.ip_network`` reads it."""
+    try:
+        return ipaddress.ip_network(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a network in CIDR notation such as 13.108.0.0/14, got {value!r}") from None
+
+
+# The standard library's parser: pydantic's IPvAnyNetwork would import pydantic.networks (and
+# importlib.metadata with it) on every cold start.
+Network = Annotated[IPv4Network | IPv6Network, PlainValidator(_network)]
+
+
 class SalesforceOutboundConfig(_Scheme):
     scheme: Literal["salesforce_outbound"]
     organization_ids: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")]] = Field(min_length=1)
     shared_secret: SharedSecret | None = None
-    allowed_ips: list[IPvAnyNetwork] = Field(
+    allowed_ips: list[Network] = Field(
         default_factory=list, description="Networks Salesforce calls from (CIDR); empty: any. Salesforce publishes its ranges."
     )
 

@@ -37,7 +37,7 @@ class SsmSecret(BaseModel):
     serves every stage and each stage's functions may read only their own parameters.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built with the connector files that use it
     ssm: str = Field(min_length=1)
 
     def describe(self) -> str:
@@ -47,7 +47,7 @@ class SsmSecret(BaseModel):
 class SecretsManagerSecret(BaseModel):
     """A Secrets Manager secret; ``key`` picks one field of a JSON secret string."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built with the connector files that use it
     secretsmanager: str = Field(min_length=1)
     key: str | None = None
 
@@ -58,7 +58,7 @@ class SecretsManagerSecret(BaseModel):
 class EnvSecret(BaseModel):
     """An environment variable: for the local stack only, refused inside a deployed Lambda."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built with the connector files that use it
     env: str = Field(min_length=1)
 
     def describe(self) -> str:

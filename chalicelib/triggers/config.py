@@ -13,6 +13,7 @@ result is the frozen dataclasses below, which the triggers read.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -375,7 +376,10 @@ class RebatePolicyFile(StrictModel):
     pct_tolerance: NotNegative | None = None
 
 
-_TIERS = TypeAdapter(list[TierSpec])
+@functools.cache
+def _tiers() -> TypeAdapter[list[TierSpec]]:
+    """Built on first use: only a rebate policy needs it."""
+    return TypeAdapter(list[TierSpec])
 
 
 # --------------------------------------------------------------------------- from files to the configuration
@@ -454,7 +458,7 @@ def _history_problem(spec: TriggersFile, doc: LocatedDict, file: str) -> list[Pr
 def _tier_problems(doc: LocatedDict, file: str) -> list[Problem]:
     """Tiers start from 0 and rise (checked even when other parts of the file are wrong)."""
     try:
-        tiers = _TIERS.validate_python(doc.get("tiers"))
+        tiers = _tiers().validate_python(doc.get("tiers"))
     except ValidationError:
         return []  # reported with the rest of the file
     problems = []
