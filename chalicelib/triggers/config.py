@@ -296,10 +296,11 @@ class CreditLimitSpec(StrictModel):
 
 class OrderAnomalySpec(StrictModel):
     enabled: bool = Field(True, strict=True)
-    amount_spike: AmountSpikeSpec = AmountSpikeSpec()
-    below_floor_price: FloorPriceSpec = FloorPriceSpec()
-    duplicate_order: DuplicateOrderSpec = DuplicateOrderSpec()
-    credit_limit_exceeded: CreditLimitSpec = CreditLimitSpec()
+    # Factories, not instances: an instance made here would build its model's validator at import.
+    amount_spike: AmountSpikeSpec = Field(default_factory=AmountSpikeSpec)
+    below_floor_price: FloorPriceSpec = Field(default_factory=FloorPriceSpec)
+    duplicate_order: DuplicateOrderSpec = Field(default_factory=DuplicateOrderSpec)
+    credit_limit_exceeded: CreditLimitSpec = Field(default_factory=CreditLimitSpec)
     history_limit: Whole | None = Field(None, description="Orders kept per customer (every open one besides); at least amount_spike.window")
 
 
