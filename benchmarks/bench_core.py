@@ -23,9 +23,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.capacity import item_size  # noqa: E402 - DynamoDB's item size rules, in one place
+from benchmarks.standin import start_standin  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "faults" / "fixtures"  # the test-only ERP connector and its order mapping
 
@@ -132,26 +131,34 @@ def batch() -> list[tuple[str, str, dict[str, Any], str]]:
     return out
 
 
+def queue_message(message_id: str, connector: str, obj: str, payload: dict[str, Any], receipt_id: str) -> Any:
+    """A record of the batch as the SQS handler receives it (grouped by its customer or order)."""
+    from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
+    from chalicelib.pipeline.batch import QueueMessage
+    from chalicelib.runtime.queue import group_id
+
+    inbound = InboundRecord(
+        connector=connector,
+        object=obj,
+        payload=payload,
+        dedupe_key=event_dedupe_key(connector, payload["event_id"]),
+        received_at=datetime.now(UTC),
+        receipt_id=receipt_id,
+        entity_hint=str(payload.get("customer", payload.get("order", {})).get("id")),
+    )
+    return QueueMessage(message_id, inbound.to_message(), group_id(inbound))
+
+
 def through_the_processor(
     processor: Any, spec: list[tuple[str, str, dict[str, Any], str]], calls: list[tuple[str, dict[str, Any]]]
 ) -> tuple[list[tuple[str, str, list[tuple[str, dict[str, Any]]]]], float]:
     """Each record in a batch of its own, so its DynamoDB requests (gathered in ``calls`` by the hook) are known exactly."""
-    from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
-    from chalicelib.pipeline.batch import QueueMessage, process_batch
-    from chalicelib.runtime.queue import group_id
+    from chalicelib.pipeline.batch import process_batch
 
-    messages = []
-    for i, (connector, obj, payload, kind) in enumerate(spec):
-        inbound = InboundRecord(
-            connector=connector,
-            object=obj,
-            payload=payload,
-            dedupe_key=event_dedupe_key(connector, payload["event_id"]),
-            received_at=datetime.now(UTC),
-            receipt_id=f"rcp_bench_{kind}_{i}",
-            entity_hint=str(payload.get("customer", payload.get("order", {})).get("id")),
-        )
-        messages.append((QueueMessage(f"m-{i}", inbound.to_message(), group_id(inbound)), kind))
+    messages = [
+        (queue_message(f"m-{i}", connector, obj, payload, f"rcp_bench_{kind}_{i}"), kind)
+        for i, (connector, obj, payload, kind) in enumerate(spec)
+    ]
     per_record: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = []
     started = time.perf_counter()
     for message, kind in messages:
@@ -503,18 +510,6 @@ SEED_BATCH = 25  # BatchWriteItem's limit
 SEED_THREADS = 4  # the stand-in applies one DynamoDB request at a time; the clients' own work overlaps
 
 
-def start_standin() -> tuple[subprocess.Popen[bytes], str]:
-    """The local AWS stand-in as ``make run`` starts it (local/aws_standin.py), on a free port."""
-    from local.run import wait_for_port
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "local.aws_standin", "-p", str(port)], cwd=ROOT, stderr=subprocess.DEVNULL)
-    wait_for_port("127.0.0.1", port)
-    return process, f"http://127.0.0.1:{port}"
-
-
 def scale_batch(phase: str) -> list[tuple[str, str, dict[str, Any]]]:
     """SCALE_RECORDS records about entities of their own (ids prefixed by ``phase``): (connector, object, payload)."""
     t1, t2 = "2026-11-01T08:00:00+08:00", "2026-11-02T08:00:00+08:00"
@@ -531,24 +526,10 @@ def scale_batch(phase: str) -> list[tuple[str, str, dict[str, Any]]]:
 
 def scale_messages(phase: str) -> list[Any]:
     """The batch as the SQS handler receives it."""
-    from chalicelib.domain.inbound import InboundRecord, event_dedupe_key
-    from chalicelib.pipeline.batch import QueueMessage
-    from chalicelib.runtime.queue import group_id
-
-    messages = []
-    for i, (connector, obj, payload) in enumerate(scale_batch(phase)):
-        entity = payload.get("customer", payload.get("order", {}))
-        inbound = InboundRecord(
-            connector=connector,
-            object=obj,
-            payload=payload,
-            dedupe_key=event_dedupe_key(connector, payload["event_id"]),
-            received_at=datetime.now(UTC),
-            receipt_id=f"rcp_scale_{phase}_{i}",
-            entity_hint=str(entity.get("id")),
-        )
-        messages.append(QueueMessage(f"m-{phase}-{i}", inbound.to_message(), group_id(inbound)))
-    return messages
+    return [
+        queue_message(f"m-{phase}-{i}", connector, obj, payload, f"rcp_scale_{phase}_{i}")
+        for i, (connector, obj, payload) in enumerate(scale_batch(phase))
+    ]
 
 
 def stored_items(endpoint: str) -> int:

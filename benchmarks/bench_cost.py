@@ -36,8 +36,6 @@ import logging
 import math
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +49,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.standin import start_standin  # noqa: E402
+
 FIXTURES = ROOT / "tests" / "faults" / "fixtures"  # the test-only JSON ERP connector and its order mapping
 STAGE = "prod"
 CHUNK = 64 * 1024
@@ -70,42 +70,17 @@ SYNCED_ACCOUNTS, SYNC_PAGE = 200, 200
 
 
 # ---------------------------------------------------------------------------- the environment
-def start_standin() -> tuple[subprocess.Popen[bytes], str]:
-    from local.run import wait_for_port
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "local.aws_standin", "-p", str(port)], cwd=ROOT, stderr=subprocess.DEVNULL)
-    wait_for_port("127.0.0.1", port)
-    return process, f"http://127.0.0.1:{port}"
 
 
 def write_config(root: Path, salesforce_url: str, subscriber_url: str) -> Path:
     """The shipped connectors and mappings, plus the test ERP, a Salesforce API stream and an HTTP subscriber."""
+    from tests.vendor_servers.configs import salesforce_connector_file
+
     shutil.copytree(ROOT / "mappings", root / "mappings")
     shutil.copytree(ROOT / "connectors", root / "connectors")
     shutil.copy(FIXTURES / "demo_erp.yaml", root / "connectors")
     shutil.copy(FIXTURES / "demo_erp_order.yaml", root / "mappings")
-    (root / "connectors" / "salesforce.yaml").write_text(f"""
-kind: connector
-name: salesforce
-type: salesforce
-api:
-  base_url: {salesforce_url}
-  api_version: v60.0
-  auth:
-    type: oauth2_client_credentials
-    token_url: {salesforce_url}/services/oauth2/token
-    client_id: 3MVG9-client
-    client_secret: {{env: SF_CLIENT_SECRET}}
-streams:
-  - name: accounts
-    object: Account
-    fields: [Name, AnnualRevenue]
-    page_size: {SYNC_PAGE}
-    overlap_seconds: 0
-""")
+    (root / "connectors" / "salesforce.yaml").write_text(salesforce_connector_file(salesforce_url, page_size=SYNC_PAGE))
     (root / "connectors" / "subscribers.yaml").write_text(f"""
 kind: subscribers
 max_attempts: 5

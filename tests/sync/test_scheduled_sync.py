@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.stack import get_json
+from tests.vendor_servers.configs import salesforce_connector_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,26 +47,7 @@ def salesforce_server():
 def config_dir(tmp_path: Path, url: str, schedule: str = "15m") -> Path:
     shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
     shutil.copytree(ROOT / "connectors", tmp_path / "connectors")
-    (tmp_path / "connectors" / "salesforce.yaml").write_text(f"""
-kind: connector
-name: salesforce
-type: salesforce
-api:
-  base_url: {url}
-  api_version: v60.0
-  auth:
-    type: oauth2_client_credentials
-    token_url: {url}/services/oauth2/token
-    client_id: 3MVG9-client
-    client_secret: {{env: SF_CLIENT_SECRET}}
-streams:
-  - name: accounts
-    object: Account
-    fields: [Name, AnnualRevenue]
-    page_size: 10
-    overlap_seconds: 0
-    schedule: {schedule}
-""")
+    (tmp_path / "connectors" / "salesforce.yaml").write_text(salesforce_connector_file(url, schedule=schedule))
     return tmp_path
 
 

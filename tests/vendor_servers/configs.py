@@ -32,6 +32,29 @@ def load(text: str, filename: str = "connectors/test.yaml") -> ApiSections:
     return config
 
 
+def salesforce_connector_file(url: str, *, page_size: int = 10, schedule: str | None = None) -> str:
+    """connectors/salesforce.yaml for a stack whose Salesforce API is the loopback server at ``url``."""
+    return f"""
+kind: connector
+name: salesforce
+type: salesforce
+api:
+  base_url: {url}
+  api_version: v60.0
+  auth:
+    type: oauth2_client_credentials
+    token_url: {url}/services/oauth2/token
+    client_id: 3MVG9-client
+    client_secret: {{env: SF_CLIENT_SECRET}}
+streams:
+  - name: accounts
+    object: Account
+    fields: [Name, AnnualRevenue]
+    page_size: {page_size}
+    overlap_seconds: 0
+""" + (f"    schedule: {schedule}\n" if schedule else "")
+
+
 def salesforce(url: str, *, page_size: int = 200, overlap: int = 0, rate: str = "") -> ApiSections:
     return load(f"""
 name: sf
