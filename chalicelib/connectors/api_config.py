@@ -227,6 +227,12 @@ class StreamConfig(StrictModel):
     since_param: str | None = None
     since_location: Literal["query", "body"] = "query"
     since_format: Literal["iso8601", "epoch_seconds", "epoch_ms"] = "iso8601"
+    # hubspot: search returns no associations; these object types are read for each page (v4 batch read)
+    associations: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="hubspot: object types whose associated ids each record carries, as the objects API shapes them",
+    )
 
     @field_validator("name")
     @classmethod
@@ -337,6 +343,8 @@ def _kind_problems(config: ApiSections) -> list[tuple[tuple[Any, ...], str]]:
             problems.append((("streams", index, "where"), "only for kinds 'salesforce' and 'kingdee'"))
         if stream.domain and config.kind != "odoo":
             problems.append((("streams", index, "domain"), "only for kind 'odoo'"))
+        if stream.associations and config.kind != "hubspot":
+            problems.append((("streams", index, "associations"), "only for kind 'hubspot'"))
     if config.kind in ROBOT_KINDS:
         if config.streams:
             problems.append((("streams",), f"a {config.kind} robot is only written to: it has no streams"))

@@ -77,7 +77,7 @@ streams:
 """)
 
 
-def hubspot(url: str, *, page_size: int = 100, overlap: int = 0) -> ApiSections:
+def hubspot(url: str, *, page_size: int = 100, overlap: int = 0, obj: str = "companies", associations: str = "") -> ApiSections:
     return load(f"""
 name: hs
 kind: hubspot
@@ -86,11 +86,12 @@ api:
   auth: {{type: bearer, token: {{env: HUBSPOT_TOKEN}}}}
   rate_limit: {{requests_per_second: 1000, burst: 1000, budget: hubspot-portal-1}}
 streams:
-  - name: companies
-    object: companies
+  - name: {obj}
+    object: {obj}
     fields: [name, annualrevenue]
     page_size: {page_size}
     overlap_seconds: {overlap}
+    associations: [{associations}]
 """)
 
 

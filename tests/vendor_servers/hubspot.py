@@ -5,6 +5,11 @@ Reproduced (the vendor's documented paging and limits): ``results`` plus
 live result, a per-request ``limit`` of at most 200, a 400 past 10,000 results,
 429 ``RATE_LIMIT`` bodies. Records sharing a timestamp come back in no particular
 order (only one sort is allowed), which the fake reproduces by shuffling ties.
+
+Associations (search returns none): ``POST /crm/v4/associations/{from}/{to}/batch/read`` with
+``inputs: [{id, after?}]`` (at most 1,000), each object's ``to: [{toObjectId, associationTypes}]``
+a page at a time with its own ``paging.next.after``; objects with an error (``broken``) answer
+207 with ``errors`` beside the results.
 """
 
 from __future__ import annotations
@@ -50,9 +55,13 @@ class HubSpotServer(LoopbackServer):
         super().__init__()
         fill(self.dataset, records, lambda i: str(1000 + i), same_time_groups=same_time_groups)
         self.token = token
+        self.associations: dict[tuple[str, str], dict[str, list[int]]] = {}  # (from type, to type) → from id → to ids
+        self.association_page = 2  # associations per object per answer (HubSpot's is larger: small here to page)
+        self.broken: set[str] = set()  # object ids whose associations answer an error (207)
+        self.association_requests = 0
 
     def is_data_request(self, request: Request) -> bool:
-        return request.path.endswith("/search")
+        return request.path.endswith(("/search", "/batch/read"))
 
     def shape(self, record: dict[str, Any]) -> dict[str, Any]:
         modified = iso_ms(record["modified"])
@@ -84,6 +93,8 @@ class HubSpotServer(LoopbackServer):
         parts = request.path.strip("/").split("/")
         if len(parts) == 5 and parts[:3] == ["crm", "v3", "objects"] and parts[4] == "search" and request.method == "POST":
             return self.search(request.json() or {})
+        if len(parts) == 7 and parts[:3] == ["crm", "v4", "associations"] and parts[5:] == ["batch", "read"] and request.method == "POST":
+            return self.read_associations(parts[3], parts[4], request.json() or {})
         return json_response({"status": "error", "message": "Not found", "category": "OBJECT_NOT_FOUND"}, 404)
 
     def search(self, body: dict[str, Any]) -> Response:
@@ -112,6 +123,43 @@ class HubSpotServer(LoopbackServer):
         if after + limit < len(rows):
             result["paging"] = {"next": {"after": str(after + limit)}}
         return json_response(result)
+
+    def read_associations(self, from_type: str, to_type: str, body: dict[str, Any]) -> Response:
+        self.association_requests += 1
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not 1 <= len(inputs) <= 1000:
+            return json_response({"status": "error", "message": "inputs: 1 to 1000 items", "category": "VALIDATION_ERROR"}, 400)
+        known = self.associations.get((from_type, to_type), {})
+        results, errors = [], []
+        for item in inputs:
+            object_id, start = str(item["id"]), int(item.get("after") or 0)
+            if object_id in self.broken:
+                errors.append(
+                    {"status": "error", "category": "OBJECT_NOT_FOUND", "message": f"{object_id} not found", "context": {"id": [object_id]}}
+                )
+                continue
+            targets = known.get(object_id, [])
+            if not targets:
+                continue
+            page = targets[start : start + self.association_page]
+            result: dict[str, Any] = {
+                "from": {"id": object_id},
+                "to": [
+                    {"toObjectId": t, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 206, "label": None}]} for t in page
+                ],
+            }
+            if start + self.association_page < len(targets):
+                result["paging"] = {"next": {"after": str(start + self.association_page), "link": None}}
+            results.append(result)
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": "2026-11-20T00:00:00Z",
+            "completedAt": "2026-11-20T00:00:01Z",
+        }
+        if errors:
+            answer |= {"errors": errors, "numErrors": len(errors)}
+        return json_response(answer, 207 if errors else 200)
 
     @staticmethod
     def _match(row: dict[str, Any], flt: dict[str, Any]) -> bool:
