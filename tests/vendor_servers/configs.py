@@ -32,13 +32,9 @@ def load(text: str, filename: str = "connectors/test.yaml") -> ApiSections:
     return config
 
 
-def salesforce_connector_file(url: str, *, page_size: int = 10, schedule: str | None = None) -> str:
-    """connectors/salesforce.yaml for a stack whose Salesforce API is the loopback server at ``url``."""
-    return f"""
-kind: connector
-name: salesforce
-type: salesforce
-api:
+def salesforce_api(url: str) -> str:
+    """The ``api:`` section of a Salesforce connector whose API is the loopback server at ``url``."""
+    return f"""api:
   base_url: {url}
   api_version: v60.0
   auth:
@@ -46,7 +42,16 @@ api:
     token_url: {url}/services/oauth2/token
     client_id: 3MVG9-client
     client_secret: {{env: SF_CLIENT_SECRET}}
-streams:
+"""
+
+
+def salesforce_connector_file(url: str, *, page_size: int = 10, schedule: str | None = None) -> str:
+    """connectors/salesforce.yaml for a stack whose Salesforce API is the loopback server at ``url``."""
+    return f"""
+kind: connector
+name: salesforce
+type: salesforce
+{salesforce_api(url)}streams:
   - name: accounts
     object: Account
     fields: [Name, AnnualRevenue]
@@ -59,15 +64,7 @@ def salesforce(url: str, *, page_size: int = 200, overlap: int = 0, rate: str = 
     return load(f"""
 name: sf
 kind: salesforce
-api:
-  base_url: {url}
-  api_version: v60.0
-  auth:
-    type: oauth2_client_credentials
-    token_url: {url}/services/oauth2/token
-    client_id: 3MVG9-client
-    client_secret: {{env: SF_CLIENT_SECRET}}
-{rate}
+{salesforce_api(url)}{rate}
 streams:
   - name: accounts
     object: Account
