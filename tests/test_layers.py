@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "chalicelib.dispatch.deliver",
             "chalicelib.sync.scheduler",
             "chalicelib.sync.backfill",
+            "chalicelib.sync.sink",
         ),
     ),
     ("operator surface", ("chalicelib.api", "chalicelib.console")),
