@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList
+from chalicelib.errors import ConfigError
 
 FILE_NAME = ".parsed-configuration.json"
 FOLDERS = ("connectors", "mappings")
@@ -44,7 +45,7 @@ def write(root: Path) -> Path:
             data = path.read_bytes()
             try:
                 files[name] = {"sha256": digest(data), "document": encode(load_yaml_text(data.decode("utf-8"), name))}
-            except (ValueError, Unencodable):  # not UTF-8, invalid YAML, an odd value: parsed (and reported) at run time
+            except (ValueError, ConfigError):  # not UTF-8, invalid YAML, an odd value: parsed (and reported) at run time
                 continue
     target = root / FILE_NAME
     target.write_text(json.dumps({"version": VERSION, "files": files}, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")

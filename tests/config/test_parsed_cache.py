@@ -91,3 +91,12 @@ def test_a_cache_entry_that_does_not_decode_is_parsed_instead(root: Path):
     (root / parsed_cache.FILE_NAME).write_text(json.dumps(cache))
     parsed_cache._loaded.clear()
     assert load_configuration(root).versions == load_configuration(ROOT).versions
+
+
+def test_a_file_that_does_not_parse_is_left_out_of_the_cache_and_reported_at_run_time(root: Path):
+    (root / "mappings" / "broken.yaml").write_text("kind: mapping\nfields: [unclosed\n")
+    parsed_cache.write(root)
+    assert "mappings/broken.yaml" not in parsed_cache.documents(root) and "mappings/grade_scale.yaml" in parsed_cache.documents(root)
+    with pytest.raises(ConfigError) as caught:
+        load_configuration(root)
+    assert any(p.file == "mappings/broken.yaml" and "invalid YAML" in p.message for p in caught.value.problems)
