@@ -80,6 +80,7 @@ class Campaign:
     started: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(minutes=1))
     by_class: Counter[str] = field(default_factory=Counter)
     door_refused: Counter[str] = field(default_factory=Counter)  # connector name as counted → refusals
+    door_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  # (connector as counted, error code answered)
     accepted: int = 0
     server_errors: list[str] = field(default_factory=list)
     unaccounted: list[str] = field(default_factory=list)
@@ -96,6 +97,7 @@ class Campaign:
             self.server_errors.append(f"{status} {call.describe()} → {str(wire.get('body'))[:300]}")
         elif call.at_the_door and status >= 400:
             self.door_refused[self._counted_as(call)] += 1
+            self.door_reasons[(self._counted_as(call), _error_code(wire.get("body")))] += 1
         elif call.at_the_door:
             self.accepted += 1
         return status
@@ -135,15 +137,27 @@ class Campaign:
 
     def uncounted_refusals(self) -> dict[str, tuple[int, int]]:
         """Connectors whose refusal counters disagree with the refusals answered: name → (answered, counted)."""
-        from chalicelib.store import stats
-
-        table = os.environ["STATS_TABLE"]
         wrong = {}
         for name, answered in self.door_refused.items():
-            counted = sum(c.refused for c in stats.read_refusals(table, name, self.started))
+            counted = sum(self._counters(name).values())
             if counted != answered:
                 wrong[name] = (answered, counted)
         return wrong
+
+    def _counters(self, connector: str) -> Counter[str]:
+        """The door's refusal counters of one connector since the campaign began, by reason."""
+        from chalicelib.store import stats
+
+        counted: Counter[str] = Counter()
+        for count in stats.read_refusals(os.environ["STATS_TABLE"], connector, self.started):
+            counted[count.reason] += count.refused
+        return counted
+
+    def reasons_of(self, connector: str) -> str:
+        """Answered and counted refusals of one connector by reason (the error code answered, the reason counted)."""
+        answered = {reason: n for (name, reason), n in self.door_reasons.items() if name == connector}
+        counted = self._counters(connector)
+        return ", ".join(f"{r}: answered {answered.get(r, 0)}, counted {counted.get(r, 0)}" for r in sorted(set(answered) | set(counted)))
 
     def report(self, seconds: float) -> str:
         lines = [
@@ -151,12 +165,22 @@ class Campaign:
             + ", ".join(f"{k} {v}" for k, v in sorted(self.by_class.items())),
             f"door: accepted {self.accepted}, refused {sum(self.door_refused.values())} "
             f"(counted per connector: {dict(self.door_refused)}); uncounted: {self.uncounted_refusals() or 'none'}",
+            *(f"  {name}: {self.reasons_of(name)}" for name in self.uncounted_refusals()),
             f"5xx: {len(self.server_errors)}",
             *(f"  {line}" for line in self.server_errors[:50]),
             f"accepted but not accounted for: {len(self.unaccounted)}",
             *(f"  {line}" for line in self.unaccounted[:50]),
         ]
         return "\n".join(lines)
+
+
+def _error_code(body: Any) -> str:
+    """The error code a refusal answered (JSON ``error``), or ``unparsed`` (a SOAP fault, say)."""
+    try:
+        answer = json.loads(body) if isinstance(body, str) else None
+    except ValueError:
+        answer = None
+    return str(answer.get("error")) if isinstance(answer, dict) and answer.get("error") else "unparsed"
 
 
 def environment(aws_env: dict[str, str]) -> dict[str, str]:
