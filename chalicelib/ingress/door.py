@@ -153,7 +153,9 @@ def _inbound_request(connector_name: str, request: Any, body: bytes) -> Any:
 def refused_before_the_door(connector_name: str, request: Any, config: Configuration, settings: Settings, status: int) -> bool:
     """Account for a refusal the web framework answered before ``receive`` ran (405 wrong method, 415 wrong media type)."""
     reason = {405: "method_not_allowed", 415: "unsupported_media_type"}.get(status, f"http_{status}")
-    connector = connector_name if connector_name in config.connectors else UNKNOWN_CONNECTOR
+    known = config.connectors.get(connector_name)
+    # As receive counts them: a connector without a webhook section is not a door, so its name is not kept.
+    connector = connector_name if known is not None and known.webhook is not None else UNKNOWN_CONNECTOR
     inbound_request = _inbound_request(connector_name, request, request.raw_body or b"")
     return account_refusal(settings, connector, "rcp_" + uuid.uuid4().hex, inbound_request, reason, f"answered {status}")
 

@@ -48,6 +48,17 @@ def test_unknown_connectors_wrong_methods_and_media_types_are_counted_too(stack)
     assert counted("demo_crm", since) == {"method_not_allowed": 1, "unsupported_media_type": 1}
 
 
+def test_a_connector_without_a_webhook_is_counted_as_unknown_whatever_answered(stack):
+    """distributor_dms is pulled, never pushed to: its 404, 405 and 415 all count under one name, not its own."""
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    body = demo_body()
+    assert stack.http.post("/webhooks/distributor_dms", headers={"Content-Type": "application/json"}, body=body).status_code == 404
+    assert stack.http.get("/webhooks/distributor_dms").status_code == 405
+    assert stack.http.post("/webhooks/distributor_dms", headers={"Content-Type": "image/png"}, body=body).status_code == 415
+    assert counted(UNKNOWN_CONNECTOR, since) == {"unknown_connector": 1, "method_not_allowed": 1, "unsupported_media_type": 1}
+    assert counted("distributor_dms", since) == {}
+
+
 def test_the_unknown_connectors_name_is_not_echoed(stack):
     response = stack.http.post("/webhooks/<script>", headers={"Content-Type": "application/json"}, body=b"{}")
     assert response.status_code == 404 and "<script>" not in response.body.decode()
