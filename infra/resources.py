@@ -86,7 +86,7 @@ TABLES: tuple[Table, ...] = (
         "AuditTable",
         "AUDIT_TABLE",
         f"{PREFIX}-audit",
-        # Sparse: only the first entry of each run of entries appended together has ``run_at``.
+        # Sparse: each block (one commit's entries on one chain) has ``run_at``; ``run`` is on runs stored before blocks.
         indexes=(
             Index("by-correlation", "correlation_id", "run_at", included=("run",)),
             Index("by-day", "day_shard", "run_at", included=("run",)),

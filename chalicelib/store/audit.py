@@ -9,6 +9,14 @@ sealed: the entry's hash covers a salted digest of it, and the content and its s
 stored beside the hashed text. Erasure can then mask the content, keeping only that
 digest, while every hash and link stays as written; the verifier accepts such an entry
 as masked, never as the original (docs/sovereignty.md).
+
+Stored, the entries one commit appends to one chain (with one correlation id, on one day)
+are a single item, a *block*: the chain key, the first sequence number, the hash before the
+first entry and after the last, and the entries packed (compressed JSON). Each entry's
+hashed text is not stored: it is rebuilt from the block and the entry, exactly as it was
+hashed. ``pack`` writes blocks, ``unpack`` gives back the entries one by one, as they were
+before packing; the block's stored hash seals all of its entries at once. Items written
+before blocks (one entry each, with its text) read back unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import hmac
 import json
 import secrets
 import time
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -95,34 +105,161 @@ def chain(chain_id: str, entries: list[AuditEntry], head: ChainHead, retention_d
         }
         content = canonical_json({"details": entry.details, "changes": entry.changes})
         salt = secrets.token_urlsafe(12)  # 96 random bits, 16 characters: every byte of an audit item is billed
-        text = canonical_json({k: v for k, v in body.items() if v is not None})
+        text = _hashed_text(body)
         item = {k: body[k] for k in _INDEXED}
+        item.update({k: body[k] for k in _HEADER if body[k] is not None})
         item.update(entry=text, hash=sealed_hash(text, sealed_digest(salt, content)), content=content, salt=salt, expires_at=expires_at)
         items.append(item)
         head = ChainHead(seq, item["hash"])
-    _mark_runs(chain_id, items)
     return items, head
 
 
-def _mark_runs(chain_id: str, items: list[dict[str, Any]]) -> None:
-    """The sparse index keys: on the first entry of each run (same correlation id, same day), with the run's length.
+def _hashed_text(body: dict[str, Any]) -> str:
+    return canonical_json({k: v for k, v in body.items() if v is not None})
 
-    Both indexes are sorted by ``run_at``, so an entry without it is in neither.
 
-    One index entry per run instead of one per entry; a listing reads the run's entries by key.
+# ---------------------------------------------------------------------------- blocks: how entries are stored
+
+_HEADER = ("connector", "mapping", "mapping_version")  # hashed with the entry, not indexed
+_PER_ENTRY = ("at", "action", "actor", *_HEADER, "content", "salt", "content_digest", "masked_by")
+BLOCK_ENTRIES = 50  # at most this many entries in one block
+BLOCK_TEXT = 64 * 1024  # and at most this much packed text (before compression): far from DynamoDB's 400 KB
+_PACKED_V1 = b"\x01"  # the first byte of a block's packed entries: zlib with the preset dictionary below
+# Words that recur in entries: a preset dictionary lets even a short block compress. Never edit it:
+# blocks written with it are read with it; a new dictionary takes a new first byte.
+_DICTIONARY_V1 = (
+    b'{"action":"trigger_fired","actor":"pipeline","at":"2026-","connector":"","content":"{\\"changes\\":{},'
+    b'\\"details\\":{\\"event_id\\":\\"\\",\\"subject\\":\\"customer#cus_\\",\\"type\\":\\"com.salesbridge.'
+    b'\\"source\\":{\\"entity\\":\\"customer\\",\\"id\\":\\"\\",\\"system\\":\\"\\"},\\"source_time\\":\\"'
+    b'\\"notes\\":[{\\"data\\":\\"\\",\\"kind\\":\\"\\",\\"message\\":\\"\\"}],'
+    b'\\"after\\":\\"masked:\\",\\"before\\":null,\\"category\\":\\"contact_personal\\",'
+    b'\\"from\\":\\"customer.\\",\\"rule\\":\\"mappings/.yaml:\\"},'
+    b'\\"dedupe_key\\":\\"\\",\\"object\\":\\"customer\\",\\"receipt_id\\":\\"rcp_\\",'
+    b'\\"received_at\\":\\"2026-T:00.000000+00:00\\",\\"via\\":\\"webhook\\"}}",'
+    b'"mapping":"","mapping_version":"","salt":""},{"action":"received","actor":"connector:","at":"2026-'
+    b'T:00.000000+00:00","action":"applied","actor":"pipeline","connector":"'
+)
+
+
+def pack(chain_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items to store for entries ``chain`` made: one block per run of one correlation id on one day.
+
+    Each block is in the two audit indexes (``correlation_id`` and ``day_shard``, both sorted
+    by ``run_at``): a listing finds a commit's entries with one index entry and one read.
     """
-    start: dict[str, Any] | None = None
+    blocks: list[dict[str, Any]] = []
+    run: list[dict[str, Any]] = []
+    size = 0
     for item in items:
-        day = str(item["at"])[:10]
-        if start is not None and start["correlation_id"] == item["correlation_id"] and str(start["run_at"])[:10] == day:
-            start["run"] += 1
+        text = len(str(item.get("content", ""))) + 200
+        if run and (_run_key(run[0]) != _run_key(item) or len(run) >= BLOCK_ENTRIES or size + text > BLOCK_TEXT):
+            blocks.append(_block(chain_id, run))
+            run, size = [], 0
+        run.append(item)
+        size += text
+    if run:
+        blocks.append(_block(chain_id, run))
+    return blocks
+
+
+def _run_key(item: dict[str, Any]) -> tuple[str, str]:
+    return str(item["correlation_id"]), str(item["at"])[:10]
+
+
+def _block(chain_id: str, run: list[dict[str, Any]]) -> dict[str, Any]:
+    first, last = run[0], run[-1]
+    return {
+        "pk": first["pk"],
+        "sk": first["sk"],
+        "seq": first["seq"],
+        "correlation_id": first["correlation_id"],
+        "prev_hash": first["prev_hash"],
+        "hash": last["hash"],
+        "entries": encode_entries([{k: item[k] for k in _PER_ENTRY if item.get(k) is not None} for item in run]),
+        "expires_at": first.get("expires_at"),
+        "day_shard": keys.sharded(str(first["at"])[:10], chain_id),
+        "run_at": keys.audit_order(str(first["at"]), chain_id, int(first["seq"])),
+    }
+
+
+def encode_entries(entries: list[dict[str, Any]]) -> bytes:
+    packer = zlib.compressobj(9, zdict=_DICTIONARY_V1)
+    return _PACKED_V1 + packer.compress(canonical_json({"e": entries}).encode()) + packer.flush()
+
+
+def decode_entries(packed: Any) -> list[dict[str, Any]]:
+    raw = bytes(packed)
+    if raw[:1] != _PACKED_V1:
+        raise ValueError(f"audit block packed in an unknown format ({raw[:1]!r})")
+    unpacker = zlib.decompressobj(zdict=_DICTIONARY_V1)
+    entries: list[dict[str, Any]] = json.loads(unpacker.decompress(raw[1:]) + unpacker.flush())["e"]
+    return entries
+
+
+def is_block(item: dict[str, Any]) -> bool:
+    return "entries" in item
+
+
+def unpack(stored: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries stored items hold, one item per entry, in the order read (an item from before blocks as it is)."""
+    return [entry for item in stored for entry in (_unpack_block(item) if is_block(item) else [item])]
+
+
+def _unpack_block(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """A block's entries with their hashed text rebuilt; the last carries the hash stored with the block.
+
+    An entry inside a block carries the hash computed from it, and the next entry links to that;
+    if anything in the block was altered, the last entry's hash no longer matches the stored one.
+    """
+    try:
+        packed = decode_entries(block["entries"])
+    except (ValueError, zlib.error, KeyError, TypeError) as exc:
+        first = int(block.get("seq", 0))
+        return [{"pk": block.get("pk"), "sk": block.get("sk"), "seq": first, "hash": block.get("hash"), "unreadable": str(exc)}]
+    out: list[dict[str, Any]] = []
+    previous = str(block["prev_hash"])
+    for offset, packed_entry in enumerate(packed):
+        seq = int(block["seq"]) + offset
+        pk, sk = str(block["pk"]), f"{seq:0{keys.SEQUENCE_DIGITS}d}"
+        body = {
+            "pk": pk,
+            "sk": sk,
+            "seq": seq,
+            "at": packed_entry.get("at"),
+            "action": packed_entry.get("action"),
+            "actor": packed_entry.get("actor"),
+            "correlation_id": block.get("correlation_id"),
+            **{k: packed_entry.get(k) for k in _HEADER},
+            "prev_hash": previous,
+        }
+        entry = {k: body[k] for k in _INDEXED}
+        entry.update({k: body[k] for k in _HEADER if body[k] is not None})
+        entry.update({k: packed_entry[k] for k in ("content", "salt", "content_digest", "masked_by") if k in packed_entry})
+        entry.update(entry=_hashed_text(body), expires_at=block.get("expires_at"))
+        previous = expected_hash(entry) or ""
+        entry["hash"] = previous
+        out.append(entry)
+    if out:
+        out[-1]["hash"] = block.get("hash")
+    return out
+
+
+def mask_block(
+    block: dict[str, Any], mask: Callable[[dict[str, Any]], dict[str, Any] | None]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A block with some entries masked: ``mask`` gets each entry (unpacked) and returns its masked copy, or None to keep it.
+
+    Returns the new block and the masked entries; the block's hashes stay as written.
+    """
+    packed = decode_entries(block["entries"])
+    masked_entries = []
+    for offset, entry in enumerate(_unpack_block(block)):
+        masked = mask(entry)
+        if masked is None:
             continue
-        start = item
-        item.update(
-            day_shard=keys.sharded(day, chain_id),
-            run_at=keys.audit_order(str(item["at"]), chain_id, int(item["seq"])),
-            run=1,
-        )
+        packed[offset] = {k: masked[k] for k in _PER_ENTRY if masked.get(k) is not None}
+        masked_entries.append(masked)
+    return dict(block, entries=encode_entries(packed)), masked_entries
 
 
 def sealed_digest(salt: str, content: str) -> str:
@@ -160,7 +297,7 @@ def expected_hash(item: dict[str, Any]) -> str | None:
 
 
 def run_keys(item: dict[str, Any]) -> list[tuple[str, str]]:
-    """The keys of every entry in the run an index entry starts (chain, sequence numbers)."""
+    """The keys of the stored items an index entry stands for: a block's own, or the run of entries it starts (before blocks)."""
     chain_id, first = str(item["pk"]), int(str(item["sk"]))
     return [keys.audit_entry(chain_id, seq) for seq in range(first, first + int(item.get("run", 1)))]
 
@@ -174,6 +311,10 @@ def verify_items(items: list[dict[str, Any]]) -> list[str]:
         seq = int(item.get("seq", 0))
         if seq != expected_seq:
             problems.append(f"entry {expected_seq} is missing (found {seq})")
+        if item.get("unreadable"):
+            problems.append(f"entry {seq}: its stored block cannot be read ({item['unreadable']})")
+            previous, expected_seq = str(item.get("hash")), seq + 1
+            continue
         text = str(item.get("entry", ""))
         if expected_hash(item) != item.get("hash"):
             legacy = item.get("masked_by") and "content" not in item
@@ -243,6 +384,11 @@ def field_changes(
 def read_entity(
     table: str, entity_key: str, limit: int = 200, after: str | None = None, newest_first: bool = False
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to ``limit`` entries of one chain and the cursor after them (the sort key of the last block read).
+
+    A page ends at a block's end, so it holds fewer than ``limit`` entries when the next block
+    would not fit, and more only when one block alone holds more.
+    """
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": keys.chain_key(entity_key)}},
@@ -251,8 +397,14 @@ def read_entity(
     }
     if after:
         kwargs["ExclusiveStartKey"] = dynamo.key_of(keys.chain_key(entity_key), after)
-    items, last = dynamo.query(table, **kwargs)
-    return items, (last["sk"]["S"] if last else None)
+    stored, last = dynamo.query(table, **kwargs)
+    entries: list[dict[str, Any]] = []
+    for index, item in enumerate(stored):
+        block = unpack([item])
+        if entries and len(entries) + len(block) > limit:
+            return entries, str(stored[index - 1]["sk"])
+        entries += reversed(block) if newest_first else block
+    return entries, (last["sk"]["S"] if last else None)
 
 
 def read_correlation(table: str, correlation_id: str, limit: int = 200) -> list[dict[str, Any]]:
@@ -271,8 +423,8 @@ def read_runs(table: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The entries of these runs (index entries), read by key, in time order."""
     wanted = [key for run in runs for key in run_keys(run)]
     found = dynamo.batch_get(table, wanted)
-    entries = [entry for entry in (found.get(key) for key in wanted) if entry is not None]
-    return sorted(entries, key=lambda e: (str(e["at"]), str(e["pk"]), str(e["sk"])))
+    entries = unpack(entry for entry in (found.get(key) for key in wanted) if entry is not None)
+    return sorted(entries, key=lambda e: (str(e.get("at")), str(e["pk"]), str(e["sk"])))
 
 
 def read_chain(table: str, chain_id: str) -> list[dict[str, Any]]:

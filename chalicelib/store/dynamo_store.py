@@ -107,7 +107,7 @@ class DynamoStore:
             owner = self._owner(append, plan)
             head = heads.get(owner) or (ChainHead() if owner is None else ChainHead.of(plan.snapshot.tokens.get(owner)))
             items, after = audit.chain(append.chain, append.entries, head, s.audit_retention_days)
-            audit_puts += items
+            audit_puts += audit.pack(append.chain, items)
             if owner is not None:
                 heads[owner] = after
 

@@ -83,13 +83,19 @@ def sweep(settings: Settings, masker: Masker, last: list[tuple[str, str]]) -> Re
             removal.scanned[name] += 1
             key = (str(item["pk"]), str(item["sk"]))
             content = {k: v for k, v in item.items() if k not in _UNTOUCHED}
+            if name == "audit" and audit.is_block(item):
+                content = {"entries": [_visible(entry) for entry in audit.unpack([item])]}
             if name in _DELETE_WHOLE and item.get(payloads.REF):
                 content["raw"] = _claim_checked(item)
             if not masker.names(content) and not masker.names(list(key)):
                 continue
             kind = _kind(name, item)
+            if name == "audit" and audit.is_block(item) and not masker.names(list(key)):
+                _sweep_block(table, masker, item, removal)
+                continue
             if name in _DELETE_WHOLE or masker.names(list(key)):
-                removal.count("deleted", name, kind)
+                for _ in audit.unpack([item]) if name == "audit" else [item]:  # an audit block counts its entries
+                    removal.count("deleted", name, kind)
                 if key not in deferred:
                     doomed.append(key)
                 if item.get(payloads.REF):
@@ -138,6 +144,25 @@ def _mask_audit(table: str, masker: Masker, item: dict[str, Any]) -> dict[str, A
         masked = audit.masked_content(item, masker.value(str(content)), masker.token)
     _put_masked(table, masked, item)
     return masked
+
+
+def _visible(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in _UNTOUCHED}
+
+
+def _sweep_block(table: str, masker: Masker, block: dict[str, Any], removal: Removal) -> None:
+    """Mask the content of each entry of an audit block that names the subject; the block's hashes stay as written."""
+
+    def mask(entry: dict[str, Any]) -> dict[str, Any] | None:
+        if not masker.names(_visible(entry)):
+            return None
+        return audit.masked_content(entry, masker.value(str(entry["content"])), masker.token)
+
+    masked_block, masked = audit.mask_block(block, mask)
+    if masked:
+        _put_masked(table, masked_block, block)
+    for entry in masked:
+        removal.count("left" if masker.names(_visible(entry)) else "masked", "audit", _kind("audit", block))
 
 
 def _put_masked(table: str, masked: dict[str, Any], read: dict[str, Any]) -> None:

@@ -42,8 +42,9 @@ and a listing reads every shard and merges (chalicelib.store.queries).
 | audit ``by-day``        | ``<YYYY-MM-DD>#NN``                 | ``<at>#<chain hash><seq>``       |
 | audit ``by-correlation``| the correlation id                  | ``<at>#<chain hash><seq>``       |
 
-The audit indexes are sparse: only the first entry of each run (entries appended together
-with one correlation id on one day) carries their sort key ``run_at``, with the run's length.
+The audit indexes are sparse: one index entry per block (the entries one commit appends to
+a chain with one correlation id on one day, stored as one item), sorted by ``run_at``. Items
+from before blocks held one entry each, and the first of each run carried the run's length.
 
 DynamoDB refuses a partition key over 2,048 bytes and a sort key over 1,024 (an index's keys
 too). A key built from what a source sent (a vendor's event id, a source record's id, a SKU)

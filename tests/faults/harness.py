@@ -348,6 +348,7 @@ BOOKKEEPING = ("version", "audit_seq", "audit_hash")
 def snapshot() -> dict[str, Any]:
     """Everything a run leaves behind that must not depend on faults (times of writing excluded)."""
     from chalicelib.runtime.settings import get_settings
+    from chalicelib.store.audit import unpack
 
     s = get_settings()
     state = scan(s.state_table)
@@ -355,7 +356,7 @@ def snapshot() -> dict[str, Any]:
     inputs = {i["pk"][len("dedupe#") :]: i["status"] for i in state if i["pk"].startswith("dedupe#")}
     events = {i["pk"]: (i["type"], i["subject"], json.loads(i["event"])["data"]) for i in scan(s.events_table)}
     delivery = {i["pk"]: i.get("status") for i in scan(s.events_table)}
-    audit_items = scan(s.audit_table)
+    audit_items = unpack(scan(s.audit_table))  # one item per entry, whatever the stored layout
     trails: dict[str, list[tuple[int, str]]] = {}
     for item in audit_items:
         trails.setdefault(item["pk"], []).append((int(item["seq"]), item["action"]))

@@ -37,115 +37,169 @@ def _verdict(harness) -> dict:
     return verdict
 
 
-def test_a_deleted_entry_is_detected(harness, trail):
+# The trail is stored as two blocks, one per commit: entries 1-2 (received, applied) and 3-5
+# (received, applied, trigger_fired). Tampering works on what is stored.
+
+
+def _block(entity: str, first: int) -> dict:
+    from chalicelib.runtime import aws
+    from chalicelib.store import dynamo
+
+    return dynamo.from_item(aws.client("dynamodb").get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(entity, first))["Item"])
+
+
+def _store(block: dict) -> None:
+    from chalicelib.runtime import aws
+    from chalicelib.store import dynamo
+
+    aws.client("dynamodb").put_item(TableName=os.environ["AUDIT_TABLE"], Item=dynamo.to_item(block))
+
+
+def _edit(entity: str, first: int, change) -> dict:
+    """Rewrite the packed entries of the block that starts at ``first``; its stored hashes stay as written."""
+    from chalicelib.store.audit import decode_entries, encode_entries
+
+    block = _block(entity, first)
+    entries = decode_entries(block["entries"])
+    change(entries)
+    block["entries"] = encode_entries(entries)
+    _store(block)
+    return block
+
+
+def _regrade(entries: list, offset: int = 1) -> None:
+    content = json.loads(entries[offset]["content"])
+    content["changes"]["grade"]["after"] = "S"  # someone rewrites history
+    entries[offset]["content"] = json.dumps(content, sort_keys=True, separators=(",", ":"))
+
+
+def test_each_commit_stores_one_block_per_chain(harness, trail):
+    from chalicelib.store.audit import decode_entries
+
+    stored = [i for i in _scan_audit() if i["pk"] == trail["entity"]]
+    assert [(i["sk"], len(decode_entries(i["entries"]))) for i in stored] == [("000000000001", 2), ("000000000003", 3)]
+    assert "entry" not in stored[0] and "content" not in stored[0]  # the hashed text is rebuilt, not stored twice
+    assert stored[1]["hash"] == trail["entries"][-1]["hash"] and stored[1]["prev_hash"] == trail["entries"][1]["hash"]
+
+
+def _scan_audit() -> list:
+    from chalicelib.runtime import aws
+    from chalicelib.store import dynamo
+
+    return [dynamo.from_item(i) for i in aws.client("dynamodb").scan(TableName=os.environ["AUDIT_TABLE"])["Items"]]
+
+
+def test_a_deleted_block_is_detected(harness, trail):
+    from chalicelib.runtime import aws
+
+    aws.client("dynamodb").delete_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 1))
+    verdict = _verdict(harness)
+    assert not verdict["intact"] and verdict["entries"] == 3
+    assert "entry 1 is missing (found 3)" in verdict["problems"]
+    assert "entry 3: link to the previous entry is broken" in verdict["problems"]
+
+
+def test_a_deleted_last_block_is_detected_against_the_chain_head(harness, trail):
+    """Truncating the tail leaves a consistent-looking chain; the head kept on the golden item betrays it."""
     from chalicelib.runtime import aws
 
     aws.client("dynamodb").delete_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 3))
     verdict = _verdict(harness)
-    assert not verdict["intact"] and verdict["entries"] == 4
-    assert "entry 3 is missing (found 4)" in verdict["problems"]
-    assert "entry 4: link to the previous entry is broken" in verdict["problems"]
-
-
-def test_a_deleted_last_entry_is_detected_against_the_chain_head(harness, trail):
-    """Truncating the tail leaves a consistent-looking chain; the head kept on the golden item betrays it."""
-    from chalicelib.runtime import aws
-
-    aws.client("dynamodb").delete_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 5))
-    verdict = _verdict(harness)
     assert not verdict["intact"], verdict
-    assert any("head" in p for p in verdict["problems"]), verdict["problems"]
+    assert verdict["problems"] == ["the chain ends at entry 2 but its head says entry 5: entries after 2 are missing"]
 
 
-def test_altered_entry_content_is_detected(harness, trail):
-    from chalicelib.runtime import aws
-
-    ddb = aws.client("dynamodb")
-    item = ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 2))["Item"]
-    content = json.loads(item["content"]["S"])
-    content["changes"]["grade"]["after"] = "S"  # someone rewrites history
-    item["content"] = {"S": json.dumps(content, sort_keys=True, separators=(",", ":"))}
-    ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=item)
-    verdict = _verdict(harness)
-    assert not verdict["intact"]
-    assert verdict["problems"] == ["entry 2: content does not match its hash"]
+def test_altered_entry_content_is_detected_at_the_end_of_its_block(harness, trail):
+    _edit(trail["entity"], 1, _regrade)
+    assert _verdict(harness)["problems"] == ["entry 2: content does not match its hash"]
 
 
-def test_altered_hashed_entry_is_detected(harness, trail):
-    from chalicelib.runtime import aws
+def test_altered_content_early_in_a_block_is_detected_too(harness, trail):
+    def reword(entries: list) -> None:
+        content = json.loads(entries[0]["content"])
+        content["details"]["via"] = "backfill"
+        entries[0]["content"] = json.dumps(content, sort_keys=True, separators=(",", ":"))
 
-    ddb = aws.client("dynamodb")
-    item = ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 2))["Item"]
-    body = json.loads(item["entry"]["S"])
-    body["mapping_version"] = "forged"
-    item["entry"] = {"S": json.dumps(body, sort_keys=True, separators=(",", ":"))}
-    ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=item)
-    verdict = _verdict(harness)
-    assert not verdict["intact"]
-    assert "entry 2: content does not match its hash" in verdict["problems"]
+    _edit(trail["entity"], 3, reword)
+    assert _verdict(harness)["problems"] == ["entry 5: content does not match its hash"]
+
+
+def test_altered_hashed_header_is_detected(harness, trail):
+    def forge(entries: list) -> None:
+        entries[1]["mapping_version"] = "forged"
+
+    _edit(trail["entity"], 3, forge)
+    assert _verdict(harness)["problems"] == ["entry 5: content does not match its hash"]
 
 
 def test_altered_content_with_a_recomputed_hash_breaks_the_next_link(harness, trail):
-    from chalicelib.runtime import aws
-    from chalicelib.store.audit import sealed_digest, sealed_hash
+    from chalicelib.store.audit import expected_hash, unpack
 
-    ddb = aws.client("dynamodb")
-    item = ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=_audit_key(trail["entity"], 2))["Item"]
-    content = json.loads(item["content"]["S"])
-    content["changes"]["grade"]["after"] = "S"
-    item["content"] = {"S": json.dumps(content, sort_keys=True, separators=(",", ":"))}
-    item["hash"] = {"S": sealed_hash(item["entry"]["S"], sealed_digest(item["salt"]["S"], item["content"]["S"]))}
-    ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=item)
-    verdict = _verdict(harness)
-    assert verdict["problems"] == ["entry 3: link to the previous entry is broken"]
+    block = _edit(trail["entity"], 1, _regrade)
+    block["hash"] = expected_hash(unpack([block])[-1])  # the forger seals the block again
+    _store(block)
+    assert _verdict(harness)["problems"] == ["entry 3: link to the previous entry is broken"]
 
 
 def test_masked_content_verifies_and_shows_as_masked_but_a_dropped_salt_alone_does_not(harness, trail):
     """Only the digest an erasure keeps lets an entry verify without its salt; it is then shown as masked, never as the original."""
-    from chalicelib.runtime import aws
-    from chalicelib.store import dynamo
-    from chalicelib.store.audit import masked_content
+    from chalicelib.store.audit import mask_block, masked_content
 
-    ddb = aws.client("dynamodb")
-    key = _audit_key(trail["entity"], 2)
-    original = dynamo.from_item(ddb.get_item(TableName=os.environ["AUDIT_TABLE"], Key=key)["Item"])
-    ddb.update_item(TableName=os.environ["AUDIT_TABLE"], Key=key, UpdateExpression="REMOVE salt")
+    original = _block(trail["entity"], 1)
+
+    def drop_salt(entries: list) -> None:
+        del entries[1]["salt"]
+
+    _edit(trail["entity"], 1, drop_salt)
     assert _verdict(harness)["problems"] == ["entry 2: content does not match its hash"]
-    masked = masked_content(original, '{"changes":{},"details":{"source":"masked:0"}}', "masked:0")
-    ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=dynamo.to_item(masked))
+
+    def erase(entry: dict) -> dict | None:
+        return masked_content(entry, '{"changes":{},"details":{"source":"masked:0"}}', "masked:0") if entry["seq"] == 2 else None
+
+    masked, entries = mask_block(original, erase)
+    assert [e["seq"] for e in entries] == [2]
+    _store(masked)
     assert _verdict(harness)["intact"]
     _, shown = harness.get(f"/audit?source={SOURCE}")
     entry = shown["entries"][1]
     assert entry["masked"] is True and entry["details"] == {"source": "masked:0"} and entry["hash"] == trail["entries"][1]["hash"]
-    forged = dict(masked, content_digest="0" * 64)  # a digest of something else: the hash no longer matches
-    ddb.put_item(TableName=os.environ["AUDIT_TABLE"], Item=dynamo.to_item(forged))
+    assert shown["entries"][0] == trail["entries"][0]
+
+    def forge_digest(entries: list) -> None:
+        entries[1]["content_digest"] = "0" * 64  # a digest of something else: the hash no longer matches
+
+    _edit(trail["entity"], 1, forge_digest)
     assert _verdict(harness)["problems"] == ["entry 2: content does not match its hash"]
 
 
-def test_altered_indexed_attributes_are_detected(harness, trail):
-    """The queryable copies (actor, action, correlation id, time) must still say what the hashed entry says."""
+def test_altered_block_attributes_are_detected(harness, trail):
+    """What a block keeps outside its packed entries (correlation id, first sequence number) is hashed with them."""
     from chalicelib.runtime import aws
 
     ddb = aws.client("dynamodb")
-    forged = {
-        4: ("actor", "admin:mallory"),
-        3: ("correlation_id", "rcp_forged"),
-        2: ("action", "received"),
-        1: ("at", "2020-01-01T00:00:00.000000+00:00"),
-    }
-    for seq, (attribute, value) in forged.items():
-        ddb.update_item(
-            TableName=os.environ["AUDIT_TABLE"],
-            Key=_audit_key(trail["entity"], seq),
-            UpdateExpression="SET #a = :v",
-            ExpressionAttributeNames={"#a": attribute},
-            ExpressionAttributeValues={":v": {"S": value}},
-        )
+    ddb.update_item(
+        TableName=os.environ["AUDIT_TABLE"],
+        Key=_audit_key(trail["entity"], 3),
+        UpdateExpression="SET correlation_id = :v",
+        ExpressionAttributeValues={":v": {"S": "rcp_forged"}},
+    )
+
+    def backdate(entries: list) -> None:
+        entries[0]["at"] = "2020-01-01T00:00:00.000000+00:00"
+
+    _edit(trail["entity"], 1, backdate)
+    verdict = _verdict(harness)
+    assert verdict["problems"] == ["entry 2: content does not match its hash", "entry 5: content does not match its hash"]
+
+
+def test_an_unreadable_block_is_reported_not_a_server_error(harness, trail):
+    block = _block(trail["entity"], 3)
+    _store(dict(block, entries=b"\x07garbage"))
     verdict = _verdict(harness)
     assert not verdict["intact"]
-    assert sorted(verdict["problems"]) == sorted(
-        f"entry {seq}: attribute {a} differs from the hashed entry" for seq, (a, _) in forged.items()
-    )
+    assert verdict["problems"][0].startswith("entry 3: its stored block cannot be read (audit block packed in an unknown format")
+    status, body = harness.get(f"/audit?source={SOURCE}")
+    assert status == 200 and [e["seq"] for e in body["entries"]] == [1, 2, 3]
 
 
 def test_personal_data_is_masked_with_a_keyed_hash(harness, trail):

@@ -40,14 +40,14 @@ def a_quarantine_item(n: int, connector: str = "demo_crm") -> dict[str, Any]:
 
 
 def audit_items(chain: str, runs: list[tuple[str, int]], at: datetime) -> list[dict[str, Any]]:
-    """Entries appended to one chain: each run is (correlation id, how many entries), appended together."""
+    """The stored items of entries appended to one chain: each run is (correlation id, how many entries), appended together."""
     correlations = [correlation for correlation, count in runs for _ in range(count)]
     entries = [
         AuditEntry(action="applied", actor="t", correlation_id=correlation, at=at + timedelta(microseconds=i))
         for i, correlation in enumerate(correlations)
     ]
     items, _ = audit.chain(chain, entries, ChainHead(), retention_days=1)
-    return items
+    return audit.pack(chain, items)
 
 
 def timer_shard(n: int) -> str:
@@ -70,7 +70,7 @@ def test_every_index_key_spreads_writes_over_its_shards(aws: Any) -> None:
     quarantined = [a_quarantine_item(n) for n in range(800)]
     day_entries = [item for n in range(800) for item in audit_items(f"customer#cus_{n}", [(f"corr-{n}", 2)], DAY)]
     runs = [i for i in day_entries if "day_shard" in i]
-    assert len(runs) == 800, "one index entry per run, not per entry"
+    assert len(runs) == len(day_entries) == 800, "one item and one index entry per run, not per entry"
     produced = {
         ("EventsTable", "time_shard"): spread([e["time_shard"] for e in events]),
         ("QuarantineTable", "time_shard"): spread([q["time_shard"] for q in quarantined]),
@@ -160,7 +160,8 @@ def test_a_days_audit_in_time_order_with_every_entry_of_every_run(aws: Any) -> N
     settings = get_settings()
     put_all(settings.audit_table, items)
     day = DAY.date().isoformat()
-    in_order = sorted((i for i in items if i["at"].startswith(day)), key=lambda i: (i["at"], i["pk"], i["sk"]))
+    entries = audit.unpack(items)
+    in_order = sorted((i for i in entries if i["at"].startswith(day)), key=lambda i: (i["at"], i["pk"], i["sk"]))
     listed = every_page(lambda n, c: queries.audit_of_day(settings, day, None, None, n, c), 3, per_item=3)  # a page: up to 3 runs
     assert [(i["pk"], i["sk"]) for i in listed] == [(i["pk"], i["sk"]) for i in in_order]
     start, end = ((DAY + timedelta(minutes=m)).isoformat(timespec="microseconds") for m in (10, 20))
