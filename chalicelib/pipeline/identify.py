@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import identity
-from chalicelib.domain.canonical import CanonicalRecord
+from chalicelib.domain.canonical import CanonicalRecord, SourceRef
 from chalicelib.domain.golden import Survivorship, combine, is_alias
 from chalicelib.domain.identity import Decision, IdentityRules, Lookup
 from chalicelib.domain.state import Item, StateKey, States, consent_key, golden_key, match_key, orders_key, xref_key
@@ -146,7 +146,7 @@ def identity_puts(identified: Identified, states: States) -> dict[StateKey, Item
     wanted += [xref_key(t.system, t.entity, str(t.id)) for t in identity.link_targets(record)]
     puts: dict[StateKey, Item] = {}
     for key in wanted:
-        if key in states and (states.get(key) or {}).get("entity_id") != entity_id:
+        if key in states and _points_elsewhere(key, states.get(key), entity_id):
             system, entity, source_id = key.parts
             puts[key] = {"entity_id": entity_id, "entity": entity, "system": system, "source_id": source_id}
     for member_key in identified.decision.keys:
@@ -154,6 +154,18 @@ def identity_puts(identified: Identified, states: States) -> dict[StateKey, Item
         if key in states and (states.get(key) or {}).get("entity_id") != entity_id:
             puts[key] = {"entity_id": entity_id}
     return puts
+
+
+def _points_elsewhere(key: StateKey, xref: Item | None, entity_id: str) -> bool:
+    """Whether a cross-reference must be written: it says another entity, or is absent where the source's own id is not this one.
+
+    An absent cross-reference resolves to the id the source reference gives on its own, so a record
+    that belongs there needs none (one transactional item fewer on every first sight).
+    """
+    if xref is not None:
+        return xref.get("entity_id") != entity_id
+    system, entity, source_id = key.parts
+    return entity_id != identity.id_for(SourceRef.model_validate({"system": system, "entity": entity, "id": source_id}))
 
 
 def _member_xref(member: str) -> StateKey:

@@ -261,13 +261,15 @@ class Processor:
         puts[golden] = puts.get(golden) or snapshot.states.get(golden) or {}  # keeps the chain head, even when stale
         own_xref = xref_key(record.source.system, record.entity, str(record.source.id))
         first_sight_of_source = own_xref not in snapshot.states and not _knows_source(snapshot.states.get(golden), record)
+        # A record that belongs to the id its own reference gives needs no cross-reference: an absent one resolves there.
+        needs_xref = first_sight_of_source and evaluation.entity_id != identity.id_for(record.source)
         return Plan(
             snapshot=snapshot,
             puts=puts,
             audit=chains,
             events=list(outcome.events),
             input=InputOutcome(inbound, "stale" if outcome.stale else "applied", entity_key),
-            xref=(record.source, evaluation.entity_id) if first_sight_of_source and not outcome.stale else None,
+            xref=(record.source, evaluation.entity_id) if needs_xref and not outcome.stale else None,
             closes_quarantine=replay_by if _replaying_quarantined(snapshot, replay_by) else None,
         )
 
