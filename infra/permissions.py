@@ -85,11 +85,12 @@ SECRETS = (
 )
 
 # The processor: one batched state read, then one transaction of puts per record (state, dedupe
-# key, cross-references, audit entries, outbox events, the raw input kept for replay), or the
-# quarantine record. The operator API runs the same code for a replay.
+# key, cross-references, audit entries, outbox events), or the quarantine record; the raw input
+# copies of a queue batch are written together after it. The operator API runs the same code for a
+# replay, one record, whose raw copy goes in its transaction.
 PROCESSOR = (
     Grant(("dynamodb:BatchGetItem",), tables(STATE, QUARANTINE), "all a record needs (state, dedupe key, quarantine entry) in one read"),
-    Grant(("dynamodb:PutItem",), tables(*ALL_TABLES), "the per-record transaction's items, or the quarantine record"),
+    Grant(("dynamodb:PutItem",), tables(STATE, AUDIT, EVENTS, QUARANTINE), "the per-record transaction's items, or the quarantine record"),
     Grant(("s3:PutObject",), objects(PAYLOADS), "a raw payload too large for its quarantine or inputs item (claim check)"),
     *SECRETS,
 )
@@ -106,6 +107,7 @@ ROLES: dict[str, tuple[Grant, ...]] = {
     # erasure, dry runs and regressions, the re-drive of failed dispatches.
     "admin": (
         *PROCESSOR,
+        Grant(("dynamodb:PutItem",), tables(INPUTS), "a replayed record's raw copy, in its transaction"),
         Grant(
             ("dynamodb:Query",),
             lambda: [
@@ -129,7 +131,11 @@ ROLES: dict[str, tuple[Grant, ...]] = {
         Grant(("events:PutEvents",), bus, "re-drive delivers to the event bus"),
         Grant(("sqs:ReceiveMessage", "sqs:DeleteMessage"), queue("DispatchFailureQueue"), "re-drive takes the stream's failure reports"),
     ),
-    "processor": (*PROCESSOR, Grant(("dynamodb:UpdateItem",), tables(STATS), "the console overview's hourly counts, once per batch")),
+    "processor": (
+        *PROCESSOR,
+        Grant(("dynamodb:UpdateItem",), tables(STATS), "the console overview's hourly counts, once per batch"),
+        Grant(("dynamodb:BatchWriteItem",), tables(INPUTS), "the raw input copies of a batch, written together after its records"),
+    ),
     # Events table stream → EventBridge and HTTP subscribers; delivery status + audit in one transaction.
     "dispatch": (
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(EVENTS), "the stored event and its delivery state"),

@@ -52,9 +52,19 @@ def process_batch(
 ) -> tuple[dict[str, Any], list[RecordOutcome]]:
     """``stats_table``: where the overview's hourly counts go (None: not counted)."""
     failures: list[str] = []
-    failed_groups: set[str] = set()
     outcomes: list[RecordOutcome] = []
     tally: list[tuple[str, str]] = []  # (connector, status) for the overview's counters
+    with processor.store.raw_copies_after():  # one write of the batch's raw input copies, after its records
+        _process_each(messages, processor, failures, outcomes, tally)
+    if stats_table:
+        stats.count_outcomes(stats_table, tally)  # approximate, outside the transactions: see stats.py
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}, outcomes
+
+
+def _process_each(
+    messages: Iterable[QueueMessage], processor: Processor, failures: list[str], outcomes: list[RecordOutcome], tally: list[tuple[str, str]]
+) -> None:
+    failed_groups: set[str] = set()
     for message in messages:
         if message.group_id in failed_groups:
             failures.append(message.message_id)
@@ -77,9 +87,6 @@ def process_batch(
             failures.append(message.message_id)
             failed_groups.add(message.group_id)
             _account_if_last(processor, message, exc)
-    if stats_table:
-        stats.count_outcomes(stats_table, tally)  # approximate, outside the transactions: see stats.py
-    return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}, outcomes
 
 
 def _account_if_last(processor: Processor, message: QueueMessage, error: BaseException) -> None:

@@ -8,13 +8,18 @@ chalicelib.store.keys). Evaluation sees items without any of that.
 
 A plan of a single write (a refusal's audit entry, say) is one conditional PutItem:
 the same guarantee as a transaction, for half the write units.
+
+Inside ``raw_copies_after`` (the queue handler's batch), a committed record's raw input copy
+is not part of its transaction: the copies of the batch are written together at its end.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +28,7 @@ from botocore.exceptions import ClientError
 from chalicelib.domain.events import CloudEvent
 from chalicelib.domain.state import Item, StateKey, States
 from chalicelib.errors import ConflictError, EventAlreadyStored, Unstorable
-from chalicelib.runtime import aws
+from chalicelib.runtime import aws, observability
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo, keys, payloads
 from chalicelib.store.audit import ChainHead
@@ -32,6 +37,9 @@ from chalicelib.store.port import ChainAppend, InputMark, Plan, QuarantineMark, 
 MAX_ITEMS = 100
 BOOKKEEPING = ("pk", "sk", "version", "audit_seq", "audit_hash", keys.TIMER_SHARD, keys.TIMER_DUE)
 INPUT = keys.INPUT_OWNER  # token name of the input's dedupe item
+RAW_COPY_ATTEMPTS = 5  # BatchWriteItem rounds for the unprocessed raw copies of a batch
+
+log = logging.getLogger("salesbridge.store")
 
 
 def version_of(item: dict[str, Any] | None) -> int | None:
@@ -47,6 +55,23 @@ def domain_item(item: dict[str, Any] | None) -> Item | None:
 class DynamoStore:
     def __init__(self, settings: Settings):
         self.settings = settings
+        self._raw_later: list[dict[str, Any]] | None = None  # inside raw_copies_after: the copies to write at its end
+
+    @contextmanager
+    def raw_copies_after(self) -> Iterator[None]:
+        """Within: each committed record's raw input copy waits; all are written in one BatchWriteItem at the end.
+
+        The copy serves the mapping regression diff and troubleshooting, not the record's processing:
+        outside the transaction it is a standard write (1 unit per KB instead of 2), one request per
+        batch. A crash before the end leaves those inputs without a copy; nothing of their processing.
+        """
+        self._raw_later = []
+        try:
+            yield
+        finally:
+            pending, self._raw_later = self._raw_later, None
+            if pending:
+                keep_raw_copies(self.settings.inputs_table, pending)
 
     # ------------------------------------------------------------------ reading
 
@@ -97,6 +122,12 @@ class DynamoStore:
                 client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
             self._raise_for(exc, actions)
+        if self._raw_later is not None and plan.input is not None and plan.input.keep_raw:
+            try:
+                self._raw_later.append(self._raw_input_item(plan))  # a large one goes to the payload bucket now
+            except Exception:  # noqa: BLE001 - committed: failing now would only redeliver it as a duplicate
+                log.warning("raw input copy of %s not kept", plan.input.record.dedupe_key, exc_info=True)
+                observability.count("RawCopiesNotKept")
 
     def actions(self, plan: Plan) -> list[dict[str, Any]]:
         """The TransactWriteItems actions of a plan (the delivery update first, then state)."""
@@ -132,7 +163,7 @@ class DynamoStore:
             actions.append(_put(s.state_table, xref_item(*plan.xref)))
         if plan.quarantine is not None:
             actions.append(_put(s.quarantine_table, self._quarantine_item(plan)))
-        if plan.input is not None and plan.input.keep_raw:
+        if plan.input is not None and plan.input.keep_raw and self._raw_later is None:
             actions.append(_put(s.inputs_table, self._raw_input_item(plan)))
         if plan.closes_quarantine is not None and plan.input is not None:
             actions.append({"Update": self._close_quarantine(plan.input.record.dedupe_key, plan.closes_quarantine)})
@@ -324,6 +355,32 @@ def event_item(event: CloudEvent, retention_days: int) -> dict[str, Any]:
         "attempts": 0,
         "expires_at": _expiry(retention_days),
     }
+
+
+def keep_raw_copies(table: str, items: list[dict[str, Any]]) -> None:
+    """Write raw input copies, 25 to a request, retrying what DynamoDB leaves unprocessed.
+
+    What cannot be written is logged and counted (``RawCopiesNotKept``), never raised: the
+    records are committed, and failing their batch would only redeliver them as duplicates.
+    """
+    client = aws.client("dynamodb")
+    for start in range(0, len(items), 25):
+        chunk = items[start : start + 25]
+        request: dict[str, Any] = {table: [{"PutRequest": {"Item": dynamo.to_item(i)}} for i in chunk]}
+        try:
+            for attempt in range(RAW_COPY_ATTEMPTS):
+                request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+                time.sleep(0.05 * 2**attempt)
+        except ClientError as exc:
+            log.warning("raw input copies not kept (%s): %d inputs", exc.response.get("Error", {}).get("Code"), len(chunk))
+            observability.count("RawCopiesNotKept", len(chunk))
+            continue
+        if request:
+            left = len(request[table])
+            log.warning("raw input copies not kept (still unprocessed after %d rounds): %d inputs", RAW_COPY_ATTEMPTS, left)
+            observability.count("RawCopiesNotKept", left)
 
 
 def xref_item(source: Any, entity_id: str) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,10 @@ class MemoryStore:
         self.max_keys = 0  # the most state keys one record asked for
         self.events_refused = 0  # commits refused because an event id was already stored
         self._lock = threading.Lock()
+
+    @contextmanager
+    def raw_copies_after(self) -> Iterator[None]:
+        yield  # in memory a raw copy costs nothing: kept with its commit, as before
 
     # ------------------------------------------------------------------ reading
 

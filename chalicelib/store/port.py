@@ -15,6 +15,7 @@ and ``MemoryStore`` (unit tests and in-memory benchmarks, chalicelib.store.memor
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -125,4 +126,8 @@ class Store(Protocol):
 
     def commit(self, plan: Plan) -> None:
         """Write the plan atomically; raises ConflictError or EventAlreadyStored and writes nothing."""
+        ...
+
+    def raw_copies_after(self) -> AbstractContextManager[None]:
+        """Within: the raw input copies of committed plans are written together when it ends, outside the transactions."""
         ...
