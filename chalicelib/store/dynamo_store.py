@@ -364,6 +364,7 @@ def keep_raw_copies(table: str, items: list[dict[str, Any]]) -> None:
     records are committed, and failing their batch would only redeliver them as duplicates.
     """
     client = aws.client("dynamodb")
+    items = list({(str(i["pk"]), str(i["sk"])): i for i in items}.values())  # DynamoDB refuses a batch naming one key twice
     for start in range(0, len(items), 25):
         chunk = items[start : start + 25]
         request: dict[str, Any] = {table: [{"PutRequest": {"Item": dynamo.to_item(i)}} for i in chunk]}

@@ -142,3 +142,22 @@ def test_copies_that_cannot_be_written_are_logged_and_the_records_stay_committed
     # The records themselves are there: a second delivery of the batch finds them done.
     _, again = process_batch([message(1, "C-1"), message(2, "C-2")], processor())
     assert [o.status for o in again] == ["duplicate", "duplicate"]
+
+
+def test_one_request_never_names_a_key_twice_and_more_than_25_copies_take_more_requests(harness):
+    """DynamoDB refuses a BatchWriteItem that names one key twice (moto does not check): the same copy is written once."""
+    from chalicelib.store.dynamo_store import keep_raw_copies
+
+    copies = [{"pk": "demo_crm#customer#00", "sk": f"2026-12-01T00:00:00+00:00#demo_crm:e{n}", "raw": "{}"} for n in range(30)]
+    calls: list[tuple[str, dict[str, Any]]] = []
+    record_calls(calls)
+    keep_raw_copies(os.environ["INPUTS_TABLE"], copies + copies[:3])
+    sizes = [len(p["RequestItems"][os.environ["INPUTS_TABLE"]]) for op, p in calls if op == "BatchWriteItem"]
+    assert sizes == [25, 5]
+    for _, params in calls:
+        written = [
+            (r["PutRequest"]["Item"]["pk"]["S"], r["PutRequest"]["Item"]["sk"]["S"])
+            for r in params["RequestItems"][os.environ["INPUTS_TABLE"]]
+        ]
+        assert len(written) == len(set(written))
+    assert len(stored_copies()) == 30
