@@ -213,13 +213,15 @@ def _unpack_block(block: dict[str, Any]) -> list[dict[str, Any]]:
     """
     try:
         packed = decode_entries(block["entries"])
+        first, previous = int(block["seq"]), str(block["prev_hash"])
+        if not all(isinstance(e, dict) for e in packed):
+            raise ValueError("an entry that is not an object")
     except (ValueError, zlib.error, KeyError, TypeError) as exc:
-        first = int(block.get("seq", 0))
-        return [{"pk": block.get("pk"), "sk": block.get("sk"), "seq": first, "hash": block.get("hash"), "unreadable": str(exc)}]
+        seq = int(str(block.get("sk", 0))) if str(block.get("sk", "")).isdigit() else 0
+        return [{"pk": block.get("pk"), "sk": block.get("sk"), "seq": seq, "hash": block.get("hash"), "unreadable": str(exc)}]
     out: list[dict[str, Any]] = []
-    previous = str(block["prev_hash"])
     for offset, packed_entry in enumerate(packed):
-        seq = int(block["seq"]) + offset
+        seq = first + offset
         pk, sk = str(block["pk"]), f"{seq:0{keys.SEQUENCE_DIGITS}d}"
         body = {
             "pk": pk,

@@ -109,3 +109,18 @@ def test_a_block_in_an_unknown_format_is_reported_by_the_verifier():
     (block,) = audit.pack(CHAIN, items)
     entries = audit.unpack([dict(block, entries=b"\x02" + block["entries"][1:])])
     assert audit.verify_items(entries) == ["entry 1: its stored block cannot be read (audit block packed in an unknown format (b'\\x02'))"]
+
+
+def test_a_block_missing_what_it_needs_is_reported_not_raised():
+    items, _ = audit.chain(CHAIN, commit(), ChainHead(), retention_days=30)
+    (block,) = audit.pack(CHAIN, items)
+    for broken in (
+        {k: v for k, v in block.items() if k != "prev_hash"},
+        {k: v for k, v in block.items() if k != "seq"},
+        dict(block, seq="one"),
+        dict(block, entries=audit.encode_entries(["not an entry"])),  # type: ignore[list-item]
+        dict(block, entries=b"\x01" + b"not zlib"),
+    ):
+        (entry,) = audit.unpack([broken])
+        assert entry["seq"] == 1 and entry["unreadable"]
+        assert audit.verify_items([entry])[0].startswith("entry 1: its stored block cannot be read")
