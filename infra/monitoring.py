@@ -150,7 +150,15 @@ def dashboard(functions: list[str]) -> dict[str, Any]:
     widgets = [
         widget(
             "Records by outcome",
-            custom("RecordsReceived", "RecordsApplied", "RecordsDuplicate", "RecordsStale", "RecordsQuarantined", "RecordsFailed"),
+            custom(
+                "RecordsReceived",
+                "RecordsApplied",
+                "RecordsDuplicate",
+                "RecordsStale",
+                "RecordsQuarantined",
+                "RecordsFailed",
+                "RawCopiesNotKept",
+            ),
             0,
             0,
         ),
