@@ -54,39 +54,33 @@ def process_batch(
     failures: list[str] = []
     outcomes: list[RecordOutcome] = []
     tally: list[tuple[str, str]] = []  # (connector, status) for the overview's counters
+    failed_groups: set[str] = set()
     with processor.store.raw_copies_after():  # one write of the batch's raw input copies, after its records
-        _process_each(messages, processor, failures, outcomes, tally)
+        for message in messages:
+            if message.group_id in failed_groups:
+                failures.append(message.message_id)
+                continue
+            try:
+                inbound = InboundRecord.from_message(message.body)
+                with observability.record(inbound):
+                    outcomes.append(processor.process(inbound))
+                    observability.processed(inbound, outcomes[-1].status, entity=outcomes[-1].entity_key)
+                tally.append((inbound.connector, outcomes[-1].status))
+            except ValidationError as exc:
+                # Not one of our messages: leave it to the dead-letter queue, where it is kept.
+                log.error("unreadable queue message %s", message.message_id)
+                failures.append(message.message_id)
+                failed_groups.add(message.group_id)
+                _account_if_last(processor, message, exc)
+            except Exception as exc:  # noqa: BLE001 - any failure: redeliver this message and its group's later ones
+                log.exception("processing failed for message %s; it will be redelivered", message.message_id)
+                observability.count("RecordsFailed")
+                failures.append(message.message_id)
+                failed_groups.add(message.group_id)
+                _account_if_last(processor, message, exc)
     if stats_table:
         stats.count_outcomes(stats_table, tally)  # approximate, outside the transactions: see stats.py
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}, outcomes
-
-
-def _process_each(
-    messages: Iterable[QueueMessage], processor: Processor, failures: list[str], outcomes: list[RecordOutcome], tally: list[tuple[str, str]]
-) -> None:
-    failed_groups: set[str] = set()
-    for message in messages:
-        if message.group_id in failed_groups:
-            failures.append(message.message_id)
-            continue
-        try:
-            inbound = InboundRecord.from_message(message.body)
-            with observability.record(inbound):
-                outcomes.append(processor.process(inbound))
-                observability.processed(inbound, outcomes[-1].status, entity=outcomes[-1].entity_key)
-            tally.append((inbound.connector, outcomes[-1].status))
-        except ValidationError as exc:
-            # Not one of our messages: leave it to the dead-letter queue, where it is kept.
-            log.error("unreadable queue message %s", message.message_id)
-            failures.append(message.message_id)
-            failed_groups.add(message.group_id)
-            _account_if_last(processor, message, exc)
-        except Exception as exc:  # noqa: BLE001 - any failure: redeliver this message and its group's later ones
-            log.exception("processing failed for message %s; it will be redelivered", message.message_id)
-            observability.count("RecordsFailed")
-            failures.append(message.message_id)
-            failed_groups.add(message.group_id)
-            _account_if_last(processor, message, exc)
 
 
 def _account_if_last(processor: Processor, message: QueueMessage, error: BaseException) -> None:

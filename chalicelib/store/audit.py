@@ -124,6 +124,7 @@ _HEADER = ("connector", "mapping", "mapping_version")  # hashed with the entry, 
 _PER_ENTRY = ("at", "action", "actor", *_HEADER, "content", "salt", "content_digest", "masked_by")
 BLOCK_ENTRIES = 50  # at most this many entries in one block
 BLOCK_TEXT = 64 * 1024  # and at most this much packed text (before compression): far from DynamoDB's 400 KB
+_ENTRY_TEXT = 200  # what an entry packs besides its content (time, action, actor, connector, mapping, salt), about
 _PACKED_V1 = b"\x01"  # the first byte of a block's packed entries: zlib with the preset dictionary below
 # Words that recur in entries: a preset dictionary lets even a short block compress. Never edit it:
 # blocks written with it are read with it; a new dictionary takes a new first byte.
@@ -151,7 +152,7 @@ def pack(chain_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     run: list[dict[str, Any]] = []
     size = 0
     for item in items:
-        text = len(str(item.get("content", ""))) + 200
+        text = len(str(item.get("content", ""))) + _ENTRY_TEXT
         if run and (_run_key(run[0]) != _run_key(item) or len(run) >= BLOCK_ENTRIES or size + text > BLOCK_TEXT):
             blocks.append(_block(chain_id, run))
             run, size = [], 0
