@@ -591,6 +591,16 @@ def report(meter: Meter, capacity: Any, records: int, subscriber: Any, seconds: 
         f"ratio to Airbyte Cloud's ${airbyte}: {total / airbyte:.2f} (${total_alternative:.2f}, {total_alternative / airbyte:.2f} "
         f"with the door on {alternative}); goal ≤ $5: {'met' if total <= 5 else 'NOT met'}"
     )
+    units = capacity.units
+    writes = units.total_writes * p.provisioned_per_unit(p.DYNAMODB_PER_WCU_HOUR) * scale
+    reads = Decimal(str(units.reads)) * p.provisioned_per_unit(p.DYNAMODB_PER_RCU_HOUR) * scale
+    on_demand = sum((d for line, d in per_million if line.service.startswith("DynamoDB")), Decimal(0))
+    provisioned = total - on_demand + writes + reads
+    print(
+        f"cost with provisioned tables (TableBillingMode=PROVISIONED, auto scaling at {p.PROVISIONED_UTILISATION:.0%} utilisation, "
+        f"a steady flow): ${provisioned:.2f} per million records (DynamoDB writes {writes:.2f}, reads {reads:.2f}) — "
+        f"ratio to Airbyte Cloud's ${airbyte}: {provisioned / airbyte:.2f}; goal ≤ $5: {'met' if provisioned <= 5 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

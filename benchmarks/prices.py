@@ -23,6 +23,11 @@ LAMBDA_PER_GB_SECOND = {"x86_64": Decimal("0.0000166667"), "arm64": Decimal("0.0
 SQS_FIFO_PER_REQUEST = Decimal("0.50") / PER_MILLION  # each 64 KB chunk of a request's payload is one request
 DYNAMODB_PER_WRITE_UNIT = Decimal("0.625") / PER_MILLION  # on-demand write request unit; every index write billed again
 DYNAMODB_PER_READ_UNIT = Decimal("0.125") / PER_MILLION  # on-demand read request unit
+# Provisioned capacity (TableBillingMode=PROVISIONED): per unit-hour, paid whether used or not. A unit
+# kept at the auto scaling target's utilisation serves 3,600 × utilisation requests units an hour.
+DYNAMODB_PER_WCU_HOUR = Decimal("0.00065")
+DYNAMODB_PER_RCU_HOUR = Decimal("0.00013")
+PROVISIONED_UTILISATION = Decimal("0.70")  # infra/capacity.py's default CapacityTargetUtilization
 DYNAMODB_STREAM_READS_BY_LAMBDA = Decimal(0)  # GetRecords by a Lambda trigger is not billed
 EVENTBRIDGE_PER_EVENT = Decimal("1.00") / PER_MILLION  # custom events; each 64 KB chunk is one event
 CLOUDWATCH_LOGS_PER_GB = Decimal("0.50")  # ingestion, Standard log class (storage $0.03 per GB-month not included)
@@ -32,3 +37,8 @@ SSM_PARAMETER_STANDARD_PER_REQUEST = Decimal(0)  # standard parameters, standard
 SECRETS_MANAGER_PER_REQUEST = Decimal("0.05") / Decimal(10_000)
 
 AIRBYTE_CLOUD_PER_MILLION_ROWS = Decimal(15)  # API sources
+
+
+def provisioned_per_unit(unit_hour: Decimal) -> Decimal:
+    """What one request unit costs on provisioned capacity kept at the target utilisation."""
+    return unit_hour / Decimal(3600) / PROVISIONED_UTILISATION

@@ -19,6 +19,7 @@ SERVICE = {"Name": "service", "Value": {"Fn::Sub": f"{resources.PREFIX}-${{{STAG
 ITERATOR_AGE_LIMIT_MS = 300_000  # events reach subscribers within five minutes
 SYNC_OVERDUE_LIMIT_SECONDS = 900  # a stream may run this late past its schedule
 WEBHOOK_5XX_LIMIT = 5  # door answers 503 (vendor retries) when SQS or the configuration fails
+THROTTLED_PERIODS = 3  # 15 minutes of throttled writes: past what auto scaling takes to catch up, or a hot key
 REFUSAL_RATE_LIMIT = 600  # door refusals per 5 minutes (2 a second) worth a look: a broken vendor secret or someone probing
 
 
@@ -74,6 +75,18 @@ def alarms(functions: list[str]) -> dict[str, Any]:
     for function in functions:
         found[f"{function}Errors"] = _alarm(f"{function}: invocations failed", _lambda("Errors", function), 1)
         found[f"{function}Throttles"] = _alarm(f"{function}: invocations throttled", _lambda("Throttles", function), 1)
+    for table in resources.TABLES:
+        found[f"{table.logical_id}WriteThrottles"] = _alarm(
+            f"{table.name}: writes throttled for {THROTTLED_PERIODS * 5} minutes",
+            {
+                "Namespace": "AWS/DynamoDB",
+                "MetricName": "WriteThrottleEvents",
+                "Dimensions": [{"Name": "TableName", "Value": {"Ref": table.logical_id}}],
+                "Statistic": "Sum",
+            },
+            1,
+            periods=THROTTLED_PERIODS,
+        )
     found["EventsStreamIteratorAge"] = _alarm(
         "Dispatch is behind the events stream by more than five minutes",
         _lambda("IteratorAge", "DispatchEvents", "Maximum"),

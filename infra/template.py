@@ -12,6 +12,7 @@ infra/monitoring.py:
 - the queue and stream event sources wired to the real ARNs, partial batch responses, the
   stream's on-failure destination;
 - log groups with retention, alarms, an alarm topic and a dashboard;
+- the tables on demand, or provisioned with auto scaling per table and index (infra/capacity.py);
 - stage parameters, so two stages deploy side by side in one account.
 
 Chalice's own ``--merge-template`` is not used: it can only deep-merge, never remove (its shared
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra import monitoring, permissions, resources
+from infra import capacity, monitoring, permissions, resources
 from infra.resources import HAS_SSM_PREFIX, KMS_KEY, SSM_PREFIX, STAGE, USE_KMS, ssm_prefix
 
 # The door: served by WebhookHandler behind the HTTP API; every other route stays on the REST API.
@@ -85,6 +86,7 @@ def parameters(stage: str) -> dict[str, Any]:
         "AdminBurstLimit": {"Type": "Number", "Default": 20, "MinValue": 1, "Description": "Operator API: burst"},
         "WebhookRateLimit": {"Type": "Number", "Default": 500, "MinValue": 1, "Description": "Webhook door: requests per second"},
         "WebhookBurstLimit": {"Type": "Number", "Default": 1000, "MinValue": 1, "Description": "Webhook door: burst"},
+        **capacity.parameters(),
     }
 
 
@@ -95,6 +97,7 @@ def conditions() -> dict[str, Any]:
         "CreateAlarmTopic": {"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]},
         "SubscribeAlarmEmail": {"Fn::And": [{"Condition": "CreateAlarmTopic"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}]},
         "ReserveConcurrency": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, 0]}]},
+        **capacity.conditions(),
     }
 
 
@@ -137,6 +140,9 @@ def build(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     _wire_event_sources(res)
     _restrict_rest_api(res)
     res.update(resources.cloudformation_resources())
+    for table in resources.TABLES:
+        res[table.logical_id]["Properties"] = capacity.table_properties(table, res[table.logical_id]["Properties"])
+    res.update(capacity.autoscaling_resources())
     res.update(monitoring.stack_resources(functions))
     res["OperatorPolicy"] = _operator_policy()
     template["Parameters"] = parameters(stage)

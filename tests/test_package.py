@@ -339,3 +339,59 @@ def test_the_bulk_lane_feeds_the_same_processor_with_its_own_dead_letter_queue(p
     assert bulk["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 20}
     redrive = resources["BulkQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}
+
+
+def _resolve_tables(template: dict[str, Any], billing_mode: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tables' properties and the auto scaling resources CloudFormation would create for this billing mode."""
+    from infra import capacity
+    from infra.template import stage_parameters
+
+    parameters = stage_parameters("prod") | {
+        capacity.BILLING_MODE: billing_mode,
+        capacity.MIN_UNITS: "5",
+        capacity.MAX_UNITS: "4000",
+        capacity.TARGET: "70",
+    }
+    resolver = Resolver(parameters, refs=lambda logical_id: f"salesbridge-prod-{logical_id}", attributes=lambda *_: "x")
+    resolver.conditions = template["Conditions"]
+    tables = {k: resolver(v["Properties"]) for k, v in resources_of(template, "AWS::DynamoDB::Table").items()}
+    created = {
+        k: resolver(v["Properties"])
+        for k, v in template["Resources"].items()
+        if v["Type"].startswith("AWS::ApplicationAutoScaling::") and resolver.condition(v["Condition"])
+    }
+    return tables, created
+
+
+def test_tables_are_on_demand_by_default_with_no_scaling(template):
+    tables, scaling = _resolve_tables(template, "PAY_PER_REQUEST")
+    assert tables and not scaling
+    for name, props in tables.items():
+        assert props["BillingMode"] == "PAY_PER_REQUEST" and "ProvisionedThroughput" not in props, name
+        assert all("ProvisionedThroughput" not in index for index in props.get("GlobalSecondaryIndexes", [])), name
+
+
+def test_provisioned_tables_scale_every_table_and_index_for_reads_and_writes(template):
+    """A provisioned stage leaves nothing at its minimum: each table and each index has its own targets and policies."""
+    tables, scaling = _resolve_tables(template, "PROVISIONED")
+    expected = set()
+    for logical_id, props in tables.items():
+        assert props["BillingMode"] == "PROVISIONED", logical_id
+        assert props["ProvisionedThroughput"] == {"ReadCapacityUnits": "5", "WriteCapacityUnits": "5"}, logical_id
+        name = f"salesbridge-prod-{logical_id}"
+        expected |= {(f"table/{name}", f"dynamodb:table:{d}CapacityUnits") for d in ("Read", "Write")}
+        for index in props.get("GlobalSecondaryIndexes", []):
+            assert index["ProvisionedThroughput"] == props["ProvisionedThroughput"], (logical_id, index["IndexName"])
+            expected |= {(f"table/{name}/index/{index['IndexName']}", f"dynamodb:index:{d}CapacityUnits") for d in ("Read", "Write")}
+    targets = {k: v for k, v in scaling.items() if "ScalableDimension" in v}
+    assert {(t["ResourceId"], t["ScalableDimension"]) for t in targets.values()} == expected
+    assert all(t["MinCapacity"] == "5" and t["MaxCapacity"] == "4000" and t["ServiceNamespace"] == "dynamodb" for t in targets.values())
+    policies = [v for v in scaling.values() if "PolicyType" in v]
+    assert len(policies) == len(targets)
+    raw = template["Resources"]
+    for policy_id, resource in raw.items():
+        if resource["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy":
+            target = resource["Properties"]["ScalingTargetId"]["Ref"]
+            dimension = raw[target]["Properties"]["ScalableDimension"].split(":")[2].removesuffix("CapacityUnits")
+            config = resource["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+            assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == f"DynamoDB{dimension}CapacityUtilization", policy_id

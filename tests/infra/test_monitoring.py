@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import monitoring
+from infra import monitoring, resources
 
 RUNBOOK = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 
@@ -12,6 +12,8 @@ RUNBOOK = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_
 def test_every_alarm_is_in_the_runbook():
     for name in monitoring.alarms(["APIHandler"]):
         generic = name.replace("APIHandler", "<Function>")
+        for table in resources.TABLES:
+            generic = generic.replace(table.logical_id, "<Table>")
         assert f"`{name}`" in RUNBOOK or f"`{generic}`" in RUNBOOK or name.endswith("NotEmpty"), name
 
 
