@@ -286,13 +286,15 @@ def usage(actor: str, request: Any) -> Any:
 def erase(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
     from chalicelib.api.admin import entity_key_from
+    from chalicelib.api.redrive import deadline_from
     from chalicelib.api.requests import EraseRequest, parse_body
 
     params, body = _query(request), parse_body(EraseRequest, request.raw_body)
     if not body.confirm:
         raise ApiError(400, "confirmation_required", 'erasure cannot be undone: send {"confirm": true}')
     key = entity_key_from(params.get("entity"), params.get("source"))
-    return sovereignty.erase(_settings(), key, actor, _config().pii_key, sovereignty.identifiers_of(body.identifiers))
+    identifiers = sovereignty.identifiers_of(body.identifiers)
+    return sovereignty.erase(_settings(), key, actor, _config().pii_key, identifiers, seconds_left=deadline_from(app.lambda_context))
 
 
 @app.route("/identity", methods=["GET"], authorizer=OPERATOR)

@@ -334,8 +334,13 @@ def cmd_erase(args: argparse.Namespace) -> int:
             raise CliError(f"--identifier {given!r}: write KIND=VALUE, e.g. email=li@example.com")
         identifiers.setdefault(kind, []).append(value)
     body: dict[str, Any] = {"confirm": True, **({"identifiers": identifiers} if identifiers else {})}
-    _print(_call(args, "POST", "/erase", {"entity": args.entity, "source": args.source}, body=body))
-    return 0
+    while True:  # a large deployment's sweep spans requests: each resumes where the previous one stopped
+        answer = _call(args, "POST", "/erase", {"entity": args.entity, "source": args.source}, body=body)
+        if answer.get("complete", True):
+            _print(answer)
+            return 0
+        scanned = sum(answer.get("scanned", {}).values())
+        print(f"erasing: {scanned} items searched, tables done: {', '.join(answer.get('swept') or []) or 'none yet'}", file=sys.stderr)
 
 
 def cmd_identity(args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -218,8 +220,16 @@ def identifiers_of(body: Any) -> list[tuple[str, str]]:
     return found
 
 
+ERASE_MARGIN_SECONDS = 8.0  # a request starts no further page of the sweep with less time than this left
+
+
 def erase(
-    settings: Settings, entity_key: str, actor: str, pii_key: bytes, identifiers: list[tuple[str, str]] | None = None
+    settings: Settings,
+    entity_key: str,
+    actor: str,
+    pii_key: bytes,
+    identifiers: list[tuple[str, str]] | None = None,
+    seconds_left: Callable[[], float] = lambda: math.inf,
 ) -> dict[str, Any]:
     """Delete or mask every stored copy that names the customer; keep only a masked tombstone in the audit.
 
@@ -233,40 +243,85 @@ def erase(
     still in raw inputs kept for replay) (docs/sovereignty.md). The
     tombstone records what was removed where (counts per table and kind), how many of the
     customer's own audit entries went and the hash of the last one, and nothing about the person.
+
+    The sweep reads every table, which on a large deployment takes longer than one request may
+    run: it stops while ``seconds_left()`` allows an orderly end, saves where it stands, and
+    answers ``"complete": false``; the same request again resumes it. Identifiers a later
+    request adds start the sweep over, so every table is searched for them too.
     """
     customer_id = _customer_id(entity_key)
     store = DynamoStore(settings)
     golden, registry = golden_key("customer", customer_id), consent_key(customer_id)
+    job_key = keys.erasure_job(customer_id)
+    job = erasure.load_job(settings.state_table, job_key)
     snapshot = store.read([golden, registry])
     stored = snapshot.states[golden]
-    if stored is None and snapshot.states[registry] is None:
-        raise not_found(f"nothing stored for {entity_key}")
-    own_chain = audit.read_chain(settings.audit_table, entity_key)
+    if job is None:
+        if stored is None and snapshot.states[registry] is None:
+            raise not_found(f"nothing stored for {entity_key}")
+        own_chain = audit.read_chain(settings.audit_table, entity_key)
+        job = erasure.Job(job_key, actor, datetime.now(UTC).isoformat(), [], own_chain[-1]["hash"] if own_chain else None)
+    added = [i for i in identifiers or [] if i not in job.identifiers]
+    if added:
+        job.identifiers += added
+        job.progress = erasure.Progress(removal=job.progress.removal, deferred=job.progress.deferred)  # every table again, for these too
     masked = audit.mask(customer_id, pii_key) or ""
-    named = subject(masked, customer_id, stored, identifiers or [])
+    named = subject(masked, customer_id, stored, job.identifiers)
     try:
-        removal = erasure.sweep(settings, Masker(named), last=[keys.state(golden), keys.state(registry)])
+        erasure.save_job(settings.state_table, job)  # claims the erasure: a concurrent request for it gets 409
+        progress = erasure.sweep(
+            settings,
+            Masker(named),
+            last=[keys.state(golden), keys.state(registry)],
+            progress=job.progress,
+            keep=frozenset({job_key}),
+            go_on=lambda: seconds_left() > ERASE_MARGIN_SECONDS,
+            saved=lambda _: erasure.save_job(settings.state_table, job),
+        )
     except ConflictError as exc:
-        raise ApiError(409, "conflict", f"{exc}: the customer's record is kept until the sweep completes") from exc
+        raise ApiError(409, "conflict", f"{exc}: the customer's record is kept until the sweep completes; erase again") from exc
+    if not progress.done:
+        return {
+            "erasing": entity_key,
+            "complete": False,
+            "swept": progress.swept,
+            "scanned": dict(progress.removal.scanned),
+            "message": "the sweep continues where it stopped when this request is sent again",
+        }
+    return _finish(store, settings, entity_key, masked, job)
+
+
+def _finish(store: DynamoStore, settings: Settings, entity_key: str, masked: str, job: erasure.Job) -> dict[str, Any]:
+    """The tombstone, then the saved progress goes; a request that failed in between finds its tombstone written.
+
+    The tombstone is dated when the erasure started (the job keeps that time), so every request
+    that finishes it names the same chain.
+    """
+    removal = job.progress.removal
     removed = removal.report()
-    at = datetime.now(UTC)
+    at = datetime.fromisoformat(job.started_at)
     tombstone = AuditEntry(
         action="erased",
-        actor=actor,
+        actor=job.actor,
         correlation_id=keys.erasure_correlation(masked),
         details={
             "subject": masked,
             "entries_removed": removal.total("audit", "deleted"),
-            "last_hash": own_chain[-1]["hash"] if own_chain else None,
+            "last_hash": job.last_hash,
             "removed": removed,
             "at": at.isoformat(),
         },
         at=at,
     )
     chain = keys.erasure_chain(masked, at.isoformat(timespec="microseconds"))
-    store.commit(Plan(Snapshot(), audit=[ChainAppend(chain, [tombstone], headless=True)]))
+    try:
+        store.commit(Plan(Snapshot(), audit=[ChainAppend(chain, [tombstone], headless=True)]))
+    except ConflictError:
+        pass  # written by the request that stopped before removing the job
+    erasure.drop_job(settings.state_table, job)
     return {
         "erased": entity_key,
+        "complete": True,
         "subject": masked,
         "tombstone": chain,
         "state_items_removed": removal.total("state", "deleted"),

@@ -22,8 +22,9 @@ be run again: the golden record still names everything to look for.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,9 +66,124 @@ _UNTOUCHED = frozenset(
 )
 
 
-def sweep(settings: Settings, masker: Masker, last: list[tuple[str, str]]) -> Removal:
-    """Delete or mask every item that names the subject; the state items in ``last`` go at the very end."""
-    removal = Removal()
+# The order of the sweep: the state table last, so the golden record still names everything to look for.
+TABLES = ("inputs", "quarantine", "events", "audit", "state")
+PAGE_ITEMS = 200  # items per scanned page: the unit of work between two saves of the progress
+
+
+@dataclass
+class Progress:
+    """Where a sweep stands: the table it is in, the scan's next page there, and what it did so far."""
+
+    table: int = 0  # index into TABLES; len(TABLES) once every table is swept
+    cursor: dict[str, Any] | None = None  # the scan's ExclusiveStartKey in that table (None: its first page)
+    removal: Removal = field(default_factory=Removal)
+    # The customer's golden, consent and cross-reference items found so far: deleted at the very end,
+    # so a request that names the customer by a source record still finds it while the sweep goes on.
+    deferred: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.table >= len(TABLES)
+
+    @property
+    def swept(self) -> list[str]:
+        return list(TABLES[: self.table])
+
+
+@dataclass
+class Job:
+    """An erasure under way, kept in the state table beside the customer's items until it completes.
+
+    It holds what every request of the erasure needs alike: who started it, the identifiers the
+    requests added (the customer's own values, so the item goes with the sweep), the hash of the
+    customer's last audit entry (its chain is among what the sweep deletes) and the progress.
+    """
+
+    key: tuple[str, str]
+    actor: str
+    started_at: str
+    identifiers: list[tuple[str, str]]
+    last_hash: str | None
+    progress: Progress = field(default_factory=Progress)
+    version: int = 0
+
+
+def load_job(table: str, key: tuple[str, str]) -> Job | None:
+    item = dynamo.get(table, *key)
+    if item is None:
+        return None
+    state = json.loads(str(item["progress"]))
+    removal = Removal(
+        counts={t: {a: Counter(c) for a, c in actions.items()} for t, actions in state["counts"].items()},
+        scanned=Counter(state["scanned"]),
+    )
+    return Job(
+        key=key,
+        actor=str(item["actor"]),
+        started_at=str(item["started_at"]),
+        identifiers=[(str(kind), str(value)) for kind, value in json.loads(str(item["identifiers"]))],
+        last_hash=item.get("last_hash"),
+        progress=Progress(int(state["table"]), state["cursor"], removal, [(str(pk), str(sk)) for pk, sk in state["deferred"]]),
+        version=int(item["version"]),
+    )
+
+
+def save_job(table: str, job: Job) -> None:
+    """Write the job over the version read (a new one only if none exists): two requests cannot both run it."""
+    progress = job.progress
+    state = {
+        "table": progress.table,
+        "cursor": progress.cursor,
+        "counts": progress.removal.report(),
+        "scanned": progress.removal.scanned,
+        "deferred": progress.deferred,
+    }
+    item = {
+        "pk": job.key[0],
+        "sk": job.key[1],
+        "actor": job.actor,
+        "started_at": job.started_at,
+        "identifiers": json.dumps(job.identifiers, ensure_ascii=False),
+        "last_hash": job.last_hash,
+        "progress": json.dumps(state, ensure_ascii=False),
+        "version": job.version + 1,
+    }
+    put: dict[str, Any] = {"TableName": table, "Item": dynamo.to_item(item)}
+    if job.version:
+        put |= {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": {"N": str(job.version)}}}
+    else:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    try:
+        aws.client("dynamodb").put_item(**put)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise ConflictError("another request is erasing this customer") from exc
+        raise
+    job.version += 1
+
+
+def drop_job(table: str, job: Job) -> None:
+    _delete(table, [job.key])
+
+
+def sweep(
+    settings: Settings,
+    masker: Masker,
+    last: list[tuple[str, str]],
+    *,
+    progress: Progress | None = None,
+    keep: frozenset[tuple[str, str]] = frozenset(),
+    go_on: Callable[[], bool] = lambda: True,
+    saved: Callable[[Progress], None] = lambda _: None,
+) -> Progress:
+    """Delete or mask every item that names the subject, page by page; the state items in ``last`` go at the very end.
+
+    After each page ``saved`` gets the progress and ``go_on`` decides whether another page
+    follows: a sweep of a large deployment spans several requests, each resuming where the
+    previous one saved (``progress``). Items in ``keep`` are left alone (the sweep's own record).
+    """
+    progress = progress or Progress()
     tables = {
         "inputs": settings.inputs_table,
         "quarantine": settings.quarantine_table,
@@ -75,42 +191,75 @@ def sweep(settings: Settings, masker: Masker, last: list[tuple[str, str]]) -> Re
         "audit": settings.audit_table,
         "state": settings.state_table,
     }
-    deferred = set(last)
+    while not progress.done:
+        name = TABLES[progress.table]
+        try:
+            items, after = _page(tables[name], progress.cursor)
+            _sweep_page(name, tables[name], [i for i in items if (i["pk"], i["sk"]) not in keep], masker, set(last), progress)
+        except ConflictError:
+            saved(progress)  # what the page did is counted; its cursor stays, so the page is read again next time
+            raise
+        progress.cursor = after
+        if after is None:
+            progress.table += 1
+        if progress.table == len(TABLES):
+            _delete(settings.state_table, progress.deferred + list(last))
+        saved(progress)
+        if not progress.done and not go_on():
+            break
+    return progress
+
+
+def _sweep_page(name: str, table: str, items: list[dict[str, Any]], masker: Masker, last: set[tuple[str, str]], progress: Progress) -> None:
+    """One page of one table; what it found to delete is deleted even when a masked write meets a conflict."""
+    doomed: list[tuple[str, str]] = []
     claim_checked: list[str] = []
-    for name, table in tables.items():
-        doomed: list[tuple[str, str]] = []
-        for item in _scan(table):
+    removal, known = progress.removal, set(progress.deferred)
+    try:
+        for item in items:
             removal.scanned[name] += 1
             key = (str(item["pk"]), str(item["sk"]))
-            content = {k: v for k, v in item.items() if k not in _UNTOUCHED}
-            if name == "audit" and audit.is_block(item):
-                content = {"entries": [_visible(entry) for entry in audit.unpack([item])]}
-            if name in _DELETE_WHOLE and item.get(payloads.REF):
-                content["raw"] = _claim_checked(item)
-            if not masker.names(content) and not masker.names(list(key)):
+            if name == "state" and key in known:
+                continue  # found by an earlier pass (a sweep started over): counted, and deleted at the end
+            if not _goes_whole(name, table, item, masker, removal):
                 continue
-            kind = _kind(name, item)
-            if name == "audit" and audit.is_block(item) and not masker.names(list(key)):
-                _sweep_block(table, masker, item, removal)
-                continue
-            if name in _DELETE_WHOLE or masker.names(list(key)):
-                for _ in audit.unpack([item]) if name == "audit" else [item]:  # an audit block counts its entries
-                    removal.count("deleted", name, kind)
-                if key not in deferred:
-                    doomed.append(key)
-                if item.get(payloads.REF):
-                    claim_checked.append(str(item[payloads.REF]))
-                    removal.count("deleted", "payloads", kind)
-            elif name == "audit":
-                masked = _mask_audit(table, masker, item)
-                removal.count("left" if masker.names({k: v for k, v in masked.items() if k not in _UNTOUCHED}) else "masked", name, kind)
+            if name == "state" and (key in last or key[1] == "xref"):
+                progress.deferred.append(key)
             else:
-                _put_masked(table, {**item, **masker.value(content)}, item)
-                removal.count("masked", name, kind)
+                doomed.append(key)
+            if item.get(payloads.REF):
+                claim_checked.append(str(item[payloads.REF]))
+                removal.count("deleted", "payloads", _kind(name, item))
+    finally:
         _delete(table, doomed)
-    _delete(settings.state_table, list(last))
-    payloads.erase(claim_checked)
-    return removal
+        payloads.erase(claim_checked)
+
+
+def _goes_whole(name: str, table: str, item: dict[str, Any], masker: Masker, removal: Removal) -> bool:
+    """Mask an item that names the subject in place, or count it deleted and say it goes whole."""
+    key = [str(item["pk"]), str(item["sk"])]
+    content = {k: v for k, v in item.items() if k not in _UNTOUCHED}
+    if name == "audit" and audit.is_block(item):
+        content = {"entries": [_visible(entry) for entry in audit.unpack([item])]}
+    if name in _DELETE_WHOLE and item.get(payloads.REF):
+        content["raw"] = _claim_checked(item)
+    if not masker.names(content) and not masker.names(key):
+        return False
+    kind = _kind(name, item)
+    if name == "audit" and audit.is_block(item) and not masker.names(key):
+        _sweep_block(table, masker, item, removal)
+        return False
+    if name in _DELETE_WHOLE or masker.names(key):
+        for _ in audit.unpack([item]) if name == "audit" else [item]:  # an audit block counts its entries
+            removal.count("deleted", name, kind)
+        return True
+    if name == "audit":
+        masked = _mask_audit(table, masker, item)
+        removal.count("left" if masker.names({k: v for k, v in masked.items() if k not in _UNTOUCHED}) else "masked", name, kind)
+    else:
+        _put_masked(table, {**item, **masker.value(content)}, item)
+        removal.count("masked", name, kind)
+    return False
 
 
 def _claim_checked(item: dict[str, Any]) -> str:
@@ -183,20 +332,18 @@ def _put_masked(table: str, masked: dict[str, Any], read: dict[str, Any]) -> Non
         raise
 
 
-def _scan(table: str) -> Iterator[dict[str, Any]]:
-    client = aws.client("dynamodb")
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = client.scan(**kwargs)
-        for item in page.get("Items", []):
-            yield dynamo.from_item(item)
-        if not page.get("LastEvaluatedKey"):
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def _page(table: str, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of a consistent scan and the cursor of the next (None after the last)."""
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True, "Limit": PAGE_ITEMS}
+    if cursor:
+        kwargs["ExclusiveStartKey"] = cursor
+    page = aws.client("dynamodb").scan(**kwargs)
+    return [dynamo.from_item(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey") or None
 
 
 def _delete(table: str, item_keys: list[tuple[str, str]]) -> None:
     client = aws.client("dynamodb")
+    item_keys = list(dict.fromkeys(item_keys))  # a batch may not name one key twice
     for start in range(0, len(item_keys), 25):
         request: dict[str, Any] = {table: [{"DeleteRequest": {"Key": dynamo.key_of(pk, sk)}} for pk, sk in item_keys[start : start + 25]]}
         while request:

@@ -286,6 +286,11 @@ def erasure_chain(masked_subject: str, at: str) -> str:
     return f"{ERASURE_CHAIN}{masked_subject}#{at}"
 
 
+def erasure_job(customer_id: str) -> Key:
+    """An erasure under way (chalicelib/store/erasure.py), beside the customer's golden and consent items."""
+    return (bounded(f"customer#{customer_id}"), "erasure")
+
+
 def erasure_correlation(masked_subject: str) -> str:
     """Every erasure of one customer shares this correlation id: the usage report finds them by it."""
     return f"erase#{masked_subject}"

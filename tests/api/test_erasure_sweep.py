@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -86,7 +87,25 @@ def lead_with_the_customers_contact(walk, monkeypatch) -> None:
     assert application.fire_timers(SCHEDULE, _Context("fire_timers"))["fired"] == 1
 
 
-def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_customer(walk, monkeypatch):
+def erase_to_the_end(stack, **identifiers: list[str]) -> tuple[int, dict[str, Any], int]:
+    """Erase as the CLI does: the same request again while the answer says the sweep is not complete."""
+    for requests in range(1, 1000):
+        status, body = erase(stack, **identifiers)
+        if status != 200 or body["complete"]:
+            return status, body, requests
+        assert not body["swept"] or set(body["swept"]) <= {"inputs", "quarantine", "events", "audit", "state"}
+    raise AssertionError("the erasure did not complete")
+
+
+@pytest.mark.parametrize("one_page_per_request", [False, True], ids=["one request", "a page of 5 items per request"])
+def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_customer(walk, monkeypatch, one_page_per_request):
+    """However many requests the sweep takes (a large deployment's takes many), it ends in the same place."""
+    if one_page_per_request:
+        from chalicelib.api import sovereignty
+        from chalicelib.store import erasure
+
+        monkeypatch.setattr(erasure, "PAGE_ITEMS", 5)
+        monkeypatch.setattr(sovereignty, "ERASE_MARGIN_SECONDS", float("inf"))  # never time for a second page
     assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202  # applied, raw input kept for replay
     assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202  # the same delivery again: duplicate
     assert post_erp(walk, erp_customer()).status_code == 202  # the ERP's record of the same company: merged by tax number
@@ -114,8 +133,11 @@ def test_erasure_after_every_kind_of_traffic_leaves_nothing_that_names_the_custo
     before = json.dumps(every_item(), ensure_ascii=False)
     assert all(n.lower() in before.lower() for n in needles), [n for n in needles if n.lower() not in before.lower()]
 
-    status, erased = erase(walk, phone=[PHONE])  # the person's phone: the customer's own records never held it
-    assert status == 200, erased
+    status, erased, requests = erase_to_the_end(walk, phone=[PHONE])  # the person's phone: the customer's own records never held it
+    assert status == 200 and erased["complete"], erased
+    total = sum(len(items) for items in json.loads(before).values())
+    assert requests > total // 5 if one_page_per_request else requests == 1
+    assert not any(i["sk"]["S"] == "erasure" for i in every_item()["salesbridge-state"]), "the job goes with the erasure"
 
     left = {
         table: [item for item in items if any(n.lower() in json.dumps(item, ensure_ascii=False).lower() for n in needles)]
@@ -223,3 +245,115 @@ def test_a_customer_sent_again_after_its_erasure_is_applied_afresh(walk):
     assert verdict["intact"], verdict
     _, report = get_json(walk, f"/usage?{SOURCE}")
     assert report["uses"] == 1 and [e["removed"] for e in report["erasures"]] == [erased["removed"]]
+
+
+def one_page_per_request(monkeypatch) -> None:
+    from chalicelib.api import sovereignty
+    from chalicelib.store import erasure
+
+    monkeypatch.setattr(erasure, "PAGE_ITEMS", 5)
+    monkeypatch.setattr(sovereignty, "ERASE_MARGIN_SECONDS", float("inf"))
+
+
+def test_identifiers_a_later_request_adds_start_the_sweep_over(walk, monkeypatch):
+    """Tables already swept are searched again for the new identifiers: the quarantined payload holding only the e-mail goes."""
+    one_page_per_request(monkeypatch)
+    assert post_demo(walk, demo_body("C-1001", email="Buyer@Acme.example")).status_code == 202
+    anonymous = {
+        "event_id": "evt-no-id",
+        "customer": {"email": "Buyer@Acme.example", "tier": "Gold", "updated_at": "2026-11-04T08:00:00+08:00"},
+    }
+    assert post_demo(walk, json.dumps(anonymous).encode()).status_code == 202
+    for n in range(12):
+        other = demo_body(f"C-2{n:03}", name=f"Other {n}", email=f"other{n}@example.org")
+        assert post_demo(walk, other).status_code == 202  # other customers: more than one page per table
+    drain()
+    headers = {**ADMIN, "Content-Type": "application/json", "X-Salesbridge-Actor": "dpo"}
+    revoke = json.dumps({"category": "contact_personal", "status": "revoked"})
+    assert walk.http.put(f"/consent?{SOURCE}", headers=headers, body=revoke).status_code == 200  # the golden record forgets the e-mail
+
+    first = [erase(walk)[1] for _ in range(5)]
+    assert [r["complete"] for r in first] == [False] * 5 and first[-1]["swept"], first
+    status, restarted = erase(walk, email=["buyer@acme.example"])
+    assert status == 200 and restarted["swept"] == [] and restarted["complete"] is False, restarted
+    status, erased, _ = erase_to_the_end(walk, email=["buyer@acme.example"])
+    assert status == 200 and erased["removed"]["quarantine"]["deleted"] == {"record": 1}, erased
+    assert erased["removed"]["state"]["deleted"]["golden"] == 1, "found by both passes, counted once"
+    assert not any("acme.example" in json.dumps(i).lower() for items in every_item().values() for i in items)
+
+
+def test_two_requests_cannot_run_one_erasure_at_once(walk, monkeypatch):
+    """The second to save its progress gets 409; the erasure goes on with the next request."""
+    from chalicelib.store import erasure
+
+    one_page_per_request(monkeypatch)
+    for n in range(8):
+        assert post_demo(walk, demo_body(f"C-1{n:03}")).status_code == 202
+    drain()
+    assert erase(walk)[1]["complete"] is False
+    load = erasure.load_job
+
+    def load_while_another_request_saves(table, key):
+        job = load(table, key)
+        other = load(table, key)
+        assert job is not None and other is not None
+        erasure.save_job(table, other)  # the other request claims the erasure first
+        return job
+
+    monkeypatch.setattr(erasure, "load_job", load_while_another_request_saves)
+    status, body = erase(walk)
+    assert status == 409 and "another request is erasing this customer" in body["message"], body
+    monkeypatch.setattr(erasure, "load_job", load)
+    status, erased, _ = erase_to_the_end(walk)
+    assert status == 200 and erased["complete"], erased
+
+
+def test_a_request_that_fails_after_the_tombstone_leaves_one_tombstone(walk, monkeypatch):
+    """The next request finds the sweep done and finishes: the same tombstone, not a second one."""
+    from chalicelib.store import erasure
+
+    assert post_demo(walk, demo_body("C-1001")).status_code == 202
+    drain()
+    drop = erasure.drop_job
+
+    def fail(table, job):
+        raise OSError("the function was stopped")
+
+    monkeypatch.setattr(erasure, "drop_job", fail)
+    assert erase(walk)[0] == 500
+    monkeypatch.setattr(erasure, "drop_job", drop)
+    status, erased = erase(walk)
+    assert status == 200 and erased["complete"], erased
+    tombstones = [i for i in every_item()["salesbridge-audit"] if i["pk"]["S"].startswith("erasure#")]
+    assert [t["pk"]["S"] for t in tombstones] == [erased["tombstone"]]
+    assert erase(walk)[0] == 404
+
+
+def test_a_page_that_met_a_conflict_is_read_again_by_the_next_request(walk, monkeypatch):
+    """The 409 keeps the page's cursor: the event whose masked write was refused is masked by the next request."""
+    from chalicelib.errors import ConflictError
+    from chalicelib.store import erasure
+
+    one_page_per_request(monkeypatch)
+    assert post_demo(walk, demo_body("C-1001")).status_code == 202
+    assert post_demo(walk, demo_body("C-1001", tier="Platinum", updated_at="2026-11-02T08:00:00+08:00")).status_code == 202
+    drain()
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    put, refused = erasure._put_masked, []
+
+    def refuse_the_first(table: str, masked: dict[str, Any], read: dict[str, Any]) -> None:
+        if not refused:
+            refused.append(table)
+            raise ConflictError(f"{table}: an item changed while it was being erased; erase again")
+        put(table, masked, read)
+
+    monkeypatch.setattr(erasure, "_put_masked", refuse_the_first)
+    statuses = []
+    for _ in range(100):
+        status, erased = erase(walk)
+        statuses.append(status)
+        if status == 200 and erased["complete"]:
+            break
+    assert statuses.count(409) == 1 and refused == [os.environ["EVENTS_TABLE"]], (statuses, refused)
+    assert erased["removed"]["events"]["masked"] == {"event": 1}, erased
+    assert not any(state["id"] in json.dumps(i) for items in every_item().values() for i in items if "erasure#" not in json.dumps(i))

@@ -85,6 +85,21 @@ def test_erase_takes_extra_identifiers_and_usage_lists_what_it_removed_where(liv
     assert set(rows) == set(erased["removed"]) and '{"raw_input":3}' in rows["inputs"]
 
 
+def test_erase_repeats_the_request_until_the_sweep_is_complete(live, capsys, monkeypatch):
+    from chalicelib.api import sovereignty
+    from chalicelib.store import erasure
+
+    monkeypatch.setattr(erasure, "PAGE_ITEMS", 2)
+    monkeypatch.setattr(sovereignty, "ERASE_MARGIN_SECONDS", float("inf"))  # one page per request
+    code = cli.main(["--url", live, "--token", ADMIN_TOKEN, "erase", "--source", SOURCE, "--yes"])
+    captured = capsys.readouterr()
+    progress = [line for line in captured.err.splitlines() if line.startswith("erasing: ")]  # the local server logs there too
+    assert code == 0 and json.loads(captured.out)["complete"] is True
+    searched = [int(line.split()[1]) for line in progress]
+    assert len(searched) >= 5 and searched == sorted(searched), progress
+    assert progress[0].endswith("tables done: none yet") and progress[-1].endswith("tables done: inputs, quarantine, events, audit")
+
+
 def test_an_api_error_keeps_its_exit_code_with_tables(live, capsys):
     code = cli.main(["--url", live, "--token", ADMIN_TOKEN, "state", "--source", "demo_crm/customer/nobody"])
     assert code == 2 and "404 not_found" in capsys.readouterr().err
