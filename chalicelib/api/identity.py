@@ -82,8 +82,7 @@ def show(settings: Settings, entity_key: str) -> dict[str, Any]:
 def _resolves_to(member: str, states: dict[StateKey, Any]) -> str:
     """The id a member's source reference resolves to: its cross-reference, else the id the reference gives on its own."""
     system, entity, source_id = member.split("/", 2)
-    found = (states.get(xref_key(system, entity, source_id)) or {}).get("entity_id")
-    return str(found) if found else identity.id_for(SourceRef.model_validate({"system": system, "entity": entity, "id": source_id}))
+    return identity.resolved_id(system, entity, source_id, states.get(xref_key(system, entity, source_id)))
 
 
 def _already_unmerged(xref: Item | None, entity_id: str, new_id: str) -> Item | None:

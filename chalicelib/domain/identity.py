@@ -46,10 +46,20 @@ _KEY_ID = re.compile(r"^[a-z]+_k(\d+)_")
 
 def id_for(ref: SourceRef) -> str:
     """The id a source record has on its own (and that a reference to it resolves to until it is known)."""
-    if ref.entity == "product":
-        return str(ref.id)  # products are identified by SKU across systems
-    digest = hashlib.sha256(f"{ref.system}\x1f{ref.entity}\x1f{ref.id}".encode()).hexdigest()
-    return f"{PREFIXES[ref.entity]}_{digest[:20]}"
+    return own_id(ref.system, ref.entity, str(ref.id))
+
+
+def own_id(system: str, entity: str, source_id: str) -> str:
+    if entity == "product":
+        return source_id  # products are identified by SKU across systems
+    digest = hashlib.sha256(f"{system}\x1f{entity}\x1f{source_id}".encode()).hexdigest()
+    return f"{PREFIXES[entity]}_{digest[:20]}"
+
+
+def resolved_id(system: str, entity: str, source_id: str, xref: Mapping[str, Any] | None) -> str:
+    """The id a source reference resolves to: its cross-reference's, else its own (no cross-reference is kept where they agree)."""
+    found = (xref or {}).get("entity_id")
+    return str(found) if found else own_id(system, entity, source_id)
 
 
 def key_id(entity: str, rank: int, key: str) -> str:

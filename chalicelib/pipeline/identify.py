@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import identity
-from chalicelib.domain.canonical import CanonicalRecord, SourceRef
+from chalicelib.domain.canonical import CanonicalRecord
 from chalicelib.domain.golden import Survivorship, combine, is_alias
 from chalicelib.domain.identity import Decision, IdentityRules, Lookup
 from chalicelib.domain.state import Item, StateKey, States, consent_key, golden_key, match_key, orders_key, xref_key
@@ -162,10 +162,8 @@ def _points_elsewhere(key: StateKey, xref: Item | None, entity_id: str) -> bool:
     An absent cross-reference resolves to the id the source reference gives on its own, so a record
     that belongs there needs none (one transactional item fewer on every first sight).
     """
-    if xref is not None:
-        return xref.get("entity_id") != entity_id
     system, entity, source_id = key.parts
-    return entity_id != identity.id_for(SourceRef.model_validate({"system": system, "entity": entity, "id": source_id}))
+    return identity.resolved_id(system, entity, source_id, xref) != entity_id
 
 
 def _member_xref(member: str) -> StateKey:
