@@ -160,6 +160,10 @@ def dashboard(functions: list[str]) -> dict[str, Any]:
         for q in resources.QUEUES
         if not q.consumer
     ]
+
+    def per_table(metric: str) -> list[list[Any]]:
+        return [["AWS/DynamoDB", metric, "TableName", f"${{{t.logical_id}}}", {"stat": "Sum"}] for t in resources.TABLES]
+
     widgets = [
         widget(
             "Records by outcome",
@@ -189,6 +193,9 @@ def dashboard(functions: list[str]) -> dict[str, Any]:
             12,
             24,
         ),
+        # What to size provisioned capacity by (docs/capacity.md), and where it falls short.
+        widget("Tables: write units consumed", per_table("ConsumedWriteCapacityUnits"), 0, 30),
+        widget("Tables: writes throttled", per_table("WriteThrottleEvents"), 12, 30),
     ]
     return {
         "Type": "AWS::CloudWatch::Dashboard",
