@@ -216,3 +216,28 @@ def test_every_operator_route_is_iam_protected_and_only_the_door_health_and_page
                 assert entry.authorizer is None, (path, method)
             else:
                 assert entry.authorizer is application.OPERATOR, f"{method} {path} has no IAM authorizer"
+
+
+class ShortOfTime(LambdaContext):
+    """An invocation with 5 s left: less than an erasure needs to start another page."""
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 5_000
+
+
+def test_an_erasure_stops_by_the_lambda_contexts_time_and_the_next_invocation_finishes_it(deployed):
+    from tests.stack import drain
+
+    body = demo_body()
+    call(deployed, http_api_v1_event(body, demo_signature(body, "prod-demo-secret")))
+    drain()
+    erase = rest_event("POST", "/erase", "/erase", query={"source": "demo_crm/customer/C-1001"}, body='{"confirm": true}')
+    wire = json.loads(json.dumps(deployed(erase, ShortOfTime())))  # what the Lambda runtime does with the return value
+    stopped = json.loads(wire["body"])
+    assert wire["statusCode"] == 200 and stopped["complete"] is False and stopped["swept"] == ["inputs"], stopped
+    status, erased, _ = call(deployed, erase)  # 28 s left: the rest in one invocation
+    assert status == 200 and erased["complete"] is True and erased["removed"]["state"]["deleted"]["golden"] == 1, erased
+    tombstone = rest_event("GET", "/audit", "/audit", query={"entity": erased["tombstone"]})
+    status, trail, _ = call(deployed, tombstone)
+    assert status == 200 and [(e["action"], e["actor"]) for e in trail["entries"]] == [("erased", f"iam:{OPERATOR_ARN}")]
