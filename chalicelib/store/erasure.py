@@ -16,8 +16,10 @@ names the subject depends on what the item is:
 
 The stats table is not read: it holds outcome counts per connector and hour, nothing of a record.
 
-The subject's own golden and consent items are deleted last, so an interrupted erasure can
-be run again: the golden record still names everything to look for.
+The sweep goes a page at a time and its progress is saved (``Job``) after each page, so an
+erasure larger than one request resumes where the last one stopped. The subject's own golden,
+consent and cross-reference items are deleted last: until then the golden record still names
+everything to look for, and a source reference still leads to the customer.
 """
 
 from __future__ import annotations
