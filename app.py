@@ -251,9 +251,11 @@ def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import replay_matching
+    from chalicelib.api.redrive import deadline_from
     from chalicelib.api.requests import ReplayFilter, parse_body
 
-    return replay_matching(_config(), _settings(), parse_body(ReplayFilter, request.raw_body), actor)
+    wanted = parse_body(ReplayFilter, request.raw_body)
+    return replay_matching(_config(), _settings(), wanted, actor, seconds_left=deadline_from(app.lambda_context))
 
 
 @app.route("/consent", methods=["GET", "PUT"], authorizer=OPERATOR)

@@ -211,22 +211,37 @@ def _replay(args: argparse.Namespace) -> int:
     path = f"/quarantine/{args.id}/replay" if args.id else "/quarantine/replay"
     filters = {"connector": args.connector, "code": args.code, "mapping": args.mapping}
     body: dict[str, Any] = {} if args.id else {k: v for k, v in filters.items() if v}
+
+    def replay(body: dict[str, Any]) -> Any:
+        return _call(args, "POST", path, body=body) if args.id else _replay_matching(args, body)
+
     if args.mapping_file is None:
-        if args.dry_run:
-            _print(_call(args, "POST", path, body=body | {"dry_run": True}))
-        else:
-            _print(_call(args, "POST", path, body=body))
+        _print(replay(body | {"dry_run": True} if args.dry_run else body))
         return 0
     try:
         body["mapping_file"] = Path(args.mapping_file).read_text(encoding="utf-8")
     except OSError as exc:
         raise CliError(f"cannot read {args.mapping_file}: {exc}") from None
-    dry = _call(args, "POST", path, body=body | {"dry_run": True})
+    dry = replay(body | {"dry_run": True})
     if args.dry_run:
         _print(dry)
         return 0
-    _print({"dry_run": dry, "replay": _call(args, "POST", path, body=body)})
+    _print({"dry_run": dry, "replay": replay(body)})
     return 0
+
+
+def _replay_matching(args: argparse.Namespace, body: dict[str, Any]) -> dict[str, Any]:
+    """Every matching record: the request again, after the previous answer's ``next``, until the answer is complete."""
+    total: dict[str, Any] = {"results": []}
+    while True:
+        answer = _call(args, "POST", "/quarantine/replay", body=body)
+        key = "would_replay" if "would_replay" in answer else "replayed"
+        total[key] = total.get(key, 0) + answer[key]
+        total["results"] += answer["results"]
+        if answer.get("complete", True):
+            return total | {"complete": True}
+        print(f"replaying: {total[key]} records so far", file=sys.stderr)
+        body = body | {"after": answer["next"]}
 
 
 def _need(value: str | None, message: str) -> str:

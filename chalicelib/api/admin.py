@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -226,18 +228,31 @@ def _require_deployed(config: Configuration, edited: CompiledMapping) -> None:
         )
 
 
-def replay_matching(config: Configuration, settings: Settings, wanted: ReplayFilter, actor: str) -> dict[str, Any]:
-    """Replay every open record matching the filter (connector, code, mapping), up to ``limit``, as it chooses.
+REPLAY_PAGE = 25  # open records read at a time: a request stops between pages, never inside one
+REPLAY_MARGIN_SECONDS = 8.0  # a request starts no further page with less time than this left
 
-    With a mapping file, only the records of the source object it maps are taken.
+
+def replay_matching(
+    config: Configuration, settings: Settings, wanted: ReplayFilter, actor: str, seconds_left: Callable[[], float] = lambda: math.inf
+) -> dict[str, Any]:
+    """Replay the open records matching the filter (connector, code, mapping), up to ``limit``, as it chooses.
+
+    With a mapping file, only the records of the source object it maps are taken. Records are
+    taken newest first, a page at a time, while the request has time; ``"complete": false``
+    with ``next`` means more may match: the same request with ``after`` set to it goes on from
+    there (records still failing are not taken again, records quarantined since are left).
     """
     edited = _edited_mapping(config, wanted.mapping_file) if wanted.mapping_file is not None else None
     if edited is not None and not wanted.dry_run:
         _require_deployed(config, edited)
     results: list[dict[str, Any]] = []
-    cursor = None
-    while len(results) < wanted.limit:
-        items, cursor = queries.quarantined(settings, connector=wanted.connector, status="open", limit=MAX_PAGE, cursor=cursor)
+    cursor = wanted.after
+    while len(results) < wanted.limit and (not results or seconds_left() > REPLAY_MARGIN_SECONDS):
+        page = min(REPLAY_PAGE, wanted.limit - len(results))  # so a request that reaches its limit ends on a page's end
+        try:
+            items, cursor = queries.quarantined(settings, connector=wanted.connector, status="open", limit=page, cursor=cursor)
+        except InvalidCursor:
+            raise bad_request("after: invalid cursor (give the next of the previous answer)") from None
         for item in items:
             if wanted.code and item.get("code") != wanted.code:
                 continue
@@ -246,9 +261,7 @@ def replay_matching(config: Configuration, settings: Settings, wanted: ReplayFil
             if edited is not None and (item.get("connector"), item.get("object")) != (edited.connector, edited.object):
                 continue
             results.append(replay_one(config, settings, item["id"], actor, wanted, edited))
-            if len(results) >= wanted.limit:
-                break
         if not cursor:
             break
     key = "would_replay" if wanted.dry_run else "replayed"
-    return {key: len(results), "results": results}
+    return {key: len(results), "results": results, "complete": not cursor, "next": cursor}

@@ -44,6 +44,7 @@ class ReplayFilter(ReplayChoice):
     code: Name | None = None
     mapping: Name | None = None
     limit: Annotated[StrictInt, Field(ge=1, le=200)] = 200
+    after: Annotated[StrictStr, Field(min_length=1, max_length=4096)] | None = None  # the ``next`` of the previous answer
 
 
 class ConsentChange(RequestBody):

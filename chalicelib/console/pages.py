@@ -295,8 +295,10 @@ def console_replay_one(page: Page, qid: str) -> Response:
 def console_replay_matching(page: Page) -> Response:
     from chalicelib.api.admin import replay_matching
     from chalicelib.api.errors import bad_request
+    from chalicelib.api.redrive import deadline_from
     from chalicelib.api.requests import ReplayFilter, validate
     from chalicelib.console.render import page as render_page
+    from chalicelib.console.routes import console
 
     filters = {k: page.form[k] for k in ("connector", "code", "mapping") if page.form.get(k)}
     if not filters and page.form.get("all") != "yes":
@@ -305,8 +307,21 @@ def console_replay_matching(page: Page) -> Response:
     if page.form.get("limit"):
         limit = page.form["limit"].strip()
         params["limit"] = int(limit) if limit.isascii() and limit.isdigit() else limit  # anything else: refused, naming the field
-    result = replay_matching(_config(), page.settings, validate(ReplayFilter, params), page.actor)
-    return render_page("replayed.html", ctx=page, nav="quarantine", results=result["results"], replayed=result["replayed"], filters=filters)
+    if page.form.get("after"):
+        params["after"] = page.form["after"]  # "Replay the rest" after a request that ran out of time
+    wanted = validate(ReplayFilter, params)
+    result = replay_matching(_config(), page.settings, wanted, page.actor, seconds_left=deadline_from(console.lambda_context))
+    return render_page(
+        "replayed.html",
+        ctx=page,
+        nav="quarantine",
+        results=result["results"],
+        replayed=result["replayed"],
+        filters=filters,
+        every=page.form.get("all") == "yes",
+        limit=wanted.limit,
+        more=result["next"],
+    )
 
 
 # ----------------------------------------------------------------------------- a customer's timeline

@@ -31,3 +31,24 @@ def test_replay_with_a_mapping_file_shows_its_dry_run_and_refuses_to_apply_an_un
     assert "409 mapping_not_deployed" in capsys.readouterr().err
     assert cli.main([*base, "quarantine", "list"]) == 0
     assert " open " in capsys.readouterr().out  # still quarantined: nothing was applied
+
+
+def test_replay_by_filter_repeats_the_request_until_every_matching_record_was_taken(stack, served, capsys, monkeypatch):
+    from chalicelib.api import admin
+
+    monkeypatch.setattr(admin, "REPLAY_PAGE", 2)
+    monkeypatch.setattr(admin, "REPLAY_MARGIN_SECONDS", float("inf"))  # one page per request
+    for n in range(5):
+        assert post_demo(stack, demo_body(f"C-{n}", tier="Titanium")).status_code == 202
+    drain()
+    base = ["--url", served, "--token", ADMIN_TOKEN]
+    assert cli.main([*base, "quarantine", "replay", "--connector", "demo_crm", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    dry = json.loads(captured.out[captured.out.index("{\n") :])
+    assert dry["would_replay"] == 5 and dry["complete"] is True and len({r["id"] for r in dry["results"]}) == 5
+    progress = [line for line in captured.err.splitlines() if line.startswith("replaying: ")]  # the local server logs there too
+    assert progress == ["replaying: 2 records so far", "replaying: 4 records so far"], progress
+    assert cli.main([*base, "quarantine", "replay", "--connector", "demo_crm"]) == 0
+    out = capsys.readouterr().out
+    done = json.loads(out[out.index("{\n") :])
+    assert done["replayed"] == 5 and {r["status"] for r in done["results"]} == {"quarantined"}  # the tier is still unknown

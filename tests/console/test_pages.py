@@ -229,6 +229,35 @@ def test_replaying_a_filtered_set_and_errors_render_as_pages(client):
     assert qid in browser.get("/console/quarantine")[2]
 
 
+def test_a_replay_that_ran_out_of_time_offers_the_rest_and_takes_each_record_once(client, monkeypatch):
+    import html as markup
+    import re
+
+    from chalicelib.api import admin
+
+    monkeypatch.setattr(admin, "REPLAY_PAGE", 1)
+    monkeypatch.setattr(admin, "REPLAY_MARGIN_SECONDS", float("inf"))  # one page per request
+    for n in range(3):
+        post_demo(client, demo_body(f"C-{n}", tier="Titanium"))
+    drain()
+    browser = logged_in(client)
+    status, _, page = browser.submit("/console/quarantine", "/console/quarantine/replay", {"connector": "demo_crm"})
+    taken = re.findall(r'<td><a href="/console/quarantine/([^"]+)">', page)
+    for _ in range(5):
+        assert status == 200 and "Replayed 1 record" in page, page
+        form = page[page.index('id="replay-more"') :] if 'id="replay-more"' in page else None
+        if form is None:
+            break
+        fields = {name: markup.unescape(value) for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)}
+        assert fields["connector"] == "demo_crm" and fields["after"], fields
+        status, _, page = browser.post("/console/quarantine/replay", fields)
+        taken += re.findall(r'<td><a href="/console/quarantine/([^"]+)">', page)
+    assert len(taken) == 3 == len(set(taken)), taken  # the last page offers no more
+    forged = {"csrf": csrf_of(page), "connector": "demo_crm", "after": "forged"}
+    status, _, page = browser.post("/console/quarantine/replay", forged)
+    assert status == 400 and "after" in page
+
+
 def test_try_a_mapping_masks_stored_personal_values_in_the_diff(client):
     post_demo(client, demo_body())
     drain()

@@ -130,6 +130,60 @@ def test_replay_by_filter_replays_every_matching_record_once(harness):
     assert chains_intact() == {}
 
 
+def _replay_to_the_end(harness, body: dict, actor: str) -> tuple[list[dict], int]:
+    """Replay as the CLI does: the same request, ``after`` the previous answer's ``next``, until it is complete."""
+    results, after = [], None
+    for requests in range(1, 100):
+        status, answer = harness.post_admin("/quarantine/replay", body | ({"after": after} if after else {}), actor=actor)
+        assert status == 200, answer
+        results += answer["results"]
+        if answer["complete"]:
+            assert answer["next"] is None
+            return results, requests
+        after = answer["next"]
+    raise AssertionError("the replay did not complete")
+
+
+def test_a_replay_larger_than_one_request_goes_on_from_where_it_stopped(harness, monkeypatch):
+    """Each open record is taken once along the chain of requests, even those that stay quarantined."""
+    from chalicelib.api import admin
+
+    monkeypatch.setattr(admin, "REPLAY_PAGE", 2)
+    monkeypatch.setattr(admin, "REPLAY_MARGIN_SECONDS", float("inf"))  # one page per request
+    records = {_quarantine_titanium(harness, f"C-{n}")["id"] for n in range(10, 17)}
+    before_the_fix, requests = _replay_to_the_end(harness, {"connector": "demo_crm"}, "carol")
+    assert sorted(r["id"] for r in before_the_fix) == sorted(records) and requests >= 4
+    assert {r["status"] for r in before_the_fix} == {"quarantined"}  # still failing, and not taken twice
+    _fix_mapping()
+    after_the_fix, _ = _replay_to_the_end(harness, {"connector": "demo_crm"}, "carol")
+    assert sorted(r["id"] for r in after_the_fix) == sorted(records) and {r["status"] for r in after_the_fix} == {"applied"}
+    _, listing = harness.get("/quarantine?status=open")
+    assert listing["records"] == []
+    assert chains_intact() == {}
+
+
+def test_a_replay_continued_with_a_forged_or_foreign_cursor_is_a_400(harness, monkeypatch):
+    from chalicelib.api import admin
+
+    monkeypatch.setattr(admin, "REPLAY_PAGE", 1)
+    monkeypatch.setattr(admin, "REPLAY_MARGIN_SECONDS", float("inf"))
+    for n in (20, 21):
+        _quarantine_titanium(harness, f"C-{n}")
+    status, first = harness.post_admin("/quarantine/replay", {"connector": "demo_crm"}, actor="carol")
+    assert status == 200 and first["complete"] is False and first["next"], first
+    for body in (
+        {"connector": "demo_crm", "after": "not-a-cursor"},
+        {"after": first["next"]},  # a cursor of the connector's listing, used without the connector
+        {"connector": "demo_crm", "after": ""},
+        {"connector": "demo_crm", "after": "x" * 5000},
+        {"connector": "demo_crm", "after": 7},
+    ):
+        status, refused = harness.post_admin("/quarantine/replay", body, actor="carol")
+        assert status == 400 and refused["error"] in ("bad_request", "invalid_body") and "after" in refused["message"], (body, refused)
+    _, listing = harness.get("/quarantine?status=open")
+    assert len(listing["records"]) == 2  # nothing replayed by a refused request (the first one's replay stayed quarantined)
+
+
 def test_filter_that_matches_nothing_replays_nothing(harness):
     _quarantine_titanium(harness)
     status, result = harness.post_admin("/quarantine/replay", {"code": "no_mapping"}, actor="dave")
