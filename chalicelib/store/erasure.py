@@ -156,12 +156,7 @@ def save_job(table: str, job: Job) -> None:
         put |= {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": {"N": str(job.version)}}}
     else:
         put["ConditionExpression"] = "attribute_not_exists(pk)"
-    try:
-        aws.client("dynamodb").put_item(**put)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise ConflictError("another request is erasing this customer") from exc
-        raise
+    _conditional_put(put, "another request is erasing this customer")
     job.version += 1
 
 
@@ -326,11 +321,16 @@ def _put_masked(table: str, masked: dict[str, Any], read: dict[str, Any]) -> Non
             break
     else:
         put["ConditionExpression"] = "attribute_exists(pk)"
+    _conditional_put(put, f"{table}: an item changed while it was being erased; erase again")
+
+
+def _conditional_put(put: dict[str, Any], conflict: str) -> None:
+    """PutItem whose refused condition is a ConflictError saying ``conflict``."""
     try:
         aws.client("dynamodb").put_item(**put)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise ConflictError(f"{table}: an item changed while it was being erased; erase again") from exc
+            raise ConflictError(conflict) from exc
         raise
 
 
