@@ -596,10 +596,15 @@ def report(meter: Meter, capacity: Any, records: int, subscriber: Any, seconds: 
     reads = Decimal(str(units.reads)) * p.provisioned_per_unit(p.DYNAMODB_PER_RCU_HOUR) * scale
     on_demand = sum((d for line, d in per_million if line.service.startswith("DynamoDB")), Decimal(0))
     provisioned = total - on_demand + writes + reads
+    # Capacity paid for but idle (a flow that varies faster than auto scaling follows) costs in proportion:
+    # the lowest average utilisation at which the whole still costs $5.
+    room = 5 - (total - on_demand)
+    lowest = (writes + reads) * p.PROVISIONED_UTILISATION / room if room > 0 else None
     print(
         f"cost with provisioned tables (TableBillingMode=PROVISIONED, auto scaling at {p.PROVISIONED_UTILISATION:.0%} utilisation, "
         f"a steady flow): ${provisioned:.2f} per million records (DynamoDB writes {writes:.2f}, reads {reads:.2f}) — "
         f"ratio to Airbyte Cloud's ${airbyte}: {provisioned / airbyte:.2f}; goal ≤ $5: {'met' if provisioned <= 5 else 'NOT met'}"
+        + (f" down to an average utilisation of {lowest:.0%}" if lowest is not None and lowest <= 1 else "")
     )
 
 
