@@ -241,3 +241,24 @@ def test_an_erasure_stops_by_the_lambda_contexts_time_and_the_next_invocation_fi
     tombstone = rest_event("GET", "/audit", "/audit", query={"entity": erased["tombstone"]})
     status, trail, _ = call(deployed, tombstone)
     assert status == 200 and [(e["action"], e["actor"]) for e in trail["entries"]] == [("erased", f"iam:{OPERATOR_ARN}")]
+
+
+def test_a_replay_stops_by_the_lambda_contexts_time_and_goes_on_after_its_next(deployed, monkeypatch):
+    from chalicelib.api import admin
+    from tests.stack import drain
+
+    monkeypatch.setattr(admin, "REPLAY_PAGE", 1)
+    for customer in ("C-1", "C-2"):
+        body = demo_body(customer, tier="Titanium")
+        call(deployed, http_api_v1_event(body, demo_signature(body, "prod-demo-secret")))
+    drain()
+    replay = rest_event("POST", "/quarantine/replay", "/quarantine/replay", body='{"connector": "demo_crm"}')
+    wire = json.loads(json.dumps(deployed(replay, ShortOfTime())))  # 5 s left: one page, then it answers
+    first = json.loads(wire["body"])
+    assert wire["statusCode"] == 200 and first["replayed"] == 1 and first["complete"] is False and first["next"], first
+    onwards = json.dumps({"connector": "demo_crm", "after": first["next"]})
+    rest = rest_event("POST", "/quarantine/replay", "/quarantine/replay", body=onwards)
+    status, second, _ = call(deployed, rest)  # 28 s left: the rest
+    assert status == 200 and second["complete"] is True and second["next"] is None, second
+    taken = [r["id"] for r in first["results"] + second["results"]]
+    assert len(taken) == len(set(taken)) == 2 and {r["status"] for r in second["results"]} == {"quarantined"}  # each once
