@@ -246,8 +246,9 @@ def replay_matching(
     if edited is not None and not wanted.dry_run:
         _require_deployed(config, edited)
     results: list[dict[str, Any]] = []
-    cursor = wanted.after
-    while len(results) < wanted.limit and (not results or seconds_left() > REPLAY_MARGIN_SECONDS):
+    cursor, pages = wanted.after, 0
+    while len(results) < wanted.limit and (pages == 0 or seconds_left() > REPLAY_MARGIN_SECONDS):
+        pages += 1  # the first page whatever the time left, so every request gets somewhere
         page = min(REPLAY_PAGE, wanted.limit - len(results))  # so a request that reaches its limit ends on a page's end
         try:
             items, cursor = queries.quarantined(settings, connector=wanted.connector, status="open", limit=page, cursor=cursor)

@@ -162,6 +162,18 @@ def test_a_replay_larger_than_one_request_goes_on_from_where_it_stopped(harness,
     assert chains_intact() == {}
 
 
+def test_a_request_whose_pages_match_nothing_still_stops_by_the_time_left(harness, monkeypatch):
+    """Records the filter passes over cost time too: each request reads one page here, matching or not."""
+    from chalicelib.api import admin
+
+    monkeypatch.setattr(admin, "REPLAY_PAGE", 1)
+    monkeypatch.setattr(admin, "REPLAY_MARGIN_SECONDS", float("inf"))  # one page per request
+    for n in (30, 31, 32):
+        _quarantine_titanium(harness, f"C-{n}")
+    results, requests = _replay_to_the_end(harness, {"code": "no_mapping"}, "dave")
+    assert results == [] and requests >= 3
+
+
 def test_a_replay_continued_with_a_forged_or_foreign_cursor_is_a_400(harness, monkeypatch):
     from chalicelib.api import admin
 
