@@ -251,7 +251,7 @@ def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:
     from chalicelib.api.admin import replay_matching
-    from chalicelib.api.redrive import deadline_from
+    from chalicelib.api.deadline import deadline_from
     from chalicelib.api.requests import ReplayFilter, parse_body
 
     wanted = parse_body(ReplayFilter, request.raw_body)
@@ -288,7 +288,7 @@ def usage(actor: str, request: Any) -> Any:
 def erase(actor: str, request: Any) -> Any:
     from chalicelib.api import sovereignty
     from chalicelib.api.admin import entity_key_from
-    from chalicelib.api.redrive import deadline_from
+    from chalicelib.api.deadline import deadline_from
     from chalicelib.api.requests import EraseRequest, parse_body
 
     params, body = _query(request), parse_body(EraseRequest, request.raw_body)
@@ -387,7 +387,8 @@ def mapping_regression(actor: str, request: Any, name: str) -> Any:
 @_admin
 def events_redrive(actor: str, request: Any) -> Any:
     """Deliver again the events whose dispatch did not finish (the stream gave up on them)."""
-    from chalicelib.api.redrive import deadline_from, redrive
+    from chalicelib.api.deadline import deadline_from
+    from chalicelib.api.redrive import redrive
     from chalicelib.api.requests import RedriveRequest, parse_body
 
     limit = parse_body(RedriveRequest, request.raw_body).limit

@@ -12,7 +12,6 @@ retrying cannot fix) and are only listed: ``GET /events?status=dead``.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,11 +106,3 @@ def _remove_reports(reports: list[dict[str, Any]]) -> int:
     for message in reports:
         aws.client("sqs").delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return len(reports)
-
-
-def deadline_from(context: Any, budget: float = 25.0) -> Callable[[], float]:
-    """Seconds left in this invocation (Lambda's context), or a fixed budget locally."""
-    started = time.monotonic()
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        return lambda: float(context.get_remaining_time_in_millis()) / 1000
-    return lambda: budget - (time.monotonic() - started)

@@ -294,8 +294,8 @@ def console_replay_one(page: Page, qid: str) -> Response:
 @operator_page
 def console_replay_matching(page: Page) -> Response:
     from chalicelib.api.admin import replay_matching
+    from chalicelib.api.deadline import deadline_from
     from chalicelib.api.errors import bad_request
-    from chalicelib.api.redrive import deadline_from
     from chalicelib.api.requests import ReplayFilter, validate
     from chalicelib.console.render import page as render_page
     from chalicelib.console.routes import console
