@@ -355,6 +355,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
             _print(answer)
             return 0
         scanned = sum(answer.get("scanned", {}).values())
+        if answer.get("started_over"):
+            print("records were applied to the customer meanwhile: every table is searched again", file=sys.stderr)
         print(f"erasing: {scanned} items searched, tables done: {', '.join(answer.get('swept') or []) or 'none yet'}", file=sys.stderr)
 
 

@@ -125,6 +125,11 @@ ROLES: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:UpdateItem",), tables(QUARANTINE), "a replay closes the quarantined record"),
         Grant(("dynamodb:Scan",), tables(*ALL_TABLES), "erasure reads every table once for the customer's copies"),
         Grant(("dynamodb:BatchWriteItem",), tables(STATE, AUDIT, QUARANTINE, INPUTS), "erasure deletes the items that name the customer"),
+        Grant(
+            ("dynamodb:Query", "dynamodb:DeleteItem"),
+            tables(STATE),
+            "erasure reads the customer's own items' versions and deletes its golden and consent items only if unchanged",
+        ),
         Grant(("s3:GetObject",), objects(PAYLOADS), "a quarantined raw payload kept in S3 by claim check: shown, replayed, searched"),
         Grant(("s3:DeleteObject",), objects(PAYLOADS), "erasure deletes the claim-checked payloads that name the customer"),
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables(EVENTS), "re-drive reads an event and records its delivery"),

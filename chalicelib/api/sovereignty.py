@@ -259,8 +259,8 @@ def erase(
     if job is None:
         if stored is None and snapshot.states[registry] is None:
             raise not_found(f"nothing stored for {entity_key}")
-        own_chain = audit.read_chain(settings.audit_table, entity_key)
-        job = erasure.Job(job_key, actor, datetime.now(UTC).isoformat(), [], own_chain[-1]["hash"] if own_chain else None)
+        job = erasure.Job(job_key, actor, datetime.now(UTC).isoformat(), [], _last_hash(settings, entity_key))
+        job.versions = erasure.customer_versions(settings.state_table, job_key)
     added = [i for i in identifiers or [] if i not in job.identifiers]
     if added:
         job.identifiers += added
@@ -277,18 +277,44 @@ def erase(
             keep=frozenset({job_key}),
             go_on=lambda: seconds_left() > ERASE_MARGIN_SECONDS,
             saved=lambda _: erasure.save_job(settings.state_table, job),
+            remove_last=lambda: _remove_if_unchanged(settings, entity_key, job, [keys.state(golden), keys.state(registry)]),
         )
     except ConflictError as exc:
         raise ApiError(409, "conflict", f"{exc}: the customer's record is kept until the sweep completes; erase again") from exc
     if not progress.done:
+        started_over = progress.table == 0 and progress.cursor is None
         return {
             "erasing": entity_key,
             "complete": False,
             "swept": progress.swept,
             "scanned": dict(progress.removal.scanned),
-            "message": "the sweep continues where it stopped when this request is sent again",
+            "started_over": started_over,
+            "message": (
+                "records were applied to the customer during the sweep: it goes over every table again when this request is sent again"
+                if started_over
+                else "the sweep continues where it stopped when this request is sent again"
+            ),
         }
     return _finish(store, settings, entity_key, masked, job)
+
+
+def _remove_if_unchanged(settings: Settings, entity_key: str, job: erasure.Job, own: list[tuple[str, str]]) -> bool:
+    """The customer's golden and consent items go if nothing was applied to the customer since the pass began.
+
+    Otherwise the pass goes again from the versions and chain end of now: the record applied may
+    have left its raw input and audit entries in tables already swept.
+    """
+    if erasure.delete_if_unchanged(settings.state_table, job.key, own, job.versions):
+        return True
+    job.versions = erasure.customer_versions(settings.state_table, job.key)
+    job.last_hash = _last_hash(settings, entity_key) or job.last_hash
+    return False
+
+
+def _last_hash(settings: Settings, entity_key: str) -> str | None:
+    """The hash of the last entry of the customer's own chain (None: it has none)."""
+    own_chain = audit.read_chain(settings.audit_table, entity_key)
+    return str(own_chain[-1]["hash"]) if own_chain else None
 
 
 def _finish(store: DynamoStore, settings: Settings, entity_key: str, masked: str, job: erasure.Job) -> dict[str, Any]:

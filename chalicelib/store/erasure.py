@@ -20,6 +20,12 @@ The sweep goes a page at a time and its progress is saved (``Job``) after each p
 erasure larger than one request resumes where the last one stopped. The subject's own golden,
 consent and cross-reference items are deleted last: until then the golden record still names
 everything to look for, and a source reference still leads to the customer.
+
+A record applied to the customer while the sweep goes on writes a raw input, audit entries and
+perhaps events into tables the sweep may have passed. Every such record changes an item of the
+customer's own (golden record, consent, order history, rules state), so the job keeps their
+versions as they were when the pass began: if any differs when every table is swept, the pass
+goes round again instead of ending (and the golden and consent items go only if still unchanged).
 """
 
 from __future__ import annotations
@@ -88,6 +94,12 @@ class Progress:
     def done(self) -> bool:
         return self.table >= len(TABLES)
 
+    def start_over(self) -> None:
+        """Every table again; what was deleted stays counted, what is left is counted anew."""
+        self.table, self.cursor = 0, None
+        for actions in self.removal.counts.values():
+            actions.pop("left", None)
+
     @property
     def swept(self) -> list[str]:
         return list(TABLES[: self.table])
@@ -99,7 +111,8 @@ class Job:
 
     It holds what every request of the erasure needs alike: who started it, the identifiers the
     requests added (the customer's own values, so the item goes with the sweep), the hash of the
-    customer's last audit entry (its chain is among what the sweep deletes) and the progress.
+    customer's last audit entry (its chain is among what the sweep deletes), the versions of the
+    customer's own items when the current pass began, and the progress.
     """
 
     key: tuple[str, str]
@@ -107,6 +120,7 @@ class Job:
     started_at: str
     identifiers: list[tuple[str, str]]
     last_hash: str | None
+    versions: dict[str, int] = field(default_factory=dict)  # sort key -> version, under the customer's partition key
     progress: Progress = field(default_factory=Progress)
     version: int = 0
 
@@ -126,6 +140,7 @@ def load_job(table: str, key: tuple[str, str]) -> Job | None:
         started_at=str(item["started_at"]),
         identifiers=[(str(kind), str(value)) for kind, value in json.loads(str(item["identifiers"]))],
         last_hash=item.get("last_hash"),
+        versions={str(sk): int(v) for sk, v in json.loads(str(item.get("versions") or "{}")).items()},
         progress=Progress(int(state["table"]), state["cursor"], removal, [(str(pk), str(sk)) for pk, sk in state["deferred"]]),
         version=int(item["version"]),
     )
@@ -148,6 +163,7 @@ def save_job(table: str, job: Job) -> None:
         "started_at": job.started_at,
         "identifiers": json.dumps(job.identifiers, ensure_ascii=False),
         "last_hash": job.last_hash,
+        "versions": json.dumps(job.versions, ensure_ascii=False),
         "progress": json.dumps(state, ensure_ascii=False),
         "version": job.version + 1,
     }
@@ -164,6 +180,48 @@ def drop_job(table: str, job: Job) -> None:
     _delete(table, [job.key])
 
 
+def customer_versions(table: str, job_key: tuple[str, str]) -> dict[str, int]:
+    """The version of each of the customer's own items (the partition the job sits in), the job aside."""
+    versions: dict[str, int] = {}
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": job_key[0]}},
+        "ProjectionExpression": "sk, version",
+        "ConsistentRead": True,
+    }
+    while True:
+        items, after = dynamo.query(table, **kwargs)
+        versions.update({str(i["sk"]): int(i["version"]) for i in items if i["sk"] != job_key[1] and "version" in i})
+        if not after:
+            return versions
+        kwargs["ExclusiveStartKey"] = after
+
+
+def delete_if_unchanged(table: str, job_key: tuple[str, str], item_keys: list[tuple[str, str]], versions: dict[str, int]) -> bool:
+    """Delete the customer's own items only if none changed since the pass began (False: something did, nothing deleted).
+
+    Checked twice: every item of the customer's that is still there against ``versions`` (the sweep
+    itself deleted some), then the deletion itself is conditional, so a record applied in between
+    cannot slip through either.
+    """
+    if any(versions.get(sk) != version for sk, version in customer_versions(table, job_key).items()):
+        return False
+    actions = []
+    for pk, sk in item_keys:
+        delete: dict[str, Any] = {"TableName": table, "Key": dynamo.key_of(pk, sk), "ConditionExpression": "attribute_not_exists(pk)"}
+        if pk == job_key[0] and sk in versions:  # gone already (an earlier request deleted it), or as it was
+            delete["ConditionExpression"] = "attribute_not_exists(pk) OR version = :v"
+            delete["ExpressionAttributeValues"] = {":v": {"N": str(versions[sk])}}
+        actions.append({"Delete": delete})
+    try:
+        aws.client("dynamodb").transact_write_items(TransactItems=actions)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("TransactionCanceledException", "TransactionConflictException"):
+            return False
+        raise
+    return True
+
+
 def sweep(
     settings: Settings,
     masker: Masker,
@@ -173,12 +231,15 @@ def sweep(
     keep: frozenset[tuple[str, str]] = frozenset(),
     go_on: Callable[[], bool] = lambda: True,
     saved: Callable[[Progress], None] = lambda _: None,
+    remove_last: Callable[[], bool],
 ) -> Progress:
     """Delete or mask every item that names the subject, page by page; the state items in ``last`` go at the very end.
 
     After each page ``saved`` gets the progress and ``go_on`` decides whether another page
     follows: a sweep of a large deployment spans several requests, each resuming where the
     previous one saved (``progress``). Items in ``keep`` are left alone (the sweep's own record).
+    Once every table is swept, ``remove_last`` deletes ``last`` if the customer is unchanged since
+    the pass began; when it answers False the pass starts over, and the sweep returns.
     """
     progress = progress or Progress()
     tables = {
@@ -200,7 +261,11 @@ def sweep(
         if after is None:
             progress.table += 1
         if progress.table == len(TABLES):
-            _delete(settings.state_table, progress.deferred + list(last))
+            if not remove_last():
+                progress.start_over()
+                saved(progress)
+                break
+            _delete(settings.state_table, [k for k in progress.deferred if k not in last])  # a golden record made since stays
         saved(progress)
         if not progress.done and not go_on():
             break

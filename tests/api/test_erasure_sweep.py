@@ -357,3 +357,63 @@ def test_a_page_that_met_a_conflict_is_read_again_by_the_next_request(walk, monk
     assert statuses.count(409) == 1 and refused == [os.environ["EVENTS_TABLE"]], (statuses, refused)
     assert erased["removed"]["events"]["masked"] == {"event": 1}, erased
     assert not any(state["id"] in json.dumps(i) for items in every_item().values() for i in items if "erasure#" not in json.dumps(i))
+
+
+def test_a_record_applied_to_the_customer_during_the_sweep_sends_it_round_again(walk, monkeypatch):
+    """Its raw input and audit entries land in tables already swept: the pass goes again and ends with nothing left."""
+    one_page_per_request(monkeypatch)
+    assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202
+    for n in range(12):
+        other = demo_body(f"C-2{n:03}", name=f"Other {n}", email=f"other{n}@example.org")
+        assert post_demo(walk, other).status_code == 202  # other customers: more than a page per table
+    drain()
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    answers = []
+    while "audit" not in (answers[-1]["swept"] if answers else []):
+        status, body = erase(walk)
+        assert status == 200 and body["complete"] is False, body
+        answers.append(body)
+
+    assert post_demo(walk, crm("Platinum", "2026-11-05T08:00:00+08:00")).status_code == 202  # applied meanwhile
+    drain()
+    fresh = json.dumps(every_item()["salesbridge-inputs"] + every_item()["salesbridge-audit"])
+    assert "C-1001" in fresh and state["id"] in fresh, "its copies sit in tables the sweep has passed"
+    answers.append(erase(walk)[1])
+    while not answers[-1]["complete"] and not answers[-1]["started_over"]:
+        answers.append(erase(walk)[1])
+    assert answers[-1]["started_over"] and answers[-1]["swept"] == [], answers[-1]
+    assert "applied to the customer during the sweep" in answers[-1]["message"]
+    status, erased, _ = erase_to_the_end(walk)
+    assert status == 200 and erased["complete"], erased
+
+    needles = [state["id"], "C-1001", TAX_NUMBER, "138-0013-8000"]
+    left = [i for items in every_item().values() for i in items if any(n in json.dumps(i, ensure_ascii=False) for n in needles)]
+    assert not left, json.dumps(left, ensure_ascii=False, indent=1)
+    tombstones = [i for i in every_item()["salesbridge-audit"] if i["pk"]["S"].startswith("erasure#")]
+    assert [t["pk"]["S"] for t in tombstones] == [erased["tombstone"]]
+    assert erased["removed"]["inputs"]["deleted"]["raw_input"] == 2 and erased["removed"]["state"]["deleted"]["golden"] == 1, erased
+    assert erase(walk)[0] == 404
+
+
+def test_a_customer_changed_just_before_its_golden_record_goes_is_not_deleted_blind(walk):
+    """The last step deletes the golden record only as it was when the pass began; otherwise nothing goes and the pass restarts."""
+    from chalicelib.runtime.settings import get_settings
+    from chalicelib.store import dynamo, erasure, keys
+
+    assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202
+    drain()
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    table, job_key = get_settings().state_table, keys.erasure_job(state["id"])
+    versions = erasure.customer_versions(table, job_key)
+    assert versions["golden"] >= 1 and "erasure" not in versions
+    golden = (job_key[0], "golden")
+
+    assert post_demo(walk, crm("Platinum", "2026-11-05T08:00:00+08:00")).status_code == 202
+    drain()
+    assert not erasure.delete_if_unchanged(table, job_key, [golden], versions), "a version moved on: nothing is deleted"
+    assert dynamo.get(table, *golden) is not None
+    now = erasure.customer_versions(table, job_key)
+    assert now["golden"] == versions["golden"] + 1
+    assert erasure.delete_if_unchanged(table, job_key, [golden], now)
+    assert dynamo.get(table, *golden) is None
+    assert erasure.delete_if_unchanged(table, job_key, [golden], now), "gone already: as good as deleted (a request that stopped after it)"

@@ -100,6 +100,23 @@ def test_erase_repeats_the_request_until_the_sweep_is_complete(live, capsys, mon
     assert progress[0].endswith("tables done: none yet") and progress[-1].endswith("tables done: inputs, quarantine, events, audit")
 
 
+def test_erase_says_when_the_sweep_starts_over_and_still_completes(live, capsys, monkeypatch):
+    """A record applied to the customer during the sweep: the CLI says so and keeps repeating the request."""
+    from chalicelib.store import erasure
+
+    delete, calls = erasure.delete_if_unchanged, []
+
+    def changed_the_first_time(*args, **kwargs):
+        calls.append(1)
+        return len(calls) > 1 and delete(*args, **kwargs)
+
+    monkeypatch.setattr(erasure, "delete_if_unchanged", changed_the_first_time)
+    code = cli.main(["--url", live, "--token", ADMIN_TOKEN, "erase", "--source", SOURCE, "--yes"])
+    captured = capsys.readouterr()
+    assert code == 0 and json.loads(captured.out)["complete"] is True and len(calls) == 2
+    assert "records were applied to the customer meanwhile: every table is searched again" in captured.err
+
+
 def test_an_api_error_keeps_its_exit_code_with_tables(live, capsys):
     code = cli.main(["--url", live, "--token", ADMIN_TOKEN, "state", "--source", "demo_crm/customer/nobody"])
     assert code == 2 and "404 not_found" in capsys.readouterr().err
