@@ -264,7 +264,9 @@ def erase(
     added = [i for i in identifiers or [] if i not in job.identifiers]
     if added:
         job.identifiers += added
-        job.progress = erasure.Progress(removal=job.progress.removal, deferred=job.progress.deferred)  # every table again, for these too
+        if job.progress.table or job.progress.cursor:  # a pass under way: every table again, for these too
+            job.progress = erasure.Progress(removal=job.progress.removal, deferred=job.progress.deferred)
+            job.versions = erasure.customer_versions(settings.state_table, job_key)
     masked = audit.mask(customer_id, pii_key) or ""
     named = subject(masked, customer_id, stored, job.identifiers)
     try:
