@@ -26,6 +26,8 @@ perhaps events into tables the sweep may have passed. Every such record changes 
 customer's own (golden record, consent, order history, rules state), so the job keeps their
 versions as they were when the pass began: if any differs when every table is swept, the pass
 goes round again instead of ending (and the golden and consent items go only if still unchanged).
+An input quarantined meanwhile changes none of them: the records quarantined since the pass began
+are listed by the quarantine index and swept, with what each left in other tables, at its end.
 """
 
 from __future__ import annotations
@@ -34,15 +36,17 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.erasure import Masker
+from chalicelib.domain.inbound import InboundRecord
 from chalicelib.errors import ConflictError, PayloadMissing
 from chalicelib.runtime import aws
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import audit, dynamo, payloads
+from chalicelib.store import audit, dynamo, keys, payloads
 
 # Copies of raw payloads: an item there that names the subject goes whole.
 _DELETE_WHOLE = ("inputs", "quarantine")
@@ -74,6 +78,8 @@ _UNTOUCHED = frozenset(
 )
 
 
+CLOCK_SKEW = timedelta(minutes=5)  # how far the clocks of the functions that quarantine and the one that erases may differ
+
 # The order of the sweep: the state table last, so the golden record still names everything to look for.
 TABLES = ("inputs", "quarantine", "events", "audit", "state")
 PAGE_ITEMS = 200  # items per scanned page: the unit of work between two saves of the progress
@@ -89,6 +95,7 @@ class Progress:
     # The customer's golden, consent and cross-reference items found so far: deleted at the very end,
     # so a request that names the customer by a source record still finds it while the sweep goes on.
     deferred: list[tuple[str, str]] = field(default_factory=list)
+    since: str | None = None  # when the current pass began (UTC, ISO): inputs quarantined from then on are looked at again
 
     @property
     def done(self) -> bool:
@@ -96,7 +103,7 @@ class Progress:
 
     def start_over(self) -> None:
         """Every table again; what was deleted stays counted, what is left is counted anew."""
-        self.table, self.cursor = 0, None
+        self.table, self.cursor, self.since = 0, None, _now()
         for actions in self.removal.counts.values():
             actions.pop("left", None)
 
@@ -125,6 +132,10 @@ class Job:
     version: int = 0
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
 def load_job(table: str, key: tuple[str, str]) -> Job | None:
     item = dynamo.get(table, *key)
     if item is None:
@@ -141,7 +152,9 @@ def load_job(table: str, key: tuple[str, str]) -> Job | None:
         identifiers=[(str(kind), str(value)) for kind, value in json.loads(str(item["identifiers"]))],
         last_hash=item.get("last_hash"),
         versions={str(sk): int(v) for sk, v in json.loads(str(item.get("versions") or "{}")).items()},
-        progress=Progress(int(state["table"]), state["cursor"], removal, [(str(pk), str(sk)) for pk, sk in state["deferred"]]),
+        progress=Progress(
+            int(state["table"]), state["cursor"], removal, [(str(pk), str(sk)) for pk, sk in state["deferred"]], state.get("since")
+        ),
         version=int(item["version"]),
     )
 
@@ -155,6 +168,7 @@ def save_job(table: str, job: Job) -> None:
         "counts": progress.removal.report(),
         "scanned": progress.removal.scanned,
         "deferred": progress.deferred,
+        "since": progress.since,
     }
     item = {
         "pk": job.key[0],
@@ -249,6 +263,8 @@ def sweep(
         "audit": settings.audit_table,
         "state": settings.state_table,
     }
+    if progress.since is None and progress.table == 0 and progress.cursor is None:
+        progress.since = _now()
     while not progress.done:
         name = TABLES[progress.table]
         try:
@@ -261,6 +277,7 @@ def sweep(
         if after is None:
             progress.table += 1
         if progress.table == len(TABLES):
+            _sweep_quarantined_since(settings, masker, progress)
             if not remove_last():
                 progress.start_over()
                 saved(progress)
@@ -270,6 +287,66 @@ def sweep(
         if not progress.done and not go_on():
             break
     return progress
+
+
+def _sweep_quarantined_since(settings: Settings, masker: Masker, progress: Progress) -> None:
+    """Inputs quarantined since the pass began, and what each left beside its quarantine record.
+
+    Such an input never reached the customer, so none of the customer's versions moved and the
+    pass does not start over for it; its quarantine record, raw input copy, input audit chain and
+    dedupe mark may sit in tables the pass had already swept. The quarantine table's by-time index
+    lists the records first quarantined since then (a few minutes earlier, for clocks that differ).
+    """
+    since = (datetime.fromisoformat(progress.since) - CLOCK_SKEW).isoformat() if progress.since else ""
+    named: list[dict[str, Any]] = []
+    for partition in keys.all_shards(keys.TIME_SHARD):
+        kwargs: dict[str, Any] = {
+            "IndexName": "by-time",
+            "KeyConditionExpression": "time_shard = :p AND order_key >= :s",
+            "ExpressionAttributeValues": {":p": {"S": partition}, ":s": {"S": since}},
+        }
+        while True:
+            items, after = dynamo.query(settings.quarantine_table, **kwargs)
+            named += [i for i in items if _names("quarantine", i, masker)]
+            if not after:
+                break
+            kwargs["ExclusiveStartKey"] = after
+    if not named:
+        return
+    copies, blocks, marks = [], [], []
+    for item in named:
+        copy, chain, mark = _traces(settings, item)
+        copies += [copy] if copy else []
+        blocks += chain
+        marks += [mark] if mark else []
+    _sweep_page("quarantine", settings.quarantine_table, named, masker, set(), progress)
+    _sweep_page("inputs", settings.inputs_table, copies, masker, set(), progress)
+    _sweep_page("audit", settings.audit_table, blocks, masker, set(), progress)
+    _sweep_page("state", settings.state_table, marks, masker, set(), progress)
+
+
+def _traces(settings: Settings, quarantined: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, Any] | None]:
+    """A quarantined input's raw input copy, the blocks of its audit chain and its dedupe mark, as stored now."""
+    dedupe_key = str(quarantined["dedupe_key"])
+    copy = None
+    try:
+        record = InboundRecord.from_message(payloads.raw_of(quarantined))
+        copy = dynamo.get(settings.inputs_table, *keys.raw_input(record.connector, record.object, record.received_at, dedupe_key))
+    except PayloadMissing:
+        pass  # expired with its copy (both are kept as long)
+    blocks: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": keys.chain_key(keys.input_chain(dedupe_key))}},
+        "ConsistentRead": True,
+    }
+    while True:
+        items, after = dynamo.query(settings.audit_table, **kwargs)
+        blocks += items
+        if not after:
+            break
+        kwargs["ExclusiveStartKey"] = after
+    return copy, blocks, dynamo.get(settings.state_table, *keys.dedupe(dedupe_key))
 
 
 def _sweep_page(name: str, table: str, items: list[dict[str, Any]], masker: Masker, last: set[tuple[str, str]], progress: Progress) -> None:
@@ -300,11 +377,7 @@ def _sweep_page(name: str, table: str, items: list[dict[str, Any]], masker: Mask
 def _goes_whole(name: str, table: str, item: dict[str, Any], masker: Masker, removal: Removal) -> bool:
     """Mask an item that names the subject in place, or count it deleted and say it goes whole."""
     key = [str(item["pk"]), str(item["sk"])]
-    content = {k: v for k, v in item.items() if k not in _UNTOUCHED}
-    if name == "audit" and audit.is_block(item):
-        content = {"entries": [_visible(entry) for entry in audit.unpack([item])]}
-    if name in _DELETE_WHOLE and item.get(payloads.REF):
-        content["raw"] = _claim_checked(item)
+    content = _searched(name, item)
     if not masker.names(content) and not masker.names(key):
         return False
     kind = _kind(name, item)
@@ -322,6 +395,20 @@ def _goes_whole(name: str, table: str, item: dict[str, Any], masker: Masker, rem
         _put_masked(table, {**item, **masker.value(content)}, item)
         removal.count("masked", name, kind)
     return False
+
+
+def _searched(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    """What of an item is searched for the subject: its attributes but bookkeeping, an audit block's entries, a claim-checked raw input."""
+    content = {k: v for k, v in item.items() if k not in _UNTOUCHED}
+    if name == "audit" and audit.is_block(item):
+        content = {"entries": [_visible(entry) for entry in audit.unpack([item])]}
+    if name in _DELETE_WHOLE and item.get(payloads.REF):
+        content["raw"] = _claim_checked(item)
+    return content
+
+
+def _names(name: str, item: dict[str, Any], masker: Masker) -> bool:
+    return masker.names(_searched(name, item)) or masker.names([str(item["pk"]), str(item["sk"])])
 
 
 def _claim_checked(item: dict[str, Any]) -> str:

@@ -395,6 +395,53 @@ def test_a_record_applied_to_the_customer_during_the_sweep_sends_it_round_again(
     assert erase(walk)[0] == 404
 
 
+@pytest.mark.parametrize("state_pages", [0, 2], ids=["before the state table", "while the state table is swept"])
+def test_an_input_quarantined_during_the_sweep_goes_with_the_rest(walk, monkeypatch, state_pages):
+    """It changes none of the customer's items (the pass does not start over), yet its copies land in tables already swept."""
+    one_page_per_request(monkeypatch)
+    assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202
+    for n in range(12):
+        other = demo_body(f"C-2{n:03}", name=f"Other {n}", email=f"other{n}@example.org")
+        assert post_demo(walk, other).status_code == 202
+    drain()
+    _, state = get_json(walk, f"/state?{SOURCE}")
+    answers = []
+    while "audit" not in (answers[-1]["swept"] if answers else []):
+        status, body = erase(walk)
+        assert status == 200 and body["complete"] is False, body
+        answers.append(body)
+    for _ in range(state_pages):
+        assert erase(walk)[1]["complete"] is False
+
+    assert post_demo(walk, crm("Titanium", "2026-11-05T08:00:00+08:00")).status_code == 202  # unknown tier: quarantined
+    drain()
+    tables = every_item()
+    assert "C-1001" in json.dumps(tables["salesbridge-quarantine"] + tables["salesbridge-inputs"] + tables["salesbridge-audit"])
+    status, erased, _ = erase_to_the_end(walk)
+    assert status == 200 and erased["complete"], erased
+
+    needles = [state["id"], "C-1001", TAX_NUMBER, "138-0013-8000"]
+    left = [i for items in every_item().values() for i in items if any(n in json.dumps(i, ensure_ascii=False) for n in needles)]
+    assert not left, json.dumps(left, ensure_ascii=False, indent=1)
+    assert erased["removed"]["quarantine"]["deleted"]["record"] == 1, erased
+    assert erased["removed"]["inputs"]["deleted"]["raw_input"] == 2, erased
+
+
+def test_the_start_of_the_pass_is_kept_with_the_job_and_moves_when_the_pass_starts_over(walk):
+    """What the end of the sweep lists quarantined records from: saved with the progress, so every request of the erasure agrees."""
+    from chalicelib.runtime.settings import get_settings
+    from chalicelib.store import erasure
+
+    table, key = get_settings().state_table, ("customer#cus_test", "erasure")
+    job = erasure.Job(key, "admin:dpo", "2026-12-01T00:00:00+00:00", [], None)
+    job.progress.since = "2026-12-01T00:00:00.000001+00:00"
+    erasure.save_job(table, job)
+    loaded = erasure.load_job(table, key)
+    assert loaded is not None and loaded.progress.since == "2026-12-01T00:00:00.000001+00:00"
+    loaded.progress.start_over()
+    assert loaded.progress.since is not None and loaded.progress.since > "2026-12-02"
+
+
 def test_a_customer_changed_just_before_its_golden_record_goes_is_not_deleted_blind(walk):
     """The last step deletes the golden record only as it was when the pass began; otherwise nothing goes and the pass restarts."""
     from chalicelib.runtime.settings import get_settings
