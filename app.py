@@ -247,6 +247,15 @@ def quarantine_replay(actor: str, request: Any, qid: str) -> Any:
     return replay_one(_config(), _settings(), qid, actor, parse_body(ReplayChoice, request.raw_body))
 
 
+@app.route("/quarantine/{qid}/discard", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def quarantine_discard(actor: str, request: Any, qid: str) -> Any:
+    from chalicelib.api.admin import discard_one
+    from chalicelib.api.requests import DiscardChoice, parse_body
+
+    return discard_one(_settings(), qid, actor, parse_body(DiscardChoice, request.raw_body))
+
+
 @app.route("/quarantine/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:

@@ -201,6 +201,11 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         _print(_call(args, "GET", f"/quarantine/{_need(args.id, 'show needs the quarantine id')}"))
     elif args.action == "replay":
         return _replay(args)
+    elif args.action == "discard":
+        qid = _need(args.id, "discard needs the quarantine id")
+        if not (args.reason or "").strip():
+            raise CliError('discard needs --reason "…": why the record is given up (kept in the audit trail)')
+        _print(_call(args, "POST", f"/quarantine/{qid}/discard", body={"reason": args.reason}))
     return 0
 
 
@@ -506,16 +511,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int)
     p.set_defaults(func=cmd_events)
 
-    p = sub.add_parser("quarantine", help="list, show and replay quarantined records", parents=[output, paged])
-    p.add_argument("action", choices=["list", "show", "replay"])
+    p = sub.add_parser("quarantine", help="list, show, replay and discard quarantined records", parents=[output, paged])
+    p.add_argument("action", choices=["list", "show", "replay", "discard"])
     p.add_argument("id", nargs="?")
     p.add_argument("--connector")
     p.add_argument("--code")
     p.add_argument("--mapping")
-    p.add_argument("--status", default="open")
+    p.add_argument("--status", default="open", help="list: open (the default), replayed or discarded")
     p.add_argument("--all", action="store_true", help="replay every open record")
     p.add_argument("--mapping-file", help="replay through this edited mapping file: a dry run first; applied once it is deployed")
     p.add_argument("--dry-run", action="store_true", help="show what the replay would do now; nothing is stored")
+    p.add_argument("--reason", help="discard: why the record is given up for good (kept on it and in the audit trail)")
     p.set_defaults(func=cmd_quarantine)
 
     p = sub.add_parser("consent", help="a customer's consent per data category: show, grant, revoke")

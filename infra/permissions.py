@@ -122,7 +122,8 @@ ROLES: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:BatchGetItem",), tables(AUDIT), "the entries of the audit runs a day or correlation listing finds"),
         Grant(("dynamodb:PutItem",), tables(AUDIT), "console logins, links issued and unmasked views (one-entry chains)"),
         Grant(("dynamodb:GetItem",), tables(STATE, QUARANTINE), "one record: golden state, consent, a quarantined record"),
-        Grant(("dynamodb:UpdateItem",), tables(QUARANTINE), "a replay closes the quarantined record"),
+        Grant(("dynamodb:UpdateItem",), tables(QUARANTINE), "a replay or a discard closes the quarantined record"),
+        Grant(("dynamodb:GetItem",), tables(INPUTS), "erasure: the raw copy of an input quarantined during its sweep"),
         Grant(("dynamodb:Scan",), tables(*ALL_TABLES), "erasure reads every table once for the customer's copies"),
         Grant(("dynamodb:BatchWriteItem",), tables(STATE, AUDIT, QUARANTINE, INPUTS), "erasure deletes the items that name the customer"),
         Grant(

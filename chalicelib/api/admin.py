@@ -9,12 +9,12 @@ from datetime import date, datetime
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
-from chalicelib.api.requests import ReplayChoice, ReplayFilter
+from chalicelib.api.requests import DiscardChoice, ReplayChoice, ReplayFilter
 from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
 from chalicelib.domain.inbound import InboundRecord
-from chalicelib.errors import ApiError, PayloadMissing
+from chalicelib.errors import ApiError, ConflictError, PayloadMissing
 from chalicelib.mapping import CompiledMapping
 from chalicelib.runtime.settings import Settings, get_settings
 from chalicelib.store import audit, keys, quarantine, queries
@@ -192,6 +192,24 @@ def replay_one(
         _require_deployed(config, edited)
     outcome = Processor.of(config, settings).process(inbound, replay_by=actor)
     return {"id": qid, "status": outcome.status, "entity": outcome.entity_key, "events": outcome.event_ids, "message": outcome.message}
+
+
+def discard_one(settings: Settings, qid: str, actor: str, choice: DiscardChoice) -> dict[str, Any]:
+    """Give up one open record for good: closed as discarded, its input final (docs: chalicelib/pipeline/discard.py)."""
+    from chalicelib.pipeline.discard import discard
+    from chalicelib.store.dynamo_store import DynamoStore
+
+    item = queries.quarantine_record(settings, qid)
+    if item is None:
+        raise not_found(f"no quarantined record {qid}")
+    try:
+        discarded = item.get("status") == "open" and discard(DynamoStore(settings), item, actor, choice.reason)
+    except ConflictError as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    if not discarded:
+        now = queries.quarantine_record(settings, qid) or item
+        raise ApiError(409, "not_open", f"{qid} is {now.get('status')}; only an open record can be discarded")
+    return {"id": qid, "status": "discarded", "discarded_by": actor, "reason": choice.reason}
 
 
 def _edited_mapping(config: Configuration, text: str) -> CompiledMapping:

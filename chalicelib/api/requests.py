@@ -12,7 +12,7 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints, ValidationError
 
 from chalicelib.domain.consent import DataCategory
 from chalicelib.errors import ApiError
@@ -35,6 +35,12 @@ class ReplayChoice(RequestBody):
 
     mapping_file: MappingText | None = None
     dry_run: StrictBool = False
+
+
+class DiscardChoice(RequestBody):
+    """``POST /quarantine/{id}/discard``: why the record is given up, kept on it and in the input's audit trail."""
+
+    reason: Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class ReplayFilter(ReplayChoice):

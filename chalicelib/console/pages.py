@@ -292,6 +292,18 @@ def console_replay_one(page: Page, qid: str) -> Response:
 
 
 @operator_page
+def console_discard(page: Page, qid: str) -> Response:
+    from urllib.parse import quote
+
+    from chalicelib.api.admin import discard_one
+    from chalicelib.api.requests import DiscardChoice, validate
+    from chalicelib.console.render import redirect
+
+    discard_one(page.settings, qid, page.actor, validate(DiscardChoice, {"reason": page.form.get("reason", "")}))
+    return redirect(f"{page.prefix}/console/quarantine/{quote(qid)}")
+
+
+@operator_page
 def console_replay_matching(page: Page) -> Response:
     from chalicelib.api.admin import replay_matching
     from chalicelib.api.deadline import deadline_from

@@ -76,6 +76,13 @@ def console_replay_one(qid: str) -> Response:
     return page(console.current_request, qid=qid)
 
 
+@console.route("/console/quarantine/{qid}/discard", methods=["POST"], content_types=FORM)
+def console_discard(qid: str) -> Response:
+    from chalicelib.console.pages import console_discard as page
+
+    return page(console.current_request, qid=qid)
+
+
 @console.route("/console/quarantine/replay", methods=["POST"], content_types=FORM)
 def console_replay_matching() -> Response:
     from chalicelib.console.pages import console_replay_matching as page

@@ -35,7 +35,7 @@ from chalicelib.runtime import clock
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, keys
 from chalicelib.store.audit import AuditEntry
-from chalicelib.store.port import DONE_STATUSES, ChainAppend, InputOutcome, Plan, Quarantined, Snapshot, Store
+from chalicelib.store.port import DONE_STATUSES, ChainAppend, InputOutcome, Plan, QuarantineClosing, Quarantined, Snapshot, Store
 
 MAX_ATTEMPTS = 8
 DEAD_LETTER_ERROR_CHARS = 500  # the error's text kept in the audit entry of a dead-lettered message
@@ -270,7 +270,7 @@ class Processor:
             events=list(outcome.events),
             input=InputOutcome(inbound, "stale" if outcome.stale else "applied", entity_key),
             xref=(record.source, evaluation.entity_id) if needs_xref and not outcome.stale else None,
-            closes_quarantine=replay_by if _replaying_quarantined(snapshot, replay_by) else None,
+            closes_quarantine=_closing(snapshot, replay_by),
         )
 
     def _rules(self, record: CanonicalRecord) -> dict[str, str]:
@@ -359,7 +359,7 @@ class Processor:
             audit=[ChainAppend(chain, entries)],
             input=InputOutcome(inbound, "skipped", chain, keep_raw=False),
             # A replay that the fixed mapping now filters out still closes the quarantined record.
-            closes_quarantine=replay_by if _replaying_quarantined(snapshot, replay_by) else None,
+            closes_quarantine=_closing(snapshot, replay_by),
         )
         try:
             self.store.commit(plan)
@@ -377,8 +377,11 @@ def _already_done(snapshot: Snapshot, replay_by: str | None) -> bool:
     return seen is not None and (seen.status in DONE_STATUSES or replay_by is None)
 
 
-def _replaying_quarantined(snapshot: Snapshot, replay_by: str | None) -> bool:
-    return bool(replay_by) and snapshot.input is not None and snapshot.input.status == "quarantined"
+def _closing(snapshot: Snapshot, replay_by: str | None) -> QuarantineClosing | None:
+    """A replay of a quarantined input closes its quarantine record, whatever the outcome now."""
+    if replay_by and snapshot.input is not None and snapshot.input.status == "quarantined":
+        return QuarantineClosing("replayed", replay_by)
+    return None
 
 
 def _knows_source(golden: dict[str, Any] | None, record: CanonicalRecord) -> bool:

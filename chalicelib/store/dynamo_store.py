@@ -32,7 +32,7 @@ from chalicelib.runtime import aws, observability
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import audit, dynamo, keys, payloads
 from chalicelib.store.audit import ChainHead
-from chalicelib.store.port import ChainAppend, InputMark, Plan, QuarantineMark, Snapshot
+from chalicelib.store.port import ChainAppend, InputMark, Plan, QuarantineClosing, QuarantineMark, Snapshot
 
 MAX_ITEMS = 100
 BOOKKEEPING = ("pk", "sk", "version", "audit_seq", "audit_hash", keys.TIMER_SHARD, keys.TIMER_DUE)
@@ -254,13 +254,19 @@ class DynamoStore:
             return payloads.kept(self.settings.payload_bucket, payloads.quarantine_key(qid), raw)
         return {"raw": raw}
 
-    def _close_quarantine(self, dedupe_key: str, by: str) -> dict[str, Any]:
+    def _close_quarantine(self, dedupe_key: str, closing: QuarantineClosing) -> dict[str, Any]:
+        """``status`` replayed or discarded, who did it and when (``replayed_by``/``replayed_at`` …), a discard's reason."""
+        values = {":s": closing.status, ":b": closing.by, ":t": datetime.now(UTC).isoformat()}
+        update = f"SET #s = :s, {closing.status}_by = :b, {closing.status}_at = :t"
+        if closing.reason is not None:
+            update += ", reason = :r"
+            values[":r"] = closing.reason
         return {
             "TableName": self.settings.quarantine_table,
             "Key": dynamo.key_of(*keys.quarantine(keys.quarantine_id(dedupe_key))),
-            "UpdateExpression": "SET #s = :s, replayed_by = :b, replayed_at = :t",
+            "UpdateExpression": update,
             "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":s": {"S": "replayed"}, ":b": {"S": by}, ":t": {"S": datetime.now(UTC).isoformat()}},
+            "ExpressionAttributeValues": dynamo.to_item(values),
         }
 
     def _delivery_update(self, plan: Plan, heads: dict[Any, ChainHead]) -> dict[str, Any]:

@@ -126,7 +126,9 @@ class MemoryStore:
                         "record": record,
                     }
                 if plan.closes_quarantine is not None and qid in self.quarantine:
-                    self.quarantine[qid] = dict(self.quarantine[qid], status="replayed", replayed_by=plan.closes_quarantine)
+                    closing = plan.closes_quarantine
+                    closed = {"status": closing.status, f"{closing.status}_by": closing.by}
+                    self.quarantine[qid] = dict(self.quarantine[qid], **closed, **({"reason": closing.reason} if closing.reason else {}))
             for event in plan.events:
                 self.outbox[event.id] = event
             if plan.xref is not None:

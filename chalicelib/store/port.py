@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from chalicelib.domain.canonical import SourceRef
 from chalicelib.domain.events import CloudEvent
@@ -25,12 +25,12 @@ from chalicelib.domain.inbound import InboundRecord
 from chalicelib.domain.state import Item, StateKey, States
 from chalicelib.store.audit import AuditEntry
 
-DONE_STATUSES = ("applied", "skipped")
+DONE_STATUSES = ("applied", "skipped", "discarded")  # final: neither a redelivery nor a replay moves them
 
 
 @dataclass(frozen=True)
 class InputMark:
-    """What is known of one input: the one outcome it had (applied, stale, skipped, quarantined)."""
+    """What is known of one input: the one outcome it had (applied, stale, skipped, quarantined, discarded)."""
 
     status: str
     entity: str | None = None
@@ -90,6 +90,18 @@ class Quarantined:
     candidates: tuple[str, ...] = ()  # an ambiguous identity: the entities the record could be
 
 
+@dataclass(frozen=True)
+class QuarantineClosing:
+    """How an input's open quarantine record closes: ``replayed`` (it went through again) or ``discarded``.
+
+    ``by`` is the operator; a discard says why (``reason``), kept on the record and in the audit trail.
+    """
+
+    status: Literal["replayed", "discarded"]
+    by: str
+    reason: str | None = None
+
+
 @dataclass
 class DeliveryState:
     """Where one outbox event stands with each of its targets."""
@@ -111,7 +123,7 @@ class Plan:
     input: InputOutcome | None = None
     xref: tuple[SourceRef, str] | None = None  # a source record first seen: its canonical id
     quarantine: Quarantined | None = None
-    closes_quarantine: str | None = None  # replayed by: the input's quarantine record is closed
+    closes_quarantine: QuarantineClosing | None = None  # the input's quarantine record is closed
     delivery: DeliveryState | None = None
 
 

@@ -52,3 +52,25 @@ def test_replay_by_filter_repeats_the_request_until_every_matching_record_was_ta
     out = capsys.readouterr().out
     done = json.loads(out[out.index("{\n") :])
     assert done["replayed"] == 5 and {r["status"] for r in done["results"]} == {"quarantined"}  # the tier is still unknown
+
+
+def test_discard_needs_a_reason_and_closes_the_record_for_good(stack, served, capsys):
+    assert post_demo(stack, demo_body(tier="Titanium")).status_code == 202
+    drain()
+    base = ["--url", served, "--token", ADMIN_TOKEN, "--actor", "kim"]
+    assert cli.main([*base, "quarantine", "list", "--json"]) == 0
+    qid = re.search(r'"id": "(q_[^"]+)"', capsys.readouterr().out).group(1)
+
+    assert cli.main([*base, "quarantine", "discard", qid]) == 2
+    assert "discard needs --reason" in capsys.readouterr().err
+    assert cli.main([*base, "quarantine", "discard", "--reason", "test data"]) == 2
+    assert "discard needs the quarantine id" in capsys.readouterr().err
+
+    assert cli.main([*base, "quarantine", "discard", qid, "--reason", "test data"]) == 0
+    out = capsys.readouterr().out
+    done = json.loads(out[out.index("{") :])
+    assert done == {"id": qid, "status": "discarded", "discarded_by": "admin:kim", "reason": "test data"}
+    assert cli.main([*base, "quarantine", "discard", qid, "--reason", "again"]) == 2
+    assert "409 not_open" in capsys.readouterr().err
+    assert cli.main([*base, "quarantine", "list", "--status", "discarded"]) == 0
+    assert qid in capsys.readouterr().out

@@ -229,6 +229,30 @@ def test_replaying_a_filtered_set_and_errors_render_as_pages(client):
     assert qid in browser.get("/console/quarantine")[2]
 
 
+def test_discarding_a_record_from_its_page_needs_a_reason_and_closes_it(client):
+    from chalicelib.api.admin import get_quarantined
+
+    qid = quarantine_titanium(client)
+    browser = logged_in(client, name="ivy")
+    page = f"/console/quarantine/{qid}"
+    assert 'id="discard"' in browser.get(page)[2]
+    status, _, html = browser.submit(page, f"/console/quarantine/{qid}/discard", {"reason": "   "})
+    assert status == 400 and "reason:" in html
+    status, _, html = browser.post(f"/console/quarantine/{qid}/discard", {"csrf": "forged", "reason": "x"})
+    assert status == 403
+    assert get_quarantined(settings(), qid)["status"] == "open"
+    status, headers, _ = browser.submit(page, f"/console/quarantine/{qid}/discard", {"reason": "a <b>test</b> record"})
+    assert status == 303 and header(headers, "location") == page
+    status, _, html = browser.get(page)
+    assert status == 200 and "by admin:ivy" in html and "a &lt;b&gt;test&lt;/b&gt; record" in html
+    assert 'id="discard"' not in html and 'id="replay"' not in html
+    assert get_quarantined(settings(), qid)["status"] == "discarded"
+    status, _, html = browser.post(f"/console/quarantine/{qid}/discard", {"csrf": csrf_of(html), "reason": "again"})
+    assert status == 409 and "only an open record can be discarded" in html
+    status, _, html = browser.get("/console/quarantine?status=discarded")
+    assert status == 200 and qid in html and '<option value="discarded" selected>' in html
+
+
 def test_a_replay_that_ran_out_of_time_offers_the_rest_and_takes_each_record_once(client, monkeypatch):
     import html as markup
     import re
