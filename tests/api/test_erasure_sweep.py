@@ -359,20 +359,26 @@ def test_a_page_that_met_a_conflict_is_read_again_by_the_next_request(walk, monk
     assert not any(state["id"] in json.dumps(i) for items in every_item().values() for i in items if "erasure#" not in json.dumps(i))
 
 
-def test_a_record_applied_to_the_customer_during_the_sweep_sends_it_round_again(walk, monkeypatch):
-    """Its raw input and audit entries land in tables already swept: the pass goes again and ends with nothing left."""
+def erase_past_the_audit_table(walk, monkeypatch) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The customer among others (more than a page per table), erased a page per request until the audit table is swept."""
     one_page_per_request(monkeypatch)
     assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202
     for n in range(12):
         other = demo_body(f"C-2{n:03}", name=f"Other {n}", email=f"other{n}@example.org")
-        assert post_demo(walk, other).status_code == 202  # other customers: more than a page per table
+        assert post_demo(walk, other).status_code == 202
     drain()
     _, state = get_json(walk, f"/state?{SOURCE}")
-    answers = []
+    answers: list[dict[str, Any]] = []
     while "audit" not in (answers[-1]["swept"] if answers else []):
         status, body = erase(walk)
         assert status == 200 and body["complete"] is False, body
         answers.append(body)
+    return state, answers
+
+
+def test_a_record_applied_to_the_customer_during_the_sweep_sends_it_round_again(walk, monkeypatch):
+    """Its raw input and audit entries land in tables already swept: the pass goes again and ends with nothing left."""
+    state, answers = erase_past_the_audit_table(walk, monkeypatch)
 
     assert post_demo(walk, crm("Platinum", "2026-11-05T08:00:00+08:00")).status_code == 202  # applied meanwhile
     drain()
@@ -398,18 +404,7 @@ def test_a_record_applied_to_the_customer_during_the_sweep_sends_it_round_again(
 @pytest.mark.parametrize("state_pages", [0, 2], ids=["before the state table", "while the state table is swept"])
 def test_an_input_quarantined_during_the_sweep_goes_with_the_rest(walk, monkeypatch, state_pages):
     """It changes none of the customer's items (the pass does not start over), yet its copies land in tables already swept."""
-    one_page_per_request(monkeypatch)
-    assert post_demo(walk, crm("Gold", "2026-11-01T08:00:00+08:00")).status_code == 202
-    for n in range(12):
-        other = demo_body(f"C-2{n:03}", name=f"Other {n}", email=f"other{n}@example.org")
-        assert post_demo(walk, other).status_code == 202
-    drain()
-    _, state = get_json(walk, f"/state?{SOURCE}")
-    answers = []
-    while "audit" not in (answers[-1]["swept"] if answers else []):
-        status, body = erase(walk)
-        assert status == 200 and body["complete"] is False, body
-        answers.append(body)
+    state, _ = erase_past_the_audit_table(walk, monkeypatch)
     for _ in range(state_pages):
         assert erase(walk)[1]["complete"] is False
 
