@@ -256,6 +256,17 @@ def quarantine_discard(actor: str, request: Any, qid: str) -> Any:
     return discard_one(_settings(), qid, actor, parse_body(DiscardChoice, request.raw_body))
 
 
+@app.route("/quarantine/discard", methods=["POST"], authorizer=OPERATOR)
+@_admin
+def quarantine_discard_matching(actor: str, request: Any) -> Any:
+    from chalicelib.api.admin import discard_matching
+    from chalicelib.api.deadline import deadline_from
+    from chalicelib.api.requests import DiscardFilter, parse_body
+
+    wanted = parse_body(DiscardFilter, request.raw_body)
+    return discard_matching(_settings(), wanted, actor, seconds_left=deadline_from(app.lambda_context))
+
+
 @app.route("/quarantine/replay", methods=["POST"], authorizer=OPERATOR)
 @_admin
 def quarantine_replay_matching(actor: str, request: Any) -> Any:

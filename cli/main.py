@@ -202,10 +202,21 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     elif args.action == "replay":
         return _replay(args)
     elif args.action == "discard":
-        qid = _need(args.id, "discard needs the quarantine id")
-        if not (args.reason or "").strip():
-            raise CliError('discard needs --reason "…": why the record is given up (kept in the audit trail)')
-        _print(_call(args, "POST", f"/quarantine/{qid}/discard", body={"reason": args.reason}))
+        return _discard(args)
+    return 0
+
+
+def _discard(args: argparse.Namespace) -> int:
+    """Discard one record, or every open record matching a filter (never all at once: a discard is final)."""
+    filters = {k: v for k, v in {"connector": args.connector, "code": args.code, "mapping": args.mapping}.items() if v}
+    if not (args.id or filters):
+        raise CliError("discard needs an id or a filter (--connector, --code, --mapping); there is no --all for a discard")
+    if not (args.reason or "").strip():
+        raise CliError('discard needs --reason "…": why the records are given up (kept in the audit trail)')
+    if args.id:
+        _print(_call(args, "POST", f"/quarantine/{args.id}/discard", body={"reason": args.reason}))
+    else:
+        _print(_every_matching(args, "/quarantine/discard", filters | {"reason": args.reason}))
     return 0
 
 
@@ -218,7 +229,7 @@ def _replay(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {} if args.id else {k: v for k, v in filters.items() if v}
 
     def replay(body: dict[str, Any]) -> Any:
-        return _call(args, "POST", path, body=body) if args.id else _replay_matching(args, body)
+        return _call(args, "POST", path, body=body) if args.id else _every_matching(args, "/quarantine/replay", body)
 
     if args.mapping_file is None:
         _print(replay(body | {"dry_run": True} if args.dry_run else body))
@@ -235,17 +246,17 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay_matching(args: argparse.Namespace, body: dict[str, Any]) -> dict[str, Any]:
+def _every_matching(args: argparse.Namespace, path: str, body: dict[str, Any]) -> dict[str, Any]:
     """Every matching record: the request again, after the previous answer's ``next``, until the answer is complete."""
     total: dict[str, Any] = {"results": []}
     while True:
-        answer = _call(args, "POST", "/quarantine/replay", body=body)
-        key = "would_replay" if "would_replay" in answer else "replayed"
+        answer = _call(args, "POST", path, body=body)
+        key = next(k for k in ("would_replay", "replayed", "discarded") if k in answer)
         total[key] = total.get(key, 0) + answer[key]
         total["results"] += answer["results"]
         if answer.get("complete", True):
             return total | {"complete": True}
-        print(f"replaying: {total[key]} records so far", file=sys.stderr)
+        print(f"{'discarding' if key == 'discarded' else 'replaying'}: {total[key]} records so far", file=sys.stderr)
         body = body | {"after": answer["next"]}
 
 

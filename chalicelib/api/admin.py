@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from chalicelib.api.errors import bad_request, not_found
-from chalicelib.api.requests import DiscardChoice, ReplayChoice, ReplayFilter
+from chalicelib.api.requests import DiscardChoice, DiscardFilter, QuarantineFilter, ReplayChoice, ReplayFilter
 from chalicelib.configuration import Configuration
 from chalicelib.domain import identity
 from chalicelib.domain.canonical import ENTITY_TYPES, SourceRef
@@ -263,6 +263,52 @@ def replay_matching(
     edited = _edited_mapping(config, wanted.mapping_file) if wanted.mapping_file is not None else None
     if edited is not None and not wanted.dry_run:
         _require_deployed(config, edited)
+
+    def replay(item: dict[str, Any]) -> dict[str, Any] | None:
+        if edited is not None and (item.get("connector"), item.get("object")) != (edited.connector, edited.object):
+            return None
+        return replay_one(config, settings, item["id"], actor, wanted, edited)
+
+    results, cursor = _take_open_records(settings, wanted, replay, seconds_left)
+    key = "would_replay" if wanted.dry_run else "replayed"
+    return {key: len(results), "results": results, "complete": not cursor, "next": cursor}
+
+
+def discard_matching(
+    settings: Settings, wanted: DiscardFilter, actor: str, seconds_left: Callable[[], float] = lambda: math.inf
+) -> dict[str, Any]:
+    """Discard the open records matching the filter, up to ``limit``, a page at a time as ``replay_matching`` takes them.
+
+    A record closed meanwhile (replayed, or discarded by another request) is left out of the results.
+    """
+    from chalicelib.pipeline.discard import discard
+    from chalicelib.store.dynamo_store import DynamoStore
+
+    store = DynamoStore(settings)
+
+    def discard_one(item: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            discarded = discard(store, item, actor, wanted.reason)
+        except ConflictError as exc:
+            raise ApiError(409, "conflict", f"{exc} (the records discarded before it stay discarded)") from None
+        if not discarded:
+            return None
+        return {"id": item["id"], "status": "discarded", "connector": item.get("connector"), "code": item.get("code")}
+
+    results, cursor = _take_open_records(settings, wanted, discard_one, seconds_left)
+    return {"discarded": len(results), "reason": wanted.reason, "results": results, "complete": not cursor, "next": cursor}
+
+
+def _take_open_records(
+    settings: Settings,
+    wanted: QuarantineFilter,
+    take: Callable[[dict[str, Any]], dict[str, Any] | None],
+    seconds_left: Callable[[], float],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """``take`` each open record matching the filter, newest first, a page at a time while the request has time.
+
+    Returns what ``take`` answered (None: not taken) and the cursor to go on from (None: no more).
+    """
     results: list[dict[str, Any]] = []
     cursor, pages = wanted.after, 0
     while len(results) < wanted.limit and (pages == 0 or seconds_left() > REPLAY_MARGIN_SECONDS):
@@ -277,10 +323,9 @@ def replay_matching(
                 continue
             if wanted.mapping and item.get("mapping") != wanted.mapping:
                 continue
-            if edited is not None and (item.get("connector"), item.get("object")) != (edited.connector, edited.object):
-                continue
-            results.append(replay_one(config, settings, item["id"], actor, wanted, edited))
+            result = take(item)
+            if result is not None:
+                results.append(result)
         if not cursor:
             break
-    key = "would_replay" if wanted.dry_run else "replayed"
-    return {key: len(results), "results": results, "complete": not cursor, "next": cursor}
+    return results, cursor

@@ -12,7 +12,7 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints, ValidationError, model_validator
 
 from chalicelib.domain.consent import DataCategory
 from chalicelib.errors import ApiError
@@ -37,20 +37,40 @@ class ReplayChoice(RequestBody):
     dry_run: StrictBool = False
 
 
+Reason = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class DiscardChoice(RequestBody):
     """``POST /quarantine/{id}/discard``: why the record is given up, kept on it and in the input's audit trail."""
 
-    reason: Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Reason
 
 
-class ReplayFilter(ReplayChoice):
-    """``POST /quarantine/replay``: every open record matching all the given filters, replayed as chosen."""
+class QuarantineFilter(RequestBody):
+    """Which open quarantined records a request takes: all the given filters match, newest first, up to ``limit``."""
 
     connector: Name | None = None
     code: Name | None = None
     mapping: Name | None = None
     limit: Annotated[StrictInt, Field(ge=1, le=200)] = 200
     after: Annotated[StrictStr, Field(min_length=1, max_length=4096)] | None = None  # the ``next`` of the previous answer
+
+
+class ReplayFilter(ReplayChoice, QuarantineFilter):
+    """``POST /quarantine/replay``: every open record matching all the given filters, replayed as chosen."""
+
+
+class DiscardFilter(DiscardChoice, QuarantineFilter):
+    """``POST /quarantine/discard``: every open record matching the filters, discarded for the one reason.
+
+    A discard is final, so at least one filter is required (a replay may take every record; a discard may not).
+    """
+
+    @model_validator(mode="after")
+    def _filtered(self) -> DiscardFilter:
+        if not (self.connector or self.code or self.mapping):
+            raise ValueError("name a connector, a code or a mapping: a discard is final, it never takes every record at once")
+        return self
 
 
 class ConsentChange(RequestBody):

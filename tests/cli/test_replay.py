@@ -33,14 +33,19 @@ def test_replay_with_a_mapping_file_shows_its_dry_run_and_refuses_to_apply_an_un
     assert " open " in capsys.readouterr().out  # still quarantined: nothing was applied
 
 
-def test_replay_by_filter_repeats_the_request_until_every_matching_record_was_taken(stack, served, capsys, monkeypatch):
+def five_quarantined_two_per_request(stack, monkeypatch) -> None:
+    """Five open records, and requests that take one page of two records each."""
     from chalicelib.api import admin
 
     monkeypatch.setattr(admin, "REPLAY_PAGE", 2)
-    monkeypatch.setattr(admin, "REPLAY_MARGIN_SECONDS", float("inf"))  # one page per request
+    monkeypatch.setattr(admin, "REPLAY_MARGIN_SECONDS", float("inf"))
     for n in range(5):
         assert post_demo(stack, demo_body(f"C-{n}", tier="Titanium")).status_code == 202
     drain()
+
+
+def test_replay_by_filter_repeats_the_request_until_every_matching_record_was_taken(stack, served, capsys, monkeypatch):
+    five_quarantined_two_per_request(stack, monkeypatch)
     base = ["--url", served, "--token", ADMIN_TOKEN]
     assert cli.main([*base, "quarantine", "replay", "--connector", "demo_crm", "--dry-run"]) == 0
     captured = capsys.readouterr()
@@ -64,7 +69,7 @@ def test_discard_needs_a_reason_and_closes_the_record_for_good(stack, served, ca
     assert cli.main([*base, "quarantine", "discard", qid]) == 2
     assert "discard needs --reason" in capsys.readouterr().err
     assert cli.main([*base, "quarantine", "discard", "--reason", "test data"]) == 2
-    assert "discard needs the quarantine id" in capsys.readouterr().err
+    assert "discard needs an id or a filter" in capsys.readouterr().err
 
     assert cli.main([*base, "quarantine", "discard", qid, "--reason", "test data"]) == 0
     out = capsys.readouterr().out
@@ -74,3 +79,16 @@ def test_discard_needs_a_reason_and_closes_the_record_for_good(stack, served, ca
     assert "409 not_open" in capsys.readouterr().err
     assert cli.main([*base, "quarantine", "list", "--status", "discarded"]) == 0
     assert qid in capsys.readouterr().out
+
+
+def test_a_filtered_discard_repeats_the_request_until_complete_and_never_takes_everything(stack, served, capsys, monkeypatch):
+    five_quarantined_two_per_request(stack, monkeypatch)
+    base = ["--url", served, "--token", ADMIN_TOKEN]
+    assert cli.main([*base, "quarantine", "discard", "--reason", "flood"]) == 2
+    assert "there is no --all for a discard" in capsys.readouterr().err
+    assert cli.main([*base, "quarantine", "discard", "--connector", "demo_crm", "--reason", "flood"]) == 0
+    captured = capsys.readouterr()
+    done = json.loads(captured.out[captured.out.index("{\n") :])
+    assert done["discarded"] == 5 and done["complete"] is True and len({r["id"] for r in done["results"]}) == 5
+    progress = [line for line in captured.err.splitlines() if line.startswith("discarding: ")]
+    assert progress == ["discarding: 2 records so far", "discarding: 4 records so far"], progress

@@ -126,6 +126,7 @@ def test_a_body_sent_base64_encoded_is_read_as_its_bytes(prod):
 WRONG_BODIES: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, Any], str]] = {
     ("/quarantine/{qid}/replay", "POST"): (None, {"mapping_file": 7}, "mapping_file"),
     ("/quarantine/{qid}/discard", "POST"): (None, {"reason": ["not", "text"]}, "reason"),
+    ("/quarantine/discard", "POST"): (None, {"reason": "test", "code": "unknown_value", "limit": 201}, "limit"),
     ("/quarantine/replay", "POST"): (None, {"dry_run": "yes", "connector": "demo_crm"}, "dry_run"),
     ("/consent", "PUT"): ({"source": "demo_crm/customer/C-1"}, {"category": "shoe_size", "status": "revoked"}, "category"),
     ("/erase", "POST"): ({"source": "demo_crm/customer/C-1"}, {"confirm": "yes"}, "confirm"),

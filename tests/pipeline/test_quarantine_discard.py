@@ -155,3 +155,48 @@ def test_an_unreadable_discard_body_is_a_400(harness, raw):
     assert response.status_code in (400, 413), response.body
     assert json.loads(response.body)["error"] in ("malformed_json", "invalid_body", "payload_too_large")
     assert snapshot()["quarantine"][record["dedupe_key"]][0] == "open"
+
+
+def test_a_filtered_discard_takes_every_matching_record_once_across_requests(harness, monkeypatch):
+    from chalicelib.api import admin
+
+    monkeypatch.setattr(admin, "REPLAY_PAGE", 2)
+    monkeypatch.setattr(admin, "REPLAY_MARGIN_SECONDS", float("inf"))  # one page per request
+    records = {r["id"]: r for r in (_quarantine_titanium(harness, f"C-{n}") for n in range(40, 45))}
+    body: dict = {"connector": "demo_crm", "code": "unknown_value", "reason": "a vendor's test flood"}
+    taken, requests = [], 0
+    while True:
+        requests += 1
+        status, answer = harness.post_admin("/quarantine/discard", body, actor="lee")
+        assert status == 200, answer
+        assert answer["reason"] == "a vendor's test flood" and answer["discarded"] == len(answer["results"])
+        taken += answer["results"]
+        if answer["complete"]:
+            break
+        body["after"] = answer["next"]
+    assert requests >= 3 and sorted(r["id"] for r in taken) == sorted(records)
+    assert {r["status"] for r in taken} == {"discarded"}
+    _, listing = harness.get("/quarantine?status=open")
+    assert listing["records"] == []
+    for record in records.values():
+        assert [e["action"] for e in _trail(harness, record["dedupe_key"])] == ["received", "quarantined", "discarded"]
+    status, again = harness.post_admin("/quarantine/discard", {"code": "unknown_value", "reason": "again"})
+    assert status == 200 and again["discarded"] == 0, again
+    assert chains_intact() == {}
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"reason": "everything"}, "name a connector, a code or a mapping"),
+        ({"connector": "demo_crm"}, "reason"),
+        ({"connector": "demo_crm", "reason": "x", "limit": 0}, "limit"),
+        ({"connector": "demo_crm", "reason": "x", "dry_run": True}, "dry_run"),
+        ({"connector": "demo_crm", "reason": "x", "after": "not-a-cursor"}, "after"),
+    ],
+)
+def test_a_filtered_discard_without_a_filter_or_a_reason_is_a_400(harness, body, field):
+    record = _quarantine_titanium(harness)
+    status, error = harness.post_admin("/quarantine/discard", body)
+    assert status == 400 and field in error["message"], error
+    assert snapshot()["quarantine"][record["dedupe_key"]][0] == "open"
