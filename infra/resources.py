@@ -102,12 +102,14 @@ TABLES: tuple[Table, ...] = (
         stream="NEW_IMAGE",
         ttl_attribute="expires_at",
     ),
-    # Records that could not be applied, with their raw input, until replayed.
+    # Records that could not be applied, with their raw input: open until replayed or discarded, then
+    # kept as long as raw inputs are (INPUTS_RETENTION_DAYS from the closing; the audit trail keeps the story).
     Table(
         "QuarantineTable",
         "QUARANTINE_TABLE",
         f"{PREFIX}-quarantine",
         indexes=(Index("by-time", "time_shard", "order_key"), Index("by-connector", "connector_shard", "order_key")),
+        ttl_attribute="expires_at",
     ),
     # Recently received raw inputs, for replay and mapping regression diffs.
     Table("InputsTable", "INPUTS_TABLE", f"{PREFIX}-inputs", ttl_attribute="expires_at"),

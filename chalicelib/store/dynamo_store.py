@@ -255,9 +255,14 @@ class DynamoStore:
         return {"raw": raw}
 
     def _close_quarantine(self, dedupe_key: str, closing: QuarantineClosing) -> dict[str, Any]:
-        """``status`` replayed or discarded, who did it and when (``replayed_by``/``replayed_at`` …), a discard's reason."""
-        values = {":s": closing.status, ":b": closing.by, ":t": datetime.now(UTC).isoformat()}
-        update = f"SET #s = :s, {closing.status}_by = :b, {closing.status}_at = :t"
+        """``status`` replayed or discarded, who did it and when (``replayed_by``/``replayed_at`` …), a discard's reason.
+
+        A closed record expires as a raw input copy does (``inputs_retention_days`` from now): its raw
+        input is no longer needed for a replay, and the input's audit chain keeps what happened.
+        """
+        expires_at = _expiry(self.settings.inputs_retention_days)
+        values = {":s": closing.status, ":b": closing.by, ":t": datetime.now(UTC).isoformat(), ":e": expires_at}
+        update = f"SET #s = :s, {closing.status}_by = :b, {closing.status}_at = :t, expires_at = :e"
         if closing.reason is not None:
             update += ", reason = :r"
             values[":r"] = closing.reason

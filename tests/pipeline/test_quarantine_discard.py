@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import quote
 
 import pytest
@@ -19,12 +20,14 @@ def _trail(harness, dedupe_key: str) -> list[dict]:
 
 def test_a_discarded_record_is_closed_audited_and_its_input_final(harness):
     record = _quarantine_titanium(harness)
+    assert "expires_at" not in record, "an open record stays until it is closed"
     status, answer = harness.post_admin(f"/quarantine/{record['id']}/discard", {"reason": "  test data sent to production  "}, actor="dana")
     assert status == 200, answer
     assert answer == {"id": record["id"], "status": "discarded", "discarded_by": "admin:dana", "reason": "test data sent to production"}
 
     _, shown = harness.get(f"/quarantine/{record['id']}")
     assert shown["status"] == "discarded" and shown["discarded_by"] == "admin:dana" and shown["discarded_at"]
+    assert abs(shown["expires_at"] - (time.time() + 14 * 86400)) < 120, "closed: kept as long as raw inputs, then gone"
     assert shown["reason"] == "test data sent to production"
     assert shown["input"]["payload"]["customer"]["tier"] == "Titanium"  # the raw input stays for whoever looks later
     entries = _trail(harness, record["dedupe_key"])
@@ -200,3 +203,10 @@ def test_a_filtered_discard_without_a_filter_or_a_reason_is_a_400(harness, body,
     status, error = harness.post_admin("/quarantine/discard", body)
     assert status == 400 and field in error["message"], error
     assert snapshot()["quarantine"][record["dedupe_key"]][0] == "open"
+
+
+def test_the_quarantine_table_expires_closed_records():
+    from infra.resources import TABLES
+
+    (table,) = [t for t in TABLES if t.logical_id == "QuarantineTable"]
+    assert table.ttl_attribute == "expires_at"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 from tests.faults.harness import chains_intact, reset_caches, snapshot
@@ -78,6 +79,7 @@ def test_replay_after_the_mapping_is_fixed_applies_it_and_audits_who_and_which_v
     assert state["fields"]["grade"] == "S"
     _, shown = harness.get(f"/quarantine/{record['id']}")
     assert shown["status"] == "replayed" and shown["replayed_by"] == "admin:alice"
+    assert shown["expires_at"] > time.time() + 13 * 86400  # closed: kept as long as raw inputs are
 
     _, trail = harness.get("/audit?source=demo_crm/customer/C-3")
     actions = [e["action"] for e in trail["entries"]]
