@@ -75,3 +75,14 @@ def get(table: str, pk: str, sk: str) -> dict[str, Any] | None:
 def query(table: str, **kwargs: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     response = aws.client("dynamodb").query(TableName=table, **kwargs)
     return [from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+
+def query_all(table: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item a query matches, page after page (for partitions known to be small)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        items, after = query(table, **kwargs)
+        found += items
+        if not after:
+            return found
+        kwargs["ExclusiveStartKey"] = after

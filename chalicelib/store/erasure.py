@@ -196,19 +196,14 @@ def drop_job(table: str, job: Job) -> None:
 
 def customer_versions(table: str, job_key: tuple[str, str]) -> dict[str, int]:
     """The version of each of the customer's own items (the partition the job sits in), the job aside."""
-    versions: dict[str, int] = {}
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": job_key[0]}},
-        "ProjectionExpression": "sk, version",
-        "ConsistentRead": True,
-    }
-    while True:
-        items, after = dynamo.query(table, **kwargs)
-        versions.update({str(i["sk"]): int(i["version"]) for i in items if i["sk"] != job_key[1] and "version" in i})
-        if not after:
-            return versions
-        kwargs["ExclusiveStartKey"] = after
+    items = dynamo.query_all(
+        table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": job_key[0]}},
+        ProjectionExpression="sk, version",
+        ConsistentRead=True,
+    )
+    return {str(i["sk"]): int(i["version"]) for i in items if i["sk"] != job_key[1] and "version" in i}
 
 
 def delete_if_unchanged(table: str, job_key: tuple[str, str], item_keys: list[tuple[str, str]], versions: dict[str, int]) -> bool:
@@ -300,17 +295,13 @@ def _sweep_quarantined_since(settings: Settings, masker: Masker, progress: Progr
     since = (datetime.fromisoformat(progress.since) - CLOCK_SKEW).isoformat() if progress.since else ""
     named: list[dict[str, Any]] = []
     for partition in keys.all_shards(keys.TIME_SHARD):
-        kwargs: dict[str, Any] = {
-            "IndexName": "by-time",
-            "KeyConditionExpression": "time_shard = :p AND order_key >= :s",
-            "ExpressionAttributeValues": {":p": {"S": partition}, ":s": {"S": since}},
-        }
-        while True:
-            items, after = dynamo.query(settings.quarantine_table, **kwargs)
-            named += [i for i in items if _names("quarantine", i, masker)]
-            if not after:
-                break
-            kwargs["ExclusiveStartKey"] = after
+        items = dynamo.query_all(
+            settings.quarantine_table,
+            IndexName="by-time",
+            KeyConditionExpression="time_shard = :p AND order_key >= :s",
+            ExpressionAttributeValues={":p": {"S": partition}, ":s": {"S": since}},
+        )
+        named += [i for i in items if _names("quarantine", i, masker)]
     if not named:
         return
     copies, blocks, marks = [], [], []
@@ -334,18 +325,12 @@ def _traces(settings: Settings, quarantined: dict[str, Any]) -> tuple[dict[str, 
         copy = dynamo.get(settings.inputs_table, *keys.raw_input(record.connector, record.object, record.received_at, dedupe_key))
     except PayloadMissing:
         pass  # expired with its copy (both are kept as long)
-    blocks: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": keys.chain_key(keys.input_chain(dedupe_key))}},
-        "ConsistentRead": True,
-    }
-    while True:
-        items, after = dynamo.query(settings.audit_table, **kwargs)
-        blocks += items
-        if not after:
-            break
-        kwargs["ExclusiveStartKey"] = after
+    blocks = dynamo.query_all(
+        settings.audit_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": keys.chain_key(keys.input_chain(dedupe_key))}},
+        ConsistentRead=True,
+    )
     return copy, blocks, dynamo.get(settings.state_table, *keys.dedupe(dedupe_key))
 
 
