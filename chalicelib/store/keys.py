@@ -324,6 +324,11 @@ def quarantine_id(dedupe_key: str) -> str:
     return "q_" + hashlib.sha256(dedupe_key.encode()).hexdigest()[:24]
 
 
+def is_quarantine_id(text: str) -> bool:
+    """Whether ``text`` could be a ``quarantine_id``: anything else names no record (and may be too long for a key)."""
+    return len(text) == 26 and text.startswith("q_") and all(c in "0123456789abcdef" for c in text[2:])
+
+
 def quarantine(qid: str) -> Key:
     return (qid, "quarantine")
 

@@ -23,7 +23,8 @@ def view(item: dict[str, Any], with_raw: bool = False) -> dict[str, Any]:
 
 
 def get(table: str, qid: str) -> dict[str, Any] | None:
-    return dynamo.get(table, *keys.quarantine(qid))
+    """The record, or None; an id that is not one (a mistyped or 3,000-character path) is not read at all."""
+    return dynamo.get(table, *keys.quarantine(qid)) if keys.is_quarantine_id(qid) else None
 
 
 def raw_input(item: dict[str, Any]) -> InboundRecord:

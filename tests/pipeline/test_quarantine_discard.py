@@ -131,6 +131,26 @@ def test_an_unknown_record_is_a_404(harness):
     assert status == 404 and error["error"] == "not_found"
 
 
+@pytest.mark.parametrize("qid", ["q" * 3000, "Q_" + "0" * 24, "q_" + "g" * 24, "../state"])
+def test_an_id_that_cannot_be_a_record_is_a_404_without_a_read_dynamodb_would_refuse(harness, qid):
+    """A partition key over 2,048 bytes is a ValidationException on DynamoDB (moto lets it through): never sent."""
+    from urllib.parse import quote as quoted
+
+    from chalicelib.runtime import aws
+    from tests.dynamodb_key_rule import KeyRule
+
+    client = aws.client("dynamodb")
+    rule = KeyRule().install(client)
+    try:
+        path = f"/quarantine/{quoted(qid, safe='')}"
+        assert harness.get(path)[0] == 404
+        assert harness.post_admin(f"{path}/replay")[0] == 404
+        assert harness.post_admin(f"{path}/discard", {"reason": "x"})[0] == 404
+    finally:
+        rule.uninstall(client)
+    assert rule.breaches == []
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
