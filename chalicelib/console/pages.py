@@ -336,6 +336,37 @@ def console_replay_matching(page: Page) -> Response:
     )
 
 
+@operator_page
+def console_discard_matching(page: Page) -> Response:
+    """Discard the open records matching a filter, for one reason: at least one filter, as the API requires."""
+    from chalicelib.api.admin import discard_matching
+    from chalicelib.api.deadline import deadline_from
+    from chalicelib.api.requests import DiscardFilter, validate
+    from chalicelib.console.render import page as render_page
+    from chalicelib.console.routes import console
+
+    filters = {k: page.form[k] for k in ("connector", "code", "mapping") if page.form.get(k)}
+    params: dict[str, Any] = dict(filters, reason=page.form.get("reason", ""))
+    if page.form.get("limit"):
+        limit = page.form["limit"].strip()
+        params["limit"] = int(limit) if limit.isascii() and limit.isdigit() else limit  # anything else: refused, naming the field
+    if page.form.get("after"):
+        params["after"] = page.form["after"]  # "Discard the rest" after a request that ran out of time
+    wanted = validate(DiscardFilter, params)
+    result = discard_matching(page.settings, wanted, page.actor, seconds_left=deadline_from(console.lambda_context))
+    return render_page(
+        "discarded.html",
+        ctx=page,
+        nav="quarantine",
+        results=result["results"],
+        discarded=result["discarded"],
+        reason=wanted.reason,
+        filters=filters,
+        limit=wanted.limit,
+        more=result["next"],
+    )
+
+
 # ----------------------------------------------------------------------------- a customer's timeline
 @operator_page
 def console_customer(page: Page) -> Response:

@@ -90,6 +90,13 @@ def console_replay_matching() -> Response:
     return page(console.current_request)
 
 
+@console.route("/console/quarantine/discard", methods=["POST"], content_types=FORM)
+def console_discard_matching() -> Response:
+    from chalicelib.console.pages import console_discard_matching as page
+
+    return page(console.current_request)
+
+
 @console.route("/console/customer", methods=["GET"])
 def console_customer() -> Response:
     from chalicelib.console.pages import console_customer as page

@@ -282,6 +282,55 @@ def test_a_replay_that_ran_out_of_time_offers_the_rest_and_takes_each_record_onc
     assert status == 400 and "after" in page
 
 
+def test_discarding_a_filtered_set_needs_a_filter_and_a_reason_and_goes_on_with_the_rest(client, monkeypatch):
+    import html as markup
+
+    from chalicelib.api import admin
+    from chalicelib.api.admin import get_quarantined
+
+    monkeypatch.setattr(admin, "REPLAY_PAGE", 1)
+    monkeypatch.setattr(admin, "REPLAY_MARGIN_SECONDS", float("inf"))  # one page per request
+    for n in range(3):
+        post_demo(client, demo_body(f"C-{n}", tier="Titanium"))
+    drain()
+    browser = logged_in(client, name="ivy")
+    _, _, listing = browser.get("/console/quarantine")
+    assert 'id="discard-matching"' in listing and 'action="/console/quarantine/discard"' in listing
+    status, _, html = browser.submit("/console/quarantine", "/console/quarantine/discard", {"reason": "test data"})
+    assert status == 400 and "a discard is final" in html, "no filter: never every record at once"
+    status, _, html = browser.submit("/console/quarantine", "/console/quarantine/discard", {"connector": "demo_crm", "reason": "  "})
+    assert status == 400 and "reason:" in html
+    status, _, html = browser.post("/console/quarantine/discard", {"csrf": "forged", "connector": "demo_crm", "reason": "x"})
+    assert status == 403
+    status, _, html = browser.submit(
+        "/console/quarantine", "/console/quarantine/discard", {"connector": "demo_crm", "reason": "x", "limit": "ten"}
+    )
+    assert status == 400 and "limit" in html
+    assert len(admin.list_quarantine(settings(), {"status": "open"})["records"]) == 3, "nothing discarded yet"
+
+    fields = {"connector": "demo_crm", "code": "unknown_value", "reason": "a <b>test</b> batch"}
+    status, _, page = browser.submit("/console/quarantine", "/console/quarantine/discard", fields)
+    taken = re.findall(r'<td><a href="/console/quarantine/([^"]+)">', page)
+    for _ in range(5):
+        assert status == 200 and "Discarded 1 record" in page and "a &lt;b&gt;test&lt;/b&gt; batch" in page, page
+        form = page[page.index('id="discard-more"') :] if 'id="discard-more"' in page else None
+        if form is None:
+            break
+        more = {name: markup.unescape(value) for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)}
+        assert more["reason"] == "a <b>test</b> batch" and more["code"] == "unknown_value" and more["after"], more
+        status, _, page = browser.post("/console/quarantine/discard", more)
+        taken += re.findall(r'<td><a href="/console/quarantine/([^"]+)">', page)
+    assert len(taken) == 3 == len(set(taken)), taken  # the last page offers no more
+    for qid in taken:
+        record = get_quarantined(settings(), qid)
+        assert (record["status"], record["discarded_by"], record["reason"]) == ("discarded", "admin:ivy", "a <b>test</b> batch")
+    status, _, page = browser.submit("/console/quarantine", "/console/quarantine/discard", fields)
+    assert status == 200 and "Discarded 0 records" in page and "No open record matched" in page
+    forged = {"csrf": csrf_of(page), "connector": "demo_crm", "reason": "x", "after": "forged"}
+    status, _, page = browser.post("/console/quarantine/discard", forged)
+    assert status == 400 and "after" in page
+
+
 def test_try_a_mapping_masks_stored_personal_values_in_the_diff(client):
     post_demo(client, demo_body())
     drain()
