@@ -77,6 +77,13 @@ def _config():
     return current()
 
 
+def _connectors():
+    """The door's connectors: the connector files alone when the build showed the whole configuration loads."""
+    from chalicelib.ingress.door_config import door_connectors
+
+    return door_connectors()
+
+
 def _settings():
     from chalicelib.runtime.settings import get_settings
 
@@ -110,10 +117,10 @@ def _refused_before_the_door(request: Any, response: Response) -> Response:
     from chalicelib.ingress.door import refused_before_the_door
 
     try:
-        config = _config()
+        connectors = _connectors()
     except ConfigError:
         return response
-    if not refused_before_the_door((request.uri_params or {}).get("connector", ""), request, config, _settings(), response.status_code):
+    if not refused_before_the_door((request.uri_params or {}).get("connector", ""), request, connectors, _settings(), response.status_code):
         return _json(503, {"error": "unavailable", "message": "the request could not be processed now; please retry"})
     return response
 
@@ -145,13 +152,13 @@ def webhook(connector: str) -> Response:
 
     request = app.current_request
     try:
-        config = _config()
+        connectors = _connectors()
     except ConfigError:
         # Not acknowledged, so the vendor retries once the configuration is fixed: nothing is lost.
         return _json(
             503, {"error": "configuration_invalid", "message": "salesbridge's configuration does not load; see GET /health/details"}
         )
-    reply = receive(connector, request, config, _settings())
+    reply = receive(connector, request, connectors, _settings())
     headers: dict[str, str | list[str]] = dict(reply.headers)
     # Lambda serialises the response as JSON: every reply, Salesforce's SOAP ack too, is text (door.Reply).
     return Response(body=reply.body, status_code=reply.status, headers=headers)
@@ -163,7 +170,7 @@ def health() -> Response:
     from chalicelib.errors import ConfigError
 
     try:
-        _config()
+        _connectors()
     except ConfigError:
         return _json(503, {"status": "unavailable", "error": "configuration_invalid", "message": "the configuration does not load"})
     return _json(200, {"status": "ok"})

@@ -1,7 +1,7 @@
 """Cold start of the deployment package, measured the way Lambda runs it.
 
 Builds the real deployment package (``make package``: infra/package.py) and a bare Chalice
-app with boto3 (one route, one DynamoDB client) packaged the same way (``chalice package`` +
+app with boto3 (a health route, a webhook route, one DynamoDB client) packaged the same way (``chalice package`` +
 ``finish_package``), extracts each into a read-only directory, and runs fresh processes of
 ``python -I -S -B`` with ``PYTHONDONTWRITEBYTECODE=1``: nothing is compiled to disk, and
 only the package and the standard library are importable, as in ``/var/task``. Each
@@ -11,10 +11,13 @@ answers ``GET /health`` through the Lambda handler with an API Gateway proxy eve
 ``json.dumps`` the response as the runtime does. Tracing off, then on (the X-Ray SDK
 patches botocore and httpx at import).
 
-Secrets come from the environment here (``SALESBRIDGE_LOCAL``); a deployed stage's first
-request also reads its masking key from SSM, one GetParameter that no local run can price.
+A third line is the door's own cold start: a signed webhook (``POST /webhooks/demo_crm``)
+through the handler, which reads the connector's secret from SSM and queues the record on
+SQS, both on a local stand-in; the bare app's webhook route makes the same two calls (one
+GetParameter, one SendMessage) with boto3 and nothing else.
+
 Median wall time and peak RSS over BENCH_RUNS processes per package, the two packages taking
-turns run by run so both see the same machine load; one line per tracing mode.
+turns run by run so both see the same machine load; one line per measurement.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +68,7 @@ class Context:
     function_name = "bench"; aws_request_id = "bench"; memory_limit_in_mb = 512
     def get_remaining_time_in_millis(self): return 30000
 response = json.dumps(app.app(json.loads({event!r}), Context()))
-assert json.loads(response)["statusCode"] == 200, response
+assert json.loads(response)["statusCode"] == {status}, response
 outside = sorted(name for name, m in sys.modules.items() if name.split(".")[0] in ("app", "chalice", "boto3", "botocore")
                  and not (getattr(m, "__file__", None) or {root!r}).startswith({root!r}))
 assert not outside, outside
@@ -71,8 +76,10 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 BARE_APP = """
+import os, uuid
+
 import boto3
-from chalice import Chalice
+from chalice import Chalice, Response
 
 app = Chalice(app_name="bare")
 client = boto3.client("dynamodb", region_name="us-east-1")
@@ -81,7 +88,41 @@ client = boto3.client("dynamodb", region_name="us-east-1")
 @app.route("/health")
 def health():
     return {"status": "ok"}
+
+
+@app.route("/webhooks/{connector}", methods=["POST"])
+def webhook(connector):
+    name = f"/salesbridge/{connector}/webhook-secret"
+    boto3.client("ssm", region_name="us-east-1").get_parameter(Name=name, WithDecryption=True)
+    body = app.current_request.raw_body.decode()
+    queue = os.environ["INBOUND_QUEUE_URL"]
+    boto3.client("sqs", region_name="us-east-1").send_message(
+        QueueUrl=queue, MessageBody=body, MessageGroupId=connector, MessageDeduplicationId=uuid.uuid4().hex
+    )
+    return Response(status_code=202, body={"queued": True})
 """
+DOOR_SECRET = "demo-secret"  # local/seed.py's value for demo_crm
+
+
+def door_request() -> dict[str, object]:
+    """A signed demo_crm delivery as the HTTP API (payload format 1.0) hands it to the function."""
+    import hashlib
+    import hmac
+
+    body = json.dumps({"event_id": "evt-cold-start", "customer": {"id": "C-1", "tier": "Gold", "updated_at": "2026-11-01T08:00:00+08:00"}})
+    signature = "sha256=" + hmac.new(DOOR_SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+    headers = {"Host": "example.execute-api.us-east-1.amazonaws.com", "Content-Type": "application/json", "X-Demo-Signature": signature}
+    return {
+        **REQUEST,
+        "resource": "/webhooks/{connector}",
+        "path": "/webhooks/demo_crm",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "pathParameters": {"connector": "demo_crm"},
+        "requestContext": {**REQUEST["requestContext"], "resourcePath": "/webhooks/{connector}", "httpMethod": "POST"},  # type: ignore[dict-item]
+        "body": body,
+    }
 
 
 def lambda_env(task_root: Path, tracing: bool) -> dict[str, str]:
@@ -139,7 +180,7 @@ def package_bare_app(workdir: Path) -> Path:
     out = workdir / "bare-out"
     chalice = Path(sys.executable).parent / "chalice"
     subprocess.run([str(chalice), "package", "--stage", "prod", str(out)], cwd=project, check=True, capture_output=True)
-    finish_package(out / "deployment.zip", frozenset({"dynamodb"}) | ALWAYS_KEPT_SERVICES)
+    finish_package(out / "deployment.zip", frozenset({"dynamodb", "ssm", "sqs"}) | ALWAYS_KEPT_SERVICES)
     return out / "deployment.zip"
 
 
@@ -152,12 +193,20 @@ def extract_read_only(zip_path: Path, target: Path) -> Path:
     return target
 
 
-def run_once(task_root: Path, tracing: bool) -> tuple[float, float]:
-    """Wall seconds and peak MiB of a fresh process importing app.py and answering one request."""
-    code = CHILD.format(root=str(task_root), event=json.dumps(REQUEST))
+def run_once(task_root: Path, tracing: bool, door: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak MiB of a fresh process importing app.py and answering one request.
+
+    ``door``: the stand-in's environment; the request is then the signed webhook instead of ``GET /health``.
+    """
+    request, status = (door_request(), 202) if door else (REQUEST, 200)
+    code = CHILD.format(root=str(task_root), event=json.dumps(request), status=status)
     started = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", code], env=lambda_env(task_root, tracing), cwd=task_root, capture_output=True, text=True
+        [sys.executable, "-I", "-S", "-B", "-c", code],
+        env={**lambda_env(task_root, tracing), **(door or {})},
+        cwd=task_root,
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - started
     if out.returncode != 0:
@@ -165,18 +214,56 @@ def run_once(task_root: Path, tracing: bool) -> tuple[float, float]:
     return wall, int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
-def measure(roots: dict[str, Path], tracing: bool) -> dict[str, tuple[float, float]]:
+def measure(roots: dict[str, Path], tracing: bool, door: dict[str, str] | None = None) -> dict[str, tuple[float, float]]:
     """Median milliseconds and MiB per package, the packages taking turns run by run (the same machine load for both)."""
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in roots}
     for _ in range(RUNS):
         for name, root in roots.items():
-            samples[name].append(run_once(root, tracing))
+            samples[name].append(run_once(root, tracing, door))
     return {name: (statistics.median(w for w, _ in runs) * 1000, statistics.median(m for _, m in runs)) for name, runs in samples.items()}
 
 
 def verdict(ratio: float, memory: float) -> str:
     time_goal = "stretch met" if ratio <= STRETCH else ("goal met" if ratio <= GOAL else "goal NOT met")
     return f"{time_goal}, memory goal {'met' if memory <= MEMORY_GOAL else 'NOT met'}"
+
+
+def report(title: str, what: str, measured: dict[str, tuple[float, float]], sizes: str) -> None:
+    (base_ms, base_mib), (app_ms, app_mib) = measured["bare"], measured["app"]
+    ratio, memory = app_ms / base_ms, app_mib / base_mib
+    print(
+        f"{title}: deployment package {app_ms:.0f} ms / {app_mib:.0f} MiB vs "
+        f"bare chalice+boto3 package {base_ms:.0f} ms / {base_mib:.0f} MiB -> {ratio:.2f}x time, {memory:.2f}x memory "
+        f"(extracted, read-only, no bytecode written, Lambda env; {what}; median of {RUNS}; "
+        f"{sizes}) — goal ≤ {GOAL}x (stretch {STRETCH}x), memory ≤ {MEMORY_GOAL}x: {verdict(ratio, memory)}"
+    )
+
+
+@contextmanager
+def door_standin() -> Iterator[dict[str, str]]:
+    """A local stand-in with the stack's queues and the connectors' secrets; yields the environment that points at it."""
+    import boto3
+
+    from benchmarks.standin import start_standin
+    from infra import resources
+    from local.run import FAKE_CREDENTIALS
+    from local.seed import seed_parameters
+
+    process, endpoint = start_standin()
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+        os.environ["AWS_ENDPOINT_URL"] = endpoint  # the session's clients read it
+        env = resources.create_all(session)
+        seed_parameters(session)
+        yield {**env, "AWS_ENDPOINT_URL": endpoint}
+    finally:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def main() -> None:
@@ -190,17 +277,14 @@ def main() -> None:
         sizes = f"{ours.stat().st_size / 1e6:.1f} MB vs {bare.stat().st_size / 1e6:.1f} MB zipped"
         app_root = extract_read_only(ours, work / "task-app")
         bare_root = extract_read_only(bare, work / "task-bare")
+        roots = {"bare": bare_root, "app": app_root}
         try:
             for tracing in (False, True):
-                measured = measure({"bare": bare_root, "app": app_root}, tracing)
-                (base_ms, base_mib), (app_ms, app_mib) = measured["bare"], measured["app"]
-                ratio, memory = app_ms / base_ms, app_mib / base_mib
-                print(
-                    f"cold start, tracing {'on ' if tracing else 'off'}: deployment package {app_ms:.0f} ms / {app_mib:.0f} MiB vs "
-                    f"bare chalice+boto3 package {base_ms:.0f} ms / {base_mib:.0f} MiB -> {ratio:.2f}x time, {memory:.2f}x memory "
-                    f"(extracted, read-only, no bytecode written, Lambda env; import app.py + GET /health; median of {RUNS}; "
-                    f"{sizes}) — goal ≤ {GOAL}x (stretch {STRETCH}x), memory ≤ {MEMORY_GOAL}x: {verdict(ratio, memory)}"
-                )
+                report(f"cold start, tracing {'on ' if tracing else 'off'}", "import app.py + GET /health", measure(roots, tracing), sizes)
+            with door_standin() as door:
+                measured = measure(roots, False, door)
+            what = "import app.py + a signed webhook: its secret from SSM, the record onto SQS (local stand-in)"
+            report("cold start of the door, tracing off", what, measured, sizes)
         finally:
             for root in (app_root, bare_root):
                 for path in [root, *root.rglob("*")]:

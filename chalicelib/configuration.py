@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import Field
 
 from chalicelib.config.documents import Document, of_kind, read_documents
+from chalicelib.config.kinds import CONSENT_KINDS, IDENTITY_KINDS, KINDS, MAPPING_KINDS, RULE_KINDS, TRIGGER_KINDS
 from chalicelib.config.models import StrictModel, validate
 from chalicelib.config.problems import Problem
 from chalicelib.connectors.definition import Connector, load_connectors
@@ -33,13 +34,6 @@ from chalicelib.rules.config import load_rules
 from chalicelib.rules.model import EMPTY, RuleSet
 from chalicelib.triggers.config import TriggerConfig, load_trigger_config
 
-MAPPING_KINDS = ("mapping", "grade_scale", "code_list")
-CONSENT_KINDS = ("consent_policy",)
-TRIGGER_KINDS = ("triggers", "rebate_policy")
-CONNECTOR_KINDS = ("connector", "subscribers")
-RULE_KINDS = ("rules",)
-IDENTITY_KINDS = ("identity",)
-KINDS = MAPPING_KINDS + TRIGGER_KINDS + CONNECTOR_KINDS + CONSENT_KINDS + IDENTITY_KINDS + RULE_KINDS
 LOCAL_PII_KEY = b"salesbridge-local-pii-key"
 
 
@@ -223,5 +217,8 @@ def _pii_key(stage: str) -> bytes:
 
 
 def reset() -> None:
+    from chalicelib.ingress import door_config
+
     global _loaded
     _loaded = _Loaded()
+    door_config.reset()

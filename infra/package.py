@@ -19,9 +19,12 @@ Then it finishes the zip for a fast cold start (``finish_package``):
   API models of the services salesbridge never calls (about 440 of 450, 16 MB zipped):
   ``kept_services`` lists the services the code names in ``aws.client("...")``, plus
   X-Ray's (the tracing SDK's sampling client) and STS (credential providers).
-- **The configuration parsed in advance.** connectors/ and mappings/ are parsed once here and
-  written beside them (chalicelib/config/parsed_cache.py), so a cold start imports no YAML parser
-  and parses no file; a file whose bytes differ from what was parsed is parsed as before.
+- **The configuration checked and parsed in advance.** A configuration that does not load is
+  refused here, every problem by file and line (``PackageRefused``), before anything is deployed.
+  connectors/ and mappings/ are then parsed once and written beside them with the fact that they
+  load (chalicelib/config/parsed_cache.py), so a cold start imports no YAML parser and parses no
+  file, and the door reads only the connector files (chalicelib/ingress/door_config.py); a file
+  whose bytes differ from what was checked is parsed and checked as before.
 - **x86_64**, Chalice's default. arm64 Lambda costs about 20 % less per GB-second, but this
   project cannot measure an arm64 cold start on its build machines (x86 only); the choice
   stays open until it is measured on arm64 itself.
@@ -90,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", nargs="?", default="out")
     parser.add_argument("--stage", default="prod", help="the Stage parameter's default in the template (default prod)")
     args = parser.parse_args(argv)
-    target = build(Path(args.out).resolve(), stage=args.stage)
+    try:
+        target = build(Path(args.out).resolve(), stage=args.stage)
+    except PackageRefused as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(f"deployment package and template in {target}/ (deploy: see the README's Deploy section)")
     return 0
 
@@ -116,8 +123,24 @@ def finish_package(zip_path: Path, services: frozenset[str]) -> None:
                     shutil.rmtree(service)
         compileall.compile_dir(tree, quiet=2, legacy=False, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, workers=1)
         if any((tree / folder).is_dir() for folder in parsed_cache.FOLDERS):
-            parsed_cache.write(tree)
+            check_configuration(tree)
+            parsed_cache.write(tree, checked=True)
         _write_zip(zip_path, tree, modes)
+
+
+class PackageRefused(Exception):
+    """The package would not work once deployed; the message says why."""
+
+
+def check_configuration(tree: Path) -> None:
+    """Load the whole configuration the package carries, as every function does; refuse it with every problem."""
+    from chalicelib.configuration import load_configuration
+    from chalicelib.errors import ConfigError
+
+    try:
+        load_configuration(tree)
+    except ConfigError as exc:
+        raise PackageRefused(f"the configuration does not load, so no package was made; fix these first:\n{exc}") from None
 
 
 def _write_zip(zip_path: Path, tree: Path, modes: dict[str, int]) -> None:

@@ -120,6 +120,52 @@ def test_a_cold_start_reads_the_parsed_configuration_and_imports_no_yaml_parser(
     assert loaded["yaml"] == [] and "demo_crm_customer" in loaded["versions"]
 
 
+DOOR_COLD_START = """
+import json, sys
+import app
+class Context:
+    function_name = "door"; aws_request_id = "r"; memory_limit_in_mb = 512
+    def get_remaining_time_in_millis(self): return 30000
+event = {"resource": "/health", "path": "/health", "httpMethod": "GET", "headers": {}, "multiValueHeaders": {},
+         "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
+         "stageVariables": None, "body": None, "isBase64Encoded": False,
+         "requestContext": {"resourcePath": "/health", "httpMethod": "GET", "stage": "api", "requestId": "r", "identity": {}}}
+status = json.loads(json.dumps(app.app(event, Context())))["statusCode"]
+from chalicelib.ingress.door_config import door_connectors
+rest = ("chalicelib.configuration", "chalicelib.mapping", "chalicelib.triggers", "chalicelib.rules")
+loaded = sorted(m for m in sys.modules if m.startswith(rest))
+print(json.dumps({"status": status, "loaded": loaded, "connectors": sorted(door_connectors())}))
+"""
+
+
+def test_the_build_checks_the_configuration_and_the_door_then_reads_only_the_connector_files(package, task_root):
+    from chalicelib.config import parsed_cache
+
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        assert json.loads(archive.read(parsed_cache.FILE_NAME))["checked"] is True
+    report = run_in_package(task_root, DOOR_COLD_START, SALESBRIDGE_PII_KEY="k", AWS_XRAY_SDK_ENABLED="false")
+    assert report["status"] == 200 and "demo_crm" in report["connectors"]
+    assert report["loaded"] == [], "GET /health and the door load no mapping, trigger or rule on a cold start"
+
+
+def test_a_configuration_that_does_not_load_is_refused_by_the_build_with_every_problem(tmp_path):
+    from infra.package import PackageRefused, finish_package
+
+    zip_path = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for folder in ("connectors", "mappings"):
+            for path in sorted((ROOT / folder).rglob("*.yaml")):
+                archive.write(path, path.relative_to(ROOT).as_posix())
+        archive.writestr("mappings/broken.yaml", "kind: mapping\nname: broken\nsurprise: 1\n")
+        archive.writestr("connectors/odd.yaml", "kind: connector\nname: not a name!\ntype: generic_json\n")
+    before = zip_path.read_bytes()
+    with pytest.raises(PackageRefused) as refused:
+        finish_package(zip_path, frozenset())
+    message = str(refused.value)
+    assert "mappings/broken.yaml:" in message and "connectors/odd.yaml:" in message and "no package was made" in message
+    assert zip_path.read_bytes() == before, "the refused package is left as it was"
+
+
 PYC_CHECK = """
 import importlib.util, json, sys
 import app

@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.config.documents import read_documents
+from chalicelib.config.kinds import KINDS
 from chalicelib.config.yaml_lines import LocatedDict
-from chalicelib.configuration import KINDS, Configuration
+from chalicelib.configuration import Configuration
 from chalicelib.domain.canonical import ENTITY_MODELS
 from chalicelib.mapping.compiler import ENTITY_FIELDS, CompiledMapping
 

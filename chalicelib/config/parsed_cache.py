@@ -6,6 +6,10 @@ mappings/ before the first request. The package build writes each file's parsed 
 keyed by the SHA-256 of the file's bytes. Reading takes a document from here only when the
 file's bytes still have that digest, so an edited file is parsed again and a stale or damaged
 cache is never wrong, only unused. JSON, not pickle: loading it runs no code.
+
+The build also loads the whole configuration from those files and records that it did
+(``checked``): the door then reads only the connector files, knowing that the rest loads
+(``loads_as_built``; chalicelib/ingress/door_config.py).
 """
 
 from __future__ import annotations
@@ -33,22 +37,23 @@ def digest(data: bytes) -> str:
 
 
 # ----------------------------------------------------------------------------- writing (package build)
-def write(root: Path) -> Path:
-    """Parse every configuration file under ``root`` and write the cache there; returns its path."""
+def write(root: Path, checked: bool = False) -> Path:
+    """Parse every configuration file under ``root`` and write the cache there; returns its path.
+
+    ``checked``: the caller loaded the whole configuration from these files (see ``loads_as_built``).
+    """
     from chalicelib.config.yaml_lines import load_yaml_text
 
     files: dict[str, dict[str, Any]] = {}
-    for folder in FOLDERS:
-        base = root / folder
-        for path in sorted([*base.rglob("*.yaml"), *base.rglob("*.yml")]) if base.is_dir() else []:
-            name = str(path.relative_to(root))
-            data = path.read_bytes()
-            try:
-                files[name] = {"sha256": digest(data), "document": encode(load_yaml_text(data.decode("utf-8"), name))}
-            except (ValueError, ConfigError):  # not UTF-8, invalid YAML, an odd value: parsed (and reported) at run time
-                continue
+    for name in configuration_files(root):
+        data = (root / name).read_bytes()
+        try:
+            files[name] = {"sha256": digest(data), "document": encode(load_yaml_text(data.decode("utf-8"), name))}
+        except (ValueError, ConfigError):  # not UTF-8, invalid YAML, an odd value: parsed (and reported) at run time
+            continue
     target = root / FILE_NAME
-    target.write_text(json.dumps({"version": VERSION, "files": files}, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    cache = {"version": VERSION, "checked": checked, "files": files}
+    target.write_text(json.dumps(cache, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     return target
 
 
@@ -71,15 +76,51 @@ def encode(value: Any) -> Any:
 _loaded: dict[Path, dict[str, Any]] = {}
 
 
-def documents(root: Path) -> dict[str, Any]:
-    """The cache's entries by file name (empty when there is none or it cannot be read); read once per root."""
+def _cache(root: Path) -> dict[str, Any]:
+    """The cache as written (empty when there is none, it cannot be read, or it is another version's); read once per root."""
     if root not in _loaded:
         try:
             cache = json.loads((root / FILE_NAME).read_text(encoding="utf-8"))
-            _loaded[root] = cache["files"] if cache.get("version") == VERSION else {}
-        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            usable = isinstance(cache, dict) and cache.get("version") == VERSION and isinstance(cache.get("files"), dict)
+            _loaded[root] = cache if usable else {}
+        except (OSError, ValueError):
             _loaded[root] = {}
     return _loaded[root]
+
+
+def documents(root: Path) -> dict[str, Any]:
+    """The cache's entries by file name (empty when there is no usable cache)."""
+    files: dict[str, Any] = _cache(root).get("files", {})
+    return files
+
+
+def loads_as_built(root: Path) -> bool:
+    """Whether the build loaded the whole configuration from exactly the files under ``root`` now.
+
+    True only when the cache says so and holds every configuration file there is, each with the
+    digest of its bytes now: a file added, removed or edited since, or a damaged cache, is False.
+    """
+    cache = _cache(root)
+    files = documents(root)
+    if cache.get("checked") is not True or set(files) != set(configuration_files(root)):
+        return False
+    for name, entry in files.items():
+        try:
+            if not isinstance(entry, dict) or entry.get("sha256") != digest((root / name).read_bytes()):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def configuration_files(root: Path) -> list[str]:
+    """The configuration files under ``root``, by name relative to it."""
+    found: list[str] = []
+    for folder in FOLDERS:
+        base = root / folder
+        if base.is_dir():
+            found += [str(p.relative_to(root)) for p in sorted([*base.rglob("*.yaml"), *base.rglob("*.yml")])]
+    return found
 
 
 def cached_document(root: Path, name: str, data: bytes) -> Any | None:

@@ -17,12 +17,14 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.configuration import Configuration
 from chalicelib.errors import RecordTooLarge
 from chalicelib.runtime import observability
 from chalicelib.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.connectors.definition import Connector
 
 log = logging.getLogger("salesbridge.door")
 
@@ -54,15 +56,15 @@ def _error(status: int, code: str, message: str, receipt_id: str) -> Reply:
     return _json_reply(status, {"error": code, "message": message, "receipt_id": receipt_id})
 
 
-def receive(connector_name: str, request: Any, config: Configuration, settings: Settings) -> Reply:
-    """Handle one vendor call (``request`` is Chalice's current_request)."""
+def receive(connector_name: str, request: Any, connectors: dict[str, Connector], settings: Settings) -> Reply:
+    """Handle one vendor call (``request`` is Chalice's current_request; ``connectors``: chalicelib.ingress.door_config)."""
     from chalicelib.errors import DeliveryError
     from chalicelib.ingress.deliveries import split_delivery
     from chalicelib.ingress.verify import RejectedRequest
     from chalicelib.runtime import queue
 
     receipt_id = "rcp_" + uuid.uuid4().hex
-    connector = config.connectors.get(connector_name)
+    connector = connectors.get(connector_name)
     body = request.raw_body or b""
     inbound_request = _inbound_request(connector_name, request, body)
     if connector is None or connector.webhook is None:
@@ -150,10 +152,10 @@ def _inbound_request(connector_name: str, request: Any, body: bytes) -> Any:
     )
 
 
-def refused_before_the_door(connector_name: str, request: Any, config: Configuration, settings: Settings, status: int) -> bool:
+def refused_before_the_door(connector_name: str, request: Any, connectors: dict[str, Connector], settings: Settings, status: int) -> bool:
     """Account for a refusal the web framework answered before ``receive`` ran (405 wrong method, 415 wrong media type)."""
     reason = {405: "method_not_allowed", 415: "unsupported_media_type"}.get(status, f"http_{status}")
-    known = config.connectors.get(connector_name)
+    known = connectors.get(connector_name)
     # As receive counts them: a connector without a webhook section is not a door, so its name is not kept.
     connector = connector_name if known is not None and known.webhook is not None else UNKNOWN_CONNECTOR
     inbound_request = _inbound_request(connector_name, request, request.raw_body or b"")

@@ -1,8 +1,13 @@
-"""boto3 clients, created once per Lambda container and reused across invocations."""
+"""boto3 clients, created once per Lambda container and reused across invocations.
+
+They share one session: each session loads botocore's endpoint, partition and default
+configuration data again, which a cold start that makes two clients would otherwise pay twice.
+A session is not safe for making clients from several threads at once, so making one is locked.
+"""
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Any
 
 import boto3
@@ -10,15 +15,30 @@ from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
 
+_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+_clients: dict[str, Any] = {}
 
-@cache
+
 def client(service: str) -> Any:
+    found = _clients.get(service)
+    if found is not None:
+        return found
     from chalicelib.runtime import tracing
 
-    tracing.install()  # before the first client: its calls are traced
-    return boto3.session.Session().client(service, config=_CONFIG)
+    global _session
+    with _lock:
+        if service not in _clients:
+            tracing.install()  # before the first client: its calls are traced
+            if _session is None:
+                _session = boto3.session.Session()
+            _clients[service] = _session.client(service, config=_CONFIG)
+        return _clients[service]
 
 
 def reset_clients() -> None:
-    """Forget cached clients (tests point boto3 at a fresh endpoint)."""
-    client.cache_clear()
+    """Forget the session and its clients (tests point boto3 at a fresh endpoint)."""
+    global _session
+    with _lock:
+        _session = None
+        _clients.clear()

@@ -11,8 +11,9 @@ import pytest
 
 from chalicelib.config import parsed_cache
 from chalicelib.config.documents import read_documents
+from chalicelib.config.kinds import KINDS
 from chalicelib.config.yaml_lines import LocatedDict, LocatedList, load_yaml_text
-from chalicelib.configuration import KINDS, load_configuration
+from chalicelib.configuration import load_configuration
 from chalicelib.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
