@@ -79,7 +79,7 @@ def _config():
 
 def _connectors():
     """The door's connectors: the connector files alone when the build showed the whole configuration loads."""
-    from chalicelib.ingress.door_config import door_connectors
+    from chalicelib.ingress.door import door_connectors
 
     return door_connectors()
 

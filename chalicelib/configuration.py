@@ -217,8 +217,5 @@ def _pii_key(stage: str) -> bytes:
 
 
 def reset() -> None:
-    from chalicelib.ingress import door_config
-
     global _loaded
     _loaded = _Loaded()
-    door_config.reset()

@@ -23,7 +23,7 @@ Then it finishes the zip for a fast cold start (``finish_package``):
   refused here, every problem by file and line (``PackageRefused``), before anything is deployed.
   connectors/ and mappings/ are then parsed once and written beside them with the fact that they
   load (chalicelib/config/parsed_cache.py), so a cold start imports no YAML parser and parses no
-  file, and the door reads only the connector files (chalicelib/ingress/door_config.py); a file
+  file, and the door reads only the connector files (chalicelib/ingress/door.py); a file
   whose bytes differ from what was checked is parsed and checked as before.
 - **x86_64**, Chalice's default. arm64 Lambda costs about 20 % less per GB-second, but this
   project cannot measure an arm64 cold start on its build machines (x86 only); the choice

@@ -131,7 +131,7 @@ event = {"resource": "/health", "path": "/health", "httpMethod": "GET", "headers
          "stageVariables": None, "body": None, "isBase64Encoded": False,
          "requestContext": {"resourcePath": "/health", "httpMethod": "GET", "stage": "api", "requestId": "r", "identity": {}}}
 status = json.loads(json.dumps(app.app(event, Context())))["statusCode"]
-from chalicelib.ingress.door_config import door_connectors
+from chalicelib.ingress.door import door_connectors
 rest = ("chalicelib.configuration", "chalicelib.mapping", "chalicelib.triggers", "chalicelib.rules")
 loaded = sorted(m for m in sys.modules if m.startswith(rest))
 print(json.dumps({"status": status, "loaded": loaded, "connectors": sorted(door_connectors())}))

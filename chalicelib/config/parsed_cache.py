@@ -9,7 +9,7 @@ cache is never wrong, only unused. JSON, not pickle: loading it runs no code.
 
 The build also loads the whole configuration from those files and records that it did
 (``checked``): the door then reads only the connector files, knowing that the rest loads
-(``loads_as_built``; chalicelib/ingress/door_config.py).
+(``loads_as_built``; chalicelib/ingress/door.py).
 """
 
 from __future__ import annotations

@@ -7,6 +7,14 @@ retries. Nothing accepted is ever dropped: acknowledgement comes after SQS has i
 Refusals cost a bounded amount, whoever sends them: each one adds one to a counter per
 (connector, reason, minute), and only the first few of each minute are kept in full in the
 audit trail. Anyone on the internet can be refused, so a flood grows numbers, not tables.
+
+The door needs only the connector files, but it must never take deliveries that the processor
+could not process because the configuration does not load. A deployment package's build loads
+the whole configuration and records it (chalicelib/config/parsed_cache.py): while the files are
+exactly those, ``door_connectors`` reads only the connector files, and a cold start skips the
+mappings, triggers and rules. Otherwise (the local stack, whose files change while it runs; a
+package built without the check; an edited file) it loads the whole configuration, as the
+processor does.
 """
 
 from __future__ import annotations
@@ -17,11 +25,13 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.config import parsed_cache
 from chalicelib.errors import RecordTooLarge
 from chalicelib.runtime import observability
-from chalicelib.runtime.settings import Settings
+from chalicelib.runtime.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from chalicelib.connectors.definition import Connector
@@ -29,9 +39,38 @@ if TYPE_CHECKING:
 log = logging.getLogger("salesbridge.door")
 
 _verifiers: dict[tuple[str, int], Any] = {}
-
+_built: dict[Path, dict[str, Connector]] = {}  # per configuration root: its files cannot change once the build checked them
 KEPT_IN_FULL = 5  # refusals per (connector, reason, minute) kept in full in the audit trail; the rest are counted
 UNKNOWN_CONNECTOR = "(unknown)"  # counted under one name: the URL's name is the caller's choice
+
+
+def door_connectors() -> dict[str, Connector]:
+    """The connectors by name; raises ConfigError (every problem) when the configuration does not load."""
+    root = get_settings().config_dir
+    if root in _built:
+        return _built[root]
+    if parsed_cache.loads_as_built(root):
+        _built[root] = _connector_files(root)
+        return _built[root]
+    from chalicelib.configuration import current
+
+    return current().connectors
+
+
+def _connector_files(root: Path) -> dict[str, Connector]:
+    from chalicelib.config.documents import of_kind, read_documents
+    from chalicelib.config.kinds import KINDS
+    from chalicelib.connectors.definition import load_connectors
+    from chalicelib.errors import ConfigError
+
+    docs, problems = read_documents(root, "connectors", KINDS)
+    if problems:
+        raise ConfigError(problems)
+    return load_connectors(of_kind(docs, "connector"))
+
+
+def reset_connectors() -> None:
+    _built.clear()
 
 
 @dataclass(frozen=True)
@@ -57,7 +96,7 @@ def _error(status: int, code: str, message: str, receipt_id: str) -> Reply:
 
 
 def receive(connector_name: str, request: Any, connectors: dict[str, Connector], settings: Settings) -> Reply:
-    """Handle one vendor call (``request`` is Chalice's current_request; ``connectors``: chalicelib.ingress.door_config)."""
+    """Handle one vendor call (``request`` is Chalice's current_request; ``connectors``: ``door_connectors``)."""
     from chalicelib.errors import DeliveryError
     from chalicelib.ingress.deliveries import split_delivery
     from chalicelib.ingress.verify import RejectedRequest

@@ -22,11 +22,13 @@ BROKEN_MAPPING = "kind: mapping\nname: broken\nsurprise: 1\n"
 def reset() -> None:
     from chalicelib import configuration
     from chalicelib.api import auth
+    from chalicelib.ingress import door
     from chalicelib.runtime import settings
     from chalicelib.runtime.secrets import default_resolver
 
     settings.reset_settings()
     configuration.reset()
+    door.reset_connectors()
     auth.reset_cache()
     default_resolver().clear()
     parsed_cache._loaded.clear()
@@ -63,7 +65,7 @@ def whole_configuration_loaded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 # ----------------------------------------------------------------------------- which files the door reads
 def test_as_built_the_door_reads_only_the_connector_files(built: Path, monkeypatch: pytest.MonkeyPatch):
-    from chalicelib.ingress.door_config import door_connectors
+    from chalicelib.ingress.door import door_connectors
 
     whole = whole_configuration_loaded(monkeypatch)
     connectors = door_connectors()
@@ -84,7 +86,7 @@ def test_as_built_the_door_reads_only_the_connector_files(built: Path, monkeypat
     ],
 )
 def test_anything_but_the_checked_files_loads_the_whole_configuration(built: Path, monkeypatch: pytest.MonkeyPatch, change: str):
-    from chalicelib.ingress.door_config import door_connectors
+    from chalicelib.ingress.door import door_connectors
 
     mapping = built / "mappings" / "demo_crm_customer.yaml"
     cache = built / parsed_cache.FILE_NAME
@@ -107,7 +109,7 @@ def test_anything_but_the_checked_files_loads_the_whole_configuration(built: Pat
 
 
 def test_a_configuration_broken_after_the_build_still_closes_the_door(built: Path):
-    from chalicelib.ingress.door_config import door_connectors
+    from chalicelib.ingress.door import door_connectors
 
     (built / "mappings" / "broken.yaml").write_text(BROKEN_MAPPING)
     with pytest.raises(ConfigError) as caught:
