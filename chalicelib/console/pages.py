@@ -303,6 +303,18 @@ def console_discard(page: Page, qid: str) -> Response:
     return redirect(f"{page.prefix}/console/quarantine/{quote(qid)}")
 
 
+def _quarantine_filter(page: Page) -> tuple[dict[str, str], dict[str, Any]]:
+    """A filter form's chosen filters, and the request parameters they make with its limit and cursor."""
+    filters = {k: page.form[k] for k in ("connector", "code", "mapping") if page.form.get(k)}
+    params: dict[str, Any] = dict(filters)
+    if page.form.get("limit"):
+        limit = page.form["limit"].strip()
+        params["limit"] = int(limit) if limit.isascii() and limit.isdigit() else limit  # anything else: refused, naming the field
+    if page.form.get("after"):
+        params["after"] = page.form["after"]  # "... the rest" after a request that ran out of time
+    return filters, params
+
+
 @operator_page
 def console_replay_matching(page: Page) -> Response:
     from chalicelib.api.admin import replay_matching
@@ -312,15 +324,9 @@ def console_replay_matching(page: Page) -> Response:
     from chalicelib.console.render import page as render_page
     from chalicelib.console.routes import console
 
-    filters = {k: page.form[k] for k in ("connector", "code", "mapping") if page.form.get(k)}
+    filters, params = _quarantine_filter(page)
     if not filters and page.form.get("all") != "yes":
         raise bad_request("Choose a connector, a code or a mapping to replay, or tick 'every open record'.")
-    params: dict[str, Any] = dict(filters)
-    if page.form.get("limit"):
-        limit = page.form["limit"].strip()
-        params["limit"] = int(limit) if limit.isascii() and limit.isdigit() else limit  # anything else: refused, naming the field
-    if page.form.get("after"):
-        params["after"] = page.form["after"]  # "Replay the rest" after a request that ran out of time
     wanted = validate(ReplayFilter, params)
     result = replay_matching(_config(), page.settings, wanted, page.actor, seconds_left=deadline_from(console.lambda_context))
     return render_page(
@@ -345,14 +351,8 @@ def console_discard_matching(page: Page) -> Response:
     from chalicelib.console.render import page as render_page
     from chalicelib.console.routes import console
 
-    filters = {k: page.form[k] for k in ("connector", "code", "mapping") if page.form.get(k)}
-    params: dict[str, Any] = dict(filters, reason=page.form.get("reason", ""))
-    if page.form.get("limit"):
-        limit = page.form["limit"].strip()
-        params["limit"] = int(limit) if limit.isascii() and limit.isdigit() else limit  # anything else: refused, naming the field
-    if page.form.get("after"):
-        params["after"] = page.form["after"]  # "Discard the rest" after a request that ran out of time
-    wanted = validate(DiscardFilter, params)
+    filters, params = _quarantine_filter(page)
+    wanted = validate(DiscardFilter, dict(params, reason=page.form.get("reason", "")))
     result = discard_matching(page.settings, wanted, page.actor, seconds_left=deadline_from(console.lambda_context))
     return render_page(
         "discarded.html",
