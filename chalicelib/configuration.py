@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from chalicelib.config import parsed_cache
 from chalicelib.config.documents import Document, of_kind, read_documents
 from chalicelib.config.kinds import CONSENT_KINDS, IDENTITY_KINDS, KINDS, MAPPING_KINDS, RULE_KINDS, TRIGGER_KINDS
 from chalicelib.config.models import StrictModel, validate
@@ -200,7 +201,7 @@ def current() -> Configuration:
 
 
 def _signature(root: Path) -> tuple[tuple[str, int, int], ...]:
-    files = [p for folder in ("connectors", "mappings") for p in (root / folder).rglob("*") if p.suffix in (".yaml", ".yml")]
+    files = [root / name for name in parsed_cache.configuration_files(root)]
     return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
 
 

@@ -20,10 +20,9 @@ def read_documents(root: Path, folder: str, kinds: tuple[str, ...]) -> tuple[lis
     base = root / folder
     if not base.is_dir():
         return docs, [Problem(folder, 1, 1, "", f"folder {base} not found")]
-    for path in sorted([*base.rglob("*.yaml"), *base.rglob("*.yml")]):
-        name = str(path.relative_to(root))
+    for name in parsed_cache.configuration_files(root, (folder,)):
         try:
-            doc = _parse(root, path, name)
+            doc = _parse(root, root / name, name)
         except ConfigError as exc:
             problems += exc.problems
             continue

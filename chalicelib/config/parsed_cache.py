@@ -113,10 +113,10 @@ def loads_as_built(root: Path) -> bool:
     return True
 
 
-def configuration_files(root: Path) -> list[str]:
-    """The configuration files under ``root``, by name relative to it."""
+def configuration_files(root: Path, folders: tuple[str, ...] = FOLDERS) -> list[str]:
+    """The configuration files under ``root``'s ``folders``, by name relative to ``root``, sorted per folder."""
     found: list[str] = []
-    for folder in FOLDERS:
+    for folder in folders:
         base = root / folder
         if base.is_dir():
             found += [str(p.relative_to(root)) for p in sorted([*base.rglob("*.yaml"), *base.rglob("*.yml")])]
