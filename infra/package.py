@@ -9,7 +9,8 @@ Then it finishes the zip for a fast cold start (``finish_package``):
 - **Compiled bytecode.** Lambda's ``/var/task`` is read-only, so a package without ``.pyc``
   files compiles every module it imports on every cold start. Each ``.py`` gets its
   ``__pycache__/<name>.cpython-3XY.pyc`` for the Python running this build, which is the
-  runtime ``chalice package`` declares (``python3.XY``). The files are *unchecked-hash*
+  runtime ``chalice package`` declares (``python3.XY``), and nothing else: bytecode that came
+  with the sources (a checkout's ``__pycache__``) is dropped first. The files are *unchecked-hash*
   pycs: the package never changes once built, and zip extraction does not keep the
   modification times a timestamp pyc is checked against.
 - **boto3 and botocore stay in the package**, pinned by requirements.txt, though the Lambda
@@ -121,6 +122,8 @@ def finish_package(zip_path: Path, services: frozenset[str]) -> None:
             for service in models.iterdir():
                 if service.is_dir() and service.name not in services:
                     shutil.rmtree(service)
+        for cache in sorted(tree.rglob("__pycache__"), reverse=True):  # a checkout's own bytecode, of modules since renamed too
+            shutil.rmtree(cache)
         compileall.compile_dir(tree, quiet=2, legacy=False, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, workers=1)
         if any((tree / folder).is_dir() for folder in parsed_cache.FOLDERS):
             check_configuration(tree)

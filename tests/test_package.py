@@ -200,6 +200,16 @@ def test_every_module_the_functions_import_ships_compiled_for_this_python(task_r
     assert report["modules"] > 200  # app, chalicelib, chalice, pydantic, boto3/botocore, httpx ...
 
 
+def test_the_package_carries_no_bytecode_without_its_source(task_root):
+    """A checkout's __pycache__ may hold modules since renamed or removed: only this build's bytecode ships."""
+    orphans = [
+        str(pyc.relative_to(task_root))
+        for pyc in task_root.rglob("*.pyc")
+        if pyc.parent.name != "__pycache__" or not (pyc.parent.parent / f"{pyc.name.split('.')[0]}.py").is_file()
+    ]
+    assert orphans == []
+
+
 def test_the_package_keeps_the_sdk_models_of_every_service_the_code_calls_and_drops_the_others(package, task_root):
     from infra.package import kept_services
 
