@@ -146,24 +146,40 @@ def run_forever(stop: threading.Event) -> None:
 
     queue_urls = [os.environ[lane.queue_env] for lane in LANES if os.environ.get(lane.queue_env)]
     stream = StreamPoller(os.environ["EVENTS_TABLE"]) if hasattr(application, "dispatch_events") else None
-    schedule_every = float(os.environ.get("SALESBRIDGE_SYNC_EVERY_SECONDS", "60"))
-    next_sync = time.monotonic() + schedule_every
-    timers_every = float(os.environ.get("SALESBRIDGE_TIMERS_EVERY_SECONDS", "60"))  # AWS: the fire_timers schedule, every minute
-    next_timers = time.monotonic() + timers_every
+    schedules = [
+        (name, getattr(application, name), float(os.environ.get(variable, "60")))  # AWS: each function's schedule, every minute
+        for name, variable in (("scheduled_sync", "SALESBRIDGE_SYNC_EVERY_SECONDS"), ("fire_timers", "SALESBRIDGE_TIMERS_EVERY_SECONDS"))
+        if hasattr(application, name)
+    ]
+    scheduler = threading.Thread(target=run_schedules, args=(stop, schedules), name="local-schedules", daemon=True)
+    scheduler.start()
     while not stop.is_set():
         try:
             poll_lanes_once(application.process_inbound, queue_urls)
             if stream is not None:
                 stream.poll_once(application.dispatch_events)
-            if hasattr(application, "scheduled_sync") and time.monotonic() >= next_sync:
-                application.scheduled_sync(SCHEDULED_EVENT, _Context("salesbridge-local-scheduled-sync"))
-                next_sync = time.monotonic() + schedule_every
-            if hasattr(application, "fire_timers") and time.monotonic() >= next_timers:
-                application.fire_timers(SCHEDULED_EVENT, _Context("salesbridge-local-fire-timers"))
-                next_timers = time.monotonic() + timers_every
         except Exception:  # noqa: BLE001 - the local worker keeps going, like Lambda would retry
             log.exception("worker iteration failed")
             time.sleep(1)
+    scheduler.join(timeout=30)
+
+
+def run_schedules(stop: threading.Event, schedules: list[tuple[str, Any, float]]) -> None:
+    """The scheduled functions, in a thread of their own.
+
+    Lambda runs every function apart, so a long sync run, or a timers run waiting for a deadline
+    about to come due, never holds up the queues; neither does it here.
+    """
+    next_run = {name: time.monotonic() + every for name, _, every in schedules}
+    while not stop.wait(0.2):
+        for name, handler, every in schedules:
+            if time.monotonic() < next_run[name]:
+                continue
+            try:
+                handler(SCHEDULED_EVENT, _Context(f"salesbridge-local-{name.replace('_', '-')}"))
+            except Exception:  # noqa: BLE001 - the next run tries again, as the schedule would
+                log.exception("%s failed", name)
+            next_run[name] = time.monotonic() + every
 
 
 def main() -> None:

@@ -7,13 +7,21 @@ fired through the store's commit: the overdue event, the item's new state and th
 fired at most once: a second poller, a retry or a record that changed the item meanwhile finds it
 no longer armed (or conflicts and re-reads). Restarts, redelivery and replays leave it as the
 store holds it.
+
+A deadline must fire within a minute of its time. One sweep a minute cannot promise that: a
+deadline that comes due just after a sweep waits for the next run, a minute later, plus that
+run's own start (a cold start, the schedule's jitter, the index queries). So a scheduled run
+(``run_minute``) also lists what comes due in its first ``SETTLE_SECONDS``, waits for it, and
+sweeps again: what the next run takes was due at least ``SETTLE_SECONDS`` after this run began,
+which leaves the next run that long to start. A run with nothing about to come due ends at once.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.golden import parse_time
@@ -27,15 +35,18 @@ from chalicelib.store.timer_index import TimerIndex
 
 MAX_ATTEMPTS = 5
 ACTOR = "timers"
+SETTLE_SECONDS = 5.0  # a scheduled run also fires what comes due this long after it began (see above)
+TIME_TO_SPARE = 5.0  # seconds of the invocation kept in hand: a run stops firing, or does not wait, with fewer left
 
 
 @dataclass
 class TimerRun:
     due: int = 0  # rules items listed as due
     fired: list[str] = field(default_factory=list)  # event ids
-    lateness: list[float] = field(default_factory=list)  # seconds after due + grace, per fired deadline
+    fire_times: list[datetime] = field(default_factory=list)  # each fired event's time (due + grace), in firing order
     conflicts: int = 0
     left: int = 0  # not reached before the deadline of this invocation
+    sweeps: int = 0
 
     def view(self) -> dict[str, Any]:
         return {"due": self.due, "fired": len(self.fired), "conflicts": self.conflicts, "left": self.left, "events": self.fired}
@@ -44,15 +55,47 @@ class TimerRun:
 def fire_due_timers(
     rules: RuleSet, store: Store, index: TimerIndex, now: datetime, *, seconds_left: Callable[[], float] | None = None
 ) -> TimerRun:
+    """One sweep: fire every deadline due at ``now``, earliest first."""
     run = TimerRun()
-    due = index.due(now)
-    run.due = len(due)
-    for position, key in enumerate(due):
-        if seconds_left is not None and seconds_left() < 5:
-            run.left = len(due) - position
-            break
-        _fire_one(key, rules, store, now, run)
+    _sweep([key for _, key in index.due(now)], rules, store, now, run, seconds_left)
     return run
+
+
+def run_minute(
+    rules: RuleSet,
+    store: Store,
+    index: TimerIndex,
+    clock: Callable[[], datetime],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    seconds_left: Callable[[], float] | None = None,
+) -> TimerRun:
+    """The schedule's run: a sweep now and, if a deadline comes due within SETTLE_SECONDS, another once it has."""
+    started = clock()
+    listed = index.due(started + timedelta(seconds=SETTLE_SECONDS))
+    run = TimerRun()
+    _sweep([key for at, key in listed if at <= started], rules, store, started, run, seconds_left)
+    coming = [at for at, _ in listed if at > started]
+    if not coming or run.left:
+        return run
+    wait = (max(coming) - clock()).total_seconds()
+    if seconds_left is not None and seconds_left() < wait + TIME_TO_SPARE:
+        return run  # the next run takes them
+    if wait > 0:
+        sleep(wait)
+    now = clock()
+    _sweep([key for _, key in index.due(now)], rules, store, now, run, seconds_left)
+    return run
+
+
+def _sweep(due: list[Any], rules: RuleSet, store: Store, now: datetime, run: TimerRun, seconds_left: Callable[[], float] | None) -> None:
+    run.sweeps += 1
+    run.due += len(due)
+    for position, key in enumerate(due):
+        if seconds_left is not None and seconds_left() < TIME_TO_SPARE:
+            run.left = len(due) - position
+            return
+        _fire_one(key, rules, store, now, run)
 
 
 def _fire_one(key: Any, rules: RuleSet, store: Store, now: datetime, run: TimerRun) -> None:
@@ -87,7 +130,7 @@ def _fire_one(key: Any, rules: RuleSet, store: Store, now: datetime, run: TimerR
             run.conflicts += 1
             continue
         run.fired += [e.id for e in events]
-        run.lateness += [(now - e.time).total_seconds() for e in events]
+        run.fire_times += [e.time for e in events]
         return
 
 
@@ -97,7 +140,7 @@ def run_scheduled(config: Any, settings: Any, seconds_left: Callable[[], float] 
     from chalicelib.store.dynamo_store import DynamoStore
     from chalicelib.store.timer_index import DynamoTimerIndex
 
-    return fire_due_timers(config.rules, DynamoStore(settings), DynamoTimerIndex(settings), clock.now(), seconds_left=seconds_left)
+    return run_minute(config.rules, DynamoStore(settings), DynamoTimerIndex(settings), clock.now, seconds_left=seconds_left)
 
 
 def lateness_of(item: dict[str, Any]) -> list[float]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.golden import iso
+from chalicelib.domain.golden import iso, parse_time
 from chalicelib.domain.state import StateKey
 from chalicelib.runtime.settings import Settings
 from chalicelib.store import dynamo, keys
@@ -22,12 +22,16 @@ from chalicelib.store.memory_store import MemoryStore
 PAGE = 100
 
 
+Listed = list[tuple[datetime, StateKey]]  # (when its next deadline fires, the rules item)
+
+
 class TimerIndex(Protocol):
-    def due(self, now: datetime, limit: int = 1000) -> list[StateKey]:
+    def due(self, now: datetime, limit: int = 1000) -> Listed:
         """Rules items whose next deadline fires at or before ``now`` (at most ``limit``), earliest first.
 
         Earliest first across the shards: the deadlines that have waited longest are fired first,
-        so a run's own duration adds least to the latest one's lateness.
+        so a run's own duration adds least to the latest one's lateness. A time after the clock's
+        ``now`` lists the deadlines about to come due as well.
         """
         ...
 
@@ -36,7 +40,7 @@ class DynamoTimerIndex:
     def __init__(self, settings: Settings):
         self.settings = settings
 
-    def due(self, now: datetime, limit: int = 1000) -> list[StateKey]:
+    def due(self, now: datetime, limit: int = 1000) -> Listed:
         found: list[tuple[str, StateKey]] = []
         for shard in keys.TIMER_SHARDS:
             start: dict[str, Any] | None = None
@@ -57,7 +61,7 @@ class DynamoTimerIndex:
                         found.append((str(item[keys.TIMER_DUE]), key))
                 if not start:
                     break
-        return [key for _, key in sorted(found, key=lambda pair: pair[0])]
+        return [(parse_time(at), key) for at, key in sorted(found, key=lambda pair: pair[0])][:limit]
 
 
 class MemoryTimerIndex:
@@ -66,11 +70,11 @@ class MemoryTimerIndex:
     def __init__(self, store: MemoryStore):
         self.store = store
 
-    def due(self, now: datetime, limit: int = 1000) -> list[StateKey]:
+    def due(self, now: datetime, limit: int = 1000) -> Listed:
         moment = iso(now)
         due = sorted(
             (str(v.item["next_fire_at"]), key)
             for key, v in list(self.store.states.items())
             if key.kind == "rules" and v.item.get("next_fire_at") and str(v.item["next_fire_at"]) <= moment
         )
-        return [key for _, key in due[:limit]]
+        return [(parse_time(at), key) for at, key in due[:limit]]
