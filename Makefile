@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make run` (the whole stack locally) and `make test`.
-PYTHON ?= python3
+# Lambda runs the package on the Python that builds it (Chalice declares pythonX.Y from it): 3.13.
+PYTHON ?= python3.13
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

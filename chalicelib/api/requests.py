@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints, ValidationError, model_validator
 
 from chalicelib.domain.consent import DataCategory
 from chalicelib.errors import ApiError
-
-M = TypeVar("M", bound=BaseModel)
 
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 MappingText = Annotated[StrictStr, Field(min_length=1, max_length=256 * 1024)]
@@ -160,12 +158,12 @@ def read_object(raw: bytes | str | None) -> dict[str, Any]:
     return body
 
 
-def parse_body(model: type[M], raw: bytes | str | None) -> M:
+def parse_body[M: BaseModel](model: type[M], raw: bytes | str | None) -> M:
     """The route's body as its model, or a 400 ``invalid_body`` naming each wrong field."""
     return validate(model, read_object(raw))
 
 
-def validate(model: type[M], body: dict[str, Any]) -> M:
+def validate[M: BaseModel](model: type[M], body: dict[str, Any]) -> M:
     """Values from elsewhere (a console form, the customer page) checked by the same model as the JSON body."""
     try:
         return model.model_validate(body)

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from typing import Any, TypeVar, get_args, overload
+from typing import Any, get_args, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from chalicelib.config.problems import Problem
 from chalicelib.config.yaml_lines import LocatedDict, Position
 
-M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
 ErrorDetails = dict[str, Any]
 KEY_ERRORS = ("extra_forbidden", "missing", "union_tag_invalid", "union_tag_not_found")  # reported at the key, not its value
 Hint = Callable[[ErrorDetails, Any], "str | None"]  # a model's own wording for some errors, or None
@@ -36,13 +34,13 @@ class StrictModel(BaseModel):
 
 
 @overload
-def validate(
+def validate[M: BaseModel](
     schema: type[M], doc: Any, filename: str, *, root: str = ..., hint: Hint | None = ..., models: list[type[BaseModel]] | None = ...
 ) -> tuple[M | None, list[Problem]]: ...
 
 
 @overload
-def validate(
+def validate[T](
     schema: TypeAdapter[T], doc: Any, filename: str, *, root: str = ..., hint: Hint | None = ..., models: list[type[BaseModel]] | None = ...
 ) -> tuple[T | None, list[Problem]]: ...
 

@@ -64,7 +64,7 @@ class OAuth2ClientCredentials(httpx.Auth):
         self.token_requests = 0
         self._key = (token_url, client_id, scope or "")
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         token = self._cached()
         if token is None:
             token = self._store((yield self._token_request()))
@@ -131,7 +131,7 @@ class ApiKeyAuth(httpx.Auth):
         self.key, self.header, self.prefix, self.query_param = key, header, prefix, query_param
         self._value: str | None = None
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         if self._value is None:
             self._value = self.key()
         if self.query_param:
@@ -156,7 +156,7 @@ class BasicAuth(httpx.Auth):
     def __init__(self, username: str, password: Secret):
         self.username, self.password = username, password
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         pair = f"{self.username}:{self.password()}".encode()
         request.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         yield request
@@ -169,7 +169,7 @@ class WeComRobotAuth(httpx.Auth):
         self.key = key
         self._value: str | None = None
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         if self._value is None:
             self._value = self.key()
         request.url = request.url.copy_merge_params({"key": self._value})
@@ -184,7 +184,7 @@ class DingTalkRobotAuth(httpx.Auth):
         self._token: str | None = None
         self._secret: str | None = None
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         if self._token is None:
             self._token = self.access_token()
         params = {"access_token": self._token}

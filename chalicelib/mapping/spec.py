@@ -10,7 +10,7 @@ the offending key in the YAML file.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, WithJsonSchema
 
@@ -19,8 +19,6 @@ from chalicelib.config.problems import Problem
 from chalicelib.domain.canonical import ENTITY_MODELS, EntityType
 from chalicelib.domain.consent import DataCategory
 from chalicelib.mapping.transforms import transform_list_schema
-
-M = TypeVar("M", bound=BaseModel)
 
 TransformList = Annotated[list[Any], WithJsonSchema(transform_list_schema())]
 
@@ -151,7 +149,7 @@ def _describe(node: Any) -> str:
     return f"{type(node).__name__} {node!r}"
 
 
-def check_shape(doc: Any, file: str, model: type[M]) -> tuple[M | None, list[Problem]]:
+def check_shape[M: BaseModel](doc: Any, file: str, model: type[M]) -> tuple[M | None, list[Problem]]:
     """Validate a loaded YAML document against a file model; every problem has file:line:column."""
     return validate(model, doc, file, hint=_hint)
 

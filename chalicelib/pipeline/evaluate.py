@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -37,7 +36,6 @@ from chalicelib.triggers.outcome import Outcome
 from chalicelib.triggers.process import process, required_state_keys
 
 ReadMore = Callable[[list[StateKey]], States]
-T = TypeVar("T")
 MAX_EXTRA_READS = 3
 
 
@@ -207,7 +205,7 @@ def _run_rules(
     return trial
 
 
-def _with_reads(step: Callable[[], T], work: States, read_more: ReadMore | None) -> T:
+def _with_reads[T](step: Callable[[], T], work: States, read_more: ReadMore | None) -> T:
     """Run a step; when it needs state that was not read, read it (a few times at most) and run it again."""
     for _ in range(MAX_EXTRA_READS):
         try:
