@@ -10,6 +10,7 @@ from chalice import Chalice, IAMAuthorizer, Rate, Response
 
 from chalicelib.console.routes import console
 from chalicelib.errors import ApiError
+from chalicelib.runtime import snapstart
 
 # X-Ray is installed when the first AWS or HTTP client is made (chalicelib/runtime/tracing.py), not at import:
 # a cold start that needs no client (GET /health) does not pay for the SDK and its patches.
@@ -481,3 +482,14 @@ def fire_timers(event: Any) -> dict[str, Any]:
     context = event.context
     run = run_scheduled(_config(), _settings(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
     return run.view()
+
+
+def _prime_door() -> None:
+    from chalicelib.ingress.door import prime
+
+    prime()
+
+
+# In an init that Lambda snapshots (SnapStart: the door's published versions), the door's first-request
+# work is done now, once per version, instead of after every restore (chalicelib/runtime/snapstart.py).
+snapstart.prepare({snapstart.DOOR_FUNCTION: _prime_door})

@@ -16,6 +16,12 @@ through the handler, which reads the connector's secret from SSM and queues the 
 SQS, both on a local stand-in; the bare app's webhook route makes the same two calls (one
 GetParameter, one SendMessage) with boto3 and nothing else.
 
+A fourth line is the door as deployed, with SnapStart: each process's init is a snapshotted one
+(``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``, the runtime's hooks library on the path), its
+after-restore hooks run, then the same webhook; the line compares the first request's own time
+with the bare package's (whose init makes its DynamoDB client and nothing more), and shows the
+init each snapshot holds. The restore happens in Lambda and is not measured.
+
 Median wall time and peak RSS over BENCH_RUNS processes per package, the two packages taking
 turns run by run so both see the same machine load; one line per measurement.
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -61,20 +68,26 @@ REQUEST = {
 }
 
 CHILD = """
-import json, resource, sys
+import json, resource, sys, time
 sys.path.insert(0, {root!r})
+started = time.perf_counter()
 import app
+if "snapshot_restore_py" in sys.modules:  # as Lambda does on a restore from the snapshot
+    for hook, args, kwargs in sys.modules["snapshot_restore_py"].get_after_restore():
+        hook(*args, **kwargs)
+initialised = time.perf_counter()
 class Context:
     function_name = "bench"; aws_request_id = "bench"; memory_limit_in_mb = 512
     def get_remaining_time_in_millis(self): return 30000
 response = json.dumps(app.app(json.loads({event!r}), Context()))
 assert json.loads(response)["statusCode"] == {status}, response
+answered = time.perf_counter()
 outside = sorted(name for name, m in sys.modules.items() if name.split(".")[0] in ("app", "chalice", "boto3", "botocore")
                  and not (getattr(m, "__file__", None) or {root!r}).startswith({root!r}))
 assert not outside, outside
 # This process's own peak (VmHWM, kB): ru_maxrss also keeps the peak from before exec, i.e. the forking benchmark's.
 peak = [int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")]
-print(peak[0] if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(peak[0] if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, initialised - started, answered - initialised)
 """
 
 BARE_APP = """
@@ -195,34 +208,70 @@ def extract_read_only(zip_path: Path, target: Path) -> Path:
     return target
 
 
-def run_once(task_root: Path, tracing: bool, door: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak MiB of a fresh process importing app.py and answering one request.
+def run_once(
+    task_root: Path, tracing: bool, door: dict[str, str] | None = None, snapstart: Path | None = None
+) -> tuple[float, float, float, float]:
+    """Wall seconds and peak MiB of a fresh process importing app.py and answering one request, and the two parts in it.
 
     ``door``: the stand-in's environment; the request is then the signed webhook instead of ``GET /health``.
+    ``snapstart``: the runtime's directory holding its hooks library; the init is then a snapshotted one (the
+    door's function), the after-restore hooks run before the request. Returns (wall, MiB, init s, request s).
     """
     request, status = (door_request(), 202) if door else (REQUEST, 200)
     code = CHILD.format(root=str(task_root), event=json.dumps(request), status=status)
+    env = {**lambda_env(task_root, tracing), **(door or {})}
+    if snapstart is not None:
+        code = f"import sys; sys.path.append({str(snapstart)!r})\n" + code  # the runtime's own directory, after the package
+        env.update(AWS_LAMBDA_INITIALIZATION_TYPE="snap-start", SALESBRIDGE_FUNCTION="WebhookHandler")
+        for name in ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME"):  # not set for SnapStart functions
+            env.pop(name)
     started = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", code],
-        env={**lambda_env(task_root, tracing), **(door or {})},
-        cwd=task_root,
-        capture_output=True,
-        text=True,
-    )
+    out = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code], env=env, cwd=task_root, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if out.returncode != 0:
         raise SystemExit(f"the package in {task_root} failed:\n{out.stderr[-3000:]}")
-    return wall, int(out.stdout.strip().splitlines()[-1]) / 1024
+    peak, init, answer = out.stdout.strip().splitlines()[-1].split()
+    return wall, int(peak) / 1024, float(init), float(answer)
 
 
-def measure(roots: dict[str, Path], tracing: bool, door: dict[str, str] | None = None) -> dict[str, tuple[float, float]]:
-    """Median milliseconds and MiB per package, the packages taking turns run by run (the same machine load for both)."""
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in roots}
+def measure(
+    roots: dict[str, Path], tracing: bool, door: dict[str, str] | None = None, snapstart: Path | None = None
+) -> dict[str, tuple[float, float]]:
+    """Median milliseconds and MiB per package, the packages taking turns run by run (the same machine load for both).
+
+    With ``snapstart``: median milliseconds of the init (what the snapshot holds) and of the first request after it.
+    """
+    samples: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in roots}
     for _ in range(RUNS):
         for name, root in roots.items():
-            samples[name].append(run_once(root, tracing, door))
-    return {name: (statistics.median(w for w, _ in runs) * 1000, statistics.median(m for _, m in runs)) for name, runs in samples.items()}
+            samples[name].append(run_once(root, tracing, door, snapstart))
+    if snapstart is not None:
+        return {
+            name: (statistics.median(s[2] for s in runs) * 1000, statistics.median(s[3] for s in runs) * 1000)
+            for name, runs in samples.items()
+        }
+    return {name: (statistics.median(s[0] for s in runs) * 1000, statistics.median(s[1] for s in runs)) for name, runs in samples.items()}
+
+
+def runtime_hooks_dir(work: Path) -> Path:
+    """A directory holding only the runtime hooks' library, as Lambda's Python runtime provides it (not packaged)."""
+    import snapshot_restore_py
+
+    target = work / "var-runtime"
+    target.mkdir()
+    shutil.copy(snapshot_restore_py.__file__, target / "snapshot_restore_py.py")
+    return target
+
+
+def report_snapstart(measured: dict[str, tuple[float, float]]) -> None:
+    (bare_init, bare_request), (app_init, app_request) = measured["bare"], measured["app"]
+    ratio = app_request / bare_request
+    print(
+        f"cold start of the door after a SnapStart restore: first request {app_request:.0f} ms vs bare chalice+boto3 "
+        f"{bare_request:.0f} ms -> {ratio:.2f}x (init held by the snapshot: {app_init:.0f} ms vs {bare_init:.0f} ms; "
+        f"the restore itself is Lambda's and not measured here; in-process times, median of {RUNS}) — "
+        f"goal ≤ {GOAL}x (stretch {STRETCH}x): {'stretch met' if ratio <= STRETCH else ('goal met' if ratio <= GOAL else 'goal NOT met')}"
+    )
 
 
 def verdict(ratio: float, memory: float) -> str:
@@ -285,8 +334,10 @@ def main() -> None:
                 report(f"cold start, tracing {'on ' if tracing else 'off'}", "import app.py + GET /health", measure(roots, tracing), sizes)
             with door_standin() as door:
                 measured = measure(roots, False, door)
+                restored = measure(roots, False, door, runtime_hooks_dir(work))
             what = "import app.py + a signed webhook: its secret from SSM, the record onto SQS (local stand-in)"
             report("cold start of the door, tracing off", what, measured, sizes)
+            report_snapstart(restored)
         finally:
             for root in (app_root, bare_root):
                 for path in [root, *root.rglob("*")]:

@@ -7,8 +7,9 @@ infra/monitoring.py:
 - the tables, queues and bus (named per stage, the state protected), and the bus archive;
 - one IAM role per function with exactly its grants (Chalice's shared policy is dropped);
 - the webhook door on its own function behind an HTTP API (payload format 1.0, the event shape
-  Chalice's handler reads; $1.00 per million requests against the REST API's $3.50), and the
-  REST API left with the operator routes (AWS_IAM on each, throttled);
+  Chalice's handler reads; $1.00 per million requests against the REST API's $3.50), with
+  SnapStart on its published versions and the API calling their alias, and the REST API left
+  with the operator routes (AWS_IAM on each, throttled);
 - the queue and stream event sources wired to the real ARNs, partial batch responses, the
   stream's on-failure destination;
 - log groups with retention, alarms, an alarm topic and a dashboard;
@@ -38,6 +39,10 @@ API_FUNCTION = "APIHandler"
 # only keeps working on a request whose caller already got a 504.
 API_TIMEOUT_SECONDS = 28
 WEBHOOK_TIMEOUT_SECONDS = 10  # vendors wait 5–10 s; the door does one SQS send
+# SnapStart starts the door's cold starts from a snapshot taken when a version is published
+# (chalicelib/runtime/snapstart.py). The HTTP API calls the alias; every change of the function
+# (code, configuration files, variables) publishes a new version, so the alias never serves stale ones.
+DOOR_ALIAS = "live"
 LOG_RETENTION_CHOICES = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
 
 
@@ -156,6 +161,9 @@ def _split_webhook_function(res: dict[str, Any]) -> None:
     """The door gets its own function (and role) behind an HTTP API; same code, same handler."""
     door = copy.deepcopy(res[API_FUNCTION])
     door["Properties"]["Timeout"] = WEBHOOK_TIMEOUT_SECONDS
+    door["Properties"]["SnapStart"] = {"ApplyOn": "PublishedVersions"}
+    door["Properties"]["AutoPublishAlias"] = DOOR_ALIAS
+    door["Properties"]["AutoPublishAliasAllProperties"] = True
     door["Properties"]["Events"] = {
         f"Webhook{i}": {
             "Type": "HttpApi",

@@ -13,6 +13,7 @@ every module ships compiled and the SDK models it needs are in.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -275,6 +276,56 @@ def test_the_door_is_on_the_http_api_and_the_operator_routes_on_the_rest_api_wit
     (setting,) = rest["MethodSettings"]
     assert setting["ThrottlingRateLimit"] == {"Ref": "AdminRateLimit"} and setting["ThrottlingBurstLimit"] == {"Ref": "AdminBurstLimit"}
     assert res["WebhookApi"]["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "WebhookRateLimit"}
+
+
+# SAM's own translation (in its virtualenv): what CloudFormation will be given for the door.
+TRANSLATE = """
+import json, sys
+from samtranslator.translator.transform import transform
+class NoManagedPolicies:
+    def load(self): return {}
+template = json.load(sys.stdin)
+for resource in template["Resources"].values():
+    if resource["Type"] == "AWS::Serverless::Function":
+        resource["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"  # uploaded by `sam deploy`
+print(json.dumps(transform(template, {"AWS::Region": "us-east-1"}, NoManagedPolicies())))
+"""
+
+
+def sam_translate(template: dict[str, Any]) -> dict[str, Any]:
+    python = SAM.parent / "python"
+    env = dict(os.environ, AWS_DEFAULT_REGION="us-east-1")
+    result = subprocess.run([str(python), "-c", TRANSLATE], input=json.dumps(template), capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    translated: dict[str, Any] = json.loads(result.stdout)
+    return translated
+
+
+def test_the_door_starts_from_a_snapshot_and_the_http_api_calls_its_alias(template):
+    """SnapStart applies to published versions only: the API must call the alias, and every change must publish."""
+    door = template["Resources"]["WebhookHandler"]["Properties"]
+    assert door["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert door["AutoPublishAlias"] == "live" and door["AutoPublishAliasAllProperties"] is True
+    assert door["Environment"]["Variables"]["SALESBRIDGE_FUNCTION"] == "WebhookHandler"  # what chalicelib/runtime/snapstart.py reads
+    assert not [
+        k
+        for k, v in resources_of(template, "AWS::Serverless::Function").items()
+        if "SnapStart" in v["Properties"] and k != "WebhookHandler"
+    ]
+
+    res = sam_translate(template)["Resources"]
+    (version_id,) = [k for k, v in res.items() if v["Type"] == "AWS::Lambda::Version"]
+    assert res["WebhookHandler"]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert res["WebhookHandlerAliaslive"]["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    (route,) = res["WebhookApi"]["Properties"]["Body"]["paths"].values()
+    assert "${WebhookHandlerAliaslive}" in route["post"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    permissions = [v["Properties"] for v in res.values() if v["Type"] == "AWS::Lambda::Permission" and "WebhookApi" in json.dumps(v)]
+    assert permissions and all(p["FunctionName"] == {"Ref": "WebhookHandlerAliaslive"} for p in permissions)
+
+    changed = copy.deepcopy(template)  # a variable changes, not the code: a new version all the same
+    changed["Resources"]["WebhookHandler"]["Properties"]["Environment"]["Variables"]["LOG_LEVEL"] = "DEBUG"
+    (changed_version,) = [k for k, v in sam_translate(changed)["Resources"].items() if v["Type"] == "AWS::Lambda::Version"]
+    assert changed_version != version_id
 
 
 def test_api_functions_end_before_api_gateway_gives_up(template):

@@ -36,6 +36,24 @@ def client(service: str) -> Any:
         return _clients[service]
 
 
+def load_models(services: tuple[str, ...]) -> None:
+    """Read these services' SDK descriptions into the shared session ahead of their first client.
+
+    No client is made, so no credentials are resolved and no connection is opened: safe in an init
+    that Lambda snapshots (chalicelib/runtime/snapstart.py). The first client then finds the models read.
+    """
+    global _session
+    with _lock:
+        if _session is None:
+            _session = boto3.session.Session()
+        core = _session._session
+        core.get_component("endpoint_resolver")  # reads endpoints.json and the partitions
+        loader = core.get_component("data_loader")
+        for service in services:
+            core.get_service_model(service)
+            loader.load_service_model(service, "endpoint-rule-set-1", api_version=None)
+
+
 def reset_clients() -> None:
     """Forget the session and its clients (tests point boto3 at a fresh endpoint)."""
     global _session
