@@ -2,7 +2,8 @@
 
 This adapter alone knows the item shapes: the bookkeeping each item carries
 (``version`` for optimistic concurrency, ``audit_seq``/``audit_hash`` for the head of
-the audit chain it owns), and where the dedupe mark, the raw input copy, the
+the audit chain it owns), a golden record's provenance stored by reference
+(chalicelib/store/provenance.py), and where the dedupe mark, the raw input copy, the
 cross-reference, the outbox event and the quarantine record go (keys in
 chalicelib.store.keys). Evaluation sees items without any of that.
 
@@ -30,7 +31,7 @@ from chalicelib.domain.state import Item, StateKey, States
 from chalicelib.errors import ConflictError, EventAlreadyStored, Unstorable
 from chalicelib.runtime import aws, observability
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import audit, dynamo, keys, payloads
+from chalicelib.store import audit, dynamo, keys, payloads, provenance
 from chalicelib.store.audit import ChainHead
 from chalicelib.store.port import ChainAppend, InputMark, Plan, QuarantineClosing, QuarantineMark, Snapshot
 
@@ -48,8 +49,8 @@ def version_of(item: dict[str, Any] | None) -> int | None:
 
 
 def domain_item(item: dict[str, Any] | None) -> Item | None:
-    """An item as evaluation sees it: without keys and bookkeeping."""
-    return None if item is None else {k: v for k, v in item.items() if k not in BOOKKEEPING}
+    """An item as evaluation sees it: without keys and bookkeeping, a golden record's provenance in full."""
+    return None if item is None else provenance.as_read({k: v for k, v in item.items() if k not in BOOKKEEPING})
 
 
 class DynamoStore:
@@ -147,7 +148,8 @@ class DynamoStore:
             actions.append({"Update": self._delivery_update(plan, heads)})
         for key, item in plan.puts.items():
             pk, sk = keys.state(key)
-            stored = dict(item, pk=pk, sk=sk, **keys.timer_index(key, item))  # a pending deadline is listed in the timers index
+            # a pending deadline is listed in the timers index
+            stored = dict(provenance.for_storage(item), pk=pk, sk=sk, **keys.timer_index(key, item))
             self._carry_head(stored, key, plan.snapshot.tokens.get(key), heads)
             actions.append(self._versioned_put(s.state_table, stored, version_of(plan.snapshot.tokens.get(key))))
         if plan.input is not None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from chalicelib.domain.canonical import SourceRef
 from chalicelib.runtime.settings import Settings
-from chalicelib.store import audit, dynamo, keys
+from chalicelib.store import audit, dynamo, keys, provenance
 from chalicelib.store.quarantine import get as get_quarantined
 
 Page = tuple[list[dict[str, Any]], "str | None"]
@@ -305,7 +305,8 @@ def quarantine_record(settings: Settings, qid: str) -> dict[str, Any] | None:
 def golden(settings: Settings, entity: str, entity_id: str) -> dict[str, Any] | None:
     from chalicelib.domain.state import golden_key
 
-    return dynamo.get(settings.state_table, *keys.state(golden_key(entity, entity_id)))
+    item = dynamo.get(settings.state_table, *keys.state(golden_key(entity, entity_id)))
+    return None if item is None else provenance.as_read(item)
 
 
 def entity_of_source(settings: Settings, ref: SourceRef) -> str | None:
