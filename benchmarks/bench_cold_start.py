@@ -16,7 +16,8 @@ through the handler, which reads the connector's secret from SSM and queues the 
 SQS, both on a local stand-in; the bare app's webhook route makes the same two calls (one
 GetParameter, one SendMessage) with boto3 and nothing else.
 
-A fourth line is the door as deployed, with SnapStart: each process's init is a snapshotted one
+Two more lines are the door as deployed, with SnapStart, tracing off and on (the bare package has no
+tracing: on, the line shows what X-Ray adds to the door's request): each process's init is a snapshotted one
 (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``, the runtime's hooks library on the path), its
 after-restore hooks run, then the same webhook; the line compares the first request's own time
 with the bare package's (whose init makes its DynamoDB client and nothing more), and shows the
@@ -263,11 +264,12 @@ def runtime_hooks_dir(work: Path) -> Path:
     return target
 
 
-def report_snapstart(measured: dict[str, tuple[float, float]]) -> None:
+def report_snapstart(measured: dict[str, tuple[float, float]], tracing: bool) -> None:
     (bare_init, bare_request), (app_init, app_request) = measured["bare"], measured["app"]
     ratio = app_request / bare_request
     print(
-        f"cold start of the door after a SnapStart restore: first request {app_request:.0f} ms vs bare chalice+boto3 "
+        f"cold start of the door after a SnapStart restore, tracing {'on' if tracing else 'off'}: "
+        f"first request {app_request:.0f} ms vs bare chalice+boto3 "
         f"{bare_request:.0f} ms -> {ratio:.2f}x (init held by the snapshot: {app_init:.0f} ms vs {bare_init:.0f} ms; "
         f"the restore itself is Lambda's and not measured here; in-process times, median of {RUNS}) — "
         f"goal ≤ {GOAL}x (stretch {STRETCH}x): {'stretch met' if ratio <= STRETCH else ('goal met' if ratio <= GOAL else 'goal NOT met')}"
@@ -334,10 +336,12 @@ def main() -> None:
                 report(f"cold start, tracing {'on ' if tracing else 'off'}", "import app.py + GET /health", measure(roots, tracing), sizes)
             with door_standin() as door:
                 measured = measure(roots, False, door)
-                restored = measure(roots, False, door, runtime_hooks_dir(work))
+                hooks = runtime_hooks_dir(work)
+                restored = {tracing: measure(roots, tracing, door, hooks) for tracing in (False, True)}
             what = "import app.py + a signed webhook: its secret from SSM, the record onto SQS (local stand-in)"
             report("cold start of the door, tracing off", what, measured, sizes)
-            report_snapstart(restored)
+            for tracing, measured in restored.items():
+                report_snapstart(measured, tracing)
         finally:
             for root in (app_root, bare_root):
                 for path in [root, *root.rglob("*")]:

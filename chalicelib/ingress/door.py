@@ -75,15 +75,16 @@ SERVICES = ("sqs", "ssm", "dynamodb")  # what a request calls: the queue, the we
 def prime() -> None:
     """Do now what the first request would do before it can answer (used by an init that Lambda snapshots).
 
-    The modules a request imports, the SDK's service models and, when the build checked these
-    files, the connectors and their verifiers. Otherwise the whole configuration would be loaded,
+    The modules a request imports, X-Ray's patches (when tracing is on), the SDK's service models
+    and, when the build checked these files, the connectors and their verifiers. Otherwise the whole configuration would be loaded,
     with the masking key from SSM: a secret and a client, which stay out of a snapshot; the first
     request loads it as it does today. Nothing here fetches a secret or makes a client.
     """
     from chalicelib.ingress import deliveries, request  # noqa: F401 - imported for the snapshot
     from chalicelib.ingress.verify import RejectedRequest  # noqa: F401
-    from chalicelib.runtime import aws, queue  # noqa: F401
+    from chalicelib.runtime import aws, queue, tracing  # noqa: F401
 
+    tracing.install()  # what the first client would do first: import the SDK and patch botocore and httpx
     aws.load_models(SERVICES)
     if parsed_cache.loads_as_built(get_settings().config_dir):
         for connector in door_connectors().values():

@@ -8,8 +8,9 @@ only in an init that is snapshotted (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start
 cold start is unchanged.
 
 Nothing that must differ between environments is made before the snapshot: no credentials, client,
-connection or secret (each is made on first use, after the restore). ``random`` is reseeded after
-each restore, or every restored environment would draw the same retry jitter.
+connection or secret (each is made on first use, after the restore). After each restore ``random``
+is reseeded, or every restored environment would draw the same retry jitter, and X-Ray, when the
+primer installed it, gets a socket of the environment's own.
 """
 
 from __future__ import annotations
@@ -30,15 +31,23 @@ def prepare(primers: Mapping[str, Callable[[], None]]) -> bool:
         return False
     from snapshot_restore_py import register_after_restore  # type: ignore[import-untyped]  # in Lambda's Python runtime, not the package
 
-    register_after_restore(reseed)
+    register_after_restore(after_restore)
     primer = primers.get(os.environ.get("SALESBRIDGE_FUNCTION", ""))
     if primer is not None:
         primer()
     return True
 
 
+def after_restore() -> None:
+    """What each restored environment must not share with the others."""
+    from chalicelib.runtime import tracing
+
+    reseed()
+    tracing.renew_emitter()
+
+
 def reseed() -> None:
-    """After a restore: fresh entropy for ``random`` (``secrets`` and ``uuid4`` read the OS's, already fresh)."""
+    """Fresh entropy for ``random`` (``secrets`` and ``uuid4`` read the OS's, already fresh after a restore)."""
     import random
 
     random.seed()

@@ -32,3 +32,13 @@ def install() -> bool:
     patch(["botocore", "httpx"])
     _installed = True
     return True
+
+
+def renew_emitter() -> None:
+    """After a restore from a snapshot: segments go out through a socket of this environment's own, not the snapshot's."""
+    if not _installed:
+        return
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
+
+    xray_recorder.emitter = UDPEmitter()  # the daemon's address from AWS_XRAY_DAEMON_ADDRESS, as at install
