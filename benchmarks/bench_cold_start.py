@@ -272,13 +272,16 @@ def report_snapstart(measured: dict[str, tuple[float, float]], tracing: bool) ->
         f"first request {app_request:.0f} ms vs bare chalice+boto3 "
         f"{bare_request:.0f} ms -> {ratio:.2f}x (init held by the snapshot: {app_init:.0f} ms vs {bare_init:.0f} ms; "
         f"the restore itself is Lambda's and not measured here; in-process times, median of {RUNS}) — "
-        f"goal ≤ {GOAL}x (stretch {STRETCH}x): {'stretch met' if ratio <= STRETCH else ('goal met' if ratio <= GOAL else 'goal NOT met')}"
+        f"goal ≤ {GOAL}x (stretch {STRETCH}x): {time_verdict(ratio)}"
     )
 
 
+def time_verdict(ratio: float) -> str:
+    return "stretch met" if ratio <= STRETCH else ("goal met" if ratio <= GOAL else "goal NOT met")
+
+
 def verdict(ratio: float, memory: float) -> str:
-    time_goal = "stretch met" if ratio <= STRETCH else ("goal met" if ratio <= GOAL else "goal NOT met")
-    return f"{time_goal}, memory goal {'met' if memory <= MEMORY_GOAL else 'NOT met'}"
+    return f"{time_verdict(ratio)}, memory goal {'met' if memory <= MEMORY_GOAL else 'NOT met'}"
 
 
 def report(title: str, what: str, measured: dict[str, tuple[float, float]], sizes: str) -> None:

@@ -76,9 +76,10 @@ def prime() -> None:
     """Do now what the first request would do before it can answer (used by an init that Lambda snapshots).
 
     The modules a request imports, X-Ray's patches (when tracing is on), the SDK's service models
-    and, when the build checked these files, the connectors and their verifiers. Otherwise the whole configuration would be loaded,
-    with the masking key from SSM: a secret and a client, which stay out of a snapshot; the first
-    request loads it as it does today. Nothing here fetches a secret or makes a client.
+    and, when the build checked these files, the connectors and their verifiers. Otherwise the
+    whole configuration would be loaded, with the masking key from SSM: a secret and a client,
+    which stay out of a snapshot; the first request loads it as it does today. Nothing here
+    fetches a secret or makes a client.
     """
     from chalicelib.ingress import deliveries, request  # noqa: F401 - imported for the snapshot
     from chalicelib.ingress.verify import RejectedRequest  # noqa: F401
